@@ -1,0 +1,288 @@
+"""The control plane: the API layer that turns one call into work on the hardware.
+
+``RunInstances`` is a pipeline of seven steps, each an event at its own simulated time:
+
+1. ``find_server``   the scheduler filters and scores hosts and *claims* the CPU and RAM
+   on the winner (as Nova claims resources in its placement service), so two launches in
+   flight can never be promised the same slice;
+2. ``allocate_cpu``  the hypervisor on that host creates the vCPUs;
+3. ``allocate_ram``  ... and maps the guest's memory;
+4. ``allocate_disk`` a block for the root volume is carved out of one of the host's disks;
+5. ``assign_nic``    an elastic network interface gets a private IP from the zone's subnet;
+6. ``configure_firewall`` the security group's rules are attached to that interface;
+7. ``boot``          the guest boots; the instance turns ``running``.
+
+The API validates what it can at once (type, zone, name, a free address in the subnet)
+and fails fast with the error AWS would give (``InsufficientInstanceCapacity`` when no host
+in the zone can take the size). A step that fails later (its host died mid-launch)
+releases everything claimed so far; a launch never leaves anything half-allocated.
+
+Where the game simplifies: the root volume lives on the host's own disk (real EC2 mostly
+boots from network-attached EBS volumes), and step times are round figures, the boot
+time drawn from the session's seeded random generator.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from . import hypervisor
+from .catalogue import CATALOGUE, DEFAULT_TYPE, InstanceType
+from .errors import CloudError
+from .hardware import Disk, Host
+from .ipam import IpamError
+from .scheduler import NoValidHost, Request
+
+if TYPE_CHECKING:
+    from .cloud import Cloud
+
+STEPS = (
+    "find_server",
+    "allocate_cpu",
+    "allocate_ram",
+    "allocate_disk",
+    "assign_nic",
+    "configure_firewall",
+    "boot",
+)
+# How long each step takes after the one before it, in ms (boot adds seeded jitter).
+STEP_MS = {
+    "find_server": 150,
+    "allocate_cpu": 30,
+    "allocate_ram": 40,
+    "allocate_disk": 350,
+    "assign_nic": 200,
+    "configure_firewall": 60,
+    "boot": 9000,
+}
+BOOT_JITTER_MS = 6000
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+@dataclass(eq=False)
+class Instance:
+    name: str
+    id: str
+    type: InstanceType
+    zone: str | None
+    state: str = "pending"  # pending | running | impaired | terminated | failed
+    host: Host | None = None
+    disk: Disk | None = None
+    private_ip: str | None = None
+    public_ip: str | None = None
+    security_groups: list[str] = field(default_factory=list)
+    launched_ms: int = 0
+    steps: list[tuple[str, int]] = field(default_factory=list)
+    error: str | None = None
+    cpu_claimed: bool = False
+    disk_claimed: bool = False
+
+    @property
+    def alive(self) -> bool:
+        return self.state in ("pending", "running", "impaired")
+
+
+class ControlPlane:
+    def __init__(self, cloud: "Cloud") -> None:
+        self.cloud = cloud
+        self.instances: dict[str, Instance] = {}
+        self._counter = 0
+
+    # -- queries ---------------------------------------------------------------------
+    def get(self, name: str) -> Instance:
+        inst = self.instances.get(name)
+        if inst is None:
+            known = ", ".join(sorted(self.instances)) or "none yet"
+            raise CloudError("InvalidInstanceID.NotFound", f"no instance named {name!r} (instances: {known})")
+        return inst
+
+    def alive(self) -> list[Instance]:
+        return [i for i in self.instances.values() if i.alive]
+
+    def auto_name(self) -> str:
+        while True:
+            self._counter += 1
+            name = f"i{self._counter}"
+            if name not in self.instances or not self.instances[name].alive:
+                return name
+
+    # -- RunInstances ----------------------------------------------------------------
+    def launch(self, name: str | None = None, type_name: str | None = None, zone: str | None = None) -> Instance:
+        cloud = self.cloud
+        itype = CATALOGUE.get(type_name or DEFAULT_TYPE)
+        if itype is None:
+            raise CloudError(
+                "InvalidParameterValue", f"unknown instance type {type_name!r} (types: {', '.join(CATALOGUE)})"
+            )
+        if zone is not None and zone not in cloud.hardware.zones:
+            raise CloudError(
+                "InvalidParameterValue", f"unknown zone {zone!r} (zones: {', '.join(cloud.hardware.zones)})"
+            )
+        if name is None:
+            name = self.auto_name()
+        elif not NAME_RE.match(name):
+            raise CloudError(
+                "InvalidParameterValue",
+                f"bad name {name!r} (use lower-case letters, digits and '-', starting with a letter)",
+            )
+        if name in self.instances and self.instances[name].alive:
+            raise CloudError("InvalidParameterValue", f"an instance named {name!r} already exists")
+        if zone is not None:
+            subnet = cloud.ipam.subnet_for_zone(zone)
+            if subnet is None:
+                raise CloudError("InvalidSubnet", f"zone {zone} has no subnet in the VPC")
+            if subnet.free <= 0:
+                raise CloudError(
+                    "InsufficientFreeAddressesInSubnet", f"subnet {subnet.id} ({subnet.cidr}) has no free addresses"
+                )
+            zones: tuple[str, ...] = (zone,)
+        else:
+            # Without a zone, any zone whose subnet still has an address will do.
+            zones = tuple(z for z in cloud.hardware.zones if (s := cloud.ipam.subnet_for_zone(z)) and s.free > 0)
+            if not zones:
+                raise CloudError("InsufficientFreeAddressesInSubnet", "no subnet in the VPC has a free address")
+        cloud.api_call("RunInstances", instance=name, type=itype.name, zone=zone or "")
+        # Step 1 runs within the API call: a capacity error is the call's answer (and,
+        # like every API error, it is logged).
+        req = Request(name, itype.vcpus, itype.ram_mib, itype.disk_gib, zones)
+        try:
+            host = cloud.scheduler.select(req)
+        except NoValidHost as exc:
+            where = f"zone {zone}" if zone else "any zone"
+            cloud.emit(
+                "launch.failed",
+                instance=name,
+                type=itype.name,
+                zone=zone or "",
+                step="find_server",
+                code="InsufficientInstanceCapacity",
+                reasons=str(exc),
+            )
+            raise CloudError(
+                "InsufficientInstanceCapacity",
+                f"no host in {where} can take a {itype.name} ({itype.vcpus} vCPU, {itype.ram_gib:g} GiB); "
+                f"filtered out: {exc}. Try another zone, a smaller type, or free capacity",
+            ) from None
+        inst = Instance(
+            name,
+            f"i-{cloud.rng.getrandbits(32):08x}",
+            itype,
+            host.rack.zone.id,
+            launched_ms=cloud.clock.now_ms,
+        )
+        self.instances[name] = inst
+        hypervisor.claim(host, itype.vcpus, itype.ram_mib)
+        inst.host = host
+        inst.cpu_claimed = True
+        host.instances[name] = inst
+        cloud.emit("launch.requested", instance=name, id=inst.id, type=itype.name, zone=inst.zone)
+        self._step_done(inst, "find_server", host=host.id, rack=host.rack.id, zone=inst.zone)
+        self._schedule_next(inst, 1)
+        return inst
+
+    def _schedule_next(self, inst: Instance, index: int) -> None:
+        if index >= len(STEPS):
+            return
+        step = STEPS[index]
+        delay = STEP_MS[step]
+        if step == "boot":
+            delay += self.cloud.rng.randrange(BOOT_JITTER_MS)
+        self.cloud.clock.schedule_in(delay, lambda: self._run_step(inst, index))
+
+    def _run_step(self, inst: Instance, index: int) -> None:
+        if inst.state != "pending":
+            return  # terminated while launching
+        step = STEPS[index]
+        host = inst.host
+        assert host is not None
+        if not host.up:
+            self._fail(inst, step, "Server.InternalError", f"host {host.id} went down during {step}")
+            return
+        cloud = self.cloud
+        if step == "allocate_cpu":
+            self._step_done(inst, step, vcpus=inst.type.vcpus, host=host.id)
+        elif step == "allocate_ram":
+            self._step_done(inst, step, ram_mib=inst.type.ram_mib, host=host.id)
+        elif step == "allocate_disk":
+            disks = [d for d in host.disks if d.up and d.free_gib >= inst.type.disk_gib]
+            if not disks:
+                self._fail(inst, step, "InsufficientInstanceCapacity", f"no disk on {host.id} has room")
+                return
+            disk = max(disks, key=lambda d: (d.free_gib, -host.disks.index(d)))
+            disk.used_gib += inst.type.disk_gib
+            inst.disk = disk
+            inst.disk_claimed = True
+            self._step_done(inst, step, disk=disk.id, gib=inst.type.disk_gib)
+        elif step == "assign_nic":
+            subnet = cloud.ipam.subnet_for_zone(inst.zone or "")
+            if subnet is None:
+                self._fail(inst, step, "InvalidSubnet", f"zone {inst.zone} has no subnet")
+                return
+            try:
+                inst.private_ip = subnet.allocate()
+                if subnet.public:
+                    inst.public_ip = cloud.ipam.allocate_public()
+            except IpamError as exc:
+                self._fail(inst, step, exc.code, str(exc))
+                return
+            self._step_done(
+                inst, step, subnet=subnet.id, private_ip=inst.private_ip, public_ip=inst.public_ip or ""
+            )
+        elif step == "configure_firewall":
+            sg = cloud.security_groups["default"]
+            sg.members.add(inst.name)
+            inst.security_groups = [sg.name]
+            self._step_done(inst, step, security_group=sg.name, rules=len(sg.rules))
+        elif step == "boot":
+            self._step_done(inst, step, host=host.id)
+            inst.state = "running"
+            cloud.emit("instance.running", instance=inst.name, host=host.id, zone=inst.zone or "")
+            cloud.refresh_instance(inst)
+        self._schedule_next(inst, index + 1)
+
+    def _step_done(self, inst: Instance, step: str, **data: object) -> None:
+        inst.steps.append((step, self.cloud.clock.now_ms))
+        self.cloud.emit("launch.step", instance=inst.name, step=step, **data)
+
+    def _fail(self, inst: Instance, step: str, code: str, message: str) -> None:
+        inst.error = f"{code}: {message}"
+        self.cloud.emit("launch.failed", instance=inst.name, step=step, code=code, reasons=message, zone=inst.zone or "")
+        self._release(inst)
+        inst.state = "failed"
+
+    # -- TerminateInstances ----------------------------------------------------------
+    def terminate(self, name: str) -> Instance:
+        inst = self.get(name)
+        if not inst.alive:
+            raise CloudError("IncorrectInstanceState", f"instance {name} is already {inst.state}")
+        self.cloud.api_call("TerminateInstances", instance=name)
+        self._release(inst)
+        inst.state = "terminated"
+        self.cloud.emit("instance.terminated", instance=name)
+        return inst
+
+    def _release(self, inst: Instance) -> None:
+        cloud = self.cloud
+        if inst.public_ip:
+            cloud.ipam.release_public(inst.public_ip)
+        if inst.private_ip:
+            subnet = cloud.ipam.subnet_for_zone(inst.zone or "")
+            if subnet is not None:
+                subnet.release(inst.private_ip)
+        for sg_name in inst.security_groups:
+            cloud.security_groups[sg_name].members.discard(inst.name)
+        if inst.disk is not None and inst.disk_claimed:
+            inst.disk.used_gib -= inst.type.disk_gib
+            inst.disk_claimed = False
+        if inst.host is not None and inst.cpu_claimed:
+            hypervisor.release(inst.host, inst.type.vcpus, inst.type.ram_mib)
+            inst.cpu_claimed = False
+            inst.host.instances.pop(inst.name, None)
+        cloud.emit(
+            "resources.released",
+            instance=inst.name,
+            host=inst.host.id if inst.host else "",
+            private_ip=inst.private_ip or "",
+        )

@@ -1,0 +1,47 @@
+"""Faults: hardware fails, and the cloud must notice.
+
+Failing a disk, host, rack, zone or link sets its health and logs a ``fault.injected``
+event; the consequences follow as their own events: every instance whose host or root
+disk is no longer up becomes ``impaired`` (EC2 reports this as a failed *system status
+check*), and comes back ``running`` when the hardware is repaired. ``degrade`` marks a
+part as slow-but-alive (a gray failure): it keeps serving, but schedulers avoid it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .errors import CloudError
+from .hardware import KINDS, Health
+
+if TYPE_CHECKING:
+    from .cloud import Cloud
+
+FAULT_KINDS = ("disk", "host", "rack", "zone", "link")
+
+
+def _target(cloud: "Cloud", kind: str, ident: str):
+    if kind not in FAULT_KINDS:
+        raise CloudError("InvalidParameterValue", f"cannot fail a {kind!r} (kinds: {', '.join(FAULT_KINDS)})")
+    thing = cloud.hardware.find(kind, ident)
+    if thing is None:
+        known = sorted(cloud.hardware.table(kind))
+        shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+        raise CloudError("InvalidParameterValue", f"no {kind} named {ident!r} ({kind}s: {shown or 'none'})")
+    return thing
+
+
+def set_health(cloud: "Cloud", kind: str, ident: str, health: Health, cause: str = "operator") -> None:
+    thing = _target(cloud, kind, ident)
+    if thing.health is health:
+        raise CloudError("IncorrectState", f"{kind} {ident} is already {health.value}")
+    before = thing.health
+    thing.health = health
+    if health is Health.HEALTHY:
+        cloud.emit("fault.repaired", kind=kind, id=ident, was=before.value)
+    else:
+        cloud.emit("fault.injected", kind=kind, id=ident, health=health.value, cause=cause)
+    cloud.refresh_all(cause=f"{kind} {ident} {health.value}")
+
+
+assert set(FAULT_KINDS) <= set(KINDS)

@@ -1,0 +1,235 @@
+"""Hardware: regions -> zones -> racks -> hosts -> disks and NICs, and the links between.
+
+This is the bottom of the stack. A region holds availability zones (separate buildings
+with their own power and cooling); a zone holds racks (one top-of-rack switch and one
+power feed each, so a rack is a failure domain of its own); a rack holds hosts (physical
+servers with sockets of cores, RAM, local disks and network cards).
+
+Every piece has a health: ``healthy``, ``degraded`` (still serving, but slow or flaky: the
+scheduler should avoid it) or ``failed``. A thing is *up* only if it and everything above
+it is not failed: a failed rack takes all of its hosts with it, whatever their own health.
+
+Links are objects too: every rack has an uplink to its zone's fabric, and every pair of
+zones in a region is joined by a link, so later chapters can cut them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Health(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    FAILED = "failed"
+
+
+@dataclass(eq=False)
+class Disk:
+    id: str
+    host: "Host"
+    size_gib: int
+    used_gib: int = 0
+    health: Health = Health.HEALTHY
+    read_ms: float = 5.0
+
+    @property
+    def free_gib(self) -> int:
+        return self.size_gib - self.used_gib
+
+    @property
+    def up(self) -> bool:
+        return self.health is not Health.FAILED and self.host.up
+
+
+@dataclass(eq=False)
+class Nic:
+    id: str
+    host: "Host"
+    gbps: int = 25
+
+
+@dataclass(eq=False)
+class Host:
+    """A physical server. ``vcpus`` counts hardware threads (pCPUs), ``ram_mib`` its RAM.
+
+    ``used_vcpus``/``used_ram_mib`` are what the hypervisor has carved out for guests.
+    """
+
+    id: str
+    rack: "Rack"
+    vcpus: int
+    ram_mib: int
+    disks: list[Disk] = field(default_factory=list)
+    nics: list[Nic] = field(default_factory=list)
+    health: Health = Health.HEALTHY
+    used_vcpus: int = 0
+    used_ram_mib: int = 0
+    instances: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> "Zone":
+        return self.rack.zone
+
+    @property
+    def region(self) -> "Region":
+        return self.rack.zone.region
+
+    @property
+    def up(self) -> bool:
+        return self.health is not Health.FAILED and self.rack.up
+
+    @property
+    def ram_gib(self) -> float:
+        return self.ram_mib / 1024
+
+    @property
+    def disk_gib(self) -> int:
+        return sum(d.size_gib for d in self.disks)
+
+
+@dataclass(eq=False)
+class Rack:
+    id: str
+    zone: "Zone"
+    hosts: list[Host] = field(default_factory=list)
+    health: Health = Health.HEALTHY
+    uplinks: list["Link"] = field(default_factory=list)
+
+    @property
+    def up(self) -> bool:
+        if self.health is Health.FAILED or not self.zone.up:
+            return False
+        return not self.uplinks or any(link.health is not Health.FAILED for link in self.uplinks)
+
+
+@dataclass(eq=False)
+class Zone:
+    id: str
+    region: "Region"
+    racks: list[Rack] = field(default_factory=list)
+    health: Health = Health.HEALTHY
+    load_pct: int = 0
+
+    @property
+    def up(self) -> bool:
+        return self.health is not Health.FAILED
+
+    def hosts(self) -> list[Host]:
+        return [h for r in self.racks for h in r.hosts]
+
+
+@dataclass(eq=False)
+class Region:
+    id: str
+    zones: list[Zone] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Link:
+    """A network link: a rack's uplink to its zone fabric, or a zone-to-zone link."""
+
+    id: str
+    a: str
+    b: str
+    latency_us: int
+    gbps: int
+    health: Health = Health.HEALTHY
+
+
+KINDS = ("region", "zone", "rack", "host", "disk", "link")
+
+
+class Hardware:
+    """The physical fleet, indexed by id. Built once from a world spec."""
+
+    def __init__(self) -> None:
+        self.regions: dict[str, Region] = {}
+        self.zones: dict[str, Zone] = {}
+        self.racks: dict[str, Rack] = {}
+        self.hosts: dict[str, Host] = {}
+        self.disks: dict[str, Disk] = {}
+        self.links: dict[str, Link] = {}
+
+    def table(self, kind: str) -> dict[str, Any]:
+        return {
+            "region": self.regions,
+            "zone": self.zones,
+            "rack": self.racks,
+            "host": self.hosts,
+            "disk": self.disks,
+            "link": self.links,
+        }[kind]
+
+    def find(self, kind: str, ident: str) -> Any:
+        return self.table(kind).get(ident)
+
+    def totals(self) -> tuple[int, int, int, int]:
+        """(pCPUs, used vCPUs, RAM MiB, used RAM MiB) over hosts that are up."""
+        cpu = used_cpu = ram = used_ram = 0
+        for h in self.hosts.values():
+            if h.up:
+                cpu += h.vcpus
+                used_cpu += h.used_vcpus
+                ram += h.ram_mib
+                used_ram += h.used_ram_mib
+        return cpu, used_cpu, ram, used_ram
+
+
+def _health(value: str | None) -> Health:
+    return Health(value or "healthy")
+
+
+def build_hardware(spec: dict[str, Any]) -> Hardware:
+    """Build the fleet from the ``regions`` part of a world spec.
+
+    Host entries either name one host (``name``) or stamp out ``count`` identical hosts
+    named ``<rack>-h<n>``; disks likewise become ``<host>-d<n>``.
+    """
+    hw = Hardware()
+    for region_spec in spec.get("regions", []):
+        region = Region(region_spec["name"])
+        hw.regions[region.id] = region
+        for zone_spec in region_spec.get("zones", []):
+            zone = Zone(zone_spec["name"], region, load_pct=int(zone_spec.get("load_pct", 0)))
+            zone.health = _health(zone_spec.get("health"))
+            region.zones.append(zone)
+            hw.zones[zone.id] = zone
+            for rack_spec in zone_spec.get("racks", []):
+                rack = Rack(rack_spec["name"], zone)
+                rack.health = _health(rack_spec.get("health"))
+                zone.racks.append(rack)
+                hw.racks[rack.id] = rack
+                uplink = Link(f"{rack.id}-uplink", rack.id, zone.id, latency_us=5, gbps=400)
+                rack.uplinks.append(uplink)
+                hw.links[uplink.id] = uplink
+                for host_spec in rack_spec.get("hosts", []):
+                    for _ in range(int(host_spec.get("count", 1))):
+                        _add_host(hw, rack, host_spec)
+        zones = region.zones
+        for i, za in enumerate(zones):
+            for zb in zones[i + 1 :]:
+                link = Link(f"{za.id}~{zb.id}", za.id, zb.id, latency_us=500, gbps=1600)
+                hw.links[link.id] = link
+    return hw
+
+
+def _add_host(hw: Hardware, rack: Rack, spec: dict[str, Any]) -> Host:
+    name = spec.get("name") if int(spec.get("count", 1)) == 1 and spec.get("name") else None
+    if name is None:
+        name = f"{rack.id}-h{len(rack.hosts) + 1}"
+    host = Host(name, rack, vcpus=int(spec["vcpus"]), ram_mib=int(round(float(spec["ram_gib"]) * 1024)))
+    host.health = _health(spec.get("health"))
+    for disk_spec in spec.get("disks") or [{"size_gib": 500}]:
+        for _ in range(int(disk_spec.get("count", 1))):
+            disk = Disk(f"{host.id}-d{len(host.disks) + 1}", host, int(disk_spec["size_gib"]))
+            disk.health = _health(disk_spec.get("health"))
+            disk.read_ms = float(disk_spec.get("read_ms", 5.0))
+            host.disks.append(disk)
+            hw.disks[disk.id] = disk
+    host.nics.append(Nic(f"{host.id}-nic1", host, gbps=int(spec.get("nic_gbps", 25))))
+    rack.hosts.append(host)
+    hw.hosts[host.id] = host
+    return host
