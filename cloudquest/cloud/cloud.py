@@ -21,6 +21,7 @@ from .control_plane import ControlPlane, Instance
 from .events import Event, EventLog
 from .hardware import Hardware, build_hardware
 from .ipam import Ipam
+from .mechanisms import attach_all
 from .network import SecurityGroup, default_security_group
 from .scheduler import Scheduler, SchedulerConfig
 
@@ -65,6 +66,7 @@ class Cloud:
         self.step_hooks: list[Callable[[int], None]] = []
         self.extensions: dict[str, Any] = {}
         self.emit("world.created", hosts=len(self.hardware.hosts), zones=len(self.hardware.zones))
+        attach_all(self, world)
 
     # -- the log -------------------------------------------------------------------------
     def emit(self, kind: str, **data: Any) -> Event:
