@@ -69,7 +69,7 @@ class Cloud:
         attach_all(self, world)
 
     # -- the log -------------------------------------------------------------------------
-    def emit(self, kind: str, **data: Any) -> Event:
+    def emit(self, kind: str, /, **data: Any) -> Event:
         return self.log.append(self.clock.now_ms, kind, **data)
 
     # -- time ----------------------------------------------------------------------------
@@ -140,6 +140,6 @@ class Cloud:
             "api_calls": self.log.count("api.call"),
         }
 
-    def api_call(self, action: str, **data: Any) -> Event:
+    def api_call(self, action: str, /, **data: Any) -> Event:
         """Log an API call, as CloudTrail does: every call is metered and auditable."""
         return self.emit("api.call", action=action, **data)

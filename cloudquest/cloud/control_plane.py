@@ -109,7 +109,11 @@ class ControlPlane:
                 return name
 
     # -- RunInstances ----------------------------------------------------------------
-    def launch(self, name: str | None = None, type_name: str | None = None, zone: str | None = None) -> Instance:
+    def launch(
+        self, name: str | None = None, type_name: str | None = None, zone: str | None = None, *, instant: bool = False
+    ) -> Instance:
+        """RunInstances. ``instant`` runs every step at once: for instances that a world
+        says are already running when the story starts."""
         cloud = self.cloud
         itype = CATALOGUE.get(type_name or DEFAULT_TYPE)
         if itype is None:
@@ -179,7 +183,11 @@ class ControlPlane:
         host.instances[name] = inst
         cloud.emit("launch.requested", instance=name, id=inst.id, type=itype.name, zone=inst.zone)
         self._step_done(inst, "find_server", host=host.id, rack=host.rack.id, zone=inst.zone)
-        self._schedule_next(inst, 1)
+        if instant:
+            for index in range(1, len(STEPS)):
+                self._run_step(inst, index, chain=False)
+        else:
+            self._schedule_next(inst, 1)
         return inst
 
     def _schedule_next(self, inst: Instance, index: int) -> None:
@@ -191,7 +199,7 @@ class ControlPlane:
             delay += self.cloud.rng.randrange(BOOT_JITTER_MS)
         self.cloud.clock.schedule_in(delay, lambda: self._run_step(inst, index))
 
-    def _run_step(self, inst: Instance, index: int) -> None:
+    def _run_step(self, inst: Instance, index: int, chain: bool = True) -> None:
         if inst.state != "pending":
             return  # terminated while launching
         step = STEPS[index]
@@ -240,7 +248,8 @@ class ControlPlane:
             inst.state = "running"
             cloud.emit("instance.running", instance=inst.name, host=host.id, zone=inst.zone or "")
             cloud.refresh_instance(inst)
-        self._schedule_next(inst, index + 1)
+        if chain:
+            self._schedule_next(inst, index + 1)
 
     def _step_done(self, inst: Instance, step: str, **data: object) -> None:
         inst.steps.append((step, self.cloud.clock.now_ms))

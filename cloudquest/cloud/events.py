@@ -49,7 +49,10 @@ class EventLog:
         self._hash = hashlib.sha256()
         self._counts: dict[str, int] = {}
 
-    def append(self, t_ms: int, kind: str, **data: Any) -> Event:
+    def append(self, t_ms: int, kind: str, /, **data: Any) -> Event:
+        for reserved in ("t_ms", "seq", "kind"):
+            if reserved in data:
+                raise ValueError(f"event field {reserved!r} is reserved")
         if self._events and t_ms < self._events[-1].t_ms:
             raise ValueError(f"event {kind} at t={t_ms} is before the last event")
         event = Event(t_ms, len(self._events), kind, tuple(sorted(data.items())))

@@ -38,9 +38,9 @@ def set_health(cloud: "Cloud", kind: str, ident: str, health: Health, cause: str
     before = thing.health
     thing.health = health
     if health is Health.HEALTHY:
-        cloud.emit("fault.repaired", kind=kind, id=ident, was=before.value)
+        cloud.emit("fault.repaired", part=kind, id=ident, was=before.value)
     else:
-        cloud.emit("fault.injected", kind=kind, id=ident, health=health.value, cause=cause)
+        cloud.emit("fault.injected", part=kind, id=ident, health=health.value, cause=cause)
     cloud.refresh_all(cause=f"{kind} {ident} {health.value}")
 
 

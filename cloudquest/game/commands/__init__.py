@@ -1,0 +1,3 @@
+"""Every console command, one module per mechanism. Importing this registers them all."""
+
+from . import core, launch  # noqa: F401

@@ -1,0 +1,206 @@
+"""Commands every chapter has: help, status, tick, objectives, hint, fail, repair."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ...cloud.faults import FAULT_KINDS, set_health
+from ...cloud.hardware import Health
+from ..objectives import GLYPH
+from ..parser import CommandError
+from ..registry import REGISTRY, Param, command, help_index
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+# Mechanisms add what `status THING` and plain `status` say about their world.
+StatusProvider = Callable[["Session", "str | None"], "str | None"]
+STATUS_PROVIDERS: list[StatusProvider] = []
+
+MAX_TICK_S = 7 * 24 * 3600
+
+
+@command("help", "list the commands, or explain one", args=[Param("verb", "a command", required=False)])
+def help_(session: "Session", verb: str | None) -> str:
+    if verb is None:
+        return help_index(session.enabled)
+    spec = REGISTRY.get(verb)
+    if spec is None:
+        subs = sorted(v for v in session.enabled if v.startswith(verb + " "))
+        if subs:
+            return "\n\n".join(REGISTRY[v].help_text() for v in subs)
+        raise CommandError(f"no command {verb!r} (type 'help' for the list)")
+    if verb not in session.enabled:
+        raise CommandError(f"{verb!r} is not available in this chapter (type 'help' for the list)")
+    return spec.help_text()
+
+
+def _health_line(thing, kind: str) -> str:
+    up = getattr(thing, "up", True)
+    return f"{kind} {thing.id}: {thing.health.value}" + ("" if up else " (down)")
+
+
+def _status_thing(session: "Session", thing: str) -> str:
+    cloud = session.cloud
+    hw = cloud.hardware
+    inst = cloud.control.instances.get(thing)
+    if inst is not None:
+        where = f"{inst.host.id} / rack {inst.host.rack.id} / zone {inst.zone}" if inst.host else "nowhere"
+        return f"instance {inst.name} ({inst.id}, {inst.type.name}): {inst.state} on {where}, ip {inst.private_ip or '-'}"
+    if thing in hw.zones:
+        z = hw.zones[thing]
+        hosts = z.hosts()
+        up = sum(1 for h in hosts if h.up)
+        cpu = sum(h.vcpus for h in hosts if h.up)
+        used = sum(h.used_vcpus for h in hosts if h.up)
+        return f"{_health_line(z, 'zone')}; {len(z.racks)} racks, {up}/{len(hosts)} hosts up, vCPU {used}/{cpu} allocated"
+    if thing in hw.racks:
+        r = hw.racks[thing]
+        lines = [f"{_health_line(r, 'rack')} in zone {r.zone.id}"]
+        for h in r.hosts:
+            lines.append(f"  {_host_line(h)}")
+        return "\n".join(lines)
+    if thing in hw.hosts:
+        h = hw.hosts[thing]
+        lines = [_host_line(h)]
+        for d in h.disks:
+            lines.append(f"  disk {d.id}: {d.used_gib}/{d.size_gib} GiB, {d.health.value}")
+        for name in sorted(h.instances):
+            lines.append(f"  instance {name}: {h.instances[name].state}")
+        return "\n".join(lines)
+    if thing in hw.disks:
+        d = hw.disks[thing]
+        return f"{_health_line(d, 'disk')} on host {d.host.id}: {d.used_gib}/{d.size_gib} GiB used"
+    if thing in hw.links:
+        link = hw.links[thing]
+        return f"link {link.id}: {link.a} <-> {link.b}, {link.gbps} Gbps, {link.latency_us} us, {link.health.value}"
+    for provider in STATUS_PROVIDERS:
+        text = provider(session, thing)
+        if text:
+            return text
+    raise CommandError(
+        f"nothing named {thing!r} (try an instance, zone, rack, host, disk or link; e.g. {', '.join(list(hw.zones)[:3])})"
+    )
+
+
+def _host_line(h) -> str:
+    state = h.health.value + ("" if h.up else ", down")
+    return (
+        f"host {h.id}: {state}; vCPU {h.used_vcpus}/{h.vcpus}, RAM {h.used_ram_mib / 1024:g}/{h.ram_gib:g} GiB, "
+        f"{len(h.instances)} instances"
+    )
+
+
+def world_summary(session: "Session") -> str:
+    cloud = session.cloud
+    m = cloud.metrics()
+    hw = cloud.hardware
+    lines = [f"t={cloud.now_ms / 1000:g}s  seed={session.seed}  chapter={session.chapter.id}"]
+    for zone in hw.zones.values():
+        hosts = zone.hosts()
+        up = sum(1 for h in hosts if h.up)
+        cpu = sum(h.vcpus for h in hosts)
+        used = sum(h.used_vcpus for h in hosts)
+        lines.append(
+            f"zone {zone.id}: {zone.health.value}, {len(zone.racks)} racks, {up}/{len(hosts)} hosts up, "
+            f"vCPU {used}/{cpu}"
+        )
+    alive = cloud.control.alive()
+    if alive:
+        lines.append("instances:")
+        for inst in sorted(alive, key=lambda i: i.name):
+            where = inst.host.id if inst.host else "-"
+            lines.append(f"  {inst.name:<12} {inst.type.name:<7} {inst.state:<9} {where:<12} {inst.private_ip or '-'}")
+    else:
+        lines.append("instances: none")
+    lines.append(
+        f"running {m['instances_running']}, pending {m['instances_pending']}, impaired {m['instances_impaired']}, "
+        f"failed launches {m['launches_failed']}"
+    )
+    for provider in STATUS_PROVIDERS:
+        text = provider(session, None)
+        if text:
+            lines.append(text)
+    return "\n".join(lines)
+
+
+@command("status", "show the world, or one thing in it", args=[Param("thing", "an id", required=False, complete="any")])
+def status(session: "Session", thing: str | None) -> str:
+    if thing is None:
+        return world_summary(session)
+    return _status_thing(session, thing)
+
+
+@command(
+    "tick",
+    "advance simulated time",
+    args=[Param("seconds", "how long", type=float, min=0.001, max=MAX_TICK_S)],
+    details="Time only moves when you say so (or when the live clock runs in the game).",
+)
+def tick(session: "Session", seconds: float) -> str:
+    cloud = session.cloud
+    before = len(cloud.log)
+    session.advance(int(round(seconds * 1000)))
+    new = cloud.log.since(before)
+    lines = [f"t={cloud.now_ms / 1000:g}s (+{seconds:g}s), {len(new)} events"]
+    notable = [e for e in new if e.kind not in ("launch.step",)]
+    for e in notable[-8:]:
+        lines.append(f"  {e.describe()}")
+    if len(notable) > 8:
+        lines.insert(1, f"  ... {len(notable) - 8} earlier events (see the event log)")
+    return "\n".join(lines)
+
+
+@command("objectives", "show the objectives and how each stands now")
+def objectives(session: "Session") -> str:
+    lines = []
+    for st in session.grader.states:
+        o = st.objective
+        status = st.status
+        if o.when == "always" and not st.settled:
+            status = "pending" if status == "pending" else "passed"
+        lines.append(f"{GLYPH[status]:<11} {o.id}: {o.text}")
+        lines.append(f"            {st.evidence}")
+    return "\n".join(lines)
+
+
+@command("hint", "show the next hint (hints used are counted in your result)")
+def hint(session: "Session") -> str:
+    hints = session.chapter.hints
+    if not hints:
+        return "this chapter has no hints"
+    if session.hints_used >= len(hints):
+        return f"no more hints ({len(hints)} of {len(hints)} shown):\n" + "\n".join(
+            f"  {i + 1}. {h}" for i, h in enumerate(hints)
+        )
+    session.hints_used += 1
+    return f"hint {session.hints_used}/{len(hints)}: {hints[session.hints_used - 1]}"
+
+
+def _fault(session: "Session", kind: str, ident: str, health: Health) -> str:
+    cloud = session.cloud
+    before = len(cloud.log)
+    set_health(cloud, kind, ident, health)
+    session.sample()
+    lines = [e.describe() for e in cloud.log.since(before)]
+    return "\n".join(lines)
+
+
+KIND = Param("kind", "what to act on", choices=FAULT_KINDS)
+IDENT = Param("id", "its id", complete="id-of-kind")
+
+
+@command("fail", "make a piece of hardware fail", args=[KIND, IDENT])
+def fail(session: "Session", kind: str, id: str) -> str:
+    return _fault(session, kind, id, Health.FAILED)
+
+
+@command("repair", "bring failed or degraded hardware back", args=[KIND, IDENT])
+def repair(session: "Session", kind: str, id: str) -> str:
+    return _fault(session, kind, id, Health.HEALTHY)
+
+
+@command("degrade", "make hardware slow but alive (a gray failure)", args=[KIND, IDENT])
+def degrade(session: "Session", kind: str, id: str) -> str:
+    return _fault(session, kind, id, Health.DEGRADED)

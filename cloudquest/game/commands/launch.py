@@ -1,0 +1,129 @@
+"""Launch-chapter commands: launch, terminate, describe, trace, name."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...cloud.catalogue import CATALOGUE
+from ...cloud.control_plane import STEPS
+from ..parser import CommandError
+from ..registry import Param, command
+from ..session import ID_SOURCES
+from .core import world_summary
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+ID_SOURCES["instance"] = lambda s: sorted(n for n, i in s.cloud.control.instances.items() if i.alive)
+ID_SOURCES["type"] = lambda s: list(CATALOGUE)
+
+LAYERS = ("hardware", "hypervisor", "virtual", "api")
+
+
+@command(
+    "launch",
+    "launch an instance (RunInstances): seven steps from server to boot",
+    options=[
+        Param("type", "instance size", choices=tuple(CATALOGUE), default="small"),
+        Param("zone", "availability zone (default: the scheduler picks)", complete="zone"),
+        Param("name", "a name for it (default: i1, i2, ...)"),
+    ],
+    group="launch",
+)
+def launch(session: "Session", type: str, zone: str | None, name: str | None) -> str:
+    inst = session.cloud.control.launch(name, type, zone)
+    t = inst.type
+    return (
+        f"{inst.name} ({inst.id}): {t.name} {t.vcpus} vCPU {t.ram_gib:g} GiB {t.disk_gib} GiB disk, "
+        f"pending on host {inst.host.id} in zone {inst.zone}; it boots as time passes (tick)"
+    )
+
+
+@command("terminate", "terminate an instance and release everything it held", args=[Param("name", "instance", complete="instance")], group="launch")
+def terminate(session: "Session", name: str) -> str:
+    inst = session.cloud.control.terminate(name)
+    return f"{inst.name} terminated: CPU, RAM, disk block, IP and firewall rules released"
+
+
+def _known(session: "Session", name: str):
+    inst = session.cloud.control.instances.get(name)
+    if inst is None:
+        known = ", ".join(sorted(session.cloud.control.instances)) or "none yet; launch one"
+        raise CommandError(f"no instance named {name!r} (instances: {known})")
+    return inst
+
+
+@command(
+    "describe",
+    "describe an instance (where it landed, its seven launch steps), or the whole view",
+    args=[Param("name", "instance", required=False, complete="instance")],
+    group="launch",
+)
+def describe(session: "Session", name: str | None) -> str:
+    if name is None:
+        return world_summary(session)
+    inst = _known(session, name)
+    session.cloud.api_call("DescribeInstances", instance=name)
+    host = inst.host
+    lines = [
+        f"instance {inst.name} ({inst.id}), type {inst.type.name}: {inst.state}",
+        f"  host {host.id if host else '-'}  rack {host.rack.id if host else '-'}  zone {inst.zone or '-'}",
+        f"  private ip {inst.private_ip or '-'}  public ip {inst.public_ip or '-'}  disk {inst.disk.id if inst.disk else '-'}",
+        "  launch steps:",
+    ]
+    done = dict(inst.steps)
+    for i, step in enumerate(STEPS, 1):
+        at = f"t={done[step] / 1000:.3f}s" if step in done else "-"
+        lines.append(f"    {i}. {step:<20} {at}")
+    if inst.error:
+        lines.append(f"  error: {inst.error}")
+    return "\n".join(lines)
+
+
+@command(
+    "trace",
+    "show every event of one instance's launch, from your call down to the hardware",
+    args=[Param("name", "instance", complete="instance")],
+    group="launch",
+)
+def trace(session: "Session", name: str) -> str:
+    inst = _known(session, name)
+    cloud = session.cloud
+    cloud.api_call("LookupEvents", instance=name)
+    session.state["traced"] = name
+    lines = [f"trace of {name}:"]
+    for e in cloud.log:
+        if e.get("instance") == name and e.kind != "api.call" or (e.kind == "api.call" and e.get("action") == "RunInstances" and e.get("instance") == name):
+            lines.append(f"  {e.describe()}")
+    lines.append("now name what each layer did: name hardware|hypervisor|virtual|api ANSWER")
+    return "\n".join(lines)
+
+
+def _layer_answer(session: "Session", layer: str) -> str:
+    inst = session.cloud.control.instances[session.state["traced"]]
+    if layer == "hardware":
+        return inst.host.id if inst.host else ""
+    if layer == "hypervisor":
+        return str(inst.type.vcpus)
+    if layer == "virtual":
+        return inst.private_ip or ""
+    return "RunInstances"
+
+
+@command(
+    "name",
+    "name what one layer of the stack did for the instance you traced",
+    args=[Param("layer", "the layer", choices=LAYERS), Param("answer", "what it did")],
+    details="""hardware: the physical host that runs it; hypervisor: how many vCPUs it carved out;
+virtual: the private IP of its virtual network interface; api: the API action you called.""",
+    group="launch",
+)
+def name(session: "Session", layer: str, answer: str) -> str:
+    if "traced" not in session.state:
+        raise CommandError("trace an instance first (trace NAME), then name its layers")
+    expected = _layer_answer(session, layer)
+    correct = answer.strip().lower() == expected.lower()
+    session.cloud.emit("player.named", layer=layer, answer=answer, correct=correct, instance=session.state["traced"])
+    if correct:
+        return f"right: the {layer} layer gave {session.state['traced']} {expected}"
+    return f"not quite: that is not what the {layer} layer did for {session.state['traced']} (look at the trace again)"

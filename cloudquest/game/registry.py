@@ -1,0 +1,246 @@
+"""The command registry: every console command, its arguments and its help.
+
+A command is a handler registered with :func:`command`. The same registry generates
+``help``, validates input before anything runs, drives tab completion (``complete``
+names the kind of world id an argument takes) and tells the TUI what exists.
+
+Handlers take the session and the parsed arguments as keyword arguments and return the
+output text. They raise :class:`CommandError` for bad input *before* they change
+anything; the cloud's own API errors (``CloudError``) are reported the same way.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .parser import CommandError, tokenize
+
+if TYPE_CHECKING:
+    from .session import Session
+
+Handler = Callable[..., str]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    help: str = ""
+    type: type = str  # str | int | float
+    choices: tuple[str, ...] | None = None
+    complete: str | None = None  # kind of world id: instance, host, zone, rack, disk, link, kind, ...
+    required: bool = True
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def key(self) -> str:
+        return self.name.lower().replace("-", "_")
+
+    def metavar(self) -> str:
+        if self.choices:
+            return "|".join(self.choices)
+        return self.name.upper()
+
+    def convert(self, raw: str, usage: str) -> Any:
+        value: Any = raw
+        if self.type is int:
+            try:
+                value = int(raw)
+            except ValueError:
+                raise CommandError(f"{self.name} must be a whole number, not {raw!r} (usage: {usage})") from None
+        elif self.type is float:
+            try:
+                value = float(raw)
+            except ValueError:
+                raise CommandError(f"{self.name} must be a number, not {raw!r} (usage: {usage})") from None
+            if value != value or value in (float("inf"), float("-inf")):
+                raise CommandError(f"{self.name} must be a finite number (usage: {usage})")
+        if self.choices is not None and value not in self.choices:
+            raise CommandError(f"{self.name} must be one of {', '.join(self.choices)}, not {raw!r}")
+        if self.min is not None and value < self.min:
+            raise CommandError(f"{self.name} must be at least {self.min:g}, not {raw} (usage: {usage})")
+        if self.max is not None and value > self.max:
+            raise CommandError(f"{self.name} must be at most {self.max:g}, not {raw} (usage: {usage})")
+        return value
+
+
+@dataclass
+class CommandSpec:
+    verb: str
+    summary: str
+    handler: Handler
+    args: tuple[Param, ...] = ()
+    options: tuple[Param, ...] = ()
+    details: str = ""
+    group: str = "core"
+
+    @property
+    def usage(self) -> str:
+        parts = [self.verb]
+        for a in self.args:
+            parts.append(a.metavar() if a.required else f"[{a.metavar()}]")
+        for o in self.options:
+            parts.append(f"[--{o.name} {o.metavar()}]")
+        return " ".join(parts)
+
+    def help_text(self) -> str:
+        lines = [f"usage: {self.usage}", f"  {self.summary}"]
+        if self.details:
+            lines += ["", *("  " + d for d in self.details.strip().splitlines())]
+        params = [*self.args, *(o for o in self.options)]
+        if params:
+            lines.append("")
+            for p in params:
+                label = p.metavar() if p in self.args else f"--{p.name} {p.metavar()}"
+                default = f" (default {p.default})" if p.default is not None else ""
+                lines.append(f"  {label:<28} {p.help}{default}")
+        return "\n".join(lines)
+
+
+REGISTRY: dict[str, CommandSpec] = {}
+
+# Commands every chapter has.
+CORE_VERBS = ("help", "status", "tick", "objectives", "hint", "fail", "repair")
+
+
+def command(
+    verb: str,
+    summary: str,
+    args: tuple[Param, ...] | list[Param] = (),
+    options: tuple[Param, ...] | list[Param] = (),
+    details: str = "",
+    group: str = "core",
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        if verb in REGISTRY:
+            raise ValueError(f"command {verb!r} registered twice")
+        REGISTRY[verb] = CommandSpec(verb, summary, handler, tuple(args), tuple(options), details, group)
+        return handler
+
+    return register
+
+
+@dataclass
+class Parsed:
+    spec: CommandSpec
+    values: dict[str, Any] = field(default_factory=dict)
+    line: str = ""
+
+
+def resolve_verb(tokens: list[str], enabled: set[str] | None) -> tuple[CommandSpec, int]:
+    """Find the command named by the first one or two tokens."""
+    first = tokens[0].lower()
+    if len(tokens) > 1 and f"{first} {tokens[1].lower()}" in REGISTRY:
+        verb, used = f"{first} {tokens[1].lower()}", 2
+    elif first in REGISTRY:
+        verb, used = first, 1
+    else:
+        subs = sorted(v for v in REGISTRY if v.startswith(first + " ") and (enabled is None or v in enabled))
+        if subs:
+            if len(tokens) > 1:
+                raise CommandError(f"unknown {first} command {tokens[1]!r} (try: {', '.join(subs)})")
+            raise CommandError(f"{first} needs a subcommand (try: {', '.join(subs)})")
+        names = sorted(v for v in REGISTRY if enabled is None or v in enabled)
+        close = difflib.get_close_matches(first, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise CommandError(f"unknown command {tokens[0]!r} ({hint}type 'help' for the list)")
+    if enabled is not None and verb not in enabled:
+        names = ", ".join(sorted(enabled))
+        raise CommandError(f"{verb!r} is not available in this chapter (available: {names})")
+    return REGISTRY[verb], used
+
+
+def parse(line: str, enabled: set[str] | None = None) -> Parsed | None:
+    """Parse one line against the registry. Returns None for a blank or comment line."""
+    tokens = tokenize(line)
+    if not tokens:
+        return None
+    spec, used = resolve_verb(tokens, enabled)
+    rest = tokens[used:]
+    options = {o.name: o for o in spec.options}
+    values: dict[str, Any] = {}
+    positionals: list[str] = []
+    i = 0
+    while i < len(rest):
+        tok = rest[i]
+        if tok.startswith("--") and len(tok) > 2:
+            name, eq, inline = tok[2:].partition("=")
+            opt = options.get(name)
+            if opt is None:
+                valid = ", ".join(f"--{n}" for n in options) or "none"
+                raise CommandError(f"{spec.verb} has no option --{name} (options: {valid})")
+            if opt.key in values:
+                raise CommandError(f"--{name} given twice (usage: {spec.usage})")
+            if eq:
+                raw = inline
+            else:
+                if i + 1 >= len(rest):
+                    raise CommandError(f"--{name} needs a value {opt.metavar()} (usage: {spec.usage})")
+                i += 1
+                raw = rest[i]
+            values[opt.key] = opt.convert(raw, spec.usage)
+        else:
+            positionals.append(tok)
+        i += 1
+    if len(positionals) > len(spec.args):
+        extra = " ".join(positionals[len(spec.args) :])
+        raise CommandError(f"too many arguments: {extra!r} (usage: {spec.usage})")
+    for j, param in enumerate(spec.args):
+        if j < len(positionals):
+            values[param.key] = param.convert(positionals[j], spec.usage)
+        elif param.required:
+            raise CommandError(f"missing {param.metavar()} (usage: {spec.usage})")
+        else:
+            values[param.key] = param.default
+    for opt in spec.options:
+        values.setdefault(opt.key, opt.default)
+    return Parsed(spec, values, line)
+
+
+def help_index(enabled: set[str] | None = None) -> str:
+    specs = [s for v, s in sorted(REGISTRY.items()) if enabled is None or v in enabled]
+    width = max((len(s.usage) for s in specs), default=0)
+    width = min(width, 44)
+    lines = ["commands (type 'help VERB' for one):"]
+    for s in specs:
+        lines.append(f"  {s.usage:<{width}}  {s.summary}")
+    return "\n".join(lines)
+
+
+def completions(prefix_tokens: list[str], partial: str, enabled: set[str] | None, ids: Callable[[str], list[str]]) -> list[str]:
+    """Candidates for the word being typed: verbs first, then argument values.
+
+    ``ids(kind)`` returns the live world's ids of a kind (instances, hosts, ...).
+    """
+    verbs = sorted(v for v in REGISTRY if enabled is None or v in enabled)
+    if not prefix_tokens:
+        return sorted({v.split()[0] for v in verbs if v.startswith(partial)})
+    first = prefix_tokens[0].lower()
+    if len(prefix_tokens) == 1 and first not in REGISTRY:
+        return sorted(v.split()[1] for v in verbs if v.startswith(first + " ") and v.split()[1].startswith(partial))
+    try:
+        spec, used = resolve_verb(prefix_tokens + ["_"], enabled)
+    except CommandError:
+        return []
+    rest = prefix_tokens[used:]
+    if partial.startswith("--"):
+        return [f"--{o.name}" for o in spec.options if f"--{o.name}".startswith(partial)]
+    if rest and rest[-1].startswith("--"):
+        opt = next((o for o in spec.options if f"--{o.name}" == rest[-1]), None)
+        param = opt
+    else:
+        n_pos = sum(1 for i, t in enumerate(rest) if not t.startswith("--") and not (i and rest[i - 1].startswith("--")))
+        param = spec.args[n_pos] if n_pos < len(spec.args) else None
+        if param is not None and param.complete == "id-of-kind" and rest:
+            return sorted(x for x in ids(rest[-1]) if x.startswith(partial))
+    if param is None:
+        return []
+    if param.choices:
+        return [c for c in param.choices if c.startswith(partial)]
+    if param.complete:
+        return sorted(x for x in ids(param.complete) if x.startswith(partial))
+    return []

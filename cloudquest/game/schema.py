@@ -1,0 +1,291 @@
+"""The chapter file schema: pydantic models for every key an author may write.
+
+Every model forbids unknown keys (they are nearly always typos). ``cloudquest schema``
+prints the JSON Schema of :class:`Chapter` so editors can complete and check files.
+Mechanism chapters add their world section as a field of :class:`World`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+SKILLS = (
+    "virtualization internals",
+    "resource scheduling",
+    "distributed storage",
+    "replication systems",
+    "cloud networking internals",
+    "scaling automation",
+    "isolation layers",
+    "reliability engineering",
+)
+Skill = Literal[
+    "virtualization internals",
+    "resource scheduling",
+    "distributed storage",
+    "replication systems",
+    "cloud networking internals",
+    "scaling automation",
+    "isolation layers",
+    "reliability engineering",
+]
+HealthName = Literal["healthy", "degraded", "failed"]
+Op = Literal["==", "!=", "<", "<=", ">", ">="]
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,47}$"
+Name = Field(pattern=NAME_PATTERN)
+OptName = Field(default=None, pattern=NAME_PATTERN)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# -- world ------------------------------------------------------------------------------
+class DiskSpec(Strict):
+    size_gib: int = Field(gt=0, le=1_000_000)
+    count: int = Field(default=1, ge=1, le=64)
+    health: HealthName = "healthy"
+    read_ms: float = Field(default=5.0, gt=0, le=10_000)
+
+
+class HostSpec(Strict):
+    name: str | None = OptName
+    count: int = Field(default=1, ge=1, le=100_000)
+    vcpus: int = Field(gt=0, le=1024)
+    ram_gib: float = Field(gt=0, le=65_536)
+    disks: list[DiskSpec] | None = None
+    health: HealthName = "healthy"
+    nic_gbps: int = Field(default=25, gt=0, le=1600)
+
+    @model_validator(mode="after")
+    def _name_or_count(self) -> "HostSpec":
+        if self.name is not None and self.count != 1:
+            raise ValueError("give a host either a name or a count above 1, not both")
+        return self
+
+
+class RackSpec(Strict):
+    name: str = Name
+    health: HealthName = "healthy"
+    hosts: list[HostSpec] = Field(default_factory=list)
+
+
+class ZoneSpec(Strict):
+    name: str = Name
+    health: HealthName = "healthy"
+    load_pct: int = Field(default=0, ge=0, le=100)
+    racks: list[RackSpec] = Field(default_factory=list)
+
+
+class RegionSpec(Strict):
+    name: str = Name
+    zones: list[ZoneSpec] = Field(min_length=1)
+
+
+class SubnetSpec(Strict):
+    name: str | None = OptName
+    zone: str
+    cidr: str
+    public: bool = False
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        try:
+            ipaddress.IPv4Network(v)
+        except ValueError as exc:
+            raise ValueError(f"not an IPv4 CIDR block like 10.0.1.0/24 ({exc})") from None
+        return v
+
+
+class NetworkSpec(Strict):
+    vpc: str = "10.0.0.0/16"
+    subnets: list[SubnetSpec] | None = None
+
+
+class SchedulerSpec(Strict):
+    policy: Literal["spread", "pack", "balanced"] = "spread"
+    cpu_weight: int = Field(default=1, ge=0, le=100)
+    ram_weight: int = Field(default=1, ge=0, le=100)
+    cpu_ratio: float = Field(default=1.0, gt=0, le=64)
+    ram_ratio: float = Field(default=1.0, gt=0, le=16)
+    percentage_of_nodes_to_score: int = Field(default=0, ge=0, le=100)
+
+
+class InstanceSpec(Strict):
+    """An instance that is already running when the chapter starts."""
+
+    name: str = Name
+    type: str = "small"
+    zone: str | None = None
+
+
+class World(Strict):
+    view: str = Field(default="fleet", description="which live view the game draws for this world")
+    tick_ms: int = Field(default=1000, ge=10, le=60_000)
+    regions: list[RegionSpec] = Field(default_factory=list)
+    network: NetworkSpec = Field(default_factory=NetworkSpec)
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
+    instances: list[InstanceSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "World":
+        seen: dict[str, str] = {}
+        for region in self.regions:
+            for kind, name in [("region", region.name)] + [
+                (k, n)
+                for z in region.zones
+                for k, n in [("zone", z.name)] + [("rack", r.name) for r in z.racks]
+            ]:
+                if name in seen:
+                    raise ValueError(f"{kind} name {name!r} is used twice (also a {seen[name]})")
+                seen[name] = kind
+        zones = {z.name for r in self.regions for z in r.zones}
+        for s in self.network.subnets or []:
+            if s.zone not in zones:
+                raise ValueError(f"subnet for zone {s.zone!r}: no such zone (zones: {', '.join(sorted(zones))})")
+        for inst in self.instances:
+            if inst.zone is not None and inst.zone not in zones:
+                raise ValueError(f"instance {inst.name}: no zone {inst.zone!r} (zones: {', '.join(sorted(zones))})")
+        return self
+
+
+# -- objectives -------------------------------------------------------------------------
+class MetricCheck(Strict):
+    metric: str = Field(description="a metric name, e.g. instances_running")
+    op: Op
+    value: float
+
+
+class EventAfter(Strict):
+    event: str
+    where: dict[str, Union[str, int, float, bool]] = Field(default_factory=dict)
+
+
+class EventCheck(Strict):
+    event: str = Field(description="an event kind, e.g. launch.failed")
+    where: dict[str, Union[str, int, float, bool]] = Field(default_factory=dict)
+    min_count: int = Field(default=1, ge=1)
+    after: EventAfter | None = None
+
+
+class AllCheck(Strict):
+    all: list["Check"] = Field(min_length=1)
+
+
+class AnyCheck(Strict):
+    any: list["Check"] = Field(min_length=1)
+
+
+class NotCheck(Strict):
+    not_: "Check" = Field(alias="not")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _check_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("metric", "event", "all", "any", "not"):
+            if key in value:
+                return key
+        return None
+    for key, model in (("metric", MetricCheck), ("event", EventCheck), ("all", AllCheck), ("any", AnyCheck)):
+        if isinstance(value, model):
+            return key
+    return "not" if isinstance(value, NotCheck) else None
+
+
+Check = Annotated[
+    Union[
+        Annotated[MetricCheck, Tag("metric")],
+        Annotated[EventCheck, Tag("event")],
+        Annotated[AllCheck, Tag("all")],
+        Annotated[AnyCheck, Tag("any")],
+        Annotated[NotCheck, Tag("not")],
+    ],
+    Discriminator(
+        _check_kind,
+        custom_error_type="check_kind",
+        custom_error_message="a check needs one of the keys metric, event, all, any, not",
+    ),
+]
+AllCheck.model_rebuild()
+AnyCheck.model_rebuild()
+NotCheck.model_rebuild()
+
+
+class Objective(Strict):
+    id: str = Name
+    text: str = Field(min_length=1)
+    skills: list[Skill] = Field(min_length=1)
+    when: Literal["end", "eventually", "always"] = "end"
+    check: Check
+
+
+# -- the chapter ------------------------------------------------------------------------
+class Chapter(Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")
+    title: str = Field(min_length=1)
+    number: int = Field(ge=0, le=99)
+    sections: list[int] = Field(min_length=1)
+    skills: list[Skill] = Field(min_length=1)
+    story: str = Field(min_length=1)
+    world: World = Field(default_factory=World)
+    commands: list[str] = Field(default_factory=list)
+    objectives: list[Objective] = Field(min_length=1)
+    hints: list[str] = Field(default_factory=list)
+    solution: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _objective_ids(self) -> "Chapter":
+        ids = [o.id for o in self.objectives]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"objective ids must be unique: {', '.join(dupes)} repeated")
+        return self
+
+
+# -- the quiz bank ----------------------------------------------------------------------
+class ChoiceQuestion(Strict):
+    id: str = Name
+    kind: Literal["choice"]
+    skills: list[Skill] = Field(min_length=1)
+    text: str
+    options: list[str] = Field(min_length=2, max_length=6)
+    answer: int = Field(ge=0, description="index of the right option")
+    explanation: str
+
+    @model_validator(mode="after")
+    def _answer_in_range(self) -> "ChoiceQuestion":
+        if self.answer >= len(self.options):
+            raise ValueError(f"answer {self.answer} is not an option index (0..{len(self.options) - 1})")
+        return self
+
+
+class PredictQuestion(Strict):
+    """A numeric question whose answer is computed by running a small world."""
+
+    id: str = Name
+    kind: Literal["predict"]
+    skills: list[Skill] = Field(min_length=1)
+    text: str
+    world: World = Field(default_factory=World)
+    commands: list[str] = Field(default_factory=list)
+    metric: str
+    tolerance: float = Field(default=0, ge=0)
+    explanation: str
+
+
+class QuizBank(Strict):
+    pass_mark_pct: int = Field(default=70, ge=0, le=100)
+    questions: list[Annotated[Union[ChoiceQuestion, PredictQuestion], Field(discriminator="kind")]] = Field(
+        min_length=1
+    )
+
+
+def rebuild_all() -> None:
+    """Re-resolve forward references after a mechanism adds a world section."""
+    for model in (World, Chapter, PredictQuestion, QuizBank):
+        model.model_rebuild(force=True)

@@ -1,0 +1,183 @@
+"""A play session: one chapter, one seed, one cloud, one road for every command.
+
+Every input, typed, scripted or replayed, goes through :meth:`Session.execute`; simulated
+time moves only through :meth:`Session.advance` (the ``tick`` command headless, the live
+clock in the terminal game). The session records the timed command log that a replay
+needs, the transcript a player reads, and samples the objectives after every command and
+every simulation step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import ENGINE_VERSION
+from ..cloud import Cloud, CloudError
+from .objectives import Grader, ObjectiveResult
+from .parser import CommandError
+from .registry import CORE_VERBS, REGISTRY, parse
+from .schema import Chapter, World
+
+# How a session reads the live world's ids, for completion and error messages.
+IdSource = Callable[["Session"], list[str]]
+ID_SOURCES: dict[str, IdSource] = {}
+
+
+@dataclass
+class Outcome:
+    line: str
+    ok: bool
+    output: str
+    t_ms: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"command": self.line, "ok": self.ok, "output": self.output, "t_ms": self.t_ms}
+
+
+@dataclass
+class RunResult:
+    chapter: str
+    seed: int
+    passed: bool
+    objectives: list[ObjectiveResult]
+    metrics: dict[str, Any]
+    transcript: list[Outcome]
+    event_log_sha256: str
+    end_ms: int
+    hints_used: int
+    events: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "chapter": self.chapter,
+            "seed": self.seed,
+            "passed": self.passed,
+            "objectives": [o.as_dict() for o in self.objectives],
+            "metrics": self.metrics,
+            "transcript": [t.as_dict() for t in self.transcript],
+            "event_log_sha256": self.event_log_sha256,
+            "end_s": self.end_ms / 1000,
+            "hints_used": self.hints_used,
+            "events": self.events,
+        }
+
+
+SANDBOX_ID = "sandbox"
+
+
+def world_dict(world: World) -> dict[str, Any]:
+    return world.model_dump(mode="python")
+
+
+class Session:
+    def __init__(self, chapter: Chapter, seed: int = 0, *, sandbox: bool = False) -> None:
+        from . import commands  # noqa: F401  (registers every command)
+
+        self.chapter = chapter
+        self.seed = int(seed)
+        self.sandbox = sandbox
+        self.cloud = Cloud(world_dict(chapter.world), self.seed)
+        if sandbox:
+            self.enabled = set(REGISTRY)
+        else:
+            self.enabled = set(CORE_VERBS) | set(chapter.commands) | {"describe"}
+            self.enabled &= set(REGISTRY)
+        self.grader = Grader(list(chapter.objectives))
+        self.transcript: list[Outcome] = []
+        self.command_log: list[tuple[int, str]] = []
+        self.hints_used = 0
+        self.state: dict[str, Any] = {}  # per-command scratch (e.g. what chapter 0 traced)
+        for inst in chapter.world.instances:
+            self.cloud.control.launch(inst.name, inst.type, inst.zone, instant=True)
+        self.sample()
+
+    # -- the one road ----------------------------------------------------------------
+    def execute(self, line: str) -> Outcome:
+        t_ms = self.cloud.now_ms
+        try:
+            parsed = parse(line, self.enabled)
+        except CommandError as exc:
+            outcome = Outcome(line, False, f"error: {exc}", t_ms)
+        else:
+            if parsed is None:
+                return Outcome(line, True, "", t_ms)
+            try:
+                text = parsed.spec.handler(self, **parsed.values)
+                outcome = Outcome(line, True, text or "", t_ms)
+            except CommandError as exc:
+                outcome = Outcome(line, False, f"error: {exc}", t_ms)
+            except CloudError as exc:
+                outcome = Outcome(line, False, f"error: {exc.code}: {exc.message}", t_ms)
+            except Exception as exc:  # a bug must not take the player's run down with it
+                outcome = Outcome(
+                    line, False, f"internal error in {parsed.spec.verb}: {type(exc).__name__}: {exc} (please report)", t_ms
+                )
+        self.command_log.append((t_ms, line))
+        self.transcript.append(outcome)
+        self.sample()
+        return outcome
+
+    def run_script(self, lines: list[str]) -> list[Outcome]:
+        return [self.execute(line) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+    # -- time ------------------------------------------------------------------------
+    def advance(self, ms: int) -> None:
+        on_step = self.sample if self.grader.temporal else None
+        self.cloud.advance(ms, on_step=on_step)
+        self.sample()
+
+    def advance_to(self, t_ms: int) -> None:
+        if t_ms > self.cloud.now_ms:
+            self.advance(t_ms - self.cloud.now_ms)
+
+    # -- grading ---------------------------------------------------------------------
+    def sample(self) -> None:
+        self.grader.sample(self.cloud.now_ms, self.cloud.metrics(), self.cloud.log)
+
+    def finish(self) -> RunResult:
+        self.sample()
+        results = self.grader.results(self.cloud.now_ms)
+        return RunResult(
+            chapter=self.chapter.id,
+            seed=self.seed,
+            passed=all(r.passed for r in results),
+            objectives=results,
+            metrics=self.cloud.metrics(),
+            transcript=list(self.transcript),
+            event_log_sha256=self.cloud.log.sha256(),
+            end_ms=self.cloud.now_ms,
+            hints_used=self.hints_used,
+            events=len(self.cloud.log),
+        )
+
+    # -- helpers for commands and views ----------------------------------------------
+    def ids(self, kind: str) -> list[str]:
+        source = ID_SOURCES.get(kind)
+        if source is not None:
+            return source(self)
+        hw = self.cloud.hardware
+        if kind in ("region", "zone", "rack", "host", "disk", "link"):
+            return list(hw.table(kind))
+        return []
+
+    def replay_record(self) -> dict[str, Any]:
+        return {
+            "format": "cloudquest-replay",
+            "engine_version": ENGINE_VERSION,
+            "chapter": self.chapter.id,
+            "chapter_sha256": chapter_fingerprint(self.chapter),
+            "seed": self.seed,
+            "sandbox": self.sandbox,
+            "commands": [{"t_ms": t, "line": line} for t, line in self.command_log],
+            "end_ms": self.cloud.now_ms,
+            "event_log_sha256": self.cloud.log.sha256(),
+        }
+
+
+def chapter_fingerprint(chapter: Chapter) -> str:
+    """A hash of what shapes the simulation: world, commands and objectives."""
+    payload = chapter.model_dump_json(include={"world", "commands", "objectives"})
+    return hashlib.sha256(payload.encode()).hexdigest()
