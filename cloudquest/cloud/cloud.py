@@ -19,7 +19,7 @@ from typing import Any
 from .clock import Clock
 from .control_plane import ControlPlane, Instance
 from .events import Event, EventLog
-from .hardware import Hardware, build_hardware
+from .hardware import Hardware, Health, build_hardware
 from .ipam import Ipam
 from .mechanisms import attach_all
 from .network import SecurityGroup, default_security_group
@@ -65,6 +65,9 @@ class Cloud:
         self.metric_sources: list[Callable[[], dict[str, Number]]] = [self._core_metrics]
         self.step_hooks: list[Callable[[int], None]] = []
         self.extensions: dict[str, Any] = {}
+        # Called as fn(kind, id, before, after) after faults.set_health changed a part's
+        # health, so a mechanism (storage's failure detector) can react to the change.
+        self.health_listeners: list[Callable[[str, str, Health, Health], None]] = []
         self.emit("world.created", hosts=len(self.hardware.hosts), zones=len(self.hardware.zones))
         attach_all(self, world)
 

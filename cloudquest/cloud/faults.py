@@ -42,6 +42,8 @@ def set_health(cloud: "Cloud", kind: str, ident: str, health: Health, cause: str
     else:
         cloud.emit("fault.injected", part=kind, id=ident, health=health.value, cause=cause)
     cloud.refresh_all(cause=f"{kind} {ident} {health.value}")
+    for listener in cloud.health_listeners:
+        listener(kind, ident, before, health)
 
 
 assert set(FAULT_KINDS) <= set(KINDS)
