@@ -127,7 +127,7 @@ class Cloud:
             states[inst.state] = states.get(inst.state, 0) + 1
         cpu, used_cpu, ram, used_ram = self.hardware.totals()
         hosts = self.hardware.hosts.values()
-        return {
+        out: dict[str, Number] = {
             "time_s": self.clock.now_ms / 1000,
             "instances_running": states.get("running", 0),
             "instances_pending": states.get("pending", 0),
@@ -142,6 +142,10 @@ class Cloud:
             "faults_injected": self.log.count("fault.injected"),
             "api_calls": self.log.count("api.call"),
         }
+        for inst in self.control.instances.values():
+            if inst.alive:
+                out[f"running.{inst.name}"] = int(inst.state == "running")
+        return out
 
     def api_call(self, action: str, /, **data: Any) -> Event:
         """Log an API call, as CloudTrail does: every call is metered and auditable."""

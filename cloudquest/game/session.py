@@ -32,9 +32,13 @@ class Outcome:
     ok: bool
     output: str
     t_ms: int
+    error_kind: str = ""  # "" | "input" (rejected: nothing changed) | "api" (the cloud said no) | "internal"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"command": self.line, "ok": self.ok, "output": self.output, "t_ms": self.t_ms}
+        out = {"command": self.line, "ok": self.ok, "output": self.output, "t_ms": self.t_ms}
+        if self.error_kind:
+            out["error"] = self.error_kind
+        return out
 
 
 @dataclass
@@ -100,7 +104,7 @@ class Session:
         try:
             parsed = parse(line, self.enabled)
         except CommandError as exc:
-            outcome = Outcome(line, False, f"error: {exc}", t_ms)
+            outcome = Outcome(line, False, f"error: {exc}", t_ms, "input")
         else:
             if parsed is None:
                 return Outcome(line, True, "", t_ms)
@@ -108,12 +112,14 @@ class Session:
                 text = parsed.spec.handler(self, **parsed.values)
                 outcome = Outcome(line, True, text or "", t_ms)
             except CommandError as exc:
-                outcome = Outcome(line, False, f"error: {exc}", t_ms)
+                outcome = Outcome(line, False, f"error: {exc}", t_ms, "input")
             except CloudError as exc:
-                outcome = Outcome(line, False, f"error: {exc.code}: {exc.message}", t_ms)
+                outcome = Outcome(line, False, f"error: {exc.code}: {exc.message}", t_ms, "api")
             except Exception as exc:  # a bug must not take the player's run down with it
                 outcome = Outcome(
-                    line, False, f"internal error in {parsed.spec.verb}: {type(exc).__name__}: {exc} (please report)", t_ms
+                    line, False, f"internal error in {parsed.spec.verb}: {type(exc).__name__}: {exc} (please report)",
+                    t_ms,
+                    "internal",
                 )
         self.command_log.append((t_ms, line))
         self.transcript.append(outcome)

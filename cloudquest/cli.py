@@ -1,0 +1,434 @@
+"""The ``cloudquest`` command: the terminal game by default, headless verbs for scripts,
+tests and chapter authors.
+
+Exit codes: 0 success (every objective passed), 1 a run that failed an objective,
+2 bad input (unknown chapter, unreadable file, invalid chapter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class CliError(Exception):
+    """Bad input to the command line: printed as one line, exit code 2."""
+
+
+def _err(message: str) -> None:
+    print(f"cloudquest: {message}", file=sys.stderr)
+
+
+def _read_script(source: str) -> list[str]:
+    if source == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read script {source}: {getattr(exc, 'strerror', None) or exc}") from None
+    return text.splitlines()
+
+
+def _catalogue():
+    from .game.chapters import load_all
+
+    catalogue = load_all()
+    for problem in catalogue.problems:
+        _err(f"skipped a broken chapter: {problem}")
+    return catalogue
+
+
+def _chapter(ident: str, world: str | None = None):
+    from .game.chapters import ChapterError, load_chapter
+    from .game.session import SANDBOX_ID
+
+    if ident == SANDBOX_ID:
+        if world is None:
+            raise CliError("the sandbox needs a world: cloudquest play sandbox --world FILE.yaml")
+        return sandbox_chapter(world), True
+    if world is not None:
+        raise CliError("--world is only for the sandbox (cloudquest play sandbox --world FILE.yaml)")
+    path = Path(ident)
+    if ident.endswith((".yaml", ".yml")) and path.exists():
+        try:
+            return load_chapter(path), False
+        except ChapterError as exc:
+            raise CliError(str(exc)) from None
+    catalogue = _catalogue()
+    chapter = catalogue.get(ident)
+    if chapter is None:
+        known = ", ".join(f"{c.number}:{c.id}" for c in catalogue.chapters)
+        raise CliError(f"no chapter {ident!r} (chapters: {known}, or sandbox)")
+    return chapter, False
+
+
+def sandbox_chapter(world_path: str):
+    """A chapter with the given world, every command and no objectives."""
+    from pydantic import ValidationError
+
+    from .game.chapters import ChapterError, LoadProblem, describe_errors
+    from .game.schema import Chapter, World
+    from .game.yamlfile import YamlError, load_file
+
+    try:
+        doc = load_file(world_path)
+    except YamlError as exc:
+        raise CliError(str(exc)) from None
+    data = doc.data
+    if isinstance(data, dict) and "world" in data and isinstance(data["world"], dict):
+        data = data["world"]  # a chapter file works as a world too
+    try:
+        world = World.model_validate(data or {})
+    except ValidationError as exc:
+        raise CliError("\n".join(str(p) for p in describe_errors(exc, doc, World))) from None
+    del ChapterError, LoadProblem
+    return Chapter.model_construct(
+        id="sandbox",
+        title="Sandbox",
+        number=99,
+        sections=[18],
+        skills=[],
+        story="Free play: every command, no objectives.",
+        world=world,
+        commands=[],
+        objectives=[],
+        hints=[],
+        solution=[],
+    )
+
+
+def _print_result(result, chapter, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    from .game.objectives import GLYPH
+
+    if as_json:
+        data = result.as_dict()
+        data.update(extra or {})
+        print(json.dumps(data, indent=2, sort_keys=True))
+        return
+    print(f"chapter {chapter.number} {chapter.title!r}, seed {result.seed}")
+    for t in result.transcript:
+        print(f"> {t.line}")
+        for line in t.output.splitlines():
+            print(f"  {line}")
+    if result.objectives:
+        print("objectives:")
+        for o in result.objectives:
+            print(f"  {GLYPH['passed' if o.passed else 'failed']}  {o.id}: {o.text}")
+            print(f"          {o.evidence}")
+    passed = sum(o.passed for o in result.objectives)
+    verdict = "PASSED" if result.passed else "FAILED"
+    print(
+        f"result: {verdict} ({passed}/{len(result.objectives)} objectives), t={result.end_ms / 1000:g}s, "
+        f"{result.events} events, event log sha256 {result.event_log_sha256}"
+    )
+    for key, value in (extra or {}).items():
+        print(f"{key}: {value}")
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from .game import progress as progress_mod
+    from .game.replay import record
+    from .game.session import Session
+
+    chapter, sandbox = _chapter(args.chapter, args.world)
+    lines = _read_script(args.script) if args.script else []
+    session = Session(chapter, args.seed, sandbox=sandbox)
+    session.run_script(lines)
+    result = session.finish()
+    if args.record:
+        try:
+            record(session, Path(args.record))
+        except OSError as exc:
+            raise CliError(f"cannot write the replay {args.record}: {exc.strerror or exc}") from None
+    if not sandbox and not args.no_save:
+        loaded = progress_mod.load()
+        if loaded.message:
+            _err(loaded.message)
+        loaded.progress.record_run(
+            chapter.id,
+            sum(o.passed for o in result.objectives),
+            len(result.objectives),
+            result.hints_used,
+            result.end_ms / 1000,
+            list(chapter.skills),
+        )
+        try:
+            progress_mod.save(loaded.progress)
+        except OSError as exc:
+            _err(f"could not save progress: {exc.strerror or exc}")
+    _print_result(result, chapter, args.json)
+    return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .game.replay import ReplayError, read, verify
+
+    try:
+        replay = read(Path(args.file))
+    except ReplayError as exc:
+        raise CliError(str(exc)) from None
+    if not args.json and sys.stdout.isatty() and not args.headless:
+        from .tui import run_app
+
+        return run_app(replay_file=Path(args.file))
+    if replay.sandbox:
+        from .game.schema import World
+
+        chapter = sandbox_chapter_from_world(World.model_validate(replay.world or {}))
+    else:
+        chapter = None
+    try:
+        outcome = verify(replay, _catalogue(), chapter)
+    except ReplayError as exc:
+        raise CliError(str(exc)) from None
+    extra = {"replay_matches": outcome.matches, "replay_problems": outcome.problems}
+    ch = outcome.session.chapter
+    _print_result(outcome.result, ch, args.json, extra)
+    if not outcome.matches:
+        for p in outcome.problems:
+            _err(f"replay does not match: {p}")
+        return EXIT_BAD_INPUT
+    return EXIT_OK if outcome.result.passed else EXIT_FAILED
+
+
+def sandbox_chapter_from_world(world):
+    from .game.schema import Chapter
+
+    return Chapter.model_construct(
+        id="sandbox", title="Sandbox", number=99, sections=[18], skills=[], story="", world=world,
+        commands=[], objectives=[], hints=[], solution=[],
+    )
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .game import progress as progress_mod
+
+    catalogue = _catalogue()
+    loaded = progress_mod.load()
+    if loaded.message:
+        _err(loaded.message)
+    prog = loaded.progress
+    rows = []
+    for c in catalogue.chapters:
+        cp = prog.chapters.get(c.id)
+        if cp is None:
+            state = "new"
+        elif cp.completed:
+            state = f"completed (best {cp.best_passed}/{cp.objectives}, {cp.best_hints} hints)"
+        else:
+            state = f"tried {cp.attempts}x (best {cp.best_passed}/{cp.objectives})"
+        rows.append({"number": c.number, "id": c.id, "title": c.title, "skills": list(c.skills), "progress": state})
+    if args.json:
+        print(json.dumps({"chapters": rows, "skills_earned": prog.skills_earned()}, indent=2))
+        return EXIT_OK
+    for r in rows:
+        print(f"{r['number']:>2}  {r['id']:<18} {r['title']:<32} {r['progress']}")
+        print(f"    skills: {', '.join(r['skills'])}")
+    done = sum(1 for c in catalogue.chapters if prog.chapters.get(c.id, None) and prog.chapters[c.id].completed)
+    print(f"{done}/{len(catalogue.chapters)} chapters, {len(prog.skills_earned())}/8 skills")
+    return EXIT_OK if not catalogue.problems else EXIT_BAD_INPUT
+
+
+def _prove(chapter) -> list[str]:
+    """Run a chapter's reference solution (must pass) and an empty run (must fail)."""
+    from .game.session import Session
+
+    problems = []
+    s = Session(chapter, 0)
+    s.run_script(list(chapter.solution))
+    result = s.finish()
+    if not result.passed:
+        failed = [f"{o.id} ({o.evidence})" for o in result.objectives if not o.passed]
+        problems.append(f"the reference solution does not pass: {'; '.join(failed)}")
+    for t in result.transcript:
+        if t.error_kind in ("input", "internal"):
+            problems.append(f"solution command {t.line!r} was rejected: {t.output}")
+    empty = Session(chapter, 0).finish()
+    if empty.passed:
+        problems.append("an empty run passes every objective: the chapter asks nothing of the player")
+    return problems
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .game.chapters import QUIZ_FILE, ChapterError, chapter_files, load_chapter, load_quiz
+    from .game.locations import levels_dir
+    from .game.quiz import QuizError, check_bank
+
+    paths = [Path(p) for p in args.paths] if args.paths else [*chapter_files(), levels_dir() / QUIZ_FILE]
+    bad = 0
+    for path in paths:
+        try:
+            if path.name == QUIZ_FILE:
+                bank = load_quiz(path)
+                check_bank(bank)
+                print(f"ok    {path}: {len(bank.questions)} questions")
+                continue
+            chapter = load_chapter(path)
+        except ChapterError as exc:
+            bad += 1
+            for p in exc.problems:
+                print(str(p))
+            continue
+        except QuizError as exc:
+            bad += 1
+            print(f"{path}:1: {exc}")
+            continue
+        problems = [] if args.no_run else _prove(chapter)
+        if problems:
+            bad += 1
+            for p in problems:
+                print(f"{path}:1: {p}")
+        else:
+            proven = "" if args.no_run else ", solution passes, empty run fails"
+            print(f"ok    {path}: chapter {chapter.number} {chapter.id}{proven}")
+    if bad:
+        print(f"{bad} of {len(paths)} files have problems")
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .game.schema import Chapter, QuizBank
+
+    model = QuizBank if args.quiz else Chapter
+    print(json.dumps(model.model_json_schema(by_alias=True), indent=2))
+    return EXIT_OK
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from .game import progress as progress_mod
+    from .game.storage_io import write_atomic
+
+    loaded = progress_mod.load()
+    if loaded.message:
+        _err(loaded.message)
+    prog = loaded.progress
+    if args.action == "show":
+        print(json.dumps(prog.model_dump(mode="json"), indent=2, sort_keys=True))
+        print(f"skills earned: {', '.join(prog.skills_earned()) or 'none yet'}", file=sys.stderr)
+        return EXIT_OK
+    if args.action == "export":
+        if not args.target:
+            raise CliError("progress export needs a FILE")
+        try:
+            write_atomic(Path(args.target), json.dumps(prog.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise CliError(f"cannot write {args.target}: {exc.strerror or exc}") from None
+        print(f"exported progress to {args.target}")
+        return EXIT_OK
+    if args.action == "import":
+        if not args.target:
+            raise CliError("progress import needs a FILE")
+        try:
+            new = progress_mod.parse_export(Path(args.target).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read {args.target}: {getattr(exc, 'strerror', None) or exc}") from None
+        except (ValueError, ValidationError) as exc:
+            raise CliError(f"{args.target} is not a progress export: {str(exc).splitlines()[0]}") from None
+        if not _confirm(args, f"replace your progress with {args.target}?"):
+            print("nothing changed")
+            return EXIT_OK
+        progress_mod.save(new)
+        print(f"imported progress from {args.target}")
+        return EXIT_OK
+    if args.action == "reset":
+        what = f"chapter {args.target}" if args.target else "ALL progress"
+        if args.target and args.target not in prog.chapters:
+            raise CliError(f"no progress for chapter {args.target!r} (chapters with progress: {', '.join(prog.chapters) or 'none'})")
+        if not _confirm(args, f"reset {what}?"):
+            print("nothing changed")
+            return EXIT_OK
+        if args.target:
+            del prog.chapters[args.target]
+        else:
+            prog = progress_mod.Progress()
+        progress_mod.save(prog)
+        print(f"reset {what}")
+        return EXIT_OK
+    raise CliError(f"unknown progress action {args.action!r} (show, export, import, reset)")
+
+
+def _confirm(args: argparse.Namespace, question: str) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise CliError(f"{question} needs confirmation: add --yes")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, not a usage dump
+        raise CliError(f"{message} (see cloudquest {self.prog.split()[-1] if ' ' in self.prog else ''} --help)".replace("  ", " "))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="cloudquest", description="A terminal game about how a cloud works inside.")
+    p.add_argument("--version", action="version", version=f"cloudquest {__version__}")
+    sub = p.add_subparsers(dest="verb", parser_class=_Parser)
+
+    play = sub.add_parser("play", help="play a chapter headless from a script")
+    play.add_argument("chapter", help="chapter id or number, a chapter file, or 'sandbox'")
+    play.add_argument("--script", help="file of console commands, or - for stdin")
+    play.add_argument("--seed", type=int, default=0)
+    play.add_argument("--json", action="store_true", help="print one JSON object")
+    play.add_argument("--record", metavar="FILE", help="write a replay file")
+    play.add_argument("--world", metavar="FILE", help="the sandbox's world (YAML, chapter world format)")
+    play.add_argument("--no-save", action="store_true", help="do not record the run in your progress")
+    play.set_defaults(func=cmd_play)
+
+    rp = sub.add_parser("replay", help="re-run a replay file and check it gives the same events")
+    rp.add_argument("file")
+    rp.add_argument("--json", action="store_true")
+    rp.add_argument("--headless", action="store_true", help="never open the game, even in a terminal")
+    rp.set_defaults(func=cmd_replay)
+
+    ls = sub.add_parser("list", help="list chapters and your progress")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_list)
+
+    va = sub.add_parser("validate", help="check chapter files (schema, solution passes, empty run fails)")
+    va.add_argument("paths", nargs="*")
+    va.add_argument("--no-run", action="store_true", help="check the schema only")
+    va.set_defaults(func=cmd_validate)
+
+    sc = sub.add_parser("schema", help="print the JSON Schema of a chapter file")
+    sc.add_argument("--quiz", action="store_true", help="the quiz bank's schema instead")
+    sc.set_defaults(func=cmd_schema)
+
+    pr = sub.add_parser("progress", help="show, export, import or reset your progress")
+    pr.add_argument("action", choices=("show", "export", "import", "reset"))
+    pr.add_argument("target", nargs="?", help="FILE for export/import, CHAPTER for reset")
+    pr.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    pr.set_defaults(func=cmd_progress)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.verb is None:
+            from .tui import run_app
+
+            return run_app()
+        return args.func(args)
+    except CliError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
