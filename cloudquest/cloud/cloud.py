@@ -68,6 +68,7 @@ class Cloud:
         # Called as fn(kind, id, before, after) after faults.set_health changed a part's
         # health, so a mechanism (storage's failure detector) can react to the change.
         self.health_listeners: list[Callable[[str, str, Health, Health], None]] = []
+        self.health_listeners.append(lambda *_: self.scheduler.invalidate())
         self.emit("world.created", hosts=len(self.hardware.hosts), zones=len(self.hardware.zones))
         attach_all(self, world)
 

@@ -8,7 +8,8 @@
 2. ``allocate_cpu``  the hypervisor on that host creates the vCPUs;
 3. ``allocate_ram``  ... and maps the guest's memory;
 4. ``allocate_disk`` a block for the root volume is carved out of one of the host's disks;
-5. ``assign_nic``    an elastic network interface gets a private IP from the zone's subnet;
+5. ``assign_nic``    the elastic network interface, holding the private IP reserved from
+   the zone's subnet when the call was accepted, is attached (and a public IP mapped);
 6. ``configure_firewall`` the security group's rules are attached to that interface;
 7. ``boot``          the guest boots; the instance turns ``running``.
 
@@ -110,11 +111,24 @@ class ControlPlane:
 
     # -- RunInstances ----------------------------------------------------------------
     def launch(
-        self, name: str | None = None, type_name: str | None = None, zone: str | None = None, *, instant: bool = False
+        self,
+        name: str | None = None,
+        type_name: str | None = None,
+        zone: str | None = None,
+        *,
+        instant: bool = False,
+        group: str | None = None,
+        host: str | None = None,
     ) -> Instance:
         """RunInstances. ``instant`` runs every step at once: for instances that a world
-        says are already running when the story starts."""
+        says are already running when the story starts. ``group`` names a placement
+        group; ``host`` asks for one host (still checked by every scheduler filter)."""
         cloud = self.cloud
+        if group is not None and group not in cloud.scheduler.groups:
+            known = ", ".join(cloud.scheduler.groups) or "none"
+            raise CloudError("InvalidPlacementGroup.Unknown", f"no placement group named {group!r} (groups: {known})")
+        if host is not None and host not in cloud.hardware.hosts:
+            raise CloudError("InvalidHostID.NotFound", f"no host named {host!r}")
         itype = CATALOGUE.get(type_name or DEFAULT_TYPE)
         if itype is None:
             raise CloudError(
@@ -150,11 +164,11 @@ class ControlPlane:
         cloud.api_call("RunInstances", instance=name, type=itype.name, zone=zone or "")
         # Step 1 runs within the API call: a capacity error is the call's answer (and,
         # like every API error, it is logged).
-        req = Request(name, itype.vcpus, itype.ram_mib, itype.disk_gib, zones)
+        req = Request(name, itype.vcpus, itype.ram_mib, itype.disk_gib, zones, group=group or "", host=host or "")
         try:
-            host = cloud.scheduler.select(req)
+            chosen = cloud.scheduler.select(req)
         except NoValidHost as exc:
-            where = f"zone {zone}" if zone else "any zone"
+            where = f"host {host}" if host else f"zone {zone}" if zone else "any zone"
             cloud.emit(
                 "launch.failed",
                 instance=name,
@@ -169,6 +183,7 @@ class ControlPlane:
                 f"no host in {where} can take a {itype.name} ({itype.vcpus} vCPU, {itype.ram_gib:g} GiB); "
                 f"filtered out: {exc}. Try another zone, a smaller type, or free capacity",
             ) from None
+        host = chosen
         inst = Instance(
             name,
             f"i-{cloud.rng.getrandbits(32):08x}",
@@ -178,9 +193,13 @@ class ControlPlane:
         )
         self.instances[name] = inst
         hypervisor.claim(host, itype.vcpus, itype.ram_mib)
+        # The private address is reserved with the request, as the ENI is created with
+        # it; the scheduler only offered zones whose subnet still has one.
+        inst.private_ip = cloud.ipam.subnet_for_zone(inst.zone).allocate()
         inst.host = host
         inst.cpu_claimed = True
         host.instances[name] = inst
+        cloud.scheduler.commit(req, host, inst)
         cloud.emit("launch.requested", instance=name, id=inst.id, type=itype.name, zone=inst.zone)
         self._step_done(inst, "find_server", host=host.id, rack=host.rack.id, zone=inst.zone)
         if instant:
@@ -225,18 +244,14 @@ class ControlPlane:
             self._step_done(inst, step, disk=disk.id, gib=inst.type.disk_gib)
         elif step == "assign_nic":
             subnet = cloud.ipam.subnet_for_zone(inst.zone or "")
-            if subnet is None:
-                self._fail(inst, step, "InvalidSubnet", f"zone {inst.zone} has no subnet")
-                return
-            try:
-                inst.private_ip = subnet.allocate()
-                if subnet.public:
+            if subnet is not None and subnet.public:
+                try:
                     inst.public_ip = cloud.ipam.allocate_public()
-            except IpamError as exc:
-                self._fail(inst, step, exc.code, str(exc))
-                return
+                except IpamError as exc:
+                    self._fail(inst, step, exc.code, str(exc))
+                    return
             self._step_done(
-                inst, step, subnet=subnet.id, private_ip=inst.private_ip, public_ip=inst.public_ip or ""
+                inst, step, subnet=subnet.id if subnet else "", private_ip=inst.private_ip or "", public_ip=inst.public_ip or ""
             )
         elif step == "configure_firewall":
             sg = cloud.security_groups["default"]
@@ -289,6 +304,7 @@ class ControlPlane:
             hypervisor.release(inst.host, inst.type.vcpus, inst.type.ram_mib)
             inst.cpu_claimed = False
             inst.host.instances.pop(inst.name, None)
+            cloud.scheduler.note(inst.host)
         cloud.emit(
             "resources.released",
             instance=inst.name,
