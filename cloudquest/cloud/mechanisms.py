@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from .cloud import Cloud
 
 # world key -> "module:function" inside cloudquest.cloud
-ATTACHERS: dict[str, str] = {}
+ATTACHERS: dict[str, str] = {
+    "hypervisor": "hypervisor:attach",
+}
 
 
 def attach_all(cloud: "Cloud", world: dict[str, Any]) -> None:
