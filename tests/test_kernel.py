@@ -1,0 +1,250 @@
+"""The simulated-cloud kernel: clock, events, hardware, launch pipeline, IPAM, faults."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cloudquest.cloud import STEPS, Cloud, CloudError
+from cloudquest.cloud.clock import Clock
+from cloudquest.cloud.faults import set_health
+from cloudquest.cloud.hardware import Health
+from cloudquest.cloud.ipam import Ipam, IpamError
+
+from worlds import tiny_world
+
+
+def booted(cloud: Cloud, ms: int = 30_000) -> Cloud:
+    cloud.advance(ms)
+    return cloud
+
+
+def test_clock_runs_equal_time_actions_in_schedule_order():
+    clock, seen = Clock(), []
+    for i in range(5):
+        clock.schedule(100, lambda i=i: seen.append(i))
+    clock.schedule(50, lambda: seen.append("early"))
+    clock.run_due(100)
+    assert seen == ["early", 0, 1, 2, 3, 4]
+    assert clock.now_ms == 100
+
+
+def test_launch_runs_seven_distinct_timed_steps_in_order():
+    cloud = booted_launch = Cloud(tiny_world(), seed=1)
+    cloud.control.launch("web", "small", "zb")
+    booted(cloud)
+    steps = [e for e in cloud.log if e.kind == "launch.step"]
+    assert [e.get("step") for e in steps] == list(STEPS)
+    times = [e.t_ms for e in steps]
+    assert times == sorted(times) and len(set(times)) == 7
+    inst = booted_launch.control.get("web")
+    assert inst.state == "running"
+    assert [s for s, _ in inst.steps] == list(STEPS)
+
+
+def test_capacity_error_names_the_zone_and_leaves_nothing_allocated():
+    cloud = Cloud(tiny_world(), seed=1)
+    before = [(h.used_vcpus, h.used_ram_mib) for h in cloud.hardware.hosts.values()]
+    free_ips = cloud.ipam.subnet_for_zone("za").free
+    with pytest.raises(CloudError) as exc:
+        cloud.control.launch("big", "xlarge", "za")
+    assert exc.value.code == "InsufficientInstanceCapacity"
+    assert "zone za" in exc.value.message
+    assert [(h.used_vcpus, h.used_ram_mib) for h in cloud.hardware.hosts.values()] == before
+    assert cloud.ipam.subnet_for_zone("za").free == free_ips
+    failed = [e for e in cloud.log if e.kind == "launch.failed"]
+    assert failed[-1].get("step") == "find_server"
+
+
+def test_host_failing_mid_launch_fails_that_step_and_releases_everything():
+    cloud = Cloud(tiny_world(), seed=2)
+    inst = cloud.control.launch("web", "small", "za")
+    host = inst.host
+    cloud.advance(100)  # past allocate_ram, before allocate_disk
+    set_health(cloud, "host", host.id, Health.FAILED)
+    cloud.advance(30_000)
+    assert inst.state == "failed"
+    failed = [e for e in cloud.log if e.kind == "launch.failed"][-1]
+    assert failed.get("step") == "allocate_disk" and failed.get("code") == "Server.InternalError"
+    assert host.used_vcpus == 0 and host.used_ram_mib == 0
+    assert all(d.used_gib == 0 for d in host.disks)
+    assert cloud.ipam.subnet_for_zone("za").in_use == set()
+
+
+def test_terminate_releases_cpu_ram_disk_ip_and_firewall():
+    cloud = Cloud(tiny_world(), seed=3)
+    inst = cloud.control.launch("web", "medium", "zb")
+    booted(cloud)
+    host, disk, ip = inst.host, inst.disk, inst.private_ip
+    assert host.used_vcpus == 2 and disk.used_gib == 32
+    cloud.control.terminate("web")
+    assert (host.used_vcpus, host.used_ram_mib, disk.used_gib) == (0, 0, 0)
+    assert ip not in cloud.ipam.subnet_for_zone("zb").in_use
+    assert "web" not in cloud.security_groups["default"].members
+    with pytest.raises(CloudError, match="already terminated"):
+        cloud.control.terminate("web")
+
+
+def test_aws_reserves_first_four_and_last_address_of_every_subnet():
+    """AWS VPC user guide, 'Subnet CIDR blocks': the first four IP addresses and the last
+    IP address in each subnet CIDR block are not available for your use."""
+    ipam = Ipam("10.0.0.0/16")
+    subnet = ipam.add_subnet("s", "z", "10.0.0.0/24")
+    assert subnet.reserved() == ["10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.255"]
+    assert subnet.usable == 251
+    first = subnet.allocate()
+    assert first == "10.0.0.4"
+    small = ipam.add_subnet("t", "z2", "10.0.1.0/28")
+    got = [small.allocate() for _ in range(11)]
+    assert got[-1] == "10.0.1.14"
+    with pytest.raises(IpamError) as exc:
+        small.allocate()
+    assert exc.value.code == "InsufficientFreeAddressesInSubnet"
+
+
+def test_subnets_must_fit_the_vpc_and_not_overlap():
+    ipam = Ipam("10.0.0.0/16")
+    ipam.add_subnet("a", "z", "10.0.1.0/24")
+    with pytest.raises(IpamError, match="overlaps"):
+        ipam.add_subnet("b", "z", "10.0.1.128/25")
+    with pytest.raises(IpamError, match="not inside the VPC"):
+        ipam.add_subnet("c", "z", "192.168.0.0/24")
+    with pytest.raises(IpamError, match="/16 to /28"):
+        ipam.add_subnet("d", "z", "10.0.2.0/29")
+
+
+def test_rack_failure_impairs_its_instances_and_repair_recovers_them():
+    cloud = Cloud(tiny_world(), seed=4)
+    cloud.control.launch("web", "small", "za")
+    booted(cloud)
+    set_health(cloud, "rack", "a1", Health.FAILED)
+    assert cloud.control.get("web").state == "impaired"
+    assert any(e.kind == "instance.unreachable" and e.get("instance") == "web" for e in cloud.log)
+    set_health(cloud, "rack", "a1", Health.HEALTHY)
+    assert cloud.control.get("web").state == "running"
+
+
+def test_uplink_cut_takes_the_rack_off_the_network():
+    cloud = Cloud(tiny_world(), seed=4)
+    cloud.control.launch("web", "small", "zb")
+    booted(cloud)
+    set_health(cloud, "link", "b1-uplink", Health.FAILED)
+    assert cloud.control.get("web").state == "impaired"
+    assert not cloud.hardware.racks["b1"].up
+
+
+def test_scheduler_skips_degraded_and_failed_hosts():
+    cloud = Cloud(tiny_world(), seed=5)
+    set_health(cloud, "host", "b1-h1", Health.DEGRADED)
+    set_health(cloud, "host", "a1-h1", Health.FAILED)
+    for i in range(4):
+        inst = cloud.control.launch(f"w{i}", "nano")
+        assert inst.host.id in ("a1-h2", "b1-h2")
+
+
+def test_scheduler_least_allocated_score_spreads():
+    """kube-scheduler NodeResourcesFit LeastAllocated: (capacity - requested) * 100 / capacity."""
+    from cloudquest.cloud.scheduler import Request, SchedulerConfig, score_host
+
+    cloud = Cloud(tiny_world(), seed=0)
+    host = cloud.hardware.hosts["b1-h1"]  # 16 vCPU, 64 GiB
+    host.used_vcpus, host.used_ram_mib = 4, 16 * 1024
+    req = Request("x", 4, 16 * 1024)
+    # cpu: (16 - 8) * 100 // 16 = 50; ram: (64 - 32) * 100 // 64 = 50
+    assert score_host(host, req, SchedulerConfig()) == 50
+    assert score_host(host, req, SchedulerConfig(policy="pack")) == 50
+
+
+# -- properties ------------------------------------------------------------------------
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("launch"), st.sampled_from(["nano", "small", "large", "xlarge"]), st.sampled_from([None, "za", "zb"])),
+        st.tuples(st.just("terminate"), st.integers(0, 20), st.none()),
+        st.tuples(st.just("tick"), st.integers(1, 20_000), st.none()),
+        st.tuples(st.just("fail"), st.sampled_from(["a1-h1", "b1-h2", "a1", "zb"]), st.none()),
+        st.tuples(st.just("repair"), st.sampled_from(["a1-h1", "b1-h2", "a1", "zb"]), st.none()),
+    ),
+    max_size=40,
+)
+KIND_OF = {"a1-h1": "host", "b1-h2": "host", "a1": "rack", "zb": "zone"}
+
+
+def _play(seed: int, steps) -> Cloud:
+    cloud = Cloud(tiny_world(), seed=seed)
+    names: list[str] = []
+    for op, a, b in steps:
+        try:
+            if op == "launch":
+                names.append(cloud.control.launch(None, a, b).name)
+            elif op == "terminate" and names:
+                cloud.control.terminate(names[a % len(names)])
+            elif op == "tick":
+                cloud.advance(a)
+            elif op in ("fail", "repair"):
+                set_health(cloud, KIND_OF[a], a, Health.FAILED if op == "fail" else Health.HEALTHY)
+        except CloudError:
+            pass
+        _check_invariants(cloud)
+    return cloud
+
+
+def _check_invariants(cloud: Cloud) -> None:
+    for host in cloud.hardware.hosts.values():
+        assert 0 <= host.used_vcpus <= host.vcpus
+        assert 0 <= host.used_ram_mib <= host.ram_mib
+        held = [i for i in cloud.control.instances.values() if i.host is host and i.cpu_claimed]
+        assert host.used_vcpus == sum(i.type.vcpus for i in held)
+        assert host.used_ram_mib == sum(i.type.ram_mib for i in held)
+        for disk in host.disks:
+            assert 0 <= disk.used_gib <= disk.size_gib
+    for inst in cloud.control.instances.values():
+        if inst.state in ("failed", "terminated"):
+            assert not inst.cpu_claimed and not inst.disk_claimed
+    in_use = set().union(*(s.in_use for s in cloud.ipam.subnets.values()))
+    alive_ips = {i.private_ip for i in cloud.control.instances.values() if i.alive}
+    assert in_use == alive_ips
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 1000), steps=ops)
+def test_property_capacity_never_exceeded_and_nothing_leaks(seed, steps):
+    _play(seed, steps)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 1000), steps=ops)
+def test_property_events_are_in_time_order_and_runs_are_deterministic(seed, steps):
+    a, b = _play(seed, steps), _play(seed, steps)
+    times = [e.t_ms for e in a.log]
+    assert times == sorted(times)
+    assert [e.seq for e in a.log] == list(range(len(a.log)))
+    assert a.log.sha256() == b.log.sha256()
+    assert a.log.to_jsonl() == b.log.to_jsonl()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 1000), type_name=st.sampled_from(["nano", "small", "xlarge"]))
+def test_property_a_failed_launch_leaves_nothing_allocated(seed, type_name):
+    cloud = Cloud(tiny_world(), seed=seed)
+    # fill zone za until it refuses
+    for _ in range(10):
+        try:
+            cloud.control.launch(None, type_name, "za")
+        except CloudError:
+            break
+    snapshot = [(h.used_vcpus, h.used_ram_mib, [d.used_gib for d in h.disks]) for h in cloud.hardware.hosts.values()]
+    ips = {s.id: set(s.in_use) for s in cloud.ipam.subnets.values()}
+    with pytest.raises(CloudError):
+        cloud.control.launch(None, type_name, "za")
+    assert [(h.used_vcpus, h.used_ram_mib, [d.used_gib for d in h.disks]) for h in cloud.hardware.hosts.values()] == snapshot
+    assert {s.id: set(s.in_use) for s in cloud.ipam.subnets.values()} == ips
+
+
+def test_ip_addresses_come_from_the_zone_subnet():
+    cloud = Cloud(tiny_world(), seed=0)
+    inst = cloud.control.launch("web", "small", "zb")
+    subnet = cloud.ipam.subnet_for_zone("zb")
+    assert ipaddress.ip_address(inst.private_ip) in subnet.cidr

@@ -1,0 +1,64 @@
+"""The cloud/ package is the simulation and nothing else (STYLE.md, 'The house')."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import cloudquest.cloud
+
+CLOUD_DIR = Path(cloudquest.cloud.__file__).parent
+FORBIDDEN_MODULES = ("cloudquest.game", "cloudquest.tui", "textual", "rich")
+FORBIDDEN_IMPORTS = {"os", "pathlib", "io", "socket", "subprocess", "time", "datetime", "shutil", "tempfile"}
+
+
+def test_importing_cloud_pulls_in_no_game_tui_or_textual():
+    code = (
+        "import sys, cloudquest.cloud, cloudquest.cloud.mechanisms as m\n"
+        "import importlib\n"
+        "for target in m.ATTACHERS.values(): importlib.import_module('cloudquest.cloud.' + target.split(':')[0])\n"
+        f"bad = [n for n in sys.modules if n.startswith({FORBIDDEN_MODULES!r})]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"cloud/ imported: {out.stdout.strip()}"
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module:
+                names.append(node.module)
+            elif node.level >= 2:
+                names.append("cloudquest." + (node.module or ""))
+    return names
+
+
+def test_cloud_sources_import_no_io_and_no_upper_layer():
+    offenders = []
+    for path in sorted(CLOUD_DIR.glob("*.py")):
+        for name in _imports(path):
+            root = name.split(".")[0]
+            if root in FORBIDDEN_IMPORTS or name.startswith(FORBIDDEN_MODULES):
+                offenders.append(f"{path.name}: {name}")
+    assert not offenders
+
+
+def test_cloud_never_uses_the_global_random_generator():
+    offenders = []
+    for path in sorted(CLOUD_DIR.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                if isinstance(owner, ast.Name) and owner.id == "random" and node.func.attr != "Random":
+                    offenders.append(f"{path.name}:{node.lineno} random.{node.func.attr}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("print", "open", "input"):
+                offenders.append(f"{path.name}:{node.lineno} {node.func.id}()")
+    assert not offenders
