@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 # world key -> "module:function" inside cloudquest.cloud
 ATTACHERS: dict[str, str] = {
     "hypervisor": "hypervisor:attach",
+    "fleet": "fleet:attach",
 }
 
 
