@@ -40,9 +40,15 @@ class ChapterError(Exception):
 
 def _yaml_path(data: Any, loc: tuple) -> tuple:
     """Turn a pydantic error location into a path in the YAML data (dropping union tags)."""
+    from .schema import _check_kind
+
     path: list = []
     cur = data
-    for part in loc:
+    tag_skipped_at = None
+    for i, part in enumerate(loc):
+        if isinstance(cur, dict) and tag_skipped_at is not cur and i + 1 < len(loc) and part == _check_kind(cur):
+            tag_skipped_at = cur  # pydantic's tag for which kind of check this is, not a key
+            continue
         if isinstance(cur, dict) and part in cur:
             cur = cur[part]
             path.append(part)

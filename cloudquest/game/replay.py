@@ -90,12 +90,14 @@ class ReplayOutcome:
 def rerun(chapter: Chapter, replay: ReplayFile, *, sandbox: bool = False, upto_ms: int | None = None) -> Session:
     """Re-run a replay's commands into a fresh session (optionally only up to a time)."""
     session = Session(chapter, replay.seed, sandbox=sandbox or replay.sandbox)
+    session.stop_at_ms = upto_ms  # a tick that runs past the moment stops at it
     for t_ms, line in replay.commands:
         if upto_ms is not None and t_ms > upto_ms:
             break
         session.advance_to(t_ms)
         session.execute(line)
     session.advance_to(replay.end_ms if upto_ms is None else min(upto_ms, replay.end_ms))
+    session.stop_at_ms = None  # a fork plays on from here
     return session
 
 

@@ -238,13 +238,14 @@ class Chapter(Strict):
     hints: list[str] = Field(default_factory=list)
     solution: list[str] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _objective_ids(self) -> "Chapter":
-        ids = [o.id for o in self.objectives]
+    @field_validator("objectives")
+    @classmethod
+    def _objective_ids(cls, objectives: list[Objective]) -> list[Objective]:
+        ids = [o.id for o in objectives]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"objective ids must be unique: {', '.join(dupes)} repeated")
-        return self
+        return objectives
 
 
 # -- the quiz bank ----------------------------------------------------------------------

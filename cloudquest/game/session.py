@@ -94,6 +94,8 @@ class Session:
         self.command_log: list[tuple[int, str]] = []
         self.hints_used = 0
         self.state: dict[str, Any] = {}  # per-command scratch (e.g. what chapter 0 traced)
+        self.stop_at_ms: int | None = None  # rebuilding a moment of a replay: time stops here
+        self.effective_line: str | None = None
         for inst in chapter.world.instances:
             self.cloud.control.launch(inst.name, inst.type, inst.zone, instant=True)
         self.sample()
@@ -108,6 +110,7 @@ class Session:
         else:
             if parsed is None:
                 return Outcome(line, True, "", t_ms)
+            self.effective_line = None
             try:
                 text = parsed.spec.handler(self, **parsed.values)
                 outcome = Outcome(line, True, text or "", t_ms)
@@ -121,7 +124,10 @@ class Session:
                     t_ms,
                     "internal",
                 )
-        self.command_log.append((t_ms, line))
+        # A handler that did less than asked (a tick cut short at a replay's moment)
+        # logs what it did, so a fork's own replay reproduces it.
+        self.command_log.append((t_ms, self.effective_line or line))
+        self.effective_line: str | None = None
         self.transcript.append(outcome)
         self.sample()
         return outcome
@@ -131,6 +137,10 @@ class Session:
 
     # -- time ------------------------------------------------------------------------
     def advance(self, ms: int) -> None:
+        if self.stop_at_ms is not None:
+            ms = min(ms, self.stop_at_ms - self.cloud.now_ms)
+            if ms <= 0:
+                return
         on_step = self.sample if self.grader.temporal else None
         self.cloud.advance(ms, on_step=on_step)
         self.sample()

@@ -140,8 +140,10 @@ def status(session: "Session", thing: str | None) -> str:
 )
 def tick(session: "Session", seconds: float) -> str:
     cloud = session.cloud
-    before = len(cloud.log)
+    before, start = len(cloud.log), cloud.now_ms
     session.advance(int(round(seconds * 1000)))
+    if cloud.now_ms - start != int(round(seconds * 1000)):
+        session.effective_line = f"tick {(cloud.now_ms - start) / 1000:g}"
     new = cloud.log.since(before)
     lines = [f"t={cloud.now_ms / 1000:g}s (+{seconds:g}s), {len(new)} events"]
     notable = [e for e in new if e.kind not in ("launch.step",)]

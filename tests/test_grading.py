@@ -1,0 +1,100 @@
+"""Objectives: declarative checks on metrics and events, with evidence for every verdict."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from cloudquest.game.session import Session
+from worlds import make_chapter
+
+SK = ["resource scheduling"]
+
+
+def run(objectives, lines, seed=0):
+    s = Session(make_chapter(objectives), seed)
+    s.run_script(lines)
+    return {r.id: r for r in s.finish().objectives}
+
+
+def test_end_metric_check_pass_and_fail_with_values():
+    obj = [{"id": "two", "text": "t", "skills": SK, "check": {"metric": "instances_running", "op": ">=", "value": 2}}]
+    r = run(obj, ["launch --zone zb", "launch --zone zb", "tick 30"])["two"]
+    assert r.passed and "instances_running=2 (needs >= 2)" in r.evidence and "t=30s" in r.evidence
+    r = run(obj, ["launch --zone zb", "tick 30"])["two"]
+    assert not r.passed and r.evidence.startswith("failed at the end (t=30s): instances_running=1 (needs >= 2)")
+
+
+def test_eventually_keeps_a_reached_goal_and_says_when():
+    obj = [{"id": "e", "text": "t", "skills": SK, "when": "eventually", "check": {"metric": "instances_running", "op": ">=", "value": 1}}]
+    r = run(obj, ["launch --name w --zone zb", "tick 30", "terminate w", "tick 5"])["e"]
+    assert r.passed and r.evidence.startswith("reached at t=")
+    r = run(obj, ["tick 5"])["e"]
+    assert not r.passed and "never reached" in r.evidence
+
+
+def test_always_fails_at_the_first_violating_tick_and_names_the_incident():
+    obj = [{"id": "a", "text": "t", "skills": SK, "when": "always", "check": {"metric": "instances_impaired", "op": "==", "value": 0}}]
+    lines = ["launch --name w --zone za", "tick 30", "tick 10", "fail host a1-h1", "repair host a1-h1", "tick 5"]
+    r = run(obj, lines)["a"]
+    assert not r.passed
+    assert r.evidence.startswith("failed at t=40s: instances_impaired=1 (needs == 0)")
+    assert "instance.unreachable" in r.evidence and "a1-h1" in r.evidence
+    r = run(obj, ["launch --zone za", "tick 30"])["a"]
+    assert r.passed and r.evidence.startswith("held at every tick to t=30s")
+
+
+def test_always_is_sampled_at_every_tick_not_just_after_commands():
+    # The instance is impaired only between two ticks inside one long `tick` command.
+    obj = [{"id": "a", "text": "t", "skills": SK, "when": "always", "check": {"metric": "instances_pending", "op": "==", "value": 0}}]
+    r = run(obj, ["tick 1"])["a"]
+    assert r.passed
+    r = run(obj, ["launch", "tick 60"])["a"]
+    assert not r.passed and r.evidence.startswith("failed at t=0s")
+
+
+def test_event_checks_with_where_min_count_and_after():
+    obj = [
+        {"id": "f", "text": "t", "skills": SK, "check": {"event": "launch.failed", "where": {"code": "InsufficientInstanceCapacity"}}},
+        {"id": "n", "text": "t", "skills": SK, "check": {"event": "launch.failed", "min_count": 2}},
+        {
+            "id": "after",
+            "text": "t",
+            "skills": SK,
+            "check": {"event": "instance.running", "after": {"event": "launch.failed"}},
+        },
+    ]
+    r = run(obj, ["launch --name w --zone zb", "tick 30", "launch --type xlarge --zone za", "tick 1"])
+    assert r["f"].passed and "launch.failed" in r["f"].evidence and "code=InsufficientInstanceCapacity" in r["f"].evidence
+    assert not r["n"].passed and "only 1 of 2x" in r["n"].evidence
+    assert not r["after"].passed  # w was running before the failure
+    r = run(obj, ["launch --type xlarge --zone za", "launch --name w --zone zb", "tick 30"])
+    assert r["after"].passed
+
+
+def test_all_any_not_combine_and_report_the_deciding_parts():
+    check = {
+        "all": [
+            {"metric": "instances_running", "op": ">=", "value": 1},
+            {"any": [{"metric": "hosts_down", "op": ">", "value": 0}, {"event": "fault.injected"}]},
+            {"not": {"metric": "instances_impaired", "op": ">", "value": 0}},
+        ]
+    }
+    obj = [{"id": "c", "text": "t", "skills": SK, "check": check}]
+    r = run(obj, ["launch --zone zb", "tick 30", "fail host a1-h2"])["c"]
+    assert r.passed
+    r = run(obj, ["launch --zone zb", "tick 30"])["c"]
+    assert not r.passed and "hosts_down=0 (needs > 0) or no fault.injected" in r.evidence
+
+
+def test_unknown_metric_fails_with_the_list_of_metrics():
+    obj = [{"id": "x", "text": "t", "skills": SK, "check": {"metric": "nonsense", "op": "==", "value": 1}}]
+    r = run(obj, [])["x"]
+    assert not r.passed and "metric nonsense does not exist here (metrics:" in r.evidence
+
+
+def test_checks_are_declarative_not_code():
+    with pytest.raises(ValidationError):
+        make_chapter([{"id": "x", "text": "t", "skills": SK, "check": "__import__('os').system('true')"}])
+    with pytest.raises(ValidationError):
+        make_chapter([{"id": "x", "text": "t", "skills": SK, "check": {"metric": "a", "op": "in", "value": 1}}])

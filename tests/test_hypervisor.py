@@ -1,0 +1,525 @@
+"""The hypervisor host: Xen-style credit scheduling, steal time, memory overcommit.
+
+Published facts reproduced here, with their sources:
+
+- Xen wiki, "Credit Scheduler": "A domain with a weight of 512 will get twice as much CPU
+  as a domain with a weight of 256 on a contended host"; "The cap is expressed in
+  percentage of one physical CPU: 100 is 1 physical CPU, 50 is half a CPU ... The cap
+  optionally fixes the maximum amount of CPU a domain will be able to consume, even if
+  the host system has idle CPU cycles"; the scheduler is "work conserving".
+- xen/common/sched_credit.c: default weight 256, 30 ms time slice and accounting period,
+  10 credits per ms (300 per pCPU per period), 3 ticks per slice; a waking UNDER vCPU is
+  BOOSTed (csched_vcpu_wake); credits bounded at -300 and, above +300, the vCPU stops
+  earning.
+- Linux steal time: the CPU time a guest wanted that the host gave to someone else
+  (KVM: run-queue delay of the vCPU; Xen guests: vCPU run-state time "runnable" plus
+  "offline", so a vCPU parked by its cap shows as steal). ``top``'s ``st`` column.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cloudquest.cloud import credit_scheduler as cs
+from cloudquest.cloud.cloud import Cloud
+from cloudquest.cloud.errors import CloudError
+from cloudquest.cloud.hypervisor import (
+    WINDOW_SLICES,
+    WORKLOAD_NAMES,
+    HostSim,
+    format_cpu_list,
+    parse_cpu_list,
+)
+from cloudquest.cloud.memory import MIB_PER_GIB
+
+
+def share(sim: HostSim, name: str) -> float:
+    """Fraction of one pCPU a VM got since it was created (long-run, not windowed)."""
+    vm = sim.vms[name]
+    return vm.cum_run_us / ((sim.slices - vm.born_slice) * cs.SLICE_US)
+
+
+# -- the scheduler's published constants -------------------------------------------------
+
+
+def test_constants_match_xen_credit1():
+    # sched_credit.c: CSCHED_DEFAULT_WEIGHT, CSCHED_DEFAULT_TSLICE_MS, CSCHED_CREDITS_PER_MSEC,
+    # CSCHED_TICKS_PER_TSLICE.
+    assert cs.DEFAULT_WEIGHT == 256
+    assert cs.SLICE_MS == 30
+    assert cs.CREDITS_PER_MS == 10
+    assert cs.CREDITS_PER_SLICE == 300
+    assert cs.SLICE_MS // cs.TICK_MS == 3
+    assert (cs.MIN_WEIGHT, cs.MAX_WEIGHT) == (1, 65535)
+
+
+# -- weights ----------------------------------------------------------------------------
+
+
+def test_weight_512_gets_twice_weight_256_on_one_pcpu():
+    """Xen wiki: weight 512 gets twice as much CPU as 256 on a contended host: 1/3, 2/3."""
+    sim = HostSim(sockets=1, cores=1, ram_gib=8)
+    sim.create_vm("a", 1, 1, weight=256, workload="cpu-bound")
+    sim.create_vm("b", 1, 1, weight=512, workload="cpu-bound")
+    sim.run_slices(3000)
+    assert share(sim, "a") == pytest.approx(1 / 3, abs=0.005)
+    assert share(sim, "b") == pytest.approx(2 / 3, abs=0.005)
+    m = sim.metrics()
+    assert m["cpu_pct.a"] == pytest.approx(100 / 3, abs=1)
+    assert m["cpu_pct.b"] == pytest.approx(200 / 3, abs=1)
+    # Each is runnable all the time, so what it did not get is its steal.
+    assert m["steal_pct.a"] == pytest.approx(100 - m["cpu_pct.a"], abs=0.01)
+    assert m["host_cpu_util"] == 100.0
+
+
+def test_weights_are_host_wide_so_pinning_two_vms_together_on_an_idle_host_splits_evenly():
+    """Credit1 shares the credits of the whole host (its cpupool) and ignores affinity:
+    two VMs pinned to one pCPU of an otherwise idle 16-pCPU host each earn more than one
+    pCPU's worth, both stay UNDER and take turns, 1:1 whatever their weights. (Xen's
+    remedy is a cpupool holding just that pCPU; the 1/3 : 2/3 split then returns.)"""
+    sim = HostSim(sockets=2, cores=8, ram_gib=64)
+    sim.create_vm("a", 1, 1, weight=256, workload="cpu-bound", pins="3")
+    sim.create_vm("b", 1, 1, weight=512, workload="cpu-bound", pins="3")
+    sim.run_slices(3000)
+    assert share(sim, "a") == pytest.approx(0.5, abs=0.005)
+    assert share(sim, "b") == pytest.approx(0.5, abs=0.005)
+    # Fifteen pCPUs idle and neither may run there: pinning is a hard affinity.
+    lanes = sim.sched.pcpu_lanes()
+    assert all(not lane for p, lane in enumerate(lanes) if p != 3)
+    # On a one-pCPU host (a pool of one) the weights hold again.
+    pool = HostSim(sockets=1, cores=1, ram_gib=8)
+    pool.create_vm("a", 1, 1, weight=256, workload="cpu-bound", pins="0")
+    pool.create_vm("b", 1, 1, weight=512, workload="cpu-bound", pins="0")
+    pool.run_slices(3000)
+    assert share(pool, "b") == pytest.approx(2 / 3, abs=0.005)
+
+
+def test_weights_split_a_contended_multi_pcpu_host_in_proportion():
+    # 4 pCPUs, three busy 4-vCPU guests weighted 1:1:2 -> 1, 1 and 2 pCPUs' worth.
+    sim = HostSim(sockets=1, cores=4, ram_gib=64)
+    sim.create_vm("x", 4, 4, weight=256, workload="cpu-bound")
+    sim.create_vm("y", 4, 4, weight=256, workload="cpu-bound")
+    sim.create_vm("z", 4, 4, weight=512, workload="cpu-bound")
+    sim.run_slices(3000)
+    assert share(sim, "x") == pytest.approx(1.0, abs=0.03)
+    assert share(sim, "y") == pytest.approx(1.0, abs=0.03)
+    assert share(sim, "z") == pytest.approx(2.0, abs=0.03)
+
+
+def test_equal_weights_share_equally():
+    sim = HostSim(sockets=1, cores=1, ram_gib=8)
+    sim.create_vm("a", 1, 1, workload="cpu-bound")
+    sim.create_vm("b", 1, 1, workload="cpu-bound")
+    sim.run_slices(1000)
+    assert share(sim, "a") == pytest.approx(0.5, abs=0.002)
+    m = sim.metrics()
+    assert m["steal_pct.a"] == pytest.approx(50, abs=1)
+
+
+# -- caps -------------------------------------------------------------------------------
+
+
+def test_cap_50_holds_a_busy_vm_to_half_a_pcpu_on_an_idle_host():
+    """Xen wiki: cap 50 is half a CPU, even if the host has idle cycles."""
+    sim = HostSim(sockets=2, cores=8, ram_gib=64)
+    sim.create_vm("capped", 1, 1, cap=50, workload="cpu-bound")
+    sim.run_slices(1000)
+    m = sim.metrics()
+    assert m["cpu_pct.capped"] == 50.0
+    # Parked time is "offline" run-state time, which a Xen guest counts as steal.
+    assert m["steal_pct.capped"] == 50.0
+    assert m["host_cpu_util"] == pytest.approx(50 / 16, abs=0.01)
+    assert share(sim, "capped") == pytest.approx(0.5, abs=0.002)
+
+
+@pytest.mark.parametrize("vcpus, cap", [(1, 10), (1, 30), (1, 80), (2, 150), (4, 100), (4, 250)])
+def test_cap_is_a_ceiling_in_percent_of_one_pcpu(vcpus, cap):
+    # "100 is 1 physical CPU ... 400 is 4 CPUs": a 4-vCPU guest capped at 100 gets one pCPU.
+    sim = HostSim(sockets=2, cores=8, ram_gib=64)
+    sim.create_vm("c", vcpus, 1, cap=cap, workload="cpu-bound")
+    sim.run_slices(2000)
+    assert share(sim, "c") * 100 == pytest.approx(cap, abs=1.0)
+
+
+def test_a_cap_of_zero_means_no_cap():
+    sim = HostSim(sockets=2, cores=8, ram_gib=64)
+    sim.create_vm("c", 2, 1, cap=0, workload="cpu-bound")
+    sim.run_slices(300)
+    assert sim.metrics()["cpu_pct.c"] == 200.0
+
+
+# -- work conservation -----------------------------------------------------------------
+
+
+def test_unused_share_goes_to_the_vms_that_want_it():
+    # The heavy-weight guest is idle, so its share is not wasted: the light one gets it.
+    sim = HostSim(sockets=1, cores=1, ram_gib=8)
+    sim.create_vm("busy", 1, 1, weight=256, workload="cpu-bound")
+    sim.create_vm("vip", 1, 1, weight=65535, workload="idle")
+    sim.run_slices(1000)
+    m = sim.metrics()
+    assert m["cpu_pct.busy"] >= 98
+    assert m["host_cpu_util"] == pytest.approx(100, abs=0.01)
+
+
+def test_a_light_vm_gets_what_it_asks_and_busy_ones_split_the_rest():
+    sim = HostSim(sockets=1, cores=2, ram_gib=8)
+    sim.create_vm("a", 1, 1, workload="cpu-bound")
+    sim.create_vm("b", 2, 1, workload="cpu-bound")
+    sim.create_vm("web", 1, 1, workload="steady", load=20)
+    sim.run_slices(2000)
+    m = sim.metrics()
+    assert m["cpu_pct.web"] == pytest.approx(20, abs=0.5)
+    assert m["steal_pct.web"] < 1
+    assert m["cpu_pct.a"] + m["cpu_pct.b"] == pytest.approx(180, abs=1)
+    assert m["host_cpu_util"] == pytest.approx(100, abs=0.01)
+
+
+# -- steal time and boost ----------------------------------------------------------------
+
+
+def test_steal_is_runnable_but_not_running_time():
+    # Four busy vCPUs pinned to one pCPU: each runs a quarter of the time, waits the rest.
+    sim = HostSim(sockets=1, cores=4, ram_gib=8)
+    sim.create_vm("squeezed", 4, 1, workload="cpu-bound", pins="0")
+    sim.run_slices(500)
+    m = sim.metrics()
+    assert m["cpu_pct.squeezed"] == 100.0
+    assert m["steal_pct.squeezed"] == 75.0
+
+
+def test_an_idle_host_steals_nothing():
+    sim = HostSim(sockets=1, cores=4, ram_gib=16)
+    sim.create_vm("a", 2, 2, workload="steady", load=60)
+    sim.create_vm("b", 1, 2, workload="bursty")
+    sim.run_slices(500)
+    m = sim.metrics()
+    assert m["max_steal_pct"] == 0.0
+    assert m["cpu_pct.a"] == pytest.approx(120, abs=0.01)
+
+
+def noisy_host(db_load: int, db_weight: int = 256) -> HostSim:
+    """A database beside CPU-hungry neighbours: 8 pCPUs, 4 + 12 busy vCPUs."""
+    sim = HostSim(sockets=1, cores=8, ram_gib=64)
+    sim.create_vm("db", 4, 16, weight=db_weight, workload="latency-sensitive", load=db_load)
+    sim.create_vm("batch", 8, 16, workload="cpu-bound")
+    sim.create_vm("miner", 4, 8, workload="cpu-bound")
+    sim.run_slices(1000)
+    return sim
+
+
+def test_boost_keeps_a_light_latency_sensitive_vm_snappy_beside_hogs():
+    # The database uses less than its fair share (8 pCPUs over 16 equal vCPUs = 50 % each),
+    # so it wakes UNDER, is boosted ahead of the hogs, and sees next to no steal.
+    m = noisy_host(db_load=40).metrics()
+    assert m["steal_pct.db"] < 1
+    assert m["response_ms.db"] == pytest.approx(2.0, abs=0.05)
+    assert m["host_cpu_util"] > 99
+
+
+def test_past_its_fair_share_a_vm_starts_to_wait_and_responds_slower():
+    light = noisy_host(db_load=40).metrics()
+    heavy = noisy_host(db_load=80).metrics()
+    assert heavy["steal_pct.db"] > 5
+    assert heavy["response_ms.db"] > light["response_ms.db"] * 1.05
+    # A higher weight restores its fair share above its demand, and the steal goes away.
+    fixed = noisy_host(db_load=80, db_weight=1024).metrics()
+    assert fixed["steal_pct.db"] < 1
+    assert fixed["host_cpu_util"] > 99
+
+
+def test_response_time_grows_with_steal():
+    sim = HostSim(sockets=1, cores=1, ram_gib=8)
+    db = sim.create_vm("db", 1, 1, workload="latency-sensitive")
+    readings = [sim.response_ms(db, steal) for steal in (0, 10, 50, 90)]
+    assert readings == sorted(readings) and readings[0] < readings[-1]
+    assert readings[2] == pytest.approx(2 * readings[0])  # S / (1 - 0.5)
+
+
+def test_capping_the_neighbours_frees_the_host_for_the_database():
+    sim = noisy_host(db_load=80)
+    sim.set_vm("miner", cap=100)
+    sim.run_slices(500)
+    # One cap is not enough: 7 pCPUs shared 4:8 by weight leave the database 2.3 of the
+    # 3.2 pCPUs it wants.
+    assert sim.metrics()["steal_pct.db"] > 5
+    sim.set_vm("batch", cap=300)
+    sim.run_slices(500)
+    m = sim.metrics()
+    assert m["cpu_pct.miner"] == pytest.approx(100, abs=1)
+    assert m["cpu_pct.batch"] == pytest.approx(300, abs=1)
+    assert m["steal_pct.db"] < 5
+    assert m["host_cpu_util"] == pytest.approx(100 * (3.2 + 3 + 1) / 8, abs=1)
+
+
+def test_vcpu_ratio_counts_vcpus_per_pcpu():
+    sim = HostSim(sockets=2, cores=4, ram_gib=64)
+    sim.create_vm("a", 8, 4)
+    sim.create_vm("b", 4, 4)
+    assert sim.metrics()["vcpu_ratio"] == 1.5
+
+
+# -- memory -----------------------------------------------------------------------------
+
+
+def test_overcommitted_memory_is_swapped_by_the_host_and_slows_every_guest():
+    sim = HostSim(sockets=1, cores=4, ram_gib=16)
+    sim.create_vm("a", 1, 8, workload="idle")
+    sim.create_vm("b", 1, 8, workload="steady")
+    assert sim.metrics()["swap_used_gib"] == 0
+    sim.create_vm("c", 1, 4, workload="latency-sensitive")
+    m = sim.metrics()
+    assert m["swap_used_gib"] == 4.0
+    assert m["ram_overcommit"] == 1.25
+    assert all(sim.vms[n].mem.slowdown > 5 for n in "abc")
+    assert m["response_ms.c"] > 10
+    assert [e for e in _events(sim) if e[0] == "host.swap_started"]
+
+
+def _events(sim: HostSim) -> list[tuple]:
+    return sim._test_events  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _record_events(monkeypatch):
+    """Give every HostSim built in a test an event recorder."""
+    original = HostSim.__init__
+
+    def init(self, *args, **kwargs):
+        self._test_events = []
+        kwargs.setdefault("emit", lambda kind, **data: self._test_events.append((kind, data)))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(HostSim, "__init__", init)
+
+
+def test_ballooning_an_idle_guest_ends_the_host_swap_over_time():
+    sim = HostSim(sockets=1, cores=4, ram_gib=16)
+    sim.create_vm("idler", 1, 8, workload="idle")
+    sim.create_vm("db", 2, 12, workload="latency-sensitive")
+    assert sim.metrics()["swap_used_gib"] == 4.0
+    sim.balloon("idler", 4)
+    sim.advance(1000)  # 1 GiB per second: not there yet
+    assert 0 < sim.metrics()["swap_used_gib"] < 4.0
+    sim.advance(4000)
+    assert sim.metrics()["swap_used_gib"] == 0.0
+    assert sim.vms["idler"].mem.current_mib == 4 * MIB_PER_GIB
+    # The idler's working set (20 % of 8 GiB) still fits, so ballooning it cost nothing.
+    assert sim.vms["idler"].mem.slowdown == 1.0
+    assert sim.vms["db"].mem.slowdown == 1.0
+    kinds = [k for k, _ in _events(sim)]
+    assert kinds.index("host.swap_started") < kinds.index("vm.ballooned") < kinds.index("host.swap_stopped")
+
+
+def test_ballooning_below_the_working_set_hurts_less_than_host_swapping():
+    squeezed = HostSim(sockets=1, cores=4, ram_gib=64)
+    squeezed.create_vm("db", 2, 16, workload="latency-sensitive", balloon_gib=12)
+    swapped = HostSim(sockets=1, cores=4, ram_gib=12)
+    swapped.create_vm("db", 2, 12, workload="latency-sensitive")
+    swapped.create_vm("other", 1, 4, workload="idle")
+    guest_paged = squeezed.vms["db"].mem.slowdown
+    host_swapped = swapped.vms["db"].mem.slowdown
+    assert 1.0 < guest_paged < host_swapped
+
+
+# -- determinism ------------------------------------------------------------------------
+
+
+def _mixed(seed: int) -> HostSim:
+    sim = HostSim(sockets=1, cores=4, ram_gib=16, seed=seed)
+    for i, workload in enumerate(WORKLOAD_NAMES):
+        sim.create_vm(f"vm{i}", 1 + i % 3, 3, workload=workload, weight=128 * (1 + i), cap=150 if i == 2 else 0)
+    return sim
+
+
+def test_same_seed_same_run_and_bursts_follow_the_seed():
+    a, b, c = _mixed(7), _mixed(7), _mixed(8)
+    for sim in (a, b, c):
+        sim.run_slices(400)
+    assert a.metrics() == b.metrics()
+    assert _events(a) == _events(b)
+    assert a.metrics()["cpu_pct.vm3"] != c.metrics()["cpu_pct.vm3"]  # the bursty guest
+
+
+def test_attached_to_a_cloud_it_runs_with_the_clock_and_logs_identically():
+    world = {
+        "hypervisor": {
+            "host": {"sockets": 1, "cores": 4, "ram_gib": 16},
+            "vms": [
+                {"name": "db", "vcpus": 2, "ram_gib": 8, "workload": "latency-sensitive", "load": 40},
+                {"name": "noisy", "vcpus": 4, "ram_gib": 8, "workload": "cpu-bound", "pins": "0-1"},
+                {"name": "spiky", "vcpus": 2, "ram_gib": 4, "workload": "bursty", "balloon_gib": 2},
+            ],
+        }
+    }
+    runs = []
+    for _ in range(2):
+        cloud = Cloud(world, seed=11)
+        cloud.advance(1000)
+        sim = cloud.extensions["hypervisor"]
+        assert sim.slices == 33 and sim.pending_ms == 10  # 1000 ms = 33 slices + 10 ms carried
+        cloud.advance(2000)
+        assert sim.slices == 100
+        runs.append((cloud.metrics(), cloud.log.to_jsonl()))
+    assert runs[0] == runs[1]
+    m = runs[0][0]
+    for key in ("host_cpu_util", "cpu_pct.db", "steal_pct.db", "max_steal_pct", "vcpu_ratio", "swap_used_gib"):
+        assert key in m
+    assert m["vcpu_ratio"] == 2.0
+    assert m["cpu_pct.noisy"] == pytest.approx(200, abs=1)  # 4 vCPUs pinned to 2 pCPUs
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda s: s.create_vm("Bad Name", 1, 1), "bad VM name"),
+        (lambda s: s.create_vm("web", 1, 1), "already exists"),
+        (lambda s: s.create_vm("big", 9, 1), "from 1 to 8"),
+        (lambda s: s.create_vm("big", 0, 1), "from 1 to 8"),
+        (lambda s: s.create_vm("fat", 1, 100), "more than the whole host"),
+        (lambda s: s.create_vm("tiny", 1, 0.1), "at least 0.5 GiB"),
+        (lambda s: s.create_vm("w", 1, 1, weight=0), "from 1 to 65535"),
+        (lambda s: s.create_vm("w", 2, 1, cap=201), "from 0 (no cap) to 200"),
+        (lambda s: s.create_vm("w", 1, 1, workload="mining"), "one of: idle, steady"),
+        (lambda s: s.create_vm("w", 1, 1, workload="cpu-bound", load=50), "fixed load"),
+        (lambda s: s.create_vm("w", 1, 1, load=150), "from 0 to 100"),
+        (lambda s: s.create_vm("w", 1, 1, pins="9"), "pCPUs 0-7"),
+        (lambda s: s.create_vm("w", 1, 1, pins="3-1"), "low end first"),
+        (lambda s: s.create_vm("w", 1, 2, balloon_gib=3), "to the VM's RAM (2 GiB)"),
+        (lambda s: s.set_vm("ghost", weight=5), "no VM named 'ghost'"),
+        (lambda s: s.set_vm("web"), "nothing to change"),
+        (lambda s: s.set_vm("web", weight=512, cap=-1), "cap must be"),
+        (lambda s: s.pin("web", "a-b"), "bad CPU list"),
+        (lambda s: s.balloon("web", 0.1), "balloon target"),
+        (lambda s: s.delete_vm("ghost"), "no VM named"),
+    ],
+)
+def test_bad_input_is_refused_and_changes_nothing(call, fragment):
+    sim = HostSim(sockets=1, cores=8, ram_gib=32)
+    sim.create_vm("web", 2, 2, workload="steady")
+    sim.run_slices(10)
+    before = (sim.metrics(), sim.top(), len(_events(sim)), sim.sched.weight, sim.vms["web"].pins)
+    with pytest.raises(CloudError) as exc:
+        call(sim)
+    assert fragment in str(exc.value)
+    assert "\n" not in str(exc.value)
+    assert (sim.metrics(), sim.top(), len(_events(sim)), sim.sched.weight, sim.vms["web"].pins) == before
+
+
+def test_cpu_lists_parse_like_xl_vcpu_pin():
+    assert parse_cpu_list("0-3,8", 16) == (0, 1, 2, 3, 8)
+    assert parse_cpu_list("all", 16) is None
+    assert format_cpu_list((0, 1, 2, 3, 8, 10, 11)) == "0-3,8,10-11"
+
+
+def test_set_delete_and_unpin_take_effect():
+    sim = HostSim(sockets=1, cores=2, ram_gib=8)
+    sim.create_vm("a", 2, 1, workload="cpu-bound", pins="0")
+    sim.create_vm("b", 1, 1, workload="idle")
+    sim.run_slices(WINDOW_SLICES)
+    assert sim.metrics()["cpu_pct.a"] == 100.0
+    sim.pin("a", "all")
+    sim.run_slices(WINDOW_SLICES)
+    assert sim.metrics()["cpu_pct.a"] == pytest.approx(200, abs=1)
+    sim.set_vm("a", workload="idle")
+    sim.delete_vm("b")
+    sim.run_slices(WINDOW_SLICES)
+    m = sim.metrics()
+    assert "cpu_pct.b" not in m and m["cpu_pct.a"] == pytest.approx(2, abs=0.1)
+    assert m["vcpu_ratio"] == 1.0
+
+
+# -- properties -------------------------------------------------------------------------
+
+vm_specs = st.lists(
+    st.fixed_dictionaries(
+        {
+            "vcpus": st.integers(1, 4),
+            "weight": st.sampled_from([1, 64, 256, 512, 1000, 65535]),
+            "cap": st.sampled_from([0, 0, 10, 25, 50, 100, 150]),
+            "workload": st.sampled_from(WORKLOAD_NAMES),
+            "pins": st.one_of(st.none(), st.lists(st.integers(0, 3), min_size=1, max_size=3)),
+            "ram": st.integers(1, 8),
+        }
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+def _build(pcpus: int, specs: list[dict], seed: int) -> HostSim:
+    sim = HostSim(sockets=1, cores=pcpus, ram_gib=16, seed=seed)
+    for i, spec in enumerate(specs):
+        vcpus = min(spec["vcpus"], pcpus)
+        pins = None if spec["pins"] is None else tuple(p % pcpus for p in spec["pins"])
+        sim.create_vm(
+            f"vm{i}",
+            vcpus,
+            spec["ram"],
+            weight=spec["weight"],
+            cap=min(spec["cap"], 100 * vcpus),
+            workload=spec["workload"],
+            pins=pins,
+        )
+    return sim
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pcpus=st.integers(1, 4), specs=vm_specs, seed=st.integers(0, 2**16), slices=st.integers(1, 400))
+def test_property_shares_fit_the_host_and_caps_hold(pcpus, specs, seed, slices):
+    sim = _build(pcpus, specs, seed)
+    worst_slice = 0
+    for _ in range(slices):
+        sim.run_slices(1)
+        # Within every slice: nobody runs more than its vCPUs (or pins) allow, the host
+        # hands out no more than its pCPUs have, and every pCPU lane fits in 30 ms.
+        given_out = 0
+        for vm in sim.vms.values():
+            assert 0 <= vm.ran_us <= min(vm.wants_us, vm.par_us)
+            assert vm.wants_us <= vm.vcpus * cs.SLICE_US
+            given_out += vm.ran_us
+        worst_slice = max(worst_slice, given_out)
+        assert given_out <= pcpus * cs.SLICE_US
+        for p, lane in enumerate(sim.sched.pcpu_lanes()):
+            assert sum(us for _, us in lane) <= cs.SLICE_US
+            for name, _ in lane:
+                pins = sim.vms[name].pins
+                assert pins is None or p in pins
+    m = sim.metrics()
+    assert sum(m[f"cpu_pct.{n}"] for n in sim.vms) <= 100 * pcpus + 1e-6
+    assert 0 <= m["host_cpu_util"] <= 100
+    elapsed_us = sim.slices * cs.SLICE_US
+    for vm in sim.vms.values():
+        assert vm.cum_run_us + vm.cum_steal_us <= vm.vcpus * elapsed_us
+        assert 0 <= m[f"steal_pct.{vm.name}"] <= 100
+        if vm.cap:
+            # A capped VM never exceeds its cap over time; the only slack is the credit a
+            # fresh VM starts with (at most one slice of all its vCPUs, Xen's +300 bound).
+            assert vm.cum_run_us <= vm.cap / 100 * elapsed_us + vm.vcpus * cs.SLICE_US
+
+
+@settings(max_examples=25, deadline=None)
+@given(pcpus=st.integers(1, 4), specs=vm_specs, seed=st.integers(0, 2**16))
+def test_property_capped_vm_stays_under_its_cap_in_steady_state(pcpus, specs, seed):
+    sim = _build(pcpus, specs, seed)
+    sim.run_slices(300)
+    m = sim.metrics()
+    for vm in sim.vms.values():
+        if vm.cap:
+            assert m[f"cpu_pct.{vm.name}"] <= vm.cap + 100 * vm.vcpus * cs.SLICE_US / (WINDOW_SLICES * cs.SLICE_US)
+
+
+@settings(max_examples=25, deadline=None)
+@given(pcpus=st.integers(1, 4), specs=vm_specs, seed=st.integers(0, 2**16))
+def test_property_deterministic(pcpus, specs, seed):
+    a, b = _build(pcpus, specs, seed), _build(pcpus, specs, seed)
+    a.run_slices(150)
+    b.run_slices(150)
+    assert a.metrics() == b.metrics()
+    assert a.sched.last_slice == b.sched.last_slice
+    assert _events(a) == _events(b)
