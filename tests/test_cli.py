@@ -1,0 +1,193 @@
+"""The headless command line: play, replay, list, validate, schema, progress."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cloudquest.cli import main
+from cloudquest.game.chapters import load_all
+
+LEVELS = Path(__file__).resolve().parent.parent / "levels"
+
+
+def run_cli(*args, stdin: str | None = None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "cloudquest", *args], input=stdin, capture_output=True, text=True, cwd=cwd
+    )
+
+
+def solution_file(tmp_path, chapter_id="launch") -> Path:
+    chapter = load_all().get(chapter_id)
+    path = tmp_path / f"{chapter_id}.txt"
+    path.write_text("\n".join(chapter.solution) + "\n")
+    return path
+
+
+def test_play_solution_json_has_the_promised_keys_and_exit_0(tmp_path):
+    out = run_cli("play", "launch", "--script", str(solution_file(tmp_path)), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    for key in ("chapter", "seed", "passed", "objectives", "metrics", "transcript", "event_log_sha256"):
+        assert key in data
+    assert data["passed"] is True and data["chapter"] == "launch"
+    assert {"id", "text", "passed", "evidence"} <= set(data["objectives"][0])
+    assert data["transcript"][0]["command"].startswith("launch")
+    assert "InsufficientInstanceCapacity" in data["transcript"][0]["output"]
+
+
+def test_play_empty_script_fails_with_exit_1_and_evidence(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n")
+    out = run_cli("play", "launch", "--script", str(empty))
+    assert out.returncode == 1
+    assert "✘ FAIL" in out.stdout and "never reached by the end" in out.stdout
+
+
+def test_play_reads_the_script_from_stdin():
+    chapter = load_all().get("launch")
+    out = run_cli("play", "1", "--script", "-", "--json", stdin="\n".join(chapter.solution))
+    assert out.returncode == 0 and json.loads(out.stdout)["passed"]
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["play", "no-such-chapter", "--script", "-"], "no chapter 'no-such-chapter' (chapters: 0:big-realization, 1:launch"),
+        (["play", "launch", "--script", "/no/such/file"], "cannot read script /no/such/file"),
+        (["play", "launch", "--seed", "abc"], "invalid int value"),
+        (["play", "sandbox"], "the sandbox needs a world"),
+        (["replay", "/no/such/replay.json"], "cannot read"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_traceback(args, fragment):
+    out = run_cli(*args, stdin="")
+    assert out.returncode == 2
+    assert fragment in out.stderr
+    assert "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_record_then_replay_gives_the_same_hash(tmp_path):
+    rec = tmp_path / "run.json"
+    out = run_cli("play", "launch", "--script", str(solution_file(tmp_path)), "--seed", "9", "--json", "--record", str(rec))
+    original = json.loads(out.stdout)["event_log_sha256"]
+    again = run_cli("replay", str(rec), "--json")
+    assert again.returncode == 0, again.stderr
+    data = json.loads(again.stdout)
+    assert data["event_log_sha256"] == original and data["replay_matches"] is True
+
+
+def test_an_edited_replay_is_refused_clearly(tmp_path):
+    rec = tmp_path / "run.json"
+    run_cli("play", "launch", "--script", str(solution_file(tmp_path)), "--record", str(rec))
+    data = json.loads(rec.read_text())
+    data["commands"].insert(1, {"t_ms": 0, "line": "terminate legacy-1"})
+    rec.write_text(json.dumps(data))
+    out = run_cli("replay", str(rec))
+    assert out.returncode == 2
+    assert "replay does not match: event log differs" in out.stderr
+
+
+def test_not_a_replay_is_refused(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{\"hello\": 1}")
+    out = run_cli("replay", str(bad), "--json")
+    assert out.returncode == 2 and "not a CloudQuest replay" in out.stderr
+
+
+def test_list_shows_chapters_and_progress(tmp_path):
+    run_cli("play", "launch", "--script", str(solution_file(tmp_path)))
+    out = run_cli("list", "--json")
+    data = json.loads(out.stdout)
+    rows = {r["id"]: r for r in data["chapters"]}
+    assert rows["launch"]["progress"].startswith("completed")
+    assert rows["big-realization"]["progress"] == "new"
+    assert "resource scheduling" in data["skills_earned"]
+
+
+def test_validate_the_shipped_levels_proves_every_chapter():
+    out = run_cli("validate")
+    assert out.returncode == 0, out.stdout
+    assert "solution passes, empty run fails" in out.stdout
+
+
+def test_schema_is_json_schema_of_a_chapter():
+    out = run_cli("schema")
+    schema = json.loads(out.stdout)
+    assert set(schema["required"]) >= {"id", "title", "number", "objectives", "solution"}
+    assert schema["additionalProperties"] is False
+
+
+def test_sandbox_enables_every_command_and_has_no_objectives(tmp_path):
+    world = tmp_path / "world.yaml"
+    world.write_text(
+        "regions:\n  - name: r\n    zones:\n      - name: z\n        racks: [{name: k, hosts: [{count: 2, vcpus: 8, ram_gib: 32}]}]\n"
+    )
+    out = run_cli("play", "sandbox", "--world", str(world), "--script", "-", "--json", stdin="launch --name a\ntrace a\ntick 20\n")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["objectives"] == [] and all(t["ok"] for t in data["transcript"])
+
+
+def test_sandbox_world_errors_have_file_and_line(tmp_path):
+    world = tmp_path / "world.yaml"
+    world.write_text("regions:\n  - name: r\n    zones:\n      - name: z\n        rackz: []\n")
+    out = run_cli("play", "sandbox", "--world", str(world))
+    assert out.returncode == 2 and f"{world}:5: unknown key 'rackz'" in out.stderr
+
+
+def test_progress_export_import_reset(tmp_path, capsys):
+    sol = solution_file(tmp_path)
+    assert main(["play", "launch", "--script", str(sol)]) == 0
+    export = tmp_path / "export.json"
+    assert main(["progress", "export", str(export)]) == 0
+    assert main(["progress", "reset", "--yes"]) == 0
+    assert main(["list", "--json"]) == 0
+    assert main(["progress", "import", str(export), "--yes"]) == 0
+    capsys.readouterr()
+    main(["list", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert {r["id"]: r for r in data["chapters"]}["launch"]["progress"].startswith("completed")
+    assert main(["progress", "reset", "launch", "--yes"]) == 0
+
+
+def test_progress_reset_without_yes_asks_and_refuses_without_a_terminal(tmp_path):
+    out = run_cli("progress", "reset", stdin="")
+    assert out.returncode == 2 and "needs confirmation: add --yes" in out.stderr
+
+
+def test_progress_import_of_garbage_changes_nothing(tmp_path, capsys):
+    sol = solution_file(tmp_path)
+    main(["play", "launch", "--script", str(sol)])
+    junk = tmp_path / "junk.json"
+    junk.write_text("[1, 2, 3]")
+    assert main(["progress", "import", str(junk), "--yes"]) == 2
+    capsys.readouterr()
+    main(["list", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert {r["id"]: r for r in data["chapters"]}["launch"]["progress"].startswith("completed")
+
+
+def test_installed_wheel_bundles_levels_and_assets(tmp_path):
+    """A non-editable install must find levels/ and assets/ (they ship inside the wheel)."""
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {out.stderr.strip().splitlines()[-1:]}")
+    import zipfile
+
+    wheel = next(tmp_path.glob("cloudquest-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for level in LEVELS.glob("*.yaml"):
+        assert f"cloudquest/_bundled/levels/{level.name}" in names
+    assert any(n.startswith("cloudquest/_bundled/assets/") for n in names)
