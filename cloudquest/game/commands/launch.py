@@ -9,7 +9,7 @@ from ...cloud.control_plane import STEPS
 from ..parser import CommandError
 from ..registry import Param, command
 from ..session import ID_SOURCES
-from .core import world_summary
+from ..view_text import describe_view
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -61,7 +61,7 @@ def _known(session: "Session", name: str):
 )
 def describe(session: "Session", name: str | None) -> str:
     if name is None:
-        return world_summary(session)
+        return describe_view(session)  # what the live view shows, in words
     inst = _known(session, name)
     session.cloud.api_call("DescribeInstances", instance=name)
     host = inst.host
