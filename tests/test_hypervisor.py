@@ -368,7 +368,9 @@ def test_attached_to_a_cloud_it_runs_with_the_clock_and_logs_identically():
     for key in ("host_cpu_util", "cpu_pct.db", "steal_pct.db", "max_steal_pct", "vcpu_ratio", "swap_used_gib"):
         assert key in m
     assert m["vcpu_ratio"] == 2.0
-    assert m["cpu_pct.noisy"] == pytest.approx(200, abs=1)  # 4 vCPUs pinned to 2 pCPUs
+    # 4 vCPUs pinned to 2 pCPUs: never more than 2 pCPUs' worth, a little less when the
+    # bursty guest's spikes spill onto those pCPUs too.
+    assert 190 <= m["cpu_pct.noisy"] <= 200
 
 
 # -- bad input ----------------------------------------------------------------------------
@@ -473,7 +475,6 @@ def _build(pcpus: int, specs: list[dict], seed: int) -> HostSim:
 @given(pcpus=st.integers(1, 4), specs=vm_specs, seed=st.integers(0, 2**16), slices=st.integers(1, 400))
 def test_property_shares_fit_the_host_and_caps_hold(pcpus, specs, seed, slices):
     sim = _build(pcpus, specs, seed)
-    worst_slice = 0
     for _ in range(slices):
         sim.run_slices(1)
         # Within every slice: nobody runs more than its vCPUs (or pins) allow, the host
@@ -482,8 +483,9 @@ def test_property_shares_fit_the_host_and_caps_hold(pcpus, specs, seed, slices):
         for vm in sim.vms.values():
             assert 0 <= vm.ran_us <= min(vm.wants_us, vm.par_us)
             assert vm.wants_us <= vm.vcpus * cs.SLICE_US
+            if vm.cap:  # a hard ceiling, in every slice
+                assert vm.ran_us <= vm.cap * cs.SLICE_US // 100
             given_out += vm.ran_us
-        worst_slice = max(worst_slice, given_out)
         assert given_out <= pcpus * cs.SLICE_US
         for p, lane in enumerate(sim.sched.pcpu_lanes()):
             assert sum(us for _, us in lane) <= cs.SLICE_US
@@ -491,27 +493,27 @@ def test_property_shares_fit_the_host_and_caps_hold(pcpus, specs, seed, slices):
                 pins = sim.vms[name].pins
                 assert pins is None or p in pins
     m = sim.metrics()
-    assert sum(m[f"cpu_pct.{n}"] for n in sim.vms) <= 100 * pcpus + 1e-6
+    # The published readings are rounded to 0.01; the property holds on the exact ones.
+    assert sum(sim.vm_usage(vm)[0] for vm in sim.vms.values()) <= 100 * pcpus + 1e-9
     assert 0 <= m["host_cpu_util"] <= 100
     elapsed_us = sim.slices * cs.SLICE_US
     for vm in sim.vms.values():
         assert vm.cum_run_us + vm.cum_steal_us <= vm.vcpus * elapsed_us
         assert 0 <= m[f"steal_pct.{vm.name}"] <= 100
         if vm.cap:
-            # A capped VM never exceeds its cap over time; the only slack is the credit a
-            # fresh VM starts with (at most one slice of all its vCPUs, Xen's +300 bound).
-            assert vm.cum_run_us <= vm.cap / 100 * elapsed_us + vm.vcpus * cs.SLICE_US
+            assert vm.cum_run_us <= vm.cap / 100 * elapsed_us
 
 
 @settings(max_examples=25, deadline=None)
 @given(pcpus=st.integers(1, 4), specs=vm_specs, seed=st.integers(0, 2**16))
-def test_property_capped_vm_stays_under_its_cap_in_steady_state(pcpus, specs, seed):
+def test_property_capped_vm_reads_at_most_its_cap_in_top(pcpus, specs, seed):
     sim = _build(pcpus, specs, seed)
     sim.run_slices(300)
     m = sim.metrics()
     for vm in sim.vms.values():
         if vm.cap:
-            assert m[f"cpu_pct.{vm.name}"] <= vm.cap + 100 * vm.vcpus * cs.SLICE_US / (WINDOW_SLICES * cs.SLICE_US)
+            assert sim.vm_usage(vm)[0] <= vm.cap
+            assert m[f"cpu_pct.{vm.name}"] <= vm.cap
 
 
 @settings(max_examples=25, deadline=None)

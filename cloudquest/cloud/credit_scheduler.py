@@ -18,10 +18,12 @@ Scheduler"):
 - **Work-conserving.** A pCPU that would otherwise idle, or run an OVER vCPU, steals
   better work from its peers (``csched_load_balance``); OVER vCPUs still run when
   nobody UNDER wants the CPU. Nothing is left idle while someone is runnable.
-- **Cap.** A cap is a hard ceiling in percent of one pCPU (50 = half a pCPU, 400 = four).
-  A capped domain never earns more than ``cap * 300 / 100`` credits per period, and a
-  vCPU of a capped domain whose credit falls below minus that is *parked* (paused)
-  until its credit is positive again, even if the host is idle.
+- **Cap.** A cap is a hard ceiling in percent of one pCPU (50 = half a pCPU, 400 = four),
+  even on an idle host. A capped domain never earns more than ``cap * 300 / 100``
+  credits per period. Credit1 enforces the ceiling by *parking* (pausing) a vCPU whose
+  credit falls below minus that; since Xen 4.10 Credit2 enforces it with a *budget*:
+  ``cap`` percent of each period, after which the domain's vCPUs are parked until the
+  budget is refilled.
 - **Bounds.** Credit never falls below -300 (one slice's worth). A vCPU whose credit
   climbs above +300 is not using its share: it leaves the active set (so its weight
   stops counting) and its credit is halved.
@@ -31,6 +33,11 @@ Where we simplify, and why:
 - A domain's vCPUs share one credit account (Xen keeps one per vCPU; the vCPUs of one
   guest run the same workload, so their totals come to the same), and an active domain
   counts all its vCPUs as active.
+- Caps use the budget (Credit2's way): a capped domain may run ``cap% x 30 ms`` per
+  slice in all, then is parked for the rest of the slice. With one account per domain,
+  credit1's parking rule would pause all of a guest's vCPUs at once and let it burst to
+  every vCPU between pauses, much burstier than Xen's per-vCPU parking; the budget keeps
+  the ceiling exact in every slice.
 - Decisions are made once per 30 ms slice. Within a slice, CPU time is handed out in
   run-queue order (BOOST, UNDER, OVER; FIFO within each) from one host-wide pool, the
   way Xen's per-pCPU queues plus work stealing behave. A vCPU runs at most 30 ms per
@@ -64,8 +71,10 @@ PRI_NAMES = {PRI_BOOST: "boost", PRI_UNDER: "under", PRI_OVER: "over"}
 class Domain:
     """One guest as the scheduler sees it: weight, cap, pinning and its credit account.
 
-    ``wants_us`` is set by the caller before each slice (the CPU time the guest's
-    runnable vCPUs could use this slice); ``ran_us`` is what the slice gave it.
+    ``wants_us`` is set by the caller before each slice: the CPU time the guest's
+    runnable vCPUs could use this slice, at most ``vcpus x 30 ms``. ``ran_us`` is what the
+    slice gave it, at most ``par_us`` (fewer lanes when it is pinned to fewer pCPUs than
+    it has vCPUs: the rest of its vCPUs wait, and that wait is steal).
     """
 
     __slots__ = (
@@ -84,6 +93,7 @@ class Domain:
         "wants_us",
         "ran_us",
         "par_us",
+        "cap_us",
     )
 
     def __init__(
@@ -103,12 +113,13 @@ class Domain:
         self.residual_us = 0  # run time not yet turned into whole credits (Xen's svc->residual)
         self.active = False
         self.pri = PRI_UNDER  # csched_alloc_vdata starts every vCPU UNDER
-        self.parked = False
+        self.parked = False  # the cap's budget ran out in the last slice
         self.ticket = 0
         self.blocked = True  # a new guest has not run yet: its first work is a wake-up
         self.wants_us = 0
         self.ran_us = 0
         self.par_us = 0
+        self.cap_us = cap * SLICE_US // 100  # the cap's budget per slice; 0 = no cap
         self.refresh_parallelism()
 
     def refresh_parallelism(self) -> None:
@@ -157,6 +168,10 @@ class CreditScheduler:
             self.weight += (weight - dom.weight) * dom.vcpus
         dom.weight = weight
 
+    def set_cap(self, dom: Domain, cap: int) -> None:
+        dom.cap = cap
+        dom.cap_us = cap * SLICE_US // 100
+
     def set_pins(self, dom: Domain, pins: tuple[int, ...] | None) -> None:
         dom.pins = pins
         dom.refresh_parallelism()
@@ -194,9 +209,7 @@ class CreditScheduler:
         """
         queue = []
         for dom in runnable:
-            if dom.parked:  # paused by the cap: not on any run queue
-                dom.ran_us = 0
-                continue
+            dom.parked = False  # a new slice refills every cap's budget
             if dom.blocked and dom.pri == PRI_UNDER:
                 dom.pri = PRI_BOOST  # csched_vcpu_wake: an UNDER vCPU waking up is boosted
             queue.append(dom)
@@ -206,6 +219,9 @@ class CreditScheduler:
         if not self._pinned:
             for dom in queue:
                 give = dom.wants_us if dom.wants_us < free else free
+                if dom.cap_us and give >= dom.cap_us:
+                    give = dom.cap_us
+                    dom.parked = give < dom.wants_us
                 dom.ran_us = give
                 if give:
                     free -= give
@@ -222,6 +238,9 @@ class CreditScheduler:
         for dom in queue:
             if dom.pins is None:
                 give = dom.wants_us if dom.wants_us < free else free
+                if dom.cap_us and give >= dom.cap_us:
+                    give = dom.cap_us
+                    dom.parked = give < dom.wants_us
                 need = give
                 while need:
                     p = order[cursor]
@@ -234,7 +253,10 @@ class CreditScheduler:
                     need -= t
                     record.append((dom.name, p, t))
             else:
-                need = dom.wants_us
+                need = dom.wants_us if dom.wants_us < dom.par_us else dom.par_us
+                if dom.cap_us and need >= dom.cap_us:
+                    need = dom.cap_us
+                    dom.parked = need < dom.wants_us
                 give = 0
                 # Fill the emptiest pinned pCPU first, as the pick of an idle pCPU does.
                 for p in sorted(dom.pins, key=lambda q: (-remaining[q], q)):
@@ -284,12 +306,10 @@ class CreditScheduler:
             credit_peak = n * CREDITS_PER_SLICE
             if self.credit_balance < 0:
                 credit_peak += (-self.credit_balance * dom_weight + weight_total - 1) // weight_total
-            credit_cap = 0
             if dom.cap:
                 credit_cap = (dom.cap * CREDITS_PER_SLICE + 99) // 100
                 if credit_cap < credit_peak:
                     credit_peak = credit_cap
-                credit_cap = (credit_cap + n - 1) // n * n  # Xen's per-vCPU cap, summed
             credit_fair = (credit_total * dom_weight + weight_total - 1) // weight_total
             if credit_fair < credit_peak:
                 credit_xtra = True
@@ -305,14 +325,11 @@ class CreditScheduler:
             credit = dom.credit + credit_fair
             if credit < 0:
                 dom.pri = PRI_OVER
-                if dom.cap and credit < -credit_cap:
-                    dom.parked = True  # vcpu_pause_nosync: a capped domain over its cap waits
                 floor = -CREDITS_PER_SLICE * n
                 if credit < floor:
                     credit = floor
             else:
                 dom.pri = PRI_UNDER
-                dom.parked = False  # unpark once credit is positive again
                 if credit > CREDITS_PER_SLICE * n:
                     # Not using its share: stop earning, and start "a little bit ahead".
                     self._deactivate(dom)

@@ -21,7 +21,7 @@ checkpoint taken every 10 slices, so between 2.7 and 3 s):
 - ``cpu_pct.NAME``: the guest's CPU use in percent of *one* pCPU, the way ``xentop``
   and a host's ``top`` count it (a busy 4-vCPU guest shows 400);
 - ``steal_pct.NAME``: percent of the guest's vCPU time that was stolen, i.e. the vCPU
-  had work but was not running: waiting behind other guests, or parked by its cap.
+  had work but was not running: waiting behind other guests, or held back by its cap.
   That is the ``st`` column of ``top`` inside the guest (Linux reads it from the
   hypervisor: run-queue delay on KVM, "runnable + offline" run-state time on Xen);
 - ``max_steal_pct``: the worst guest's steal;
@@ -131,6 +131,7 @@ class VM(Domain):
         "workload",
         "load_pct",
         "kind",
+        "full_us",
         "arrival_us",
         "quiet_us",
         "backlog_us",
@@ -247,7 +248,7 @@ class HostSim:
         for vm in self._order:
             kind = vm.kind
             if kind == _CPU_BOUND:
-                wants = vm.par_us
+                wants = vm.full_us
             else:
                 if kind == _BURSTY:
                     # A two-state (on/off) chain: bursts and quiet spells of random length.
@@ -262,13 +263,14 @@ class HostSim:
                 if backlog > vm.backlog_max_us:
                     backlog = vm.backlog_max_us
                 vm.backlog_us = backlog
-                wants = backlog if backlog < vm.par_us else vm.par_us
+                wants = backlog if backlog < vm.full_us else vm.full_us
             vm.wants_us = wants
             if wants:
                 runnable.append(vm)
             else:
                 vm.ran_us = 0
                 vm.blocked = True
+                vm.parked = False
         self.sched.dispatch(runnable)
         host_run = 0
         for vm in runnable:
@@ -438,6 +440,7 @@ class HostSim:
         vm.workload = workload
         vm.load_pct = load_pct
         vm.kind = _KIND[workload]
+        vm.full_us = vm.vcpus * SLICE_US
         vm.arrival_us = vm.vcpus * SLICE_US * load_pct // 100
         vm.quiet_us = vm.vcpus * SLICE_US * QUIET_LOAD_PCT // 100
         vm.backlog_max_us = vm.vcpus * BACKLOG_LIMIT_MS * 1000
@@ -472,7 +475,7 @@ class HostSim:
             self.sched.set_weight(vm, weight)
             changed["weight"] = weight
         if cap is not None and cap != vm.cap:
-            vm.cap = cap
+            self.sched.set_cap(vm, cap)
             changed["cap"] = cap
         if (new_workload, new_load) != (vm.workload, vm.load_pct):
             self._apply_workload(vm, new_workload, new_load)
