@@ -123,6 +123,47 @@ class InstanceSpec(Strict):
     zone: str | None = None
 
 
+class HypervisorHostSpec(Strict):
+    """The one physical host of the hypervisor chapter: sockets x cores x threads pCPUs."""
+
+    sockets: int = Field(default=2, ge=1, le=8)
+    cores: int = Field(default=8, ge=1, le=128, description="cores per socket")
+    threads: int = Field(default=1, ge=1, le=2, description="hardware threads per core")
+    ram_gib: float = Field(default=64, gt=0, le=65_536)
+
+
+class VmSpec(Strict):
+    """A guest already running on the host when the chapter starts."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    vcpus: int = Field(ge=1, le=1024)
+    ram_gib: float = Field(ge=0.5, le=65_536)
+    weight: int = Field(default=256, ge=1, le=65535, description="credit scheduler weight (Xen default 256)")
+    cap: int = Field(default=0, ge=0, description="ceiling in percent of one pCPU; 0 = none")
+    workload: Literal["idle", "steady", "cpu-bound", "bursty", "latency-sensitive"] = "steady"
+    load: int | None = Field(default=None, ge=0, le=100, description="percent per vCPU (steady, latency-sensitive)")
+    pins: str | int | None = Field(default=None, description="pCPU list such as 0-3,8, or all")
+    balloon_gib: float | None = Field(default=None, gt=0, description="RAM the guest keeps (balloon target)")
+
+
+class HypervisorSpec(Strict):
+    host: HypervisorHostSpec = Field(default_factory=HypervisorHostSpec)
+    vms: list[VmSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _builds(self) -> "HypervisorSpec":
+        # The simulation's own checks (vCPUs per host, caps per vCPU, pins, balloons,
+        # duplicate names) so an author gets the same message a player would.
+        from ..cloud.errors import CloudError
+        from ..cloud.hypervisor import build_host
+
+        try:
+            build_host(self.model_dump(mode="python"))
+        except CloudError as exc:
+            raise ValueError(exc.message) from None
+        return self
+
+
 class World(Strict):
     view: str = Field(default="fleet", description="which live view the game draws for this world")
     tick_ms: int = Field(default=1000, ge=10, le=60_000)
@@ -130,6 +171,7 @@ class World(Strict):
     network: NetworkSpec = Field(default_factory=NetworkSpec)
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     instances: list[InstanceSpec] = Field(default_factory=list)
+    hypervisor: HypervisorSpec | None = Field(default=None, description="one host carved into VMs (chapter 2)")
 
     @model_validator(mode="after")
     def _unique_names(self) -> "World":
