@@ -179,8 +179,8 @@ class Fleet:
     def _draw_stream(self, spec: dict[str, Any]) -> None:
         count = int(spec.get("count", 0))
         every = int(spec.get("every_ms", 1000))
-        start = int(spec.get("start_ms", every))
-        prefix = str(spec.get("prefix", "req"))
+        start = every if spec.get("start_ms") is None else int(spec["start_ms"])
+        prefix = str(spec.get("prefix") or "req")
         lifetime = spec.get("lifetime_ms")
         if count < 0 or every < 0 or start < 0:
             raise ValueError("requests count, every_ms and start_ms must not be negative")

@@ -113,6 +113,95 @@ class SchedulerSpec(Strict):
     cpu_ratio: float = Field(default=1.0, gt=0, le=64)
     ram_ratio: float = Field(default=1.0, gt=0, le=16)
     percentage_of_nodes_to_score: int = Field(default=0, ge=0, le=100)
+    sampling: bool = Field(default=False, description="score a kube-scheduler-style sample instead of every host")
+
+
+class RequestStreamSpec(Strict):
+    """Launch requests arriving over time (cloud/fleet.py)."""
+
+    count: int = Field(default=0, ge=0, le=100_000)
+    every_ms: int = Field(default=1000, ge=0, le=3_600_000)
+    start_ms: int | None = Field(default=None, ge=0, description="first arrival (default: every_ms)")
+    mix: dict[str, float] = Field(default_factory=lambda: {"small": 1.0}, description="instance type -> weight")
+    prefix: str = Field(default="req", pattern=r"^[a-z][a-z0-9]{0,15}$")
+    lifetime_ms: tuple[int, int] | None = Field(default=None, description="[shortest, longest] life of a placed request")
+
+    @field_validator("mix")
+    @classmethod
+    def _mix(cls, mix: dict[str, float]) -> dict[str, float]:
+        from ..cloud.catalogue import CATALOGUE
+
+        for name, weight in mix.items():
+            if name not in CATALOGUE:
+                raise ValueError(f"unknown instance type {name!r} (types: {', '.join(CATALOGUE)})")
+            if weight < 0:
+                raise ValueError(f"the weight of {name} must not be negative")
+        if sum(mix.values()) <= 0:
+            raise ValueError("the mix needs at least one type with a weight above 0")
+        return mix
+
+    @field_validator("lifetime_ms")
+    @classmethod
+    def _lifetime(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and not 0 < v[0] <= v[1]:
+            raise ValueError("lifetime_ms is [shortest, longest], both above 0")
+        return v
+
+
+class PlacementGroupSpec(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    strategy: Literal["cluster", "spread", "partition"] = "spread"
+    partitions: int = Field(default=0, ge=0, le=7, description="partition groups only (default 2)")
+
+
+class TimedFaultSpec(Strict):
+    at_ms: int = Field(ge=0)
+    kind: Literal["disk", "host", "rack", "zone", "link"]
+    id: str
+    health: HealthName = "failed"
+
+
+class FleetSpec(Strict):
+    """A fleet at work: a request stream, placement groups, timed faults (cloud/fleet.py)."""
+
+    requests: RequestStreamSpec = Field(default_factory=RequestStreamSpec)
+    fragmentation_ref: str | None = Field(default=None, description="the request size fragmentation is measured by")
+    groups: list[PlacementGroupSpec] = Field(default_factory=list)
+    faults: list[TimedFaultSpec] = Field(default_factory=list)
+
+    @field_validator("fragmentation_ref")
+    @classmethod
+    def _ref(cls, v: str | None) -> str | None:
+        from ..cloud.catalogue import CATALOGUE
+
+        if v is not None and v not in CATALOGUE:
+            raise ValueError(f"unknown instance type {v!r} (types: {', '.join(CATALOGUE)})")
+        return v
+
+
+def world_ids(world: "World") -> dict[str, set[str]]:
+    """The ids the world will build, by kind (the same naming as cloud/hardware.py)."""
+    ids: dict[str, set[str]] = {k: set() for k in ("region", "zone", "rack", "host", "disk", "link")}
+    for region in world.regions:
+        ids["region"].add(region.name)
+        zones = [z.name for z in region.zones]
+        for i, za in enumerate(zones):
+            for zb in zones[i + 1 :]:
+                ids["link"].add(f"{za}~{zb}")
+        for zone in region.zones:
+            ids["zone"].add(zone.name)
+            for rack in zone.racks:
+                ids["rack"].add(rack.name)
+                ids["link"].add(f"{rack.name}-uplink")
+                n = 0
+                for h in rack.hosts:
+                    for _ in range(h.count):
+                        n += 1
+                        host = h.name if h.count == 1 and h.name else f"{rack.name}-h{n}"
+                        ids["host"].add(host)
+                        disks = sum(d.count for d in h.disks) if h.disks else 1
+                        ids["disk"].update(f"{host}-d{k}" for k in range(1, disks + 1))
+    return ids
 
 
 class InstanceSpec(Strict):
@@ -172,6 +261,17 @@ class World(Strict):
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     instances: list[InstanceSpec] = Field(default_factory=list)
     hypervisor: HypervisorSpec | None = Field(default=None, description="one host carved into VMs (chapter 2)")
+    fleet: FleetSpec | None = Field(default=None, description="a fleet at work: request stream, groups, timed faults (chapter 3)")
+
+    @model_validator(mode="after")
+    def _fleet_refs(self) -> "World":
+        if self.fleet is not None and self.fleet.faults:
+            ids = world_ids(self)
+            for f in self.fleet.faults:
+                if f.id not in ids[f.kind]:
+                    known = ", ".join(sorted(ids[f.kind])[:6]) or "none"
+                    raise ValueError(f"fleet fault at {f.at_ms} ms: no {f.kind} {f.id!r} ({f.kind}s: {known}, ...)")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> "World":
