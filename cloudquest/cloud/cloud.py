@@ -65,6 +65,7 @@ class Cloud:
         self.metric_sources: list[Callable[[], dict[str, Number]]] = [self._core_metrics]
         self.step_hooks: list[Callable[[int], None]] = []
         self.extensions: dict[str, Any] = {}
+        self._core_cache: tuple[int, dict[str, Number]] | None = None
         # Called as fn(kind, id, before, after) after faults.set_health changed a part's
         # health, so a mechanism (storage's failure detector) can react to the change.
         self.health_listeners: list[Callable[[str, str, Health, Health], None]] = []
@@ -123,11 +124,21 @@ class Cloud:
         return out
 
     def _core_metrics(self) -> dict[str, Number]:
+        # Everything here changes only through events, so it is recomputed only when
+        # the log has grown; the clock is read fresh.
+        key = len(self.log)
+        if self._core_cache is None or self._core_cache[0] != key:
+            self._core_cache = (key, self._compute_core_metrics())
+        out = dict(self._core_cache[1])
+        out["time_s"] = self.clock.now_ms / 1000
+        return out
+
+    def _compute_core_metrics(self) -> dict[str, Number]:
         states: dict[str, int] = {}
         for inst in self.control.instances.values():
             states[inst.state] = states.get(inst.state, 0) + 1
         cpu, used_cpu, ram, used_ram = self.hardware.totals()
-        hosts = self.hardware.hosts.values()
+        n_down = len(self.hardware.down_hosts())
         out: dict[str, Number] = {
             "time_s": self.clock.now_ms / 1000,
             "instances_running": states.get("running", 0),
@@ -136,8 +147,8 @@ class Cloud:
             "instances_terminated": states.get("terminated", 0),
             "launches_failed": self.log.count("launch.failed"),
             "launches_requested": self.log.count("launch.requested"),
-            "hosts_up": sum(1 for h in hosts if h.up),
-            "hosts_down": sum(1 for h in hosts if not h.up),
+            "hosts_up": len(self.hardware.hosts) - n_down,
+            "hosts_down": n_down,
             "cpu_alloc_pct": round(100 * used_cpu / cpu, 2) if cpu else 0,
             "ram_alloc_pct": round(100 * used_ram / ram, 2) if ram else 0,
             "faults_injected": self.log.count("fault.injected"),

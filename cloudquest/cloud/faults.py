@@ -37,6 +37,7 @@ def set_health(cloud: "Cloud", kind: str, ident: str, health: Health, cause: str
         raise CloudError("IncorrectState", f"{kind} {ident} is already {health.value}")
     before = thing.health
     thing.health = health
+    cloud.hardware.health_version += 1
     if health is Health.HEALTHY:
         cloud.emit("fault.repaired", part=kind, id=ident, was=before.value)
     else:

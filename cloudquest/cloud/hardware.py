@@ -152,6 +152,21 @@ class Hardware:
         self.hosts: dict[str, Host] = {}
         self.disks: dict[str, Disk] = {}
         self.links: dict[str, Link] = {}
+        # Bumped on every health change, so derived views (which hosts are down) are
+        # recomputed only when something actually changed.
+        self.health_version = 0
+        self._down: tuple[int, list[Host], int, int] | None = None
+
+    def down_hosts(self) -> list[Host]:
+        return self._down_view()[1]
+
+    def _down_view(self) -> tuple[int, list[Host], int, int]:
+        if self._down is None or self._down[0] != self.health_version:
+            down = [h for h in self.hosts.values() if not h.up]
+            cpu = sum(h.vcpus for h in self.hosts.values()) - sum(h.vcpus for h in down)
+            ram = sum(h.ram_mib for h in self.hosts.values()) - sum(h.ram_mib for h in down)
+            self._down = (self.health_version, down, cpu, ram)
+        return self._down
 
     def table(self, kind: str) -> dict[str, Any]:
         return {
@@ -168,13 +183,10 @@ class Hardware:
 
     def totals(self) -> tuple[int, int, int, int]:
         """(pCPUs, used vCPUs, RAM MiB, used RAM MiB) over hosts that are up."""
-        cpu = used_cpu = ram = used_ram = 0
-        for h in self.hosts.values():
-            if h.up:
-                cpu += h.vcpus
-                used_cpu += h.used_vcpus
-                ram += h.ram_mib
-                used_ram += h.used_ram_mib
+        _, down, cpu, ram = self._down_view()
+        hosts = self.hosts.values()
+        used_cpu = sum(h.used_vcpus for h in hosts) - sum(h.used_vcpus for h in down)
+        used_ram = sum(h.used_ram_mib for h in hosts) - sum(h.used_ram_mib for h in down)
         return cpu, used_cpu, ram, used_ram
 
 
