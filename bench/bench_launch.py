@@ -16,8 +16,7 @@ import time
 
 from cloudquest.cloud import Cloud
 from cloudquest.game.replay import ReplayFile, rerun
-from cloudquest.game.schema import Chapter
-from cloudquest.game.session import Session
+from cloudquest.game.session import Session, free_play_chapter
 
 HOSTS_PER_RACK = 20
 ZONES = ("z1", "z2", "z3")
@@ -69,10 +68,8 @@ def replay_seconds(n_commands: int = 1000) -> float:
              "check": {"metric": "instances_running", "op": ">=", "value": 100}},
         )
     ]
-    chapter = Chapter.model_construct(
-        id="bench", title="bench", number=99, sections=[2], skills=[], story="", world=World.model_validate(world),
-        commands=[], objectives=objectives, hints=[], solution=[],
-    )
+    chapter = free_play_chapter(World.model_validate(world), "bench")
+    chapter.objectives = objectives
     lines = []
     for i in range(n_commands):
         kind = i % 10

@@ -74,8 +74,9 @@ def sandbox_chapter(world_path: str):
     """A chapter with the given world, every command and no objectives."""
     from pydantic import ValidationError
 
-    from .game.chapters import ChapterError, LoadProblem, describe_errors
-    from .game.schema import Chapter, World
+    from .game.chapters import describe_errors
+    from .game.schema import World
+    from .game.session import free_play_chapter
     from .game.yamlfile import YamlError, load_file
 
     try:
@@ -89,20 +90,7 @@ def sandbox_chapter(world_path: str):
         world = World.model_validate(data or {})
     except ValidationError as exc:
         raise CliError("\n".join(str(p) for p in describe_errors(exc, doc, World))) from None
-    del ChapterError, LoadProblem
-    return Chapter.model_construct(
-        id="sandbox",
-        title="Sandbox",
-        number=99,
-        sections=[18],
-        skills=[],
-        story="Free play: every command, no objectives.",
-        world=world,
-        commands=[],
-        objectives=[],
-        hints=[],
-        solution=[],
-    )
+    return free_play_chapter(world)
 
 
 def _print_result(result, chapter, as_json: bool, extra: dict[str, Any] | None = None) -> None:
@@ -181,8 +169,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return run_app(replay_file=Path(args.file))
     if replay.sandbox:
         from .game.schema import World
+        from .game.session import free_play_chapter
 
-        chapter = sandbox_chapter_from_world(World.model_validate(replay.world or {}))
+        chapter = free_play_chapter(World.model_validate(replay.world or {}))
     else:
         chapter = None
     try:
@@ -197,15 +186,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
             _err(f"replay does not match: {p}")
         return EXIT_BAD_INPUT
     return EXIT_OK if outcome.result.passed else EXIT_FAILED
-
-
-def sandbox_chapter_from_world(world):
-    from .game.schema import Chapter
-
-    return Chapter.model_construct(
-        id="sandbox", title="Sandbox", number=99, sections=[18], skills=[], story="", world=world,
-        commands=[], objectives=[], hints=[], solution=[],
-    )
 
 
 def cmd_list(args: argparse.Namespace) -> int:

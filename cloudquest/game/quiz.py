@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from .schema import SKILLS, Chapter, ChoiceQuestion, PredictQuestion, QuizBank
+from .schema import SKILLS, ChoiceQuestion, PredictQuestion, QuizBank
 
 
 class QuizError(Exception):
@@ -20,13 +20,9 @@ class QuizError(Exception):
 
 
 def predict_answer(q: PredictQuestion) -> float:
-    from .session import Session
+    from .session import Session, free_play_chapter
 
-    chapter = Chapter.model_construct(
-        id=f"quiz-{q.id}", title=q.id, number=0, sections=[20], skills=list(q.skills), story="", world=q.world,
-        commands=[], objectives=[], hints=[], solution=[],
-    )
-    session = Session(chapter, 0, sandbox=True)
+    session = Session(free_play_chapter(q.world, f"quiz-{q.id}", q.id), 0, sandbox=True)
     for line in q.commands:
         outcome = session.execute(line)
         if outcome.error_kind in ("input", "internal"):

@@ -72,6 +72,24 @@ class RunResult:
 SANDBOX_ID = "sandbox"
 
 
+def free_play_chapter(world: World, ident: str = SANDBOX_ID, title: str = "Sandbox") -> Chapter:
+    """A chapter around a world with no objectives: the sandbox, quiz worlds, benchmarks.
+    Play it with ``Session(..., sandbox=True)`` to enable every command."""
+    return Chapter.model_construct(
+        id=ident,
+        title=title,
+        number=99,
+        sections=[18],
+        skills=[],
+        story="Free play: every command, no objectives.",
+        world=world,
+        commands=[],
+        objectives=[],
+        hints=[],
+        solution=[],
+    )
+
+
 def world_dict(world: World) -> dict[str, Any]:
     return world.model_dump(mode="python")
 
