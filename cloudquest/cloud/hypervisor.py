@@ -470,19 +470,18 @@ class HostSim:
                 new_workload, new_load = self._check_workload(target, None)
             else:
                 new_workload, new_load = self._check_workload(target, load)
-        changed: dict[str, Any] = {}
+        # Scheduler settings are the host's business; the workload is the tenant's
+        # software, so changing it is its own event (a chapter may forbid it).
         if weight is not None and weight != vm.weight:
             self.sched.set_weight(vm, weight)
-            changed["weight"] = weight
         if cap is not None and cap != vm.cap:
             self.sched.set_cap(vm, cap)
-            changed["cap"] = cap
+        if weight is not None or cap is not None:
+            self.emit("vm.updated", vm=name, weight=vm.weight, cap=vm.cap)
         if (new_workload, new_load) != (vm.workload, vm.load_pct):
             self._apply_workload(vm, new_workload, new_load)
             self.memory.set_working_set(name, int(vm.ram_mib * WORKLOADS[new_workload].working_set))
-            changed["workload"] = new_workload
-            changed["load"] = new_load
-        self.emit("vm.updated", vm=name, **changed)
+            self.emit("vm.workload_changed", vm=name, workload=new_workload, load=new_load)
         return vm
 
     def delete_vm(self, name: str) -> None:

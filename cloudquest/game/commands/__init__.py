@@ -1,3 +1,4 @@
 """Every console command, one module per mechanism. Importing this registers them all."""
 
 from . import core, launch  # noqa: F401
+from . import hypervisor  # noqa: F401
