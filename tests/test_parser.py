@@ -21,7 +21,7 @@ def test_tokenize_handles_quotes_and_comments():
         ("lunch", "did you mean 'launch'"),
         ("launch --type huge", "must be one of nano, micro, small, medium, large, xlarge"),
         ("launch --zone", "--zone needs a value"),
-        ("launch --colour red", "has no option --colour (options: --type, --zone, --name)"),
+        ("launch --colour red", "has no option --colour (options: --type, --zone, --name"),
         ("launch --type small --type large", "given twice"),
         ("tick", "missing SECONDS (usage: tick SECONDS)"),
         ("tick soon", "must be a number"),
