@@ -2,3 +2,4 @@
 
 from . import core, launch  # noqa: F401
 from . import hypervisor  # noqa: F401
+from . import scheduling  # noqa: F401

@@ -27,11 +27,15 @@ LAYERS = ("hardware", "hypervisor", "virtual", "api")
         Param("type", "instance size", choices=tuple(CATALOGUE), default="small"),
         Param("zone", "availability zone (default: the scheduler picks)", complete="zone"),
         Param("name", "a name for it (default: i1, i2, ...)"),
+        Param("group", "a placement group (see: group create)", complete="group"),
     ],
     group="launch",
 )
-def launch(session: "Session", type: str, zone: str | None, name: str | None) -> str:
-    inst = session.cloud.control.launch(name, type, zone)
+def launch(session: "Session", type: str, zone: str | None, name: str | None, group: str | None = None) -> str:
+    if group is not None and group not in session.cloud.scheduler.groups:
+        known = ", ".join(session.cloud.scheduler.groups) or "none yet; group create NAME --strategy ..."
+        raise CommandError(f"no placement group named {group!r} (groups: {known})")
+    inst = session.cloud.control.launch(name, type, zone, group=group)
     t = inst.type
     return (
         f"{inst.name} ({inst.id}): {t.name} {t.vcpus} vCPU {t.ram_gib:g} GiB {t.disk_gib} GiB disk, "
