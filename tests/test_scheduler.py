@@ -635,3 +635,117 @@ def test_group_metrics_for_rack_failure_survival():
     assert m["group_max_per_rack.web"] == 1
     assert m["group_racks.web"] == 4
     assert m["group_max_hops.web"] == 6  # members in both zones
+
+
+# -- the console: commands, bad input, the chapter, the sandbox -------------------------------
+
+
+def fleet_session(**fleet):
+    from cloudquest.game.schema import World
+    from cloudquest.game.session import Session, free_play_chapter
+
+    world = World.model_validate(fleet_world(**fleet))
+    return Session(free_play_chapter(world), 0, sandbox=True)
+
+
+def test_scheduler_commands_change_the_policy_and_log_it():
+    s = fleet_session()
+    out = s.execute("scheduler policy balanced")
+    assert out.ok and "spread -> balanced" in out.output
+    assert s.cloud.scheduler.config.policy == "balanced"
+    assert s.execute("scheduler weight ram 3").ok and s.cloud.scheduler.config.ram_weight == 3
+    assert s.execute("scheduler ratio cpu 4").ok and s.cloud.scheduler.config.cpu_ratio == 4.0
+    assert s.cloud.log.count("scheduler.configured") == 3
+
+
+@pytest.mark.parametrize(
+    "line, fragment",
+    [
+        ("scheduler policy random", "policy must be one of spread, pack, balanced"),
+        ("scheduler weight gpu 2", "resource must be one of cpu, ram"),
+        ("scheduler weight cpu 101", "at most 100"),
+        ("scheduler ratio ram 20", "ram ratio must be above 0 and at most 16"),
+        ("group create web --strategy ring", "strategy must be one of cluster, spread, partition"),
+        ("group create Web", "bad group name"),
+        ("group create p --strategy partition --partitions 9", "at most 7"),
+        ("launch --name x --group nope", "no placement group named 'nope'"),
+        ("place req-99 za1-h1", "no request named 'req-99'"),
+        ("place req-01 nohost", "no host named 'nohost'"),
+        ("explain nothing", "nothing named 'nothing' to explain"),
+        ("migrate ghost", "no live instance named 'ghost'"),
+        ("drain za1-h1", "has no running instances"),
+        ("group show nope", "no placement group named 'nope'"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_changes_nothing(line, fragment):
+    s = fleet_session()
+    before = (len(s.cloud.log), s.cloud.log.sha256(), dict(vars(s.cloud.scheduler.config)), set(s.cloud.scheduler.groups))
+    out = s.execute(line)
+    assert not out.ok and out.error_kind == "input", out.output
+    assert fragment in out.output and "\n" not in out.output and "Traceback" not in out.output
+    after = (len(s.cloud.log), s.cloud.log.sha256(), dict(vars(s.cloud.scheduler.config)), set(s.cloud.scheduler.groups))
+    assert after == before
+
+
+def test_place_refused_by_a_filter_is_an_api_error_that_changes_nothing():
+    s = fleet_session()
+    s.execute("degrade host za1-h1")
+    before = len(s.cloud.log)
+    out = s.execute("place req-01 za1-h1")
+    assert not out.ok and out.error_kind == "api" and "host_degraded" in out.output
+    assert len(s.cloud.log) == before
+    out = s.execute("place req-01 za1-h2")
+    assert out.ok and s.cloud.control.get("req-01").host.id == "za1-h2"
+
+
+def test_explain_prints_every_host_and_the_winner():
+    s = fleet_session()
+    out = s.execute("explain req-01")
+    assert out.ok
+    lines = out.output.splitlines()
+    hosts = list(s.cloud.hardware.hosts)
+    assert all(any(line.strip().startswith(h + " ") for line in lines) for h in hosts)
+    winner = s.cloud.scheduler.explain(s.cloud.extensions["fleet"].request_of(s.cloud.extensions["fleet"].requests["req-01"])).winner
+    assert f"winner: {winner} " in out.output
+    assert any(line.rstrip().endswith("<- winner") and line.strip().startswith(winner) for line in lines)
+    s.execute("tick 1")
+    out = s.execute("explain req-01")  # now placed: the recorded decision
+    assert "the decision that placed it" in out.output and f"winner: {winner} " in out.output
+    assert s.cloud.log.count("scheduler.explained") == 2
+
+
+def test_group_launch_and_drain_through_the_console():
+    s = fleet_session(requests={"count": 0})
+    assert s.execute("group create web --strategy spread").ok
+    for i in range(4):
+        out = s.execute(f"launch --name web-{i} --type small --group web")
+        assert out.ok, out.output
+    out = s.execute("launch --name web-9 --type small --group web")
+    assert not out.ok and out.error_kind == "api" and "spread_rack: " in out.output  # four racks, four used
+    s.execute("tick 20")
+    host = s.cloud.control.get("web-0").host.id
+    out = s.execute(f"drain {host}")
+    assert out.ok and "web-0: -> " in out.output, out.output
+    assert s.cloud.control.get("web-0").host.id != host
+    out = s.execute("group show web")
+    assert "most on one rack 1" in out.output
+
+
+def test_sandbox_plays_a_fleet_world(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    world = tmp_path / "fleet.yaml"
+    world.write_text(yaml.safe_dump(fleet_world(groups=[{"name": "db", "strategy": "partition", "partitions": 2}])))
+    script = "scheduler policy pack\nlaunch --name db-1 --group db\nrequests\nexplain req-05\ntick 30\nstatus\n"
+    out = subprocess.run(
+        [sys.executable, "-m", "cloudquest", "play", "sandbox", "--world", str(world), "--script", "-", "--json"],
+        input=script, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert all(t["ok"] for t in data["transcript"]), data["transcript"]
+    assert data["metrics"]["placed"] == 31 and data["metrics"]["group_size.db"] == 1
