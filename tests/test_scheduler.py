@@ -749,3 +749,19 @@ def test_sandbox_plays_a_fleet_world(tmp_path):
     data = json.loads(out.stdout)
     assert all(t["ok"] for t in data["transcript"]), data["transcript"]
     assert data["metrics"]["placed"] == 31 and data["metrics"]["group_size.db"] == 1
+
+
+def test_group_hops_follow_the_widest_domain():
+    """Leaf-spine hop counts: same host 0, same rack 2 (via the top-of-rack switch),
+    same zone 4 (via the spine), across zones 6."""
+    from cloudquest.cloud.fleet import group_metrics
+
+    hw = build_hardware(hosts_world(*[(8, 8 * GIB)] * 8, zones=2, racks_per_zone=2))
+    h = hw.hosts
+    # h1 z0-r0, h2 z0-r1, h3 z1-r0, h4 z1-r1, h5 z0-r0, ...
+    assert group_metrics("g", [h["h1"]])["group_max_hops.g"] == 0
+    assert group_metrics("g", [h["h1"], h["h1"]])["group_max_hops.g"] == 0
+    assert group_metrics("g", [h["h1"], h["h5"]])["group_max_hops.g"] == 2
+    assert group_metrics("g", [h["h1"], h["h5"], h["h2"]])["group_max_hops.g"] == 4
+    m = group_metrics("g", [h["h1"], h["h5"], h["h3"]])
+    assert m["group_max_hops.g"] == 6 and m["group_max_per_rack.g"] == 2 and m["group_zones.g"] == 2

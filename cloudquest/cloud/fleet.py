@@ -323,7 +323,15 @@ def group_metrics(name: str, hosts: list[Host]) -> dict[str, int]:
     per_rack: dict[str, int] = {}
     for h in hosts:
         per_rack[h.rack.id] = per_rack.get(h.rack.id, 0) + 1
-    hops = max((network_hops(a, b) for i, a in enumerate(hosts) for b in hosts[i + 1 :]), default=0)
+    # The longest path between two members is set by the widest domain they span.
+    if len({h.rack.zone.id for h in hosts}) > 1:
+        hops = network_hops(hosts[0], next(h for h in hosts if h.rack.zone is not hosts[0].rack.zone))
+    elif len(per_rack) > 1:
+        hops = network_hops(hosts[0], next(h for h in hosts if h.rack is not hosts[0].rack))
+    elif len({id(h) for h in hosts}) > 1:
+        hops = network_hops(hosts[0], next(h for h in hosts if h is not hosts[0]))
+    else:
+        hops = 0
     return {
         f"group_size.{name}": len(hosts),
         f"group_racks.{name}": len(per_rack),
