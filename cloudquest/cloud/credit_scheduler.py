@@ -147,7 +147,6 @@ class CreditScheduler:
         self.active: list[Domain] = []
         self._tickets = itertools.count(1)
         self._pinned = False
-        self._spill_order: list[int] = list(range(pcpus))
         # What the last slice gave, for views: (domain name, pCPU or -1, microseconds).
         self.last_slice: list[tuple[str, int, int]] = []
 
@@ -178,16 +177,20 @@ class CreditScheduler:
         self._repin()
 
     def _repin(self) -> None:
-        """Unpinned work spills onto the pCPUs nobody is pinned to first, as Xen's load
-        balancer steals onto idle pCPUs before contending with pinned vCPUs."""
-        load = [0] * self.pcpus
-        self._pinned = False
-        for dom in self.domains:
-            if dom.pins is not None:
-                self._pinned = True
-                for p in dom.pins:
-                    load[p] += dom.vcpus
-        self._spill_order = sorted(range(self.pcpus), key=lambda p: (load[p], p))
+        self._pinned = any(dom.pins is not None for dom in self.domains)
+
+    def _spill(self, queue: list[Domain]) -> list[int]:
+        """The order in which unpinned work fills pCPUs this slice: least pinned demand
+        first, as Xen places a waking vCPU on an idle pCPU rather than next to pinned
+        vCPUs that can run nowhere else."""
+        demand = [0] * self.pcpus
+        for dom in queue:
+            pins = dom.pins
+            if pins is not None:
+                share = min(dom.wants_us, dom.par_us) // len(pins)
+                for p in pins:
+                    demand[p] += share
+        return sorted(range(self.pcpus), key=lambda p: (demand[p], p))
 
     def _activate(self, dom: Domain) -> None:
         dom.active = True
@@ -203,44 +206,37 @@ class CreditScheduler:
     def dispatch(self, runnable: Iterable[Domain]) -> None:
         """Hand out one slice of every pCPU to the runnable domains, in run-queue order.
 
-        ``runnable`` are domains with ``wants_us > 0``. Each gets ``ran_us``; a domain
-        that ran pays credits, joins the active set if it was idle, and goes to the back
-        of its priority class.
+        ``runnable`` are domains with ``wants_us > 0``. Each gets ``ran_us``: what it
+        wants, at most its lanes' worth (``par_us``) and its cap's budget, as far as the
+        pCPUs last. A domain that ran pays credits and joins the active set if it was
+        idle. One that got all it could use goes to the back of its priority class; one
+        cut short keeps its place, as Xen's vCPUs that did not get a pCPU stay at the
+        head of the run queue, so contention rotates fairly.
         """
         queue = []
         for dom in runnable:
-            dom.parked = False  # a new slice refills every cap's budget
             if dom.blocked and dom.pri == PRI_UNDER:
                 dom.pri = PRI_BOOST  # csched_vcpu_wake: an UNDER vCPU waking up is boosted
             queue.append(dom)
         queue.sort(key=_queue_key)
         free = self.pcpus * SLICE_US
         record: list[tuple[str, int, int]] = []
-        if not self._pinned:
-            for dom in queue:
-                give = dom.wants_us if dom.wants_us < free else free
-                if dom.cap_us and give >= dom.cap_us:
-                    give = dom.cap_us
-                    dom.parked = give < dom.wants_us
-                dom.ran_us = give
-                if give:
-                    free -= give
-                    record.append((dom.name, -1, give))
-                    self._burn(dom, give)
-        else:
-            free = self._dispatch_pinned(queue, free, record)
-        self.last_slice = record
-
-    def _dispatch_pinned(self, queue: list[Domain], free: int, record: list[tuple[str, int, int]]) -> int:
-        remaining = [SLICE_US] * self.pcpus
-        order = self._spill_order
+        pinned = self._pinned
+        remaining = [SLICE_US] * self.pcpus if pinned else None
+        order = self._spill(queue) if pinned else None
         cursor = 0
         for dom in queue:
-            if dom.pins is None:
-                give = dom.wants_us if dom.wants_us < free else free
-                if dom.cap_us and give >= dom.cap_us:
-                    give = dom.cap_us
-                    dom.parked = give < dom.wants_us
+            limit = dom.wants_us if dom.wants_us < dom.par_us else dom.par_us
+            # A new slice refills the cap's budget; past it the domain is parked.
+            dom.parked = bool(dom.cap_us) and limit > dom.cap_us
+            if dom.parked:
+                limit = dom.cap_us
+            if not pinned:
+                give = limit if limit < free else free
+                if give:
+                    record.append((dom.name, -1, give))
+            elif dom.pins is None:
+                give = limit if limit < free else free
                 need = give
                 while need:
                     p = order[cursor]
@@ -253,10 +249,7 @@ class CreditScheduler:
                     need -= t
                     record.append((dom.name, p, t))
             else:
-                need = dom.wants_us if dom.wants_us < dom.par_us else dom.par_us
-                if dom.cap_us and need >= dom.cap_us:
-                    need = dom.cap_us
-                    dom.parked = need < dom.wants_us
+                need = limit
                 give = 0
                 # Fill the emptiest pinned pCPU first, as the pick of an idle pCPU does.
                 for p in sorted(dom.pins, key=lambda q: (-remaining[q], q)):
@@ -272,17 +265,15 @@ class CreditScheduler:
             dom.ran_us = give
             if give:
                 free -= give
-                self._burn(dom, give)
-        return free
-
-    def _burn(self, dom: Domain, ran_us: int) -> None:
-        # burn_credits: exact debit, keeping the sub-credit remainder for next time.
-        total = ran_us + dom.residual_us
-        dom.credit -= total // US_PER_CREDIT
-        dom.residual_us = total % US_PER_CREDIT
-        dom.ticket = next(self._tickets)
-        if not dom.active:
-            self._activate(dom)  # csched_vcpu_acct: a vCPU found running becomes active
+                # burn_credits: exact debit, keeping the sub-credit remainder for next time.
+                total = give + dom.residual_us
+                dom.credit -= total // US_PER_CREDIT
+                dom.residual_us = total % US_PER_CREDIT
+                if give == limit:
+                    dom.ticket = next(self._tickets)
+                if not dom.active:
+                    self._activate(dom)  # csched_vcpu_acct: a vCPU found running becomes active
+        self.last_slice = record
 
     # -- accounting ----------------------------------------------------------------------
     def account(self) -> None:

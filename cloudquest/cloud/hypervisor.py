@@ -406,6 +406,7 @@ class HostSim:
             weight=weight,
             cap=cap,
             workload=workload,
+            load=load_pct,
             pins=vm.describe_pins(),
         )
         self._check_swap()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...cloud.credit_scheduler import DEFAULT_WEIGHT, MAX_WEIGHT, MIN_WEIGHT, SLICE_MS
 from ...cloud.errors import CloudError
-from ...cloud.hypervisor import WINDOW_SLICES, WORKLOAD_NAMES, HostSim
+from ...cloud.hypervisor import QUIET_LOAD_PCT, WINDOW_SLICES, WORKLOAD_NAMES, HostSim
 from ..parser import CommandError
 from ..registry import Param, command
 from ..session import ID_SOURCES
@@ -57,6 +57,14 @@ def _known(sim: HostSim, name: str) -> None:
     if name not in sim.vms:
         known = ", ".join(sim.vms) or "none yet; vm create one"
         raise CommandError(f"no VM named {name!r} (VMs: {known})")
+
+
+def _workload_text(vm: Any) -> str:
+    if vm.workload == "cpu-bound":
+        return "cpu-bound (always wants every vCPU)"
+    if vm.workload == "bursty":
+        return f"bursty (bursts of 100% per vCPU, quiet at {QUIET_LOAD_PCT}%)"
+    return f"{vm.workload} ({vm.load_pct}% per vCPU)"
 
 
 VM_NAME = Param("name", "the VM", complete="vm")
@@ -104,7 +112,7 @@ def vm_create(
     m = sim.metrics()
     extra = f", cap {cap}%" if cap else ""
     return (
-        f"{vm.name}: {vcpus} vCPU, {ram:g} GiB, {workload} (load {vm.load_pct}% per vCPU), weight {weight}{extra}, "
+        f"{vm.name}: {vcpus} vCPU, {ram:g} GiB, {_workload_text(vm)}, weight {weight}{extra}, "
         f"pCPUs {vm.describe_pins()}; host now at vCPU ratio {m['vcpu_ratio']:g}, "
         f"RAM overcommit {m['ram_overcommit']:g}, swap {m['swap_used_gib']:g} GiB"
     )
@@ -133,7 +141,7 @@ def vm_set(
         raise CommandError("vm set needs something to change (--weight W, --cap PCT, --workload KIND or --load PCT)")
     vm = _checked(lambda: sim.set_vm(name, weight=weight, cap=cap, workload=workload, load=load))
     cap_text = f"{vm.cap}%" if vm.cap else "none"
-    return f"{vm.name}: weight {vm.weight}, cap {cap_text}, {vm.workload} (load {vm.load_pct}% per vCPU)"
+    return f"{vm.name}: weight {vm.weight}, cap {cap_text}, {_workload_text(vm)}"
 
 
 @command("vm delete", "shut a VM down and give its vCPUs and RAM back", args=[VM_NAME], group="hypervisor")
