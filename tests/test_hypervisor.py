@@ -525,3 +525,99 @@ def test_property_deterministic(pcpus, specs, seed):
     assert a.metrics() == b.metrics()
     assert a.sched.last_slice == b.sched.last_slice
     assert _events(a) == _events(b)
+
+
+# -- the console commands ---------------------------------------------------------------
+
+
+def _chapter_session(sandbox: bool = False, chapter: str = "02-hypervisor"):
+    from pathlib import Path
+
+    from cloudquest.game.chapters import load_chapter
+    from cloudquest.game.session import Session
+
+    path = Path(__file__).resolve().parents[1] / "levels" / f"{chapter}.yaml"
+    return Session(load_chapter(path), 0, sandbox=sandbox)
+
+
+def _snapshot(session) -> tuple:
+    sim = session.cloud.extensions["hypervisor"]
+    return (session.cloud.log.sha256(), session.cloud.metrics(), sim.top(), sim.sched.weight, sim.memory.swap_mib)
+
+
+@pytest.mark.parametrize(
+    "line, fragment",
+    [
+        ("vm create x", "needs --vcpus N and --ram GIB"),
+        ("vm create x --vcpus 2", "needs --ram GIB"),
+        ("vm create Bad --vcpus 2 --ram 2", "bad VM name"),
+        ("vm create db --vcpus 2 --ram 2", "already exists"),
+        ("vm create x --vcpus 99 --ram 2", "from 1 to 16"),
+        ("vm create x --vcpus 0 --ram 2", "at least 1"),
+        ("vm create x --vcpus 2 --ram 999", "more than the whole host has (64 GiB)"),
+        ("vm create x --vcpus 2 --ram lots", "must be a number"),
+        ("vm create x --vcpus 2 --ram 2 --weight 0", "at least 1"),
+        ("vm create x --vcpus 2 --ram 2 --weight 70000", "at most 65535"),
+        ("vm create x --vcpus 2 --ram 2 --cap 300", "from 0 (no cap) to 200"),
+        ("vm create x --vcpus 2 --ram 2 --workload mining", "must be one of idle, steady, cpu-bound"),
+        ("vm create x --vcpus 2 --ram 2 --workload idle --load 50", "fixed load"),
+        ("vm create x --vcpus 2 --ram 2 --pin 16", "pCPUs 0-15"),
+        ("vm set ghost --weight 512", "no VM named 'ghost'"),
+        ("vm set db", "needs something to change"),
+        ("vm set db --cap -5", "at least 0"),
+        ("vm set db --cap 500", "from 0 (no cap) to 400"),
+        ("vm set db --load 120", "at most 100"),
+        ("vm set db --weight 512 --cap 900", "cap must be"),
+        ("vm delete ghost", "no VM named 'ghost'"),
+        ("pin db 3-1", "low end first"),
+        ("pin db x", "bad CPU list"),
+        ("pin db 0-99", "pCPU 99 does not exist"),
+        ("pin ghost 1", "no VM named"),
+        ("balloon db 0.1", "balloon target must be from 0.5 GiB"),
+        ("balloon db 99", "to the VM's RAM (16 GiB)"),
+        ("balloon ghost 4", "no VM named"),
+        ("top now", "too many arguments"),
+        ("vm frobnicate db", "unknown vm command"),
+    ],
+)
+def test_console_bad_input_is_one_line_and_changes_nothing(line, fragment):
+    session = _chapter_session()
+    session.execute("tick 2")
+    before = _snapshot(session)
+    outcome = session.execute(line)
+    assert not outcome.ok and outcome.error_kind == "input", outcome.output
+    assert fragment in outcome.output
+    assert "\n" not in outcome.output and "Traceback" not in outcome.output
+    assert _snapshot(session) == before
+
+
+def test_console_without_a_hypervisor_world_says_so():
+    session = _chapter_session(sandbox=True, chapter="01-launch")
+    outcome = session.execute("top")
+    assert outcome.error_kind == "input" and "no hypervisor host" in outcome.output
+
+
+def test_console_commands_drive_the_host():
+    session = _chapter_session()
+    for line in (
+        "pin batch all",
+        "vm create spare --vcpus 2 --ram 4 --workload idle --weight 128 --cap 50 --pin 8-9",
+        "vm set spare --weight 300",
+        "balloon legacy 6",
+        "tick 3",
+    ):
+        outcome = session.execute(line)
+        assert outcome.ok, (line, outcome.output)
+    sim = session.cloud.extensions["hypervisor"]
+    spare = sim.vms["spare"]
+    assert (spare.weight, spare.cap, spare.pins) == (300, 50, (8, 9))
+    assert sim.vms["batch"].pins is None
+    assert sim.vms["legacy"].mem.target_mib == 6 * MIB_PER_GIB
+    top = session.execute("top").output
+    assert "STEAL%" in top and "spare" in top and "vCPUs 20 (ratio 1.25)" in top
+    assert "pCPU 15:" in session.execute("describe").output  # the host view in words
+    assert "VM db:" in session.execute("status db").output
+    assert session.execute("vm delete spare").ok and "spare" not in sim.vms
+    kinds = [e.kind for e in session.cloud.log]
+    for kind in ("vm.pinned", "vm.created", "vm.updated", "vm.ballooned", "vm.deleted"):
+        assert kind in kinds

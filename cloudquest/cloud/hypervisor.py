@@ -344,7 +344,10 @@ class HostSim:
             return workload, spec.load_pct
         if not spec.adjustable:
             adjustable = ", ".join(w.name for w in WORKLOADS.values() if w.adjustable)
-            raise CloudError("InvalidParameterValue", f"a {workload} workload has a fixed load (load applies to: {adjustable})")
+            article = "an" if workload[0] in "aeiou" else "a"
+            raise CloudError(
+                "InvalidParameterValue", f"{article} {workload} workload has a fixed load (load applies to: {adjustable})"
+            )
         if not isinstance(load, int) or isinstance(load, bool) or not 0 <= load <= 100:
             raise CloudError("InvalidParameterValue", f"load must be a whole percent per vCPU from 0 to 100, not {load!r}")
         return workload, load

@@ -199,11 +199,12 @@ def balloon(session: "Session", name: str, gib: float) -> str:
 def top_text(sim: HostSim, now_ms: int) -> str:
     m = sim.metrics()
     window_s = min(sim.slices, WINDOW_SLICES) * SLICE_MS / 1000
+    span = f"averages over the last {window_s:g}s" if window_s else "no time has passed yet (tick to run the host)"
     held = sim.memory.held_mib / 1024
     lines = [
         f"host: {sim.sockets} socket x {sim.cores} core"
         + (f" x {sim.threads} thread" if sim.threads > 1 else "")
-        + f" = {sim.pcpus} pCPUs, {sim.ram_mib / 1024:g} GiB    t={now_ms / 1000:g}s, averages over the last {window_s:g}s",
+        + f" = {sim.pcpus} pCPUs, {sim.ram_mib / 1024:g} GiB    t={now_ms / 1000:g}s, {span}",
         f"CPU {m['host_cpu_util']:.1f}% busy   vCPUs {sim.vcpus_total} (ratio {m['vcpu_ratio']:g})   "
         f"RAM held {held:.1f}/{sim.ram_mib / 1024:g} GiB (configured {m['ram_overcommit']:g}x)   "
         f"swap {m['swap_used_gib']:g} GiB   worst steal {m['max_steal_pct']:.1f}%",
