@@ -108,6 +108,42 @@ def test_weights_split_a_contended_multi_pcpu_host_in_proportion():
     assert share(sim, "z") == pytest.approx(2.0, abs=0.03)
 
 
+def test_weight_counts_per_vcpu_so_a_bigger_busy_guest_gets_more():
+    """Credit1 counts weight per vCPU (George Dunlap's 2010 patch "Credit1: make weight
+    per-vcpu"; sched_credit.c: "Make weight per-vcpu"): at equal weights a busy 4-vCPU
+    guest gets twice the CPU of a busy 2-vCPU one on a contended 4-pCPU host."""
+    sim = HostSim(sockets=1, cores=4, ram_gib=16)
+    sim.create_vm("big", 4, 1, workload="cpu-bound")
+    sim.create_vm("small", 2, 1, workload="cpu-bound")
+    sim.run_slices(3000)
+    assert share(sim, "big") == pytest.approx(8 / 3, abs=0.01)
+    assert share(sim, "small") == pytest.approx(4 / 3, abs=0.01)
+
+
+def test_contention_rotates_when_guests_are_cut_short():
+    # Three busy 3-vCPU guests on 4 pCPUs: every slice one of them is cut short. It keeps
+    # its place at the head of the queue, so over time each gets a third of the host.
+    sim = HostSim(sockets=1, cores=4, ram_gib=16)
+    for name in "abc":
+        sim.create_vm(name, 3, 1, workload="cpu-bound")
+    sim.run_slices(3000)
+    for name in "abc":
+        assert share(sim, name) == pytest.approx(4 / 3, abs=0.01)
+
+
+def test_unpinned_guests_stay_off_pcpus_that_pinned_guests_need():
+    # db owns pCPUs 0-3, batch 4-15; web may run anywhere and finds room without
+    # crowding db, as Xen places a waking vCPU on an idle pCPU.
+    sim = HostSim(sockets=2, cores=8, ram_gib=64)
+    sim.create_vm("db", 4, 16, workload="latency-sensitive", load=80, weight=64, pins="0-3")
+    sim.create_vm("batch", 8, 16, workload="cpu-bound", pins="4-15")
+    sim.create_vm("web", 4, 8, workload="steady", load=40)
+    sim.run_slices(1000)
+    m = sim.metrics()
+    assert m["max_steal_pct"] == 0.0
+    assert m["host_cpu_util"] == pytest.approx(100 * (3.2 + 8 + 1.6) / 16, abs=0.1)
+
+
 def test_equal_weights_share_equally():
     sim = HostSim(sockets=1, cores=1, ram_gib=8)
     sim.create_vm("a", 1, 1, workload="cpu-bound")

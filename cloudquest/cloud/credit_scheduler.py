@@ -41,9 +41,13 @@ Where we simplify, and why:
 - Decisions are made once per 30 ms slice. Within a slice, CPU time is handed out in
   run-queue order (BOOST, UNDER, OVER; FIFO within each) from one host-wide pool, the
   way Xen's per-pCPU queues plus work stealing behave. A vCPU runs at most 30 ms per
-  slice; a domain at most ``vcpus x 30 ms``, or its pinned pCPUs' worth. Time is handed
-  out, not laid on a timeline: McNaughton's wrap-around rule shows that any such
-  hand-out on unpinned pCPUs fits without a vCPU running in two places at once.
+  slice; a domain at most ``vcpus x 30 ms``, or its pinned pCPUs' worth. A domain that
+  got all it could use goes to the back of its class; one cut short keeps its place
+  (its vCPUs that did not run are still at the head of Xen's queues), so contention
+  rotates. Unpinned work fills the pCPUs with the least pinned demand first, as Xen
+  puts a waking vCPU on an idle pCPU. Time is handed out, not laid on a timeline:
+  McNaughton's wrap-around rule shows that any such hand-out on unpinned pCPUs fits
+  without a vCPU running in two places at once.
 - Rate limiting, hyperthread siblings, NUMA and soft affinity are not modelled.
 
 Time inside a slice is in integer microseconds so every run is exact and repeatable.
