@@ -11,9 +11,11 @@ Published facts reproduced here, with their sources:
   10 credits per ms (300 per pCPU per period), 3 ticks per slice; a waking UNDER vCPU is
   BOOSTed (csched_vcpu_wake); credits bounded at -300 and, above +300, the vCPU stops
   earning.
-- Linux steal time: the CPU time a guest wanted that the host gave to someone else
-  (KVM: run-queue delay of the vCPU; Xen guests: vCPU run-state time "runnable" plus
-  "offline", so a vCPU parked by its cap shows as steal). ``top``'s ``st`` column.
+- Linux steal time: the CPU time a guest wanted that the host gave to someone else,
+  ``top``'s ``st`` column. On KVM it is the vCPU thread's run-queue delay (commit "KVM:
+  Steal time implementation", 2011: "halt time does not count"); in a Xen guest
+  ``xen_steal_clock`` (drivers/xen/time.c) returns run-state time RUNSTATE_runnable +
+  RUNSTATE_offline, so a vCPU paused because of its cap shows as steal too.
 """
 
 from __future__ import annotations
