@@ -201,18 +201,14 @@ class Fleet:
             self.cloud.clock.schedule(r.arrive_ms, lambda r=r: self._arrive(r))
 
     def _schedule_fault(self, fault: dict[str, Any]) -> None:
-        from .faults import set_health
+        # One implementation of a timed fault: the world timeline's (cloud/timeline.py).
+        from .timeline import ACTION_OF, TimedFault, schedule_fault
 
         kind, ident = fault["kind"], fault["id"]
         health = Health(fault.get("health", "failed"))
         if self.cloud.hardware.find(kind, ident) is None:
             raise ValueError(f"fleet fault names no {kind} {ident!r}")
-
-        def fire() -> None:
-            if self.cloud.hardware.find(kind, ident).health is not health:
-                set_health(self.cloud, kind, ident, health, cause="timeline")
-
-        self.cloud.clock.schedule(int(fault.get("at_ms", 0)), fire)
+        schedule_fault(self.cloud, TimedFault(int(fault.get("at_ms", 0)), ACTION_OF[health], kind, ident))
 
     # -- the stream --------------------------------------------------------------------
     def pending(self) -> list[StreamRequest]:
