@@ -139,7 +139,9 @@ class CheckEvaluator:
             return Verdict(ok, ("; " if ok else " or ").join(p.detail for p in shown[: 1 if ok else None]))
         if isinstance(check, NotCheck):
             inner = self.evaluate(metrics, check.not_)
-            return Verdict(not inner.ok, f"not ({inner.detail})")
+            if inner.ok:
+                return Verdict(False, f"must not happen, but: {inner.detail}")
+            return Verdict(True, f"as required, {inner.detail}")
         raise TypeError(f"unknown check {check!r}")
 
 
