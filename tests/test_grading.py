@@ -98,3 +98,11 @@ def test_checks_are_declarative_not_code():
         make_chapter([{"id": "x", "text": "t", "skills": SK, "check": "__import__('os').system('true')"}])
     with pytest.raises(ValidationError):
         make_chapter([{"id": "x", "text": "t", "skills": SK, "check": {"metric": "a", "op": "in", "value": 1}}])
+
+
+def test_not_evidence_reads_as_a_requirement():
+    obj = [{"id": "n", "text": "t", "skills": SK, "check": {"not": {"event": "instance.terminated"}}}]
+    r = run(obj, ["launch --name w --zone zb", "tick 20"])["n"]
+    assert r.passed and "as required, no instance.terminated yet" in r.evidence
+    r = run(obj, ["launch --name w --zone zb", "tick 20", "terminate w"])["n"]
+    assert not r.passed and "must not happen, but: t=20.000s instance.terminated" in r.evidence
