@@ -89,7 +89,7 @@ def expand(cloud: "Cloud", section: list[dict[str, Any]]) -> list[TimedFault]:
         where = f"timeline entry {n + 1}"
         if not isinstance(entry, dict):
             raise ValueError(f"{where} must be a mapping")
-        if "random" in entry:
+        if entry.get("random") is not None:
             spec = entry["random"]
             action = spec.get("action", "fail")
             part = spec.get("part", "disk")

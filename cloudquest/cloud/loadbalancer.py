@@ -1,0 +1,642 @@
+"""Load balancing: a front door that health-checks its targets and routes around failures.
+
+An AWS Application Load Balancer is not one machine. It is a set of *load balancer
+nodes*, one in each Availability Zone enabled for it; DNS spreads clients over the
+nodes, and each node forwards requests to the registered *targets* of a target group
+(with cross-zone load balancing, the ALB default, to targets in every zone). What this
+module models, following AWS's documentation ("Health checks for Application Load
+Balancer target groups"):
+
+- **Each node checks every target itself**, every ``HealthCheckIntervalSeconds``
+  (default 30, range 5-300). A check fails when no answer comes within
+  ``HealthCheckTimeoutSeconds`` (default 5, range 2-120, and less than the interval).
+- **Thresholds**: a healthy target is taken out of service after
+  ``UnhealthyThresholdCount`` consecutive failures (default 2, range 2-10) and put back
+  after ``HealthyThresholdCount`` consecutive successes (default 5, range 2-10). A newly
+  registered target starts ``initial`` and must pass one check to turn healthy.
+- **Routing**: a node sends requests only to targets *it* believes healthy, round robin
+  (the ALB default algorithm). If it believes none is healthy it *fails open* and
+  spreads requests over every registered target, whatever their health.
+
+That is where the **detection gap** comes from: between a target dying and the node's
+second failed check (30 to 60 s with the defaults), the node keeps sending it requests,
+and they fail. Each node learns on its own clock, so for a while some nodes route
+around a dead target and others do not. Health checks are also *shallow*: a target that
+answers a check within its timeout is healthy even if real requests time out (a gray
+failure).
+
+The service around the load balancers (one per world, the ``loadbalancer`` section)
+holds what the game needs to turn this into availability:
+
+- the **load curve**: offered requests per second over time, piecewise constant
+  (``load: [{at_s: 60, rps: 100}, ...]``), offered to the ``entry`` load balancer;
+- each target answers in ``response_ms`` (plus the cross-zone link's latency), times
+  ``degraded_slowdown`` if its host, rack, zone or root disk is degraded; a client gives
+  up after ``client_timeout_ms``;
+- each target serves at most ``rps_per_vcpu`` per vCPU of its instance; more is shed;
+- a request reads one object of the service's data, uniformly, when the world stores
+  data (cloud/storage.py): a request for an object that is unreadable fails.
+
+``availability_pct`` = requests served / requests offered * 100 over the run.
+
+Where the game simplifies: requests are counted per simulation step (one tick) and
+routed with the state at the end of the step; DNS removes a node in a failed zone at
+once (real DNS answers are cached for the record's TTL, 60 s for ELB); there are no
+client retries, no connection draining on deregistration, no slow start, and a node
+needs no host of its own (it fails only with its zone). Consistent hashing and node
+scaling belong to the load balancer chapter, which builds on :class:`LoadBalancer`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from .errors import CloudError
+from .hardware import Health
+
+if TYPE_CHECKING:
+    from .cloud import Cloud
+    from .control_plane import Instance
+
+SECTION = "loadbalancer"
+
+# Application Load Balancer target-group health checks, from AWS's documentation
+# ("Health checks for Application Load Balancer target groups", Health check settings):
+# setting -> (lowest, highest, default) for instance targets.
+HEALTH_CHECK_LIMITS: dict[str, tuple[int, int, int]] = {
+    "interval_s": (5, 300, 30),  # HealthCheckIntervalSeconds
+    "timeout_s": (2, 120, 5),  # HealthCheckTimeoutSeconds
+    "healthy_threshold": (2, 10, 5),  # HealthyThresholdCount
+    "unhealthy_threshold": (2, 10, 2),  # UnhealthyThresholdCount
+}
+SETTING_ALIASES = {
+    "interval": "interval_s",
+    "timeout": "timeout_s",
+    "healthy": "healthy_threshold",
+    "healthy-threshold": "healthy_threshold",
+    "unhealthy": "unhealthy_threshold",
+    "unhealthy-threshold": "unhealthy_threshold",
+}
+# An ALB's hourly charge in us-east-1 (AWS Elastic Load Balancing pricing); the game
+# leaves out the per-LCU charge for traffic.
+ALB_USD_PER_HOUR = 0.0225
+NAME_PATTERN = "lower-case letters, digits and '-', starting with a letter, up to 32"
+MAX_LOAD_RPS = 10_000_000
+
+STATES = ("initial", "healthy", "unhealthy")
+FAIL_REASONS = ("dead_target", "slow", "overload", "no_route", "data")
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    interval_s: int = 30
+    timeout_s: int = 5
+    healthy_threshold: int = 5
+    unhealthy_threshold: int = 2
+
+    def changed(self, name: str, value: Any) -> "HealthCheck":
+        """A copy with one setting changed, checked against AWS's ranges (CloudError)."""
+        key = SETTING_ALIASES.get(name, name)
+        if key not in HEALTH_CHECK_LIMITS:
+            names = ", ".join(k.replace("_s", "").replace("_", "-") for k in HEALTH_CHECK_LIMITS)
+            raise CloudError("ValidationError", f"no health check setting {name!r} (settings: {names})")
+        lo, hi, _ = HEALTH_CHECK_LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise CloudError("ValidationError", f"{key} must be a whole number from {lo} to {hi}, not {value!r}")
+        if not lo <= int(value) <= hi:
+            raise CloudError("ValidationError", f"{key} must be from {lo} to {hi} (AWS's range), not {value:g}")
+        new = replace(self, **{key: int(value)})
+        if new.timeout_s >= new.interval_s:
+            raise CloudError(
+                "ValidationError",
+                f"the health check timeout ({new.timeout_s} s) must be less than the interval ({new.interval_s} s); "
+                "change the other setting first",
+            )
+        return new
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any] | None) -> "HealthCheck":
+        hc = cls()
+        for key, value in (spec or {}).items():
+            key = SETTING_ALIASES.get(key, key)
+            # each value checked alone, the timeout-below-interval rule once at the end
+            loose = cls(interval_s=300, timeout_s=2)  # any one value in range passes against it
+            hc = replace(hc, **{key: getattr(loose.changed(key, value), key)})
+        if hc.timeout_s >= hc.interval_s:
+            raise CloudError("ValidationError", f"health check timeout_s ({hc.timeout_s}) must be less than interval_s ({hc.interval_s})")
+        return hc
+
+    def describe(self) -> str:
+        return (
+            f"every {self.interval_s} s, timeout {self.timeout_s} s, "
+            f"unhealthy after {self.unhealthy_threshold} failures, healthy after {self.healthy_threshold} passes"
+        )
+
+    def detection_gap_s(self) -> tuple[int, int]:
+        """Shortest and longest time from a target dying to a node marking it unhealthy:
+        the next check comes 0 to one interval later, then threshold-1 more intervals."""
+        n = self.unhealthy_threshold - 1
+        return n * self.interval_s, (n + 1) * self.interval_s
+
+
+@dataclass(frozen=True)
+class LoadPoint:
+    at_ms: int
+    rps: int
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    load: tuple[LoadPoint, ...] = ()
+    response_ms: float = 40.0
+    client_timeout_ms: float = 1000.0
+    degraded_slowdown: float = 100.0
+    rps_per_vcpu: int = 25
+    usd_per_hour: float = ALB_USD_PER_HOUR
+    entry: str | None = None
+
+
+def _num(spec: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ValueError(f"loadbalancer {key} must be a number from {lo:g} to {hi:g}, not {value!r}")
+    return float(value)
+
+
+def load_curve(points: list[dict[str, Any]] | None) -> tuple[LoadPoint, ...]:
+    """``[{at_s, rps}, ...]`` -> points in time order; before the first point nothing is
+    offered, and each point's rate holds until the next."""
+    out = []
+    for n, p in enumerate(points or []):
+        at, rps = p.get("at_s"), p.get("rps")
+        if isinstance(at, bool) or not isinstance(at, (int, float)) or at < 0:
+            raise ValueError(f"load point {n + 1}: at_s must be seconds, 0 or more, not {at!r}")
+        if isinstance(rps, bool) or not isinstance(rps, int) or not 0 <= rps <= MAX_LOAD_RPS:
+            raise ValueError(f"load point {n + 1}: rps must be a whole number from 0 to {MAX_LOAD_RPS}, not {rps!r}")
+        out.append(LoadPoint(int(round(at * 1000)), rps))
+    times = [p.at_ms for p in out]
+    if times != sorted(times) or len(set(times)) != len(times):
+        raise ValueError("load points must be in time order, one per time")
+    return tuple(out)
+
+
+def config_from_section(section: dict[str, Any]) -> ServiceConfig:
+    section = section or {}
+    return ServiceConfig(
+        load=load_curve(section.get("load")),
+        response_ms=_num(section, "response_ms", 40.0, 0.1, 60_000),
+        client_timeout_ms=_num(section, "client_timeout_ms", 1000.0, 1, 600_000),
+        degraded_slowdown=_num(section, "degraded_slowdown", 100.0, 1, 100_000),
+        rps_per_vcpu=int(_num(section, "rps_per_vcpu", 25, 1, 1_000_000)),
+        usd_per_hour=_num(section, "usd_per_hour", ALB_USD_PER_HOUR, 0, 1000),
+        entry=section.get("entry"),
+    )
+
+
+@dataclass(eq=False)
+class View:
+    """One load balancer node's opinion of one target."""
+
+    state: str = "initial"
+    passes: int = 0  # consecutive
+    failures: int = 0  # consecutive
+    since_ms: int = 0
+    reason: str = "Elb.InitialHealthChecking"
+    generation: int = 0  # bumped to cancel the pending check chain
+
+
+@dataclass(eq=False)
+class Target:
+    instance: str
+    registered_ms: int
+    views: dict[str, View] = field(default_factory=dict)  # node zone -> view
+    sent: int = 0
+    served: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Probe:
+    """What a request (or a health check) finds when it reaches a target."""
+
+    answers: bool
+    latency_ms: float
+    reason: str
+
+
+class LoadBalancer:
+    """One load balancer with one target group (an ALB with one listener rule)."""
+
+    def __init__(self, service: "LoadBalancing", name: str, zones: list[str], health_check: HealthCheck) -> None:
+        self.service = service
+        self.cloud = service.cloud
+        self.name = name
+        self.zones = zones  # one node per enabled zone
+        self.health_check = health_check
+        self.targets: dict[str, Target] = {}
+        self._rr: dict[str, int] = dict.fromkeys(zones, 0)  # round-robin position per node
+        self._node_rr = 0
+
+    # -- registration -------------------------------------------------------------------
+    def register(self, instance: str) -> Target:
+        cloud = self.cloud
+        inst = cloud.control.instances.get(instance)
+        if inst is None or not inst.alive:
+            known = ", ".join(sorted(i.name for i in cloud.control.alive())) or "none"
+            raise CloudError("InvalidTarget", f"no live instance named {instance!r} to register (instances: {known})")
+        if instance in self.targets:
+            raise CloudError("DuplicateTarget", f"{instance} is already registered with {self.name}")
+        region = cloud.hardware.zones[self.zones[0]].region.id
+        if inst.zone is not None and cloud.hardware.zones[inst.zone].region.id != region:
+            raise CloudError("InvalidTarget", f"{instance} is in another region than load balancer {self.name}")
+        now = cloud.now_ms
+        target = Target(instance, now, {z: View(since_ms=now) for z in self.zones})
+        self.targets[instance] = target
+        cloud.api_call("RegisterTargets", load_balancer=self.name, instance=instance)
+        for zone in self.zones:
+            self._start_checks(target, zone)
+        return target
+
+    def deregister(self, instance: str) -> None:
+        target = self.targets.get(instance)
+        if target is None:
+            known = ", ".join(self.targets) or "none"
+            raise CloudError("InvalidTarget", f"{instance!r} is not registered with {self.name} (targets: {known})")
+        self.cloud.api_call("DeregisterTargets", load_balancer=self.name, instance=instance)
+        for view in target.views.values():
+            view.generation += 1  # stops its checks
+        del self.targets[instance]
+
+    def configure(self, setting: str, value: Any) -> tuple[Any, Any]:
+        new = self.health_check.changed(setting, value)
+        key = SETTING_ALIASES.get(setting, setting)
+        old_value = getattr(self.health_check, key)
+        self.health_check = new
+        self.cloud.api_call("ModifyTargetGroup", load_balancer=self.name, setting=key, value=getattr(new, key))
+        if key == "interval_s":
+            # the new interval starts now: restart every chain with a fresh phase
+            for target in self.targets.values():
+                for zone in self.zones:
+                    target.views[zone].generation += 1
+                    self._start_checks(target, zone)
+        return old_value, getattr(new, key)
+
+    # -- health checks ------------------------------------------------------------------
+    def _start_checks(self, target: Target, zone: str) -> None:
+        """The node's first check comes at a seeded phase within one interval (real
+        nodes do not check in lock-step), then one every interval."""
+        view = target.views[zone]
+        token = view.generation
+        interval_ms = self.health_check.interval_s * 1000
+        first = self.cloud.now_ms + 1 + self.cloud.rng.randrange(interval_ms)
+        self.cloud.clock.schedule(first, lambda: self._check(target, zone, token))
+
+    def _check(self, target: Target, zone: str, token: int) -> None:
+        view = target.views[zone]
+        if view.generation != token or self.targets.get(target.instance) is not target:
+            return  # deregistered, or its chain was restarted
+        cloud = self.cloud
+        cloud.clock.schedule_in(self.health_check.interval_s * 1000, lambda: self._check(target, zone, token))
+        if not cloud.hardware.zones[zone].up:
+            return  # the node itself is down: its opinion is frozen until it is back
+        hc = self.health_check
+        probe = self.service.probe(zone, target.instance)
+        ok = probe.answers and probe.latency_ms <= hc.timeout_s * 1000
+        reason = probe.reason if not probe.answers else "Target.Timeout" if not ok else ""
+        if ok:
+            view.passes += 1
+            view.failures = 0
+            if view.state == "initial" or (view.state == "unhealthy" and view.passes >= hc.healthy_threshold):
+                self._mark(target, zone, view, "healthy", "")
+        else:
+            view.failures += 1
+            view.passes = 0
+            if view.state != "unhealthy" and view.failures >= hc.unhealthy_threshold:
+                self._mark(target, zone, view, "unhealthy", reason)
+            elif view.state == "unhealthy":
+                view.reason = reason
+
+    def _mark(self, target: Target, zone: str, view: View, state: str, reason: str) -> None:
+        view.state = state
+        view.since_ms = self.cloud.now_ms
+        view.reason = reason
+        self.cloud.emit(
+            f"lb.target_{state}",
+            load_balancer=self.name,
+            node=zone,
+            target=target.instance,
+            reason=reason,
+        )
+
+    # -- routing ------------------------------------------------------------------------
+    def nodes_up(self) -> list[str]:
+        zones = self.cloud.hardware.zones
+        return [z for z in self.zones if zones[z].up]
+
+    def routable(self, zone: str) -> tuple[list[Target], bool]:
+        """The targets this node sends requests to, and whether it is failing open."""
+        healthy = [t for t in self.targets.values() if t.views[zone].state == "healthy"]
+        if healthy:
+            return healthy, False
+        return list(self.targets.values()), bool(self.targets)
+
+    def healthy_everywhere(self) -> int:
+        nodes = self.nodes_up()
+        return sum(1 for t in self.targets.values() if nodes and all(t.views[z].state == "healthy" for z in nodes))
+
+    def split(self, offered: int) -> list[tuple[str, Target | None, int]]:
+        """Spread ``offered`` requests over the nodes that are up (evenly, the remainder
+        rotating), then each node's share over its routable targets, round robin.
+        Returns (node, target, requests); target None = the node had nowhere to send."""
+        out: list[tuple[str, Target | None, int]] = []
+        nodes = self.nodes_up()
+        if not nodes:
+            return [("", None, offered)] if offered else []
+        for zone, q in _round_robin(nodes, offered, self._node_rr):
+            targets, _ = self.routable(zone)
+            if not targets:
+                out.append((zone, None, q))
+                continue
+            start = self._rr[zone] % len(targets)
+            for target, share in _round_robin(targets, q, start):
+                out.append((zone, target, share))
+            self._rr[zone] = (start + q) % len(targets)
+        self._node_rr = (self._node_rr + offered) % len(nodes)
+        return out
+
+
+def _round_robin(items: list, total: int, start: int) -> list[tuple[Any, int]]:
+    """Hand ``total`` requests out one by one from position ``start``: each item gets
+    total // n, and the next total % n items one more."""
+    n = len(items)
+    base, extra = divmod(total, n)
+    out = []
+    for i, item in enumerate(items):
+        share = base + (1 if (i - start) % n < extra else 0)
+        if share:
+            out.append((item, share))
+    return out
+
+
+class LoadBalancing:
+    """Every load balancer of the world, the offered load, and what became of it."""
+
+    def __init__(self, cloud: "Cloud", config: ServiceConfig) -> None:
+        self.cloud = cloud
+        self.config = config
+        self.balancers: dict[str, LoadBalancer] = {}
+        self._acc = 0  # milli-requests carried over between steps
+        self.offered = 0
+        self.served = 0
+        self.failed: dict[str, int] = dict.fromkeys(FAIL_REASONS, 0)
+        self.last_step_failed = 0
+        self.last_step_offered = 0
+        self.last_step_failed_by: dict[str, int] = dict.fromkeys(FAIL_REASONS, 0)
+        self._failing_since: int | None = None
+        self._failing_count = 0
+
+    # -- API ----------------------------------------------------------------------------
+    def create(self, name: str, zones: list[str] | None = None, health_check: HealthCheck | None = None) -> LoadBalancer:
+        import re
+
+        hw = self.cloud.hardware
+        if not re.match(r"^[a-z][a-z0-9-]{0,31}$", name or ""):
+            raise CloudError("ValidationError", f"bad load balancer name {name!r} ({NAME_PATTERN})")
+        if name in self.balancers:
+            raise CloudError("DuplicateLoadBalancerName", f"a load balancer named {name!r} already exists")
+        if not zones:
+            first = next(iter(hw.regions.values()), None)
+            zones = [z.id for z in first.zones] if first else []
+        unknown = [z for z in zones if z not in hw.zones]
+        if unknown:
+            raise CloudError("InvalidSubnet", f"unknown zone {unknown[0]!r} (zones: {', '.join(hw.zones)})")
+        if len(set(zones)) != len(zones):
+            raise CloudError("ValidationError", "each zone may be given once")
+        if len(zones) < 2:
+            raise CloudError("ValidationError", "an Application Load Balancer needs subnets in at least two zones")
+        if len({hw.zones[z].region.id for z in zones}) > 1:
+            raise CloudError("ValidationError", "a load balancer's zones must be in one region")
+        lb = LoadBalancer(self, name, list(zones), health_check or HealthCheck())
+        self.balancers[name] = lb
+        self.cloud.api_call("CreateLoadBalancer", load_balancer=name, zones=",".join(zones))
+        return lb
+
+    def get(self, name: str) -> LoadBalancer:
+        lb = self.balancers.get(name)
+        if lb is None:
+            known = ", ".join(self.balancers) or "none yet"
+            raise CloudError("LoadBalancerNotFound", f"no load balancer named {name!r} (load balancers: {known})")
+        return lb
+
+    def entry(self) -> LoadBalancer | None:
+        """The load balancer the offered load arrives at."""
+        if self.config.entry is not None:
+            return self.balancers.get(self.config.entry)
+        return next(iter(self.balancers.values()), None)
+
+    # -- what a target does with a request ------------------------------------------------
+    def slowdown(self, inst: "Instance") -> float:
+        host = inst.host
+        if host is None:
+            return 1.0
+        parts = [host, host.rack, host.rack.zone] + ([inst.disk] if inst.disk is not None else [])
+        return self.config.degraded_slowdown if any(p.health is Health.DEGRADED for p in parts) else 1.0
+
+    def path_latency_ms(self, node_zone: str, target_zone: str) -> float | None:
+        """Extra latency of the path from a node to a target's zone, or None when there
+        is no path (the zones' link is cut, or there is none)."""
+        if node_zone == target_zone:
+            return 0.0
+        links = self.cloud.hardware.links
+        link = links.get(f"{node_zone}~{target_zone}") or links.get(f"{target_zone}~{node_zone}")
+        if link is None or link.health is Health.FAILED:
+            return None
+        return link.latency_us / 1000
+
+    def probe(self, node_zone: str, instance: str) -> Probe:
+        inst = self.cloud.control.instances.get(instance)
+        if inst is None or not inst.alive:
+            return Probe(False, 0.0, "Target.InvalidState")
+        if inst.state != "running":
+            return Probe(False, 0.0, "Target.Timeout")  # impaired or still booting: no answer
+        extra = self.path_latency_ms(node_zone, inst.zone or "")
+        if extra is None:
+            return Probe(False, 0.0, "Target.Timeout")
+        return Probe(True, self.config.response_ms * self.slowdown(inst) + extra, "")
+
+    def capacity_rps(self, instance: str) -> int:
+        inst = self.cloud.control.instances.get(instance)
+        return inst.type.vcpus * self.config.rps_per_vcpu if inst is not None else 0
+
+    # -- the offered load ---------------------------------------------------------------
+    def rps_at(self, t_ms: int) -> int:
+        rps = 0
+        for p in self.config.load:
+            if p.at_ms > t_ms:
+                break
+            rps = p.rps
+        return rps
+
+    def _offer(self, start_ms: int, end_ms: int) -> int:
+        """Requests offered in [start, end): the curve integrated exactly, in whole
+        requests, the fraction carried to the next step."""
+        milli = 0
+        points = self.config.load
+        for i, p in enumerate(points):
+            seg_end = points[i + 1].at_ms if i + 1 < len(points) else end_ms
+            lo, hi = max(start_ms, p.at_ms), min(end_ms, seg_end)
+            if hi > lo:
+                milli += p.rps * (hi - lo)
+        self._acc += milli
+        offered, self._acc = divmod(self._acc, 1000)
+        return offered
+
+    def step(self, dt_ms: int) -> None:
+        now = self.cloud.now_ms
+        offered = self._offer(now - dt_ms, now)
+        failed = dict.fromkeys(FAIL_REASONS, 0)
+        served = 0
+        if offered:
+            lb = self.entry()
+            if lb is None:
+                failed["no_route"] += offered
+            else:
+                served = self._route(lb, offered, dt_ms, failed)
+        self.offered += offered
+        self.served += served
+        for k, v in failed.items():
+            self.failed[k] += v
+        total_failed = sum(failed.values())
+        self.last_step_offered = offered
+        self.last_step_failed = total_failed
+        self.last_step_failed_by = failed
+        self._note_errors(total_failed, failed)
+
+    def _route(self, lb: LoadBalancer, offered: int, dt_ms: int, failed: dict[str, int]) -> int:
+        answered: dict[str, int] = {}
+        for zone, target, q in lb.split(offered):
+            if target is None:
+                failed["no_route"] += q
+                continue
+            target.sent += q
+            probe = self.probe(zone, target.instance)
+            if not probe.answers:
+                failed["dead_target"] += q
+                target.failed += q
+            elif probe.latency_ms > self.config.client_timeout_ms:
+                failed["slow"] += q
+                target.failed += q
+            else:
+                answered[target.instance] = answered.get(target.instance, 0) + q
+        served = 0
+        for name, q in answered.items():
+            cap = self.capacity_rps(name) * dt_ms // 1000
+            ok = min(q, cap)
+            failed["overload"] += q - ok
+            lb.targets[name].failed += q - ok
+            lb.targets[name].served += ok
+            served += ok
+        unreadable, objects = self._data_unreadable()
+        if unreadable and served:
+            lost = served * unreadable // objects
+            failed["data"] += lost
+            served -= lost
+        return served
+
+    def _data_unreadable(self) -> tuple[int, int]:
+        store = self.cloud.extensions.get("storage")
+        if store is None or not store.objects or not (store.chunks_unavailable or store.chunks_lost):
+            return 0, 0
+        bad = sum(1 for o in store.objects.values() if o.unavailable_chunks or o.lost_chunks)
+        return bad, len(store.objects)
+
+    def _note_errors(self, total_failed: int, failed: dict[str, int]) -> None:
+        """Log the start and the end of each run of failing steps (not every step)."""
+        cloud = self.cloud
+        if total_failed and self._failing_since is None:
+            self._failing_since = cloud.now_ms
+            self._failing_count = 0
+            main = max(FAIL_REASONS, key=lambda k: failed[k])
+            cloud.emit("lb.errors_started", failed=total_failed, cause=main)
+        if self._failing_since is not None:
+            self._failing_count += total_failed
+            if not total_failed:
+                cloud.emit(
+                    "lb.errors_stopped",
+                    failed=self._failing_count,
+                    lasted_s=(cloud.now_ms - self._failing_since) / 1000,
+                )
+                self._failing_since = None
+
+    # -- whole again? -------------------------------------------------------------------
+    def serving(self) -> bool:
+        """The front door works: the last step lost nothing, and every node that is up
+        sends only to targets that can answer in time (so it holds with no load too)."""
+        if self.last_step_failed:
+            return False
+        lb = self.entry()
+        if lb is None:
+            return not self.config.load
+        nodes = lb.nodes_up()
+        if not nodes:
+            return False
+        for zone in nodes:
+            targets, _ = lb.routable(zone)
+            if not targets:
+                return False
+            for t in targets:
+                p = self.probe(zone, t.instance)
+                if not p.answers or p.latency_ms > self.config.client_timeout_ms:
+                    return False
+        return True
+
+    # -- metrics ------------------------------------------------------------------------
+    def availability_pct(self) -> float:
+        if not self.offered:
+            return 100.0
+        return round(100 * self.served / self.offered, 4)
+
+    def metrics(self) -> dict[str, float | int]:
+        out: dict[str, float | int] = {
+            "availability_pct": self.availability_pct(),
+            "requests_offered": self.offered,
+            "requests_served": self.served,
+            "requests_failed": sum(self.failed.values()),
+            "load_rps": self.rps_at(self.cloud.now_ms),
+            "load_balancers": len(self.balancers),
+        }
+        for reason in FAIL_REASONS:
+            out[f"requests_failed_{reason}"] = self.failed[reason]
+        lb = self.entry()
+        if lb is not None:
+            out["lb_targets"] = len(lb.targets)
+            out["lb_targets_healthy"] = lb.healthy_everywhere()
+            out["lb_nodes_up"] = len(lb.nodes_up())
+            out["lb_capacity_rps"] = sum(self.capacity_rps(t) for t in lb.targets)
+        return out
+
+
+def attach(cloud: "Cloud", section: dict[str, Any]) -> LoadBalancing:
+    """World key ``loadbalancer``: the load curve and service settings, and any load
+    balancers the world starts with (``balancers: [{name, zones, targets, health_check}]``;
+    their targets are registered once the world's instances exist)."""
+    section = section or {}
+    service = LoadBalancing(cloud, config_from_section(section))
+    cloud.extensions[SECTION] = service
+    cloud.metric_sources.append(service.metrics)
+    cloud.step_hooks.append(service.step)
+    pending: list[tuple[LoadBalancer, list[str]]] = []
+    for spec in section.get("balancers") or []:
+        lb = service.create(spec["name"], spec.get("zones"), HealthCheck.from_dict(spec.get("health_check")))
+        pending.append((lb, list(spec.get("targets") or [])))
+    if any(targets for _, targets in pending):
+        # Instances named by the world are launched after the mechanisms attach; register
+        # them at time 0, before the first step.
+        def register_all() -> None:
+            for lb, targets in pending:
+                for name in targets:
+                    lb.register(name)
+
+        cloud.clock.schedule(0, register_all)
+    return service

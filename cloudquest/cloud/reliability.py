@@ -1,0 +1,299 @@
+"""Reliability accounting: what a design costs, and how each incident played out.
+
+A world switches this on with a ``reliability`` section::
+
+    reliability:
+      budget_per_hour: 0.12            # US$; the `budget` command compares against it
+      storage_usd_per_gib_month: 0.045 # per GiB of raw disk used, copies included
+      run_s: 14400                     # how long the exercise runs
+
+**Cost.** ``cost_per_hour`` is what the design would be billed per hour as it stands:
+every running (or impaired: still billed) instance at its catalogue ``price_per_hour``,
+every load balancer at its hourly charge, and the storage cluster's *raw* bytes (every
+copy or fragment) at ``storage_usd_per_gib_month`` divided by 730 hours (AWS's
+hours-per-month convention). The default $0.045 per GiB-month is Amazon EBS st1
+(throughput-optimised HDD) in us-east-1, the closest AWS price to the spinning disks of
+the storage chapter. ``cost_peak_per_hour`` is the highest it was at any step.
+
+**Incidents.** Every ``fault.injected`` event (a timeline entry or a player's ``fail`` /
+``degrade``) opens an incident. It is *recovered* at the first moment, at or after it
+began, when the service is whole again:
+
+- *availability back*: the load balancer lost no request in the last step and every node
+  sends only to targets that answer in time (cloud/loadbalancer.py ``serving``);
+- *protection back*: no chunk is under-replicated and every object is readable
+  (cloud/storage.py), so the next failure finds full redundancy.
+
+``time_to_recover_s.N`` is incident N's time from fault to whole (for an incident still
+open, the time so far), ``time_to_recover_s`` the worst of them, ``incidents_open`` how
+many are not recovered. Overlapping incidents recover together, at the moment the
+service is whole again. Each incident keeps its evidence: the requests that failed
+while it was open and why, when the load balancer's nodes took a target out, when
+storage declared a host dead and finished re-replicating, and objects lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cloud import Cloud
+
+SECTION = "reliability"
+HOURS_PER_MONTH = 730  # AWS pricing's convention
+GiB = 1 << 30
+EBS_ST1_USD_PER_GIB_MONTH = 0.045
+BILLED_STATES = ("running", "impaired")
+# events an incident's evidence quotes (besides the request counts)
+EVIDENCE_KINDS = (
+    "lb.target_unhealthy",
+    "lb.target_healthy",
+    "lb.errors_started",
+    "lb.errors_stopped",
+    "storage.heartbeat_lost",
+    "storage.host_dead",
+    "storage.at_risk",
+    "storage.protected",
+    "storage.object_lost",
+    "instance.unreachable",
+    "instance.recovered",
+    "fault.repaired",
+)
+
+
+@dataclass(frozen=True)
+class ReliabilityConfig:
+    budget_per_hour: float | None = None
+    storage_usd_per_gib_month: float = EBS_ST1_USD_PER_GIB_MONTH
+    run_s: int | None = None
+
+
+def config_from_section(section: dict[str, Any] | None) -> ReliabilityConfig:
+    section = section or {}
+    unknown = sorted(set(section) - {"budget_per_hour", "storage_usd_per_gib_month", "run_s"})
+    if unknown:
+        raise ValueError(f"unknown reliability setting {unknown[0]!r} (settings: budget_per_hour, storage_usd_per_gib_month, run_s)")
+    budget = section.get("budget_per_hour")
+    price = section.get("storage_usd_per_gib_month", EBS_ST1_USD_PER_GIB_MONTH)
+    run_s = section.get("run_s")
+    for name, value in (("budget_per_hour", budget), ("storage_usd_per_gib_month", price), ("run_s", run_s)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise ValueError(f"reliability {name} must be a number, 0 or more, not {value!r}")
+    return ReliabilityConfig(
+        None if budget is None else float(budget), float(price), None if run_s is None else int(run_s)
+    )
+
+
+@dataclass
+class Incident:
+    n: int
+    start_ms: int
+    part: str
+    id: str
+    health: str
+    cause: str
+    end_ms: int | None = None
+    failed: dict[str, int] = field(default_factory=dict)  # reason -> requests, while open
+    offered: int = 0
+    lost_before: int = 0
+    lost_after: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        return self.end_ms is None
+
+    def seconds(self, now_ms: int) -> float:
+        return ((self.end_ms if self.end_ms is not None else now_ms) - self.start_ms) / 1000
+
+    def title(self) -> str:
+        what = {"failed": "failed", "degraded": "turned slow (degraded)"}.get(self.health, self.health)
+        return f"{self.part} {self.id} {what} at t={self.start_ms / 1000:g}s ({self.cause})"
+
+    def as_dict(self, now_ms: int, lost_now: int) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "at_s": self.start_ms / 1000,
+            "part": self.part,
+            "id": self.id,
+            "health": self.health,
+            "cause": self.cause,
+            "recovered": not self.open,
+            "time_to_recover_s": self.seconds(now_ms),
+            "requests_offered": self.offered,
+            "requests_failed": sum(self.failed.values()),
+            "failed_by_reason": {k: v for k, v in sorted(self.failed.items()) if v},
+            "objects_lost": (self.lost_after if self.lost_after is not None else lost_now) - self.lost_before,
+            "evidence": self.evidence(now_ms, lost_now),
+        }
+
+    def evidence(self, now_ms: int, lost_now: int) -> str:
+        failed = sum(self.failed.values())
+        parts = [f"incident {self.n}: {self.title()}"]
+        if failed:
+            why = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(self.failed.items()) if v)
+            parts.append(f"{failed} of {self.offered} requests failed while it was open ({why})")
+        else:
+            parts.append(f"no request failed while it was open ({self.offered} offered)")
+        parts.extend(self.notes)
+        lost = (self.lost_after if self.lost_after is not None else lost_now) - self.lost_before
+        if lost:
+            parts.append(f"{lost} objects lost")
+        if self.open:
+            parts.append(f"not recovered yet after {self.seconds(now_ms):g}s")
+        else:
+            parts.append(f"whole again at t={self.end_ms / 1000:g}s, {self.seconds(now_ms):g}s after it began")
+        return "; ".join(parts)
+
+
+class Reliability:
+    def __init__(self, cloud: "Cloud", config: ReliabilityConfig) -> None:
+        self.cloud = cloud
+        self.config = config
+        self.incidents: list[Incident] = []
+        self.cost_peak = 0.0
+        self._seen = 0
+        self._open: list[Incident] = []
+
+    # -- cost ---------------------------------------------------------------------------
+    def cost_breakdown(self) -> dict[str, float]:
+        cloud = self.cloud
+        instances = sum(i.type.price_per_hour for i in cloud.control.instances.values() if i.state in BILLED_STATES)
+        lbs = cloud.extensions.get("loadbalancer")
+        lb_cost = len(lbs.balancers) * lbs.config.usd_per_hour if lbs is not None else 0.0
+        store = cloud.extensions.get("storage")
+        raw = store.bytes_raw if store is not None else 0
+        storage = raw / GiB * self.config.storage_usd_per_gib_month / HOURS_PER_MONTH
+        return {"instances": instances, "load_balancers": lb_cost, "storage": storage}
+
+    def cost_per_hour(self) -> float:
+        return round(sum(self.cost_breakdown().values()), 6)
+
+    # -- incidents ----------------------------------------------------------------------
+    def _objects_lost(self) -> int:
+        store = self.cloud.extensions.get("storage")
+        return store.objects_lost if store is not None else 0
+
+    def _scan(self) -> None:
+        """Open an incident for every new fault, and note evidence for the open ones."""
+        log = self.cloud.log
+        for event in log.since(self._seen):
+            if event.kind == "fault.injected":
+                inc = Incident(
+                    len(self.incidents) + 1,
+                    event.t_ms,
+                    str(event.get("part")),
+                    str(event.get("id")),
+                    str(event.get("health")),
+                    str(event.get("cause")),
+                    lost_before=self._objects_lost(),
+                )
+                self.incidents.append(inc)
+                self._open.append(inc)
+            elif self._open and event.kind in EVIDENCE_KINDS:
+                note = _note(event)
+                if note:
+                    for inc in self._open:
+                        if len(inc.notes) < 12:
+                            inc.notes.append(note)
+        self._seen = len(log)
+
+    def whole(self) -> bool:
+        lbs = self.cloud.extensions.get("loadbalancer")
+        if lbs is not None and not lbs.serving():
+            return False
+        store = self.cloud.extensions.get("storage")
+        if store is not None and (store.chunks_under or store.objects_unavailable or store.chunks_unavailable):
+            return False
+        return True
+
+    def step(self, dt_ms: int) -> None:
+        self._scan()
+        self.cost_peak = max(self.cost_peak, self.cost_per_hour())
+        if not self._open:
+            return
+        lbs = self.cloud.extensions.get("loadbalancer")
+        if lbs is not None:
+            for inc in self._open:
+                inc.offered += lbs.last_step_offered
+                for k, v in lbs.last_step_failed_by.items():
+                    if v:
+                        inc.failed[k] = inc.failed.get(k, 0) + v
+        if self.whole():
+            now = self.cloud.now_ms
+            lost = self._objects_lost()
+            for inc in self._open:
+                inc.end_ms = now
+                inc.lost_after = lost
+                self.cloud.emit(
+                    "incident.recovered",
+                    incident=inc.n,
+                    part=inc.part,
+                    id=inc.id,
+                    seconds=inc.seconds(now),
+                    requests_failed=sum(inc.failed.values()),
+                    objects_lost=lost - inc.lost_before,
+                )
+            self._open = []
+
+    # -- metrics ------------------------------------------------------------------------
+    def metrics(self) -> dict[str, float | int]:
+        self._scan()
+        now = self.cloud.now_ms
+        cost = self.cost_per_hour()
+        out: dict[str, float | int] = {
+            "cost_per_hour": cost,
+            "cost_peak_per_hour": round(max(self.cost_peak, cost), 6),
+            "incidents": len(self.incidents),
+            "incidents_open": sum(1 for i in self.incidents if i.open),
+            "time_to_recover_s": max((i.seconds(now) for i in self.incidents), default=0.0),
+        }
+        if self.config.budget_per_hour is not None:
+            out["budget_per_hour"] = self.config.budget_per_hour
+        for inc in self.incidents:
+            out[f"time_to_recover_s.{inc.n}"] = inc.seconds(now)
+        return out
+
+    def report(self) -> list[dict[str, Any]]:
+        """Every incident with its evidence, for the CLI and the views."""
+        self._scan()
+        now, lost = self.cloud.now_ms, self._objects_lost()
+        return [i.as_dict(now, lost) for i in self.incidents]
+
+
+def _note(event) -> str:
+    t = f"t={event.t_ms / 1000:g}s"
+    k = event.kind
+    g = event.get
+    if k == "lb.target_unhealthy":
+        return f"{t} node {g('node')} took {g('target')} out ({g('reason')})"
+    if k == "lb.target_healthy":
+        return f"{t} node {g('node')} put {g('target')} back"
+    if k == "lb.errors_started":
+        return f"{t} requests began failing ({g('cause').replace('_', ' ')})"
+    if k == "lb.errors_stopped":
+        return f"{t} requests stopped failing after {g('lasted_s'):g}s"
+    if k == "storage.host_dead":
+        return f"{t} storage declared {g('host')} dead after {g('silent_s'):g}s of silence"
+    if k == "storage.at_risk":
+        return f"{t} {g('chunks')} chunks under-replicated"
+    if k == "storage.protected":
+        return f"{t} storage fully protected again (repair took {g('repair_seconds'):g}s)"
+    if k == "storage.object_lost":
+        return f"{t} object {g('object')} LOST (chunk {g('chunk')}, {g('scheme')})"
+    if k == "instance.unreachable":
+        return f"{t} instance {g('instance')} unreachable"
+    if k == "instance.recovered":
+        return f"{t} instance {g('instance')} back"
+    if k == "fault.repaired":
+        return f"{t} {g('part')} {g('id')} repaired"
+    return ""
+
+
+def attach(cloud: "Cloud", section: dict[str, Any]) -> Reliability:
+    rel = Reliability(cloud, config_from_section(section))
+    cloud.extensions[SECTION] = rel
+    cloud.metric_sources.append(rel.metrics)
+    cloud.step_hooks.append(rel.step)
+    return rel
