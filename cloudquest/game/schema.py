@@ -179,6 +179,107 @@ class FleetSpec(Strict):
         return v
 
 
+# -- failure design: timeline, load balancing, reliability accounting --------------------
+FaultPart = Literal["disk", "host", "rack", "zone", "link"]
+FaultAction = Literal["fail", "repair", "degrade"]
+
+
+class RandomFaultsSpec(Strict):
+    """A storm: ``count`` distinct parts fail at seeded random times in [from_s, to_s)."""
+
+    action: FaultAction = "fail"
+    part: FaultPart = "disk"
+    count: int = Field(ge=1, le=100_000)
+    from_s: float = Field(default=0, ge=0)
+    to_s: float = Field(gt=0)
+    for_s: float = Field(default=0, ge=0, description="repair each one this long after")
+    among: list[str] | None = Field(default=None, description="choose only among these ids")
+
+    @model_validator(mode="after")
+    def _window(self) -> "RandomFaultsSpec":
+        if self.to_s <= self.from_s:
+            raise ValueError("to_s must be after from_s")
+        if self.among is not None and self.count > len(self.among):
+            raise ValueError(f"count {self.count} is more than the {len(self.among)} parts in among")
+        return self
+
+
+class TimelineEntry(Strict):
+    """One timed fault (cloud/timeline.py), or a ``random`` storm of them."""
+
+    at_s: float | None = Field(default=None, ge=0)
+    action: FaultAction = "fail"
+    part: FaultPart | None = None
+    id: str | None = None
+    for_s: float = Field(default=0, ge=0, description="repair it this long after")
+    random: RandomFaultsSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "TimelineEntry":
+        if self.random is not None:
+            if self.at_s is not None or self.part is not None or self.id is not None:
+                raise ValueError("an entry is either {at_s, action, part, id} or {random: {...}}, not both")
+        elif self.at_s is None or self.part is None or self.id is None:
+            raise ValueError("a timeline entry needs at_s, part and id (or random: {part, count, from_s, to_s})")
+        return self
+
+
+class HealthCheckSpec(Strict):
+    """ALB target-group health check settings, AWS's ranges and defaults."""
+
+    interval_s: int = Field(default=30, ge=5, le=300)
+    timeout_s: int = Field(default=5, ge=2, le=120)
+    healthy_threshold: int = Field(default=5, ge=2, le=10)
+    unhealthy_threshold: int = Field(default=2, ge=2, le=10)
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> "HealthCheckSpec":
+        if self.timeout_s >= self.interval_s:
+            raise ValueError(f"timeout_s ({self.timeout_s}) must be less than interval_s ({self.interval_s})")
+        return self
+
+
+class LoadPointSpec(Strict):
+    at_s: float = Field(ge=0)
+    rps: int = Field(ge=0, le=10_000_000, description="requests per second from at_s on")
+
+
+class BalancerSpec(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    zones: list[str] | None = Field(default=None, description="one node per zone (default: every zone of the region)")
+    targets: list[str] = Field(default_factory=list, description="instances of the world to register")
+    health_check: HealthCheckSpec = Field(default_factory=HealthCheckSpec)
+
+
+class LoadBalancingSpec(Strict):
+    """Load balancers, the load offered to them, and how targets answer (cloud/loadbalancer.py)."""
+
+    load: list[LoadPointSpec] = Field(default_factory=list, description="the load curve, piecewise constant")
+    response_ms: float = Field(default=40, gt=0, le=60_000)
+    client_timeout_ms: float = Field(default=1000, ge=1, le=600_000)
+    degraded_slowdown: float = Field(default=100, ge=1, le=100_000)
+    rps_per_vcpu: int = Field(default=25, ge=1, le=1_000_000)
+    usd_per_hour: float = Field(default=0.0225, ge=0, le=1000)
+    entry: str | None = Field(default=None, description="the load balancer the load arrives at (default: the first)")
+    balancers: list[BalancerSpec] = Field(default_factory=list)
+
+    @field_validator("load")
+    @classmethod
+    def _in_order(cls, load: list[LoadPointSpec]) -> list[LoadPointSpec]:
+        times = [p.at_s for p in load]
+        if times != sorted(times) or len(set(times)) != len(times):
+            raise ValueError("load points must be in time order, one per time")
+        return load
+
+
+class ReliabilitySpec(Strict):
+    """Cost and incident accounting (cloud/reliability.py)."""
+
+    budget_per_hour: float | None = Field(default=None, ge=0, description="US$ per hour")
+    storage_usd_per_gib_month: float = Field(default=0.045, ge=0, le=1000)
+    run_s: int | None = Field(default=None, ge=1, le=30 * 86400, description="how long the exercise runs")
+
+
 def world_ids(world: "World") -> dict[str, set[str]]:
     """The ids the world will build, by kind (the same naming as cloud/hardware.py)."""
     ids: dict[str, set[str]] = {k: set() for k in ("region", "zone", "rack", "host", "disk", "link")}
@@ -262,6 +363,9 @@ class World(Strict):
     instances: list[InstanceSpec] = Field(default_factory=list)
     hypervisor: HypervisorSpec | None = Field(default=None, description="one host carved into VMs (chapter 2)")
     fleet: FleetSpec | None = Field(default=None, description="a fleet at work: request stream, groups, timed faults (chapter 3)")
+    loadbalancer: LoadBalancingSpec | None = Field(default=None, description="load balancers and offered load (chapter 9)")
+    timeline: list[TimelineEntry] | None = Field(default=None, description="timed faults: a chaos timeline (chapter 9)")
+    reliability: ReliabilitySpec | None = Field(default=None, description="cost and incident accounting (chapter 9)")
 
     @model_validator(mode="after")
     def _fleet_refs(self) -> "World":
@@ -271,6 +375,47 @@ class World(Strict):
                 if f.id not in ids[f.kind]:
                     known = ", ".join(sorted(ids[f.kind])[:6]) or "none"
                     raise ValueError(f"fleet fault at {f.at_ms} ms: no {f.kind} {f.id!r} ({f.kind}s: {known}, ...)")
+        return self
+
+    @model_validator(mode="after")
+    def _failure_design_refs(self) -> "World":
+        """Timeline entries and load balancers name parts and instances that exist."""
+        if self.timeline is None and self.loadbalancer is None:
+            return self
+        ids = world_ids(self)
+
+        def known(kind: str) -> str:
+            names = sorted(ids[kind])
+            return ", ".join(names[:6]) + (", ..." if len(names) > 6 else "") or "none"
+
+        for n, e in enumerate(self.timeline or []):
+            if e.random is not None:
+                pool = e.random.among if e.random.among is not None else sorted(ids[e.random.part])
+                for ident in pool:
+                    if ident not in ids[e.random.part]:
+                        raise ValueError(f"timeline entry {n + 1}: no {e.random.part} {ident!r} ({e.random.part}s: {known(e.random.part)})")
+                if e.random.count > len(pool):
+                    raise ValueError(f"timeline entry {n + 1}: count {e.random.count} is more than the {len(pool)} {e.random.part}s")
+            elif e.id not in ids[e.part]:
+                raise ValueError(f"timeline entry {n + 1} at {e.at_s:g} s: no {e.part} {e.id!r} ({e.part}s: {known(e.part)})")
+        lb = self.loadbalancer
+        if lb is not None:
+            instances = {i.name for i in self.instances}
+            names = [b.name for b in lb.balancers]
+            if len(set(names)) != len(names):
+                raise ValueError("two load balancers share a name")
+            for b in lb.balancers:
+                for z in b.zones or []:
+                    if z not in ids["zone"]:
+                        raise ValueError(f"load balancer {b.name}: no zone {z!r} (zones: {known('zone')})")
+                if b.zones is not None and len(b.zones) < 2:
+                    raise ValueError(f"load balancer {b.name}: an Application Load Balancer needs at least two zones")
+                for t in b.targets:
+                    if t not in instances:
+                        raise ValueError(
+                            f"load balancer {b.name}: target {t!r} is not an instance of this world "
+                            f"(instances: {', '.join(sorted(instances)) or 'none'})"
+                        )
         return self
 
     @model_validator(mode="after")
