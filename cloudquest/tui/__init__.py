@@ -6,13 +6,12 @@ from pathlib import Path
 
 
 def run_app(replay_file: Path | None = None) -> int:
-    """Start the terminal game. Until the app lands, say what works headless."""
-    import sys
+    """Start the terminal game; with ``replay_file``, open that replay."""
+    from .app import CloudQuestApp
 
-    print(
-        "The terminal game is not built yet. Headless play works now:\n"
-        "  cloudquest list\n"
-        "  cloudquest play launch --script FILE\n",
-        file=sys.stderr,
-    )
-    return 2
+    app = CloudQuestApp(replay_file=replay_file)
+    result = app.run()
+    return 0 if result is None else int(result)
+
+
+__all__ = ["run_app"]

@@ -1,0 +1,249 @@
+"""The CloudQuest app: screens, navigation, the player's progress and recorded runs.
+
+The title screen is drawn before anything of the game is imported; the chapters, the
+saved progress and (for ``cloudquest replay FILE``) the replay are loaded in a worker
+thread right after, so starting the game costs about what starting any Textual app
+costs (``bench/bench_tui.py`` measures it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker
+
+from .palette import CloudQuestCommands
+
+if TYPE_CHECKING:
+    from ..game.chapters import Catalogue
+    from ..game.progress import Progress
+    from ..game.schema import Chapter, QuizBank
+    from ..game.session import RunResult, Session
+
+
+class CloudQuestApp(App[int]):
+    TITLE = "CloudQuest"
+    SUB_TITLE = "You See Inside the Cloud"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {CloudQuestCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, tooltip="Quit (your current run is kept as a replay)"),
+        Binding("f1", "keys", "Keys", show=False, tooltip="Show or hide every key of this screen"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        levels: Path | None = None,
+        catalogue: "Catalogue | None" = None,
+        quiz_file: Path | None = None,
+        seed: int = 0,
+        live_clock: bool = True,
+        replay_file: Path | None = None,
+        quiz_seed: int | None = None,
+    ) -> None:
+        """``levels``/``catalogue``/``quiz_file`` replace the installed chapters (tests
+        pin a fixed catalogue); ``seed`` seeds every run; ``live_clock=False`` starts
+        chapters with the clock paused (tests and screenshots); ``quiz_seed`` fixes the
+        quiz's shuffle (by default each attempt shuffles differently)."""
+        super().__init__()
+        self._levels = levels
+        self._catalogue = catalogue
+        self.quiz_file = quiz_file
+        self.seed = seed
+        self.live_clock = live_clock
+        self.replay_file = replay_file
+        self.quiz_seed = quiz_seed
+        self.progress: "Progress | None" = None
+        self.progress_message: str | None = None
+        self.load_problems: list[str] = []
+        self._loader: Worker | None = None
+
+    # -- start ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        from .screens.title import TitleScreen
+
+        self.push_screen(TitleScreen())
+        self._loader = self.run_worker(self._load, thread=True, name="load", exit_on_error=False)
+
+    def _load(self) -> None:
+        from ..game import progress as progress_mod
+        from ..game.chapters import load_all
+
+        if self._catalogue is None:
+            self._catalogue = load_all(self._levels)
+        loaded = progress_mod.load()
+        self.progress = loaded.progress
+        self.progress_message = loaded.message
+        self.load_problems = [str(p) for p in self._catalogue.problems]
+        # the screens the player is about to open, imported now rather than on first use
+        from .screens import chapter, level_map, quiz, replays, result  # noqa: F401
+
+        self.call_from_thread(self._loaded)
+
+    def _loaded(self) -> None:
+        if self.progress_message:
+            self.notify(self.progress_message, title="Saved progress", severity="warning", timeout=30)
+        for problem in self.load_problems:
+            self.notify(f"skipped a broken chapter: {problem}", severity="error", timeout=15)
+        title = self.screen_stack[1] if len(self.screen_stack) > 1 else None
+        if title is not None and hasattr(title, "data_loaded"):
+            title.data_loaded()
+        if self.replay_file is not None:
+            path, self.replay_file = self.replay_file, None
+            self.open_replay(path)
+
+    async def ensure_loaded(self) -> None:
+        if self._loader is not None and self.progress is None:
+            await self._loader.wait()
+
+    @property
+    def loaded(self) -> bool:
+        return self.progress is not None
+
+    @property
+    def catalogue(self) -> "Catalogue":
+        assert self._catalogue is not None, "the catalogue is loading"
+        return self._catalogue
+
+    # -- progress ------------------------------------------------------------------------
+    def chapter_completed(self, chapter_id: str) -> bool:
+        cp = self.progress.chapters.get(chapter_id) if self.progress else None
+        return bool(cp and cp.completed)
+
+    def chapter_state(self, chapter: "Chapter") -> str:
+        """completed | open | locked: open when every earlier chapter is completed."""
+        if self.chapter_completed(chapter.id):
+            return "completed"
+        for c in self.catalogue.chapters:
+            if c.number >= chapter.number:
+                break
+            if not self.chapter_completed(c.id):
+                return "locked"
+        return "open"
+
+    def next_chapter(self) -> "Chapter | None":
+        for c in self.catalogue.chapters:
+            if not self.chapter_completed(c.id):
+                return c
+        return None
+
+    def chapter_after(self, chapter: "Chapter") -> "Chapter | None":
+        later = [c for c in self.catalogue.chapters if (c.number, c.id) > (chapter.number, chapter.id)]
+        return later[0] if later else None
+
+    def record_result(self, chapter: "Chapter", result: "RunResult") -> None:
+        if chapter.id == "sandbox" or self.progress is None:
+            return
+        self.progress.record_run(
+            chapter.id,
+            sum(o.passed for o in result.objectives),
+            len(result.objectives),
+            result.hints_used,
+            result.end_ms / 1000,
+            list(chapter.skills),
+        )
+        self.save_progress()
+
+    def save_progress(self) -> None:
+        from ..game import progress as progress_mod
+
+        try:
+            progress_mod.save(self.progress)
+        except OSError as exc:
+            self.notify(f"could not save your progress: {exc.strerror or exc}", severity="error", timeout=15)
+
+    def save_run(self, session: "Session") -> Path | None:
+        from .runs import save_run
+
+        try:
+            return save_run(session)
+        except OSError as exc:
+            self.notify(f"could not keep this run as a replay: {exc.strerror or exc}", severity="error", timeout=15)
+            return None
+
+    # -- navigation ----------------------------------------------------------------------
+    def _to_title(self) -> None:
+        """Close every screen above the title screen (a chapter closing keeps its run)."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def open_map(self) -> None:
+        from .screens.level_map import LevelMapScreen
+
+        self._to_title()
+        self.push_screen(LevelMapScreen())
+
+    def open_chapter(self, chapter: "Chapter", *, ask: bool = True) -> None:
+        """Play a chapter; a chapter ahead of the player's progress asks first."""
+        from .screens.confirm import Confirm
+
+        state = self.chapter_state(chapter)
+        if state == "locked" and ask:
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self._start_chapter(chapter, jumped=True)
+
+            self.push_screen(
+                Confirm(
+                    f"Jump ahead to chapter {chapter.number}, {chapter.title}?",
+                    "Earlier chapters explain the basics this one builds on. You can play it now and come back "
+                    "to them any time.",
+                    yes="Play it",
+                ),
+                answer,
+            )
+            return
+        self._start_chapter(chapter, jumped=state == "locked")
+
+    def _start_chapter(self, chapter: "Chapter", *, jumped: bool = False) -> None:
+        from .screens.chapter import ChapterScreen
+        from .screens.level_map import LevelMapScreen
+
+        self._to_title()
+        self.push_screen(LevelMapScreen())
+        note = "You jumped ahead: earlier chapters explain the basics this one builds on." if jumped else ""
+        self.push_screen(ChapterScreen(chapter, seed=self.seed, note=note, running=self.live_clock))
+
+    def open_quiz(self) -> None:
+        from .screens.quiz import QuizScreen
+
+        self._to_title()
+        self.push_screen(QuizScreen())
+
+    def open_replays(self) -> None:
+        from .screens.replays import ReplaysScreen
+
+        self._to_title()
+        self.push_screen(ReplaysScreen())
+
+    def open_replay(self, path: Path) -> None:
+        from .screens.replays import ReplaysScreen, ReplayViewerScreen
+
+        self._to_title()
+        self.push_screen(ReplaysScreen())
+        self.push_screen(ReplayViewerScreen(Path(path)))
+
+    def load_quiz_bank(self) -> "QuizBank":
+        from ..game.chapters import load_quiz
+
+        return load_quiz(self.quiz_file)
+
+    # -- keys ----------------------------------------------------------------------------
+    def action_keys(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    async def action_quit(self) -> None:
+        from .screens.chapter import ChapterScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, ChapterScreen):
+                screen.save_run()
+        self.exit(0)

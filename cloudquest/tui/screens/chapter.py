@@ -1,0 +1,302 @@
+"""The chapter screen: the story beside the live simulation, the console, objectives,
+the event log and the clock.
+
+Everything the player does here is a console command through ``Session.execute`` (keys
+for hints type ``hint``; the reference solution is put on the command line, not run);
+the clock moves only through ``Session.advance``. The screen draws; it never changes the
+cloud itself.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown, TabbedContent, TabPane
+
+from ...game.registry import completions
+from ...game.schema import Chapter
+from ...game.session import Session
+from ..clock import FRAME_S, LiveClock
+from ..views import LiveView, view_for
+from ..widgets import Console, EventLogPanel, ObjectivesPanel, StatusBar, clock_text
+from .confirm import Confirm
+
+if TYPE_CHECKING:
+    from ..app import CloudQuestApp
+
+
+class ChapterScreen(Screen):
+    CSS_PATH = "chapter.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    AUTO_FOCUS = "#console-input"
+
+    BINDINGS = [
+        Binding("f2", "toggle_clock", "Pause", tooltip="Pause or run the live clock"),
+        Binding("f3", "step", "Step", tooltip="Advance the simulation by one step"),
+        Binding("f4", "speed", "Speed", tooltip="Clock speed: 1x, 4x, 16x"),
+        Binding("f5", "hint", "Hint", tooltip="Show the next hint (counted in your result)"),
+        Binding("f6", "finish", "Finish", tooltip="End the run and see your result"),
+        Binding("f7", "solution", "Solution", tooltip="Put the reference solution on the command line, one at a time"),
+        Binding("f8", "reset", "Reset", tooltip="Start the chapter again (asks first)"),
+        Binding("f9", "toggle_pane", "Pane", tooltip="Switch the left pane between story and event log"),
+        Binding("ctrl+o", "focus_objectives", "Objectives", show=False),
+        Binding("ctrl+l", "focus_console", "Console", show=False),
+        Binding("escape", "leave", "Back", show=False, tooltip="Back to the level map (your run is kept as a replay)"),
+    ]
+
+    def __init__(
+        self,
+        chapter: Chapter,
+        session: Session | None = None,
+        *,
+        seed: int = 0,
+        note: str = "",
+        running: bool = True,
+    ) -> None:
+        super().__init__()
+        self.chapter = chapter
+        self.session = session or Session(chapter, seed)
+        self.seed = self.session.seed
+        self.clock = LiveClock(running=running)
+        self.note = note
+        self.saved_path = None
+        self._saved = False
+        self._announced_done = False
+        self._announced_failed: set[str] = set()
+        self._solution: list[str] = []
+        self._last_wall = time.monotonic()
+        self.view: LiveView = view_for(chapter.world.view)(self.session, id="live-view")
+
+    @property
+    def cq(self) -> "CloudQuestApp":
+        return self.app  # type: ignore[return-value]
+
+    # -- layout ------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="topbar")
+        with Horizontal(id="main"):
+            with TabbedContent(id="left", initial="tab-story"):
+                with TabPane("Story", id="tab-story"):
+                    with VerticalScroll(id="story-scroll"):
+                        yield Markdown(self.chapter.story, id="story")
+                with TabPane("Events", id="tab-events"):
+                    yield EventLogPanel(id="events")
+            with Vertical(id="right"):
+                with VerticalScroll(id="view-scroll") as scroll:
+                    scroll.border_title = f"{type(self.view).VIEW_TITLE} view"
+                    yield self.view
+                yield ObjectivesPanel(id="objectives")
+        yield Console(placeholder="type a command: help lists them, tab completes", id="console")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        console = self.query_one(Console)
+        console.set_completer(self._complete)
+        console.note(
+            f"Chapter {self.chapter.number}: {self.chapter.title}. Type commands below (help lists them, "
+            "tab completes). F2 pauses or runs the clock; F1 lists every key; Esc goes back.",
+        )
+        if self.note:
+            console.note(self.note, style="bold yellow")
+        self._timer = self.set_interval(FRAME_S, self._frame, pause=not self.clock.running)
+        self.refresh_all()
+
+    # -- the one road in ---------------------------------------------------------------
+    def _complete(self, words: list[str], partial: str) -> list[str]:
+        return completions(words, partial, self.session.enabled, self.session.ids)
+
+    @on(Console.Command)
+    def _command(self, event: Console.Command) -> None:
+        event.stop()
+        self.run_line(event.line)
+
+    def run_line(self, line: str) -> None:
+        """Send one line through the session, show what it said, redraw."""
+        if not line.strip():
+            return
+        outcome = self.session.execute(line)
+        self.query_one(Console).echo(line, outcome.output, outcome.ok)
+        self.refresh_all()
+        self._offer_solution(ran=line)
+
+    # -- the live clock ----------------------------------------------------------------
+    def _frame(self) -> None:
+        now = time.monotonic()
+        wall, self._last_wall = now - self._last_wall, now
+        ms = self.clock.due(self.session, wall)
+        if ms > 0:
+            self.session.advance(ms)
+            self.refresh_all()
+
+    def action_toggle_clock(self) -> None:
+        running = self.clock.toggle()
+        self._last_wall = time.monotonic()
+        if running:
+            self._timer.resume()
+        else:
+            self._timer.pause()
+        self.refresh_status()
+
+    def action_step(self) -> None:
+        self.session.advance(self.clock.step_ms(self.session))
+        self.refresh_all()
+
+    def action_speed(self) -> None:
+        self.clock.next_speed()
+        self.refresh_status()
+
+    # -- drawing -----------------------------------------------------------------------
+    def refresh_status(self) -> None:
+        passed, total = self.query_one(ObjectivesPanel).summary()
+        hints = self.chapter.hints
+        done = Text(f"objectives {passed}/{total}", style="bold green" if total and passed == total else "")
+        self.query_one(StatusBar).show(
+            Text(f"{self.chapter.number} · {self.chapter.title}", style="bold"),
+            clock_text(self.session.cloud.now_ms, self.clock.running, self.clock.speed),
+            done,
+            f"hints {self.session.hints_used}/{len(hints)}",
+        )
+
+    def refresh_all(self) -> None:
+        self.view.update_view()
+        self.query_one(ObjectivesPanel).update_states(self.session.grader.states)
+        self.query_one(EventLogPanel).sync(self.session.cloud.log)
+        self.refresh_status()
+        self._check_progress()
+
+    def _check_progress(self) -> None:
+        states = self.session.grader.states
+        console = self.query_one(Console)
+        for s in states:
+            if s.status == "failed" and s.settled and s.id not in self._announced_failed:
+                self._announced_failed.add(s.id)
+                console.note(f"✘ FAIL for good: {s.id} ({s.evidence}). F8 starts the chapter again.", style="bold red")
+        if states and not self._announced_done and all(s.status == "passed" for s in states):
+            self._announced_done = True
+            if self.clock.running:
+                self.action_toggle_clock()
+            console.note(
+                "✔ Every objective passes. The clock is paused. F6 finishes the run and shows your result; "
+                "or keep exploring. The reference solution (F7) is now open to you.",
+                style="bold green",
+            )
+            self.refresh_bindings()
+
+    @property
+    def completed(self) -> bool:
+        return self._announced_done or self.cq.chapter_completed(self.chapter.id)
+
+    # -- actions -----------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "solution":
+            return self.completed
+        return True
+
+    def action_hint(self) -> None:
+        self.run_line("hint")
+
+    def action_solution(self) -> None:
+        if not self.completed:
+            self.notify("The reference solution opens once you have completed the chapter.", severity="warning")
+            return
+        if self._solution:
+            self._solution = []
+            self.query_one(Console).offer("")
+            self.notify("Stopped offering the reference solution.")
+            return
+        self._solution = list(self.chapter.solution)
+        self.query_one(Console).note(
+            f"Reference solution, {len(self._solution)} commands: each is put on the command line; Enter runs it, "
+            "F7 stops.",
+            style="italic",
+        )
+        self._offer_solution()
+
+    def _offer_solution(self, ran: str | None = None) -> None:
+        if not self._solution:
+            return
+        if ran is not None and ran.strip() == self._solution[0].strip():
+            self._solution.pop(0)
+        console = self.query_one(Console)
+        if self._solution:
+            console.offer(self._solution[0])
+        else:
+            console.note("That was the whole reference solution.", style="italic")
+
+    def action_focus_objectives(self) -> None:
+        self.query_one(ObjectivesPanel).option_list.focus()
+
+    def action_focus_console(self) -> None:
+        self.query_one(Console).line.focus()
+
+    def action_toggle_pane(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = "tab-events" if tabs.active == "tab-story" else "tab-story"
+
+    def action_finish(self) -> None:
+        from .result import ResultScreen
+
+        result = self.session.finish()
+        path = self.save_run()
+        before = self.cq.chapter_completed(self.chapter.id)
+        self.cq.record_result(self.chapter, result)
+        self.app.switch_screen(ResultScreen(self.chapter, result, path, newly_completed=result.passed and not before))
+
+    def action_reset(self) -> None:
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.reset()
+
+        self.app.push_screen(
+            Confirm(
+                "Start this chapter again?",
+                "This run is kept as a replay; the new run starts from the chapter's first moment.",
+                yes="Reset",
+            ),
+            answer,
+        )
+
+    def reset(self) -> None:
+        self.save_run()
+        self.session = Session(self.chapter, self.seed)
+        self._saved = False
+        self.saved_path = None
+        self._announced_done = False
+        self._announced_failed.clear()
+        self._solution = []
+        self.view.set_session(self.session)
+        console = self.query_one(Console)
+        console.output.clear()
+        console.note(f"A fresh run of chapter {self.chapter.number}. The last run is kept as a replay.")
+        self.refresh_all()
+        self.refresh_bindings()
+
+    def action_leave(self) -> None:
+        console = self.query_one(Console)
+        if console.line.value:
+            console.line.value = ""
+            return
+        if self.focused is not console.line:
+            console.line.focus()
+            return
+        self.app.pop_screen()
+
+    # -- keeping the run ---------------------------------------------------------------
+    def save_run(self):
+        """Record this run as a replay, once (finish, reset, leave and quit all call it)."""
+        if self._saved:
+            return self.saved_path
+        self._saved = True
+        self.saved_path = self.cq.save_run(self.session)
+        return self.saved_path
+
+    def on_unmount(self) -> None:
+        self.save_run()

@@ -1,0 +1,167 @@
+"""The level map: every chapter with its state, skills and best result; the eight skills
+of the completion check and what is earned; overall progress."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from ...game.schema import SKILLS
+
+if TYPE_CHECKING:
+    from ..app import CloudQuestApp
+
+STATE_MARK = {
+    "completed": ("✔ completed", "bold green"),
+    "open": ("○ open", "bold"),
+    "locked": ("· locked", "dim"),
+}
+
+
+class LevelMapScreen(Screen):
+    CSS_PATH = "level_map.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("enter", "play", "Play", priority=False),
+        Binding("z", "quiz", "Quiz"),
+        Binding("r", "replays", "Replays"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    @property
+    def cq(self) -> "CloudQuestApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="map-progress")
+        with Horizontal(id="map-body"):
+            yield DataTable(id="chapters", cursor_type="row", zebra_stripes=False)
+            with Vertical(id="map-side"):
+                yield Static("", id="chapter-detail")
+                yield Static("", id="skills")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("#", key="num", width=3)
+        table.add_column("chapter", key="title")
+        table.add_column("state", key="state", width=12)
+        table.add_column("best", key="best")
+        self.fill()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.fill()
+
+    def fill(self) -> None:
+        app = self.cq
+        table = self.query_one(DataTable)
+        keep = table.cursor_row
+        table.clear()
+        chapters = app.catalogue.chapters
+        first_open = None
+        for c in chapters:
+            state = app.chapter_state(c)
+            if state == "open" and first_open is None:
+                first_open = c.id
+            word, style = STATE_MARK[state]
+            table.add_row(
+                Text(str(c.number), justify="right"),
+                Text(c.title, style="bold" if c.id == first_open else ""),
+                Text(word, style=style),
+                Text(self._best(c.id)),
+                key=c.id,
+            )
+        if chapters:
+            row = keep if keep and keep < len(chapters) else next(
+                (i for i, c in enumerate(chapters) if c.id == first_open), 0
+            )
+            table.move_cursor(row=row)
+        progress = app.progress
+        done = sum(1 for c in chapters if app.chapter_completed(c.id))
+        earned = progress.skills_earned() if progress else []
+        self.query_one("#map-progress", Static).update(
+            Text.assemble(
+                ("Level map  ", "bold"),
+                f"{done}/{len(chapters)} chapters, {len(earned)}/{len(SKILLS)} skills",
+            )
+        )
+        skills = Text("completion-check skills\n", style="bold")
+        for s in SKILLS:
+            if s in earned:
+                skills.append("✔ ", style="bold green")
+                skills.append(s + "\n")
+            else:
+                skills.append("· ", style="dim")
+                skills.append(s + "\n", style="dim")
+        skills.rstrip()
+        self.query_one("#skills", Static).update(skills)
+        self._detail()
+
+    def _best(self, chapter_id: str) -> str:
+        progress = self.cq.progress
+        cp = progress.chapters.get(chapter_id) if progress else None
+        if cp is None or not cp.attempts:
+            return "-"
+        best = f"{cp.best_passed}/{cp.objectives}"
+        if cp.best_hints is not None:
+            best += f", {cp.best_hints} hint" + ("" if cp.best_hints == 1 else "s")
+        if cp.best_time_s is not None:
+            best += f", {cp.best_time_s:g}s"
+        return best
+
+    def _current(self):
+        table = self.query_one(DataTable)
+        chapters = self.cq.catalogue.chapters
+        if not chapters or table.cursor_row is None or table.cursor_row >= len(chapters):
+            return None
+        return chapters[table.cursor_row]
+
+    def _detail(self) -> None:
+        c = self._current()
+        detail = self.query_one("#chapter-detail", Static)
+        if c is None:
+            detail.update("No chapters are installed.")
+            return
+        state = self.cq.chapter_state(c)
+        text = Text()
+        text.append(f"Chapter {c.number}: {c.title}\n", style="bold")
+        text.append("proves: ", style="dim")
+        text.append(", ".join(c.skills) + "\n")
+        text.append(f"{len(c.objectives)} objectives, {len(c.hints)} hints; level sections {', '.join(map(str, c.sections))}\n", style="dim")
+        if state == "locked":
+            text.append("Ahead of you: earlier chapters explain the basics it builds on. Enter still plays it.", style="yellow")
+        elif state == "completed":
+            text.append("Completed. Play again to improve your best result.", style="green")
+        else:
+            text.append("Open: Enter to play.", style="")
+        detail.update(text)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail()
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_play()
+
+    def action_play(self) -> None:
+        c = self._current()
+        if c is not None:
+            self.cq.open_chapter(c)
+
+    def action_quiz(self) -> None:
+        self.cq.open_quiz()
+
+    def action_replays(self) -> None:
+        self.cq.open_replays()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

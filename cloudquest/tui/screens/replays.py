@@ -1,0 +1,316 @@
+"""Replays: the list of recorded runs, and a viewer that scrubs one run's timeline.
+
+The viewer shows the run at one *moment* (see :mod:`cloudquest.tui.timeline`): the
+view, objectives and events exactly as they were then, rebuilt by re-running the
+recorded commands up to it (as ``replay.rerun(..., upto_ms=t)`` does; moving forward
+runs only the commands in between). "Fork from here" starts a new live run from the
+moment shown, on the chapter screen; the replay itself never changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, RichLog, Static, TabbedContent, TabPane
+
+from ... import ENGINE_VERSION
+from ...game.replay import ReplayError, ReplayFile, read
+from ...game.schema import Chapter
+from ...game.session import Session, chapter_fingerprint
+from ..own_runs import chapter_of
+from ..runs import SavedRun, list_runs
+from ..timeline import Timeline
+from ..views import LiveView, view_for
+from ..widgets import EventLogPanel, ObjectivesPanel, StatusBar
+
+if TYPE_CHECKING:
+    from ..app import CloudQuestApp
+
+
+class ReplaysScreen(Screen):
+    CSS_PATH = "replays.tcss"
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[SavedRun] = []
+
+    @property
+    def cq(self) -> "CloudQuestApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="replays-head")
+        yield DataTable(id="replay-list", cursor_type="row")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("saved", key="saved")
+        table.add_column("chapter", key="chapter")
+        table.add_column("commands", key="commands")
+        table.add_column("sim time", key="time")
+        table.add_column("file", key="file")
+        self.fill()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.fill()
+
+    def fill(self) -> None:
+        self.runs = list_runs()
+        table = self.query_one(DataTable)
+        table.clear()
+        titles = {c.id: f"{c.number} {c.title}" for c in self.cq.catalogue.chapters} if self.cq.loaded else {}
+        for run in self.runs:
+            if run.problem:
+                table.add_row(run.label, Text("unreadable", style="red"), "-", "-", Text(run.name, style="dim"), key=str(run.path))
+                continue
+            table.add_row(
+                run.label,
+                titles.get(run.chapter, run.chapter),
+                str(run.commands),
+                f"{run.end_ms / 1000:g}s",
+                Text(run.name, style="dim"),
+                key=str(run.path),
+            )
+        head = Text("Replays  ", style="bold")
+        if self.runs:
+            head.append(f"{len(self.runs)} recorded runs, newest first (the last 5 of each chapter are kept)")
+        else:
+            head.append("no runs yet: every chapter you play is recorded here automatically")
+        self.query_one("#replays-head", Static).update(head)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        table = self.query_one(DataTable)
+        if not self.runs or table.cursor_row is None or table.cursor_row >= len(self.runs):
+            return
+        run = self.runs[table.cursor_row]
+        if run.problem:
+            self.notify(f"{run.name}: {run.problem}", severity="error")
+            return
+        self.app.push_screen(ReplayViewerScreen(run.path))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+class ReplayViewerScreen(Screen):
+    CSS_PATH = "replays.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        # priority: the arrows scrub even when the pane tabs have focus (not in the filter box)
+        Binding("left", "step(-1)", "Back", priority=True),
+        Binding("right", "step(1)", "Step", priority=True),
+        Binding("home", "edge(0)", "Start", priority=True),
+        Binding("end", "edge(1)", "End", priority=True),
+        Binding("n", "event(1)", "Next event"),
+        Binding("p", "event(-1)", "Prev event"),
+        Binding("f", "fork", "Fork from here"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.replay: ReplayFile | None = None
+        self.chapter: Chapter | None = None
+        self.full: Session | None = None
+        self.session: Session | None = None
+        self.timeline: Timeline | None = None
+        self.index = 0
+        self.problems: list[str] = []
+        self.view: LiveView | None = None
+        self.error = ""
+
+    @property
+    def cq(self) -> "CloudQuestApp":
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        self._open()
+        yield StatusBar(id="replay-bar")
+        yield Static("", id="timeline")
+        if self.error:
+            yield Static(Text(self.error, style="bold red"), id="replay-error")
+        else:
+            with Horizontal(id="replay-main"):
+                with TabbedContent(id="replay-left", initial="tab-replay-events"):
+                    with TabPane("Events", id="tab-replay-events"):
+                        yield EventLogPanel(id="replay-events")
+                    with TabPane("Commands", id="tab-replay-commands"):
+                        yield RichLog(id="replay-commands", wrap=True, markup=False)
+                with Vertical(id="replay-right"):
+                    with VerticalScroll(id="replay-view-scroll") as scroll:
+                        assert self.view is not None
+                        scroll.border_title = f"{type(self.view).VIEW_TITLE} view, as it was"
+                        yield self.view
+                    yield ObjectivesPanel(id="replay-objectives")
+        yield Footer(compact=True)
+
+    def _open(self) -> None:
+        """Read the file and re-run it whole (the timeline's end and its events)."""
+        try:
+            replay = read(self.path)
+        except ReplayError as exc:
+            self.error = str(exc)
+            return
+        chapter = chapter_of(replay, self.cq.catalogue)
+        if chapter is None:
+            self.error = f"{self.path.name} is a replay of chapter {replay.chapter!r}, which is not installed."
+            return
+        self.replay, self.chapter = replay, chapter
+        if replay.engine_version != ENGINE_VERSION:
+            self.problems.append(f"recorded with engine {replay.engine_version}, this is {ENGINE_VERSION}")
+        if replay.chapter_sha256 and not replay.sandbox and replay.chapter_sha256 != chapter_fingerprint(chapter):
+            self.problems.append("the chapter changed since it was recorded")
+        self.timeline = Timeline(chapter, replay)
+        self.full = self.timeline.full
+        if self.full.cloud.log.sha256() != replay.event_log_sha256:
+            self.problems.append("re-running it gives different events than were recorded")
+        self.index = 0
+        self.session = self.timeline.build(self.moment)
+        self.view = view_for(chapter.world.view)(self.session, id="replay-view")
+
+    def on_mount(self) -> None:
+        if self.error:
+            return
+        self._show()
+        self._commands()
+
+    # -- showing a moment --------------------------------------------------------------
+    @property
+    def moment(self) -> tuple[int, int]:
+        return self.timeline.moments[self.index] if self.timeline else (0, 0)
+
+    @property
+    def t_ms(self) -> int:
+        return self.moment[0]
+
+    def _show(self) -> None:
+        assert self.session is not None and self.replay is not None and self.view is not None
+        s = self.session
+        self.view.set_session(s)
+        self.query_one(ObjectivesPanel).update_states(s.grader.states)
+        self.query_one(EventLogPanel).sync(s.cloud.log)
+        end = self.replay.end_ms
+        verdict = Text("✔ reproduces the recording", style="green") if not self.problems else Text(
+            "⚠ " + "; ".join(self.problems), style="bold yellow"
+        )
+        self.query_one(StatusBar).show(
+            Text(f"replay {self.path.name}", style="bold"),
+            Text(f"t={self.t_ms / 1000:.3f}s of {end / 1000:g}s", style="bold"),
+            f"moment {self.index + 1}/{len(self.timeline.moments)}, {self.moment[1]}/{len(self.replay.commands)} commands",
+            verdict,
+        )
+        self._timeline()
+        self._commands()
+
+    def _timeline(self) -> None:
+        assert self.replay is not None
+        width = max(10, (self.size.width or 80) - 4)
+        end = max(1, self.replay.end_ms)
+        cells = ["─"] * width
+        for t, _line in self.replay.commands:
+            cells[min(width - 1, t * (width - 1) // end)] = "┼"
+        pos = min(width - 1, self.t_ms * (width - 1) // end)
+        text = Text("├", style="dim")
+        for i, c in enumerate(cells):
+            if i == pos:
+                text.append("●", style="bold yellow")
+            else:
+                text.append(c, style="cyan" if c == "┼" else "dim")
+        text.append("┤", style="dim")
+        self.query_one("#timeline", Static).update(text)
+
+    def _commands(self) -> None:
+        if self.replay is None:
+            return
+        log = self.query_one("#replay-commands", RichLog)
+        log.clear()
+        for i, (t, line) in enumerate(self.replay.commands):
+            done = i < self.moment[1]
+            mark = "✔" if done else "·"
+            log.write(Text(f"{mark} {t / 1000:9.3f}s  {line}", style="" if done else "dim"))
+
+    def go(self, index: int) -> None:
+        """Show the moment ``timeline.moments[index]``."""
+        assert self.session is not None and self.timeline is not None
+        index = max(0, min(self.timeline.end, index))
+        if index == self.index:
+            return
+        before, self.index = self.moment, index
+        if self.moment > before:
+            self.timeline.forward(self.session, before, self.moment)
+            self._show()
+        else:
+            self._rebuild(self.moment)
+
+    @work(thread=True, exclusive=True, group="scrub")
+    def _rebuild(self, moment: tuple[int, int]) -> None:
+        # Going back means re-running from the start: off the event loop, so the keys keep
+        # working on a long run; only the newest request is shown.
+        assert self.timeline is not None
+        session = self.timeline.build(moment)
+        self.app.call_from_thread(self._rebuilt, session, moment)
+
+    def _rebuilt(self, session: Session, moment: tuple[int, int]) -> None:
+        if self.moment != moment:
+            return
+        self.session = session
+        self._show()
+
+    # -- keys ----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("step", "edge") and isinstance(self.focused, Input):
+            return False  # the event filter box keeps its own cursor keys
+        return True
+
+    def action_step(self, delta: int) -> None:
+        if self.timeline is not None:
+            self.go(self.index + delta)
+
+    def action_edge(self, end: int) -> None:
+        if self.timeline is not None:
+            self.go(self.timeline.end if end else 0)
+
+    def action_event(self, direction: int) -> None:
+        """Jump to the moment that shows the next (or the previous) event."""
+        if self.timeline is None or self.session is None:
+            return
+        shown = len(self.session.cloud.log)
+        if direction > 0:
+            target = self.timeline.next_event(shown)
+        else:
+            target = self.timeline.previous_event(shown, self.index)
+        if target is None:
+            self.notify("no more events that way")
+            return
+        self.go(target)
+
+    def action_fork(self) -> None:
+        if self.replay is None or self.chapter is None:
+            return
+        from .chapter import ChapterScreen
+
+        t = self.t_ms
+        session = self.timeline.build(self.moment)
+        note = f"Forked from {self.path.name} at t={t / 1000:g}s: a new run from that moment (the replay is unchanged)."
+        self.app.push_screen(ChapterScreen(self.chapter, session, note=note, running=False))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,144 @@
+"""The base class of every live view, and the fallback view (a metrics table)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.geometry import Size
+from textual.widget import Widget
+
+if TYPE_CHECKING:
+    from ...game.session import Session
+
+
+class LiveView(Widget):
+    """A drawing of the session's simulated cloud, redrawn when the game says so.
+
+    Subclasses implement :meth:`draw`, returning a Rich ``Text`` for a given width. The
+    screen calls :meth:`update_view` after every command and every live tick;
+    :meth:`changed` lets a view skip work when nothing it draws has moved (the default
+    redraws every time). :meth:`set_session` swaps the session (after a reset, or while
+    scrubbing a replay).
+    """
+
+    DEFAULT_CSS = """
+    LiveView {
+        height: auto;
+        width: 1fr;
+    }
+    """
+    # Tell the player which view this is (shown in the view's border title).
+    VIEW_TITLE = "view"
+
+    def __init__(self, session: "Session", *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.session = session
+        self._text = Text()
+        self._lines = 0
+        self._width = 0
+
+    # -- what subclasses write ---------------------------------------------------------
+    def draw(self, width: int) -> Text:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def changed(self) -> bool:
+        """Whether the picture may differ from the last one drawn."""
+        return True
+
+    def reset(self) -> None:
+        """Forget any incremental state (a new session was set)."""
+
+    # -- what the screens call ---------------------------------------------------------
+    def set_session(self, session: "Session") -> None:
+        self.session = session
+        self.reset()
+        self.update_view(force=True)
+
+    def update_view(self, force: bool = False) -> None:
+        width = self.content_size.width or self._width
+        if not width:
+            return
+        if not force and width == self._width and not self.changed():
+            return
+        self._width = width
+        text = self._prepare(self.draw(width), width)
+        lines = _count_lines(text)
+        self._text = text
+        if lines != self._lines:
+            self._lines = lines
+            self.refresh(layout=True)
+        else:
+            self.refresh()
+
+    @staticmethod
+    def _prepare(text: Text, width: int) -> Text:
+        # Views lay out their own lines to the width; anything longer is cut with an
+        # ellipsis, not wrapped, so the line count (and the layout) stays predictable.
+        lines = text.split("\n", allow_blank=True)
+        for line in lines:
+            if line.cell_len > width:
+                line.truncate(width, overflow="ellipsis")
+        out = Text("\n").join(lines)
+        out.no_wrap = True
+        out.end = ""
+        return out
+
+    @property
+    def text(self) -> Text:
+        """The last picture drawn (tests and the benchmark read it)."""
+        return self._text
+
+    # -- Textual -----------------------------------------------------------------------
+    def on_resize(self) -> None:
+        if self.content_size.width and self.content_size.width != self._width:
+            self.update_view(force=True)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.update_view, True)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if width != self._width:
+            self._width = width
+            self._text = self._prepare(self.draw(width), width)
+            self._lines = _count_lines(self._text)
+        return max(self._lines, 1)
+
+    def render(self) -> Text:
+        return self._text
+
+
+def _count_lines(text: Text) -> int:
+    plain = text.plain
+    return plain.count("\n") + 1 if plain else 0
+
+
+class MetricsView(LiveView):
+    """The fallback view: every metric of the world, by name, in columns."""
+
+    VIEW_TITLE = "metrics"
+
+    def __init__(self, session: "Session", **kwargs) -> None:
+        super().__init__(session, **kwargs)
+        self._last: dict | None = None
+
+    def changed(self) -> bool:
+        return self.session.cloud.metrics() != self._last
+
+    def draw(self, width: int) -> Text:
+        metrics = self.session.cloud.metrics()
+        self._last = metrics
+        text = Text()
+        text.append(f"t={self.session.cloud.now_ms / 1000:g}s   ", style="bold")
+        text.append(f"world view {self.session.chapter.world.view!r} has no drawing yet; its metrics:\n", style="dim")
+        items = [(k, f"{v:g}" if isinstance(v, float) else str(v)) for k, v in sorted(metrics.items())]
+        if not items:
+            return text
+        cell = max(len(k) + len(v) + 3 for k, v in items)
+        cols = max(1, width // cell)
+        for i, (k, v) in enumerate(items):
+            text.append(k, style="")
+            text.append(" " + v.rjust(cell - len(k) - 3) + "  ", style="bold")
+            if (i + 1) % cols == 0 and i + 1 < len(items):
+                text.append("\n")
+        return text

@@ -1,0 +1,227 @@
+"""The console: an output pane and a command line with history and tab completion.
+
+The console knows nothing about the game: the screen gives it a completer (which asks
+the command registry, with the live world's ids) and handles :class:`Console.Command`
+messages by sending the line through ``Session.execute``. A pasted multi-line text
+arrives as :class:`Console.Script`, one command per line, so a pasted script runs in
+order and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Input, RichLog, Static
+
+Completer = Callable[[list[str], str], list[str]]
+HISTORY_LIMIT = 500
+
+
+def split_for_completion(text: str) -> tuple[list[str], str]:
+    """(the words before the one being typed, the word being typed)."""
+    if not text or text[-1].isspace():
+        return text.split(), ""
+    words = text.split()
+    return words[:-1], words[-1]
+
+
+def common_prefix(words: list[str]) -> str:
+    if not words:
+        return ""
+    first, last = min(words), max(words)
+    i = 0
+    while i < len(first) and i < len(last) and first[i] == last[i]:
+        i += 1
+    return first[:i]
+
+
+class CommandLine(Input):
+    """One line of input with history (up/down) and completion (tab)."""
+
+    BINDINGS = [
+        Binding("up", "history(-1)", "Previous command", show=False),
+        Binding("down", "history(1)", "Next command", show=False),
+        Binding("tab", "complete", "Complete", show=False),
+    ]
+
+    @dataclass
+    class Completions(Message):
+        line: "CommandLine"
+        candidates: list[str]
+
+        @property
+        def control(self) -> "CommandLine":
+            return self.line
+
+    @dataclass
+    class Pasted(Message):
+        line: "CommandLine"
+        lines: list[str]
+
+        @property
+        def control(self) -> "CommandLine":
+            return self.line
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.history: list[str] = []
+        self._pos = 0
+        self._draft = ""
+        self.completer: Completer | None = None
+
+    def remember(self, line: str) -> None:
+        if line.strip() and (not self.history or self.history[-1] != line):
+            self.history.append(line)
+            del self.history[:-HISTORY_LIMIT]
+        self._pos = len(self.history)
+        self._draft = ""
+
+    def action_history(self, step: int) -> None:
+        if not self.history:
+            return
+        if self._pos == len(self.history):
+            self._draft = self.value
+        self._pos = max(0, min(len(self.history), self._pos + step))
+        self.value = self._draft if self._pos == len(self.history) else self.history[self._pos]
+        self.cursor_position = len(self.value)
+
+    def action_complete(self) -> None:
+        if not self.value.strip() or self.completer is None:
+            # Nothing to complete: tab moves on, as everywhere else.
+            self.screen.focus_next()
+            return
+        before = self.value[: self.cursor_position]
+        after = self.value[self.cursor_position :]
+        words, partial = split_for_completion(before)
+        candidates = self.completer(words, partial)
+        if len(candidates) == 1:
+            addition = candidates[0][len(partial) :] + " "
+        else:
+            addition = common_prefix(candidates)[len(partial) :] if candidates else ""
+        if addition:
+            self.value = before + addition + after
+            self.cursor_position = len(before) + len(addition)
+        self.post_message(self.Completions(self, candidates if len(candidates) != 1 else []))
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        lines = event.text.splitlines()
+        if len(lines) > 1:
+            event.stop()
+            event.prevent_default()
+            first = self.value[: self.cursor_position] + lines[0] + self.value[self.cursor_position :]
+            self.value = ""
+            self.post_message(self.Pasted(self, [first, *lines[1:]]))
+            return
+        await super()._on_paste(event)
+
+
+class Console(Vertical):
+    """Output pane above, completion candidates and the command line below."""
+
+    DEFAULT_CSS = """
+    Console { height: 10; }
+    Console #console-output { height: 1fr; scrollbar-size-vertical: 1; }
+    Console #console-hints { height: auto; max-height: 2; color: $text-muted; }
+    Console #console-row { height: 1; }
+    Console #console-prompt { width: 2; color: $accent; }
+    Console CommandLine { border: none; height: 1; padding: 0; width: 1fr; background: $boost; }
+    Console CommandLine:focus { border: none; background: $surface-lighten-1; }
+    """
+
+    @dataclass
+    class Command(Message):
+        """The player entered one line."""
+
+        console: "Console"
+        line: str
+
+        @property
+        def control(self) -> "Console":
+            return self.console
+
+    def __init__(self, *, placeholder: str = "", id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        yield RichLog(id="console-output", wrap=True, markup=False, highlight=False, max_lines=2000, auto_scroll=True)
+        yield Static("", id="console-hints")
+        with Horizontal(id="console-row"):
+            yield Static("›", id="console-prompt")
+            yield CommandLine(placeholder=self._placeholder, id="console-input")
+
+    @property
+    def line(self) -> CommandLine:
+        return self.query_one(CommandLine)
+
+    @property
+    def output(self) -> RichLog:
+        return self.query_one("#console-output", RichLog)
+
+    def set_completer(self, completer: Completer) -> None:
+        self.line.completer = completer
+
+    def on_mount(self) -> None:
+        # A blinking cursor would make screenshots differ from run to run.
+        self.line.cursor_blink = not self.app.is_headless
+
+    # -- writing -----------------------------------------------------------------------
+    def echo(self, line: str, output: str, ok: bool) -> None:
+        log = self.output
+        head = Text("› ", style="bold")
+        head.append(line)
+        log.write(head)
+        if output:
+            style = "" if ok else "bold red"
+            for i, text_line in enumerate(output.splitlines()):
+                if not ok and i == 0:
+                    log.write(Text("✘ " + text_line, style=style))
+                else:
+                    log.write(Text("  " + text_line, style=style))
+
+    def note(self, message: str, style: str = "italic") -> None:
+        self.output.write(Text(message, style=style))
+
+    def show_candidates(self, candidates: list[str]) -> None:
+        hints = self.query_one("#console-hints", Static)
+        if not candidates:
+            hints.update("")
+            return
+        shown = "  ".join(candidates[:40]) + (f"  … {len(candidates) - 40} more" if len(candidates) > 40 else "")
+        hints.update(Text(shown))
+
+    def offer(self, line: str) -> None:
+        """Put a line on the command line for the player to run (or edit) with Enter."""
+        self.line.value = line
+        self.line.cursor_position = len(line)
+        self.line.focus()
+
+    # -- events ------------------------------------------------------------------------
+    @on(CommandLine.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        line = event.value
+        self.line.remember(line)
+        self.line.value = ""
+        self.show_candidates([])
+        self.post_message(self.Command(self, line))
+
+    @on(CommandLine.Pasted)
+    def _pasted(self, event: CommandLine.Pasted) -> None:
+        event.stop()
+        self.show_candidates([])
+        for line in event.lines:
+            self.line.remember(line)
+            self.post_message(self.Command(self, line))
+
+    @on(CommandLine.Completions)
+    def _completions(self, event: CommandLine.Completions) -> None:
+        event.stop()
+        self.show_candidates(event.candidates)

@@ -1,0 +1,39 @@
+"""Fixtures for the terminal game's tests: a frozen catalogue (two chapters) and quiz bank,
+so new chapters elsewhere never change these tests, and an app factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LEVELS = FIXTURES / "levels"
+QUIZ = FIXTURES / "quiz.yaml"
+
+
+@pytest.fixture
+def make_app():
+    from cloudquest.tui.app import CloudQuestApp
+
+    def make(**kwargs):
+        kwargs.setdefault("levels", LEVELS)
+        kwargs.setdefault("quiz_file", QUIZ)
+        kwargs.setdefault("live_clock", False)
+        kwargs.setdefault("quiz_seed", 1)
+        return CloudQuestApp(**kwargs)
+
+    return make
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*text)
+
+
+async def settle(pilot, app=None) -> None:
+    """Let workers (loading, quiz preparation, replay rebuilds) finish and the screen redraw."""
+    app = app or pilot.app
+    for _ in range(3):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
