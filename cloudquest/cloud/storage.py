@@ -1,0 +1,1391 @@
+"""Distributed object storage: objects cut into chunks, chunks spread over many disks.
+
+Cloud storage is not one big disk. It is a cluster in the style of the Google File
+System (2003) and HDFS: a metadata server (GFS's *master*, HDFS's *NameNode*) keeps the
+namespace and, for every chunk, which servers hold its pieces; the data servers
+(*chunkservers*, *DataNodes*) keep the bytes on their local disks.
+
+- **Write path** (``put``): the object is cut into fixed-size chunks (GFS used 64 MiB
+  chunks, HDFS uses 128 MiB blocks; ``chunk_mib`` here). For every chunk the metadata
+  server picks target hosts with the placement policy (:mod:`.replication`); the client
+  streams the chunk down a pipeline of those hosts (or writes K+M erasure-coded
+  fragments, :mod:`.erasure`), and each host puts its piece on one of its disks (the
+  one with the most free space, like HDFS's available-space volume choosing policy).
+- **Read path** (``get``): the client asks where the chunks are, then reads them from
+  the data servers directly, all chunks in parallel (as ranged GETs do), so an object's
+  latency is that of its *slowest* chunk read: one hot or failing disk shows up in the
+  tail. A replicated chunk is read from one copy (HDFS sorts equally distant replicas
+  in a shuffled order; here a fixed pseudo-random pick per chunk), an erasure-coded one
+  from its K data fragments, parity standing in for missing ones. With hedged reads on
+  (HDFS ``dfs.client.hedged.read.threshold.millis``) a read slower than the threshold
+  is raced against the other pieces.
+- **Failure detection**: DataNodes heartbeat every 3 s. A failed *disk* is noticed by
+  its own DataNode and reported at the next heartbeat; a host that goes silent is
+  declared *dead* only after ``2 * heartbeat.recheck-interval + 10 * heartbeat.interval``
+  = 2 * 300 s + 10 * 3 s = 630 s (10.5 minutes), so a reboot does not set off a storm of
+  copying. Until then its pieces are unreachable but still counted on.
+- **Re-replication**: once pieces are known lost, chunks below their target enter a
+  priority queue, fewest live pieces first (HDFS's ``LowRedundancyBlocks`` puts blocks
+  with one replica left at the top), and are copied (or rebuilt from K fragments) onto
+  new hosts chosen by the same policy, never a host that already holds a piece, with
+  the cluster's repair bandwidth (``repair_mbps``) as the limit. Between the failure and
+  the end of repair the data is exposed: a second failure then can lose it.
+
+Lost and unavailable: a chunk is *unavailable* while fewer than ``need`` of its pieces
+can be read now, and *lost* once fewer than ``need`` of them still exist anywhere (the
+rest destroyed with their disks or written off with a dead host). An object is lost when
+any of its chunks is; ``objects_lost`` counts every object that lost data during the run.
+
+Where the game simplifies:
+- a host declared dead comes back *empty* (as if re-imaged); a real DataNode that
+  returns re-reports its blocks and the NameNode deletes the extra copies;
+- HDFS checks for dead nodes every recheck interval, so death is declared 630-930 s
+  after the last heartbeat; here exactly ``heartbeat_timeout_s`` after the failure;
+- ``put`` and ``balance`` happen at once (the write latency is computed and reported,
+  not waited for); only repair and draining take simulated time;
+- a read costs the disk's access time plus the transfer at ``disk_mibps``; there is no
+  queueing between concurrent reads, and a degraded (fail-slow) disk or host is
+  ``degraded_slowdown`` times slower: Gunawi et al., "Fail-Slow at Scale" (FAST 2018),
+  report slow-but-alive hardware running one to several orders of magnitude slow.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .erasure import MAX_DATA, MAX_PARITY, ErasureCode
+from .errors import CloudError
+from .hardware import Disk, Health, Host
+from .replication import (
+    BACKBLAZE_2023_AFR_PCT,
+    MAX_REPLICATION,
+    POLICIES,
+    Placement,
+    Replication,
+    Scheme,
+    annual_loss_probability,
+    nines,
+)
+
+if TYPE_CHECKING:
+    from .cloud import Cloud
+
+KiB = 1 << 10
+MiB = 1 << 20
+GiB = 1 << 30
+TiB = 1 << 40
+
+MIN_CHUNK_MIB = 1  # HDFS dfs.namenode.fs-limits.min-block-size is 1 MiB
+MAX_CHUNK_MIB = 2048
+MAX_CHUNKS_PER_PUT = 2_000_000
+# Cloudera's sizing rule of thumb: every file, directory and block is an object of
+# about 150 bytes in the NameNode's heap; that is why chunks are big.
+METADATA_BYTES_PER_ITEM = 150
+OBJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+
+_UNITS = {
+    "": MiB,  # a bare number is MiB, the unit chunks are counted in
+    "b": 1,
+    "k": KiB, "kb": 1000, "kib": KiB,
+    "m": MiB, "mb": 1000**2, "mib": MiB,
+    "g": GiB, "gb": 1000**3, "gib": GiB,
+    "t": TiB, "tb": 1000**4, "tib": TiB,
+}  # fmt: skip
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+
+
+def parse_size(text: str | int | float) -> int:
+    """``"64MiB"``, ``"1.5GiB"``, ``"2TB"``, ``512`` (MiB) -> bytes. ValueError if bad."""
+    if isinstance(text, bool):
+        raise ValueError("a size is a number with a unit, like 64MiB or 10GiB")
+    if isinstance(text, (int, float)):
+        value, unit = float(text), ""
+    else:
+        m = _SIZE.match(text)
+        if not m:
+            raise ValueError(f"{text!r} is not a size (try 64MiB, 10GiB, 1.5TiB; a bare number is MiB)")
+        value, unit = float(m.group(1)), m.group(2).lower()
+    if unit not in _UNITS:
+        raise ValueError(f"unknown size unit {unit!r} (units: B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)")
+    size = int(round(value * _UNITS[unit]))
+    if size <= 0:
+        raise ValueError("a size must be more than zero bytes")
+    return size
+
+
+def format_bytes(n: float) -> str:
+    for unit, div in (("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if abs(n) >= div:
+            return f"{n / div:.4g} {unit}"
+    return f"{int(n)} B"
+
+
+# -- configuration -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StorageConfig:
+    """The world's ``storage`` section. Layout settings apply to objects written after
+    they change; each object keeps the chunk size, scheme and policy it was written with
+    (as an HDFS file keeps its block size and an EC file its policy)."""
+
+    chunk_mib: int = 64
+    replication: int = 3
+    placement: str = "rack-aware"
+    erasure: tuple[int, int] | None = None  # (K, M); replaces replication when set
+    heartbeat_s: float = 3.0  # dfs.heartbeat.interval
+    heartbeat_timeout_s: float = 630.0  # 2 * recheck (300 s) + 10 * heartbeat (3 s)
+    repair_mbps: float = 100.0  # MiB/s of re-replication traffic, cluster-wide
+    disk_mibps: float = 200.0  # sequential read rate of one disk (a modern HDD)
+    degraded_slowdown: float = 10.0
+    hedged_read_ms: float | None = None  # None = hedged reads off (HDFS default)
+    afr_pct: float = BACKBLAZE_2023_AFR_PCT
+
+    @property
+    def scheme(self) -> Scheme:
+        if self.erasure is not None:
+            return ErasureCode(*self.erasure)
+        return Replication(self.replication)
+
+    @property
+    def chunk_bytes(self) -> int:
+        return self.chunk_mib * MiB
+
+    def describe(self) -> str:
+        hedge = f"{self.hedged_read_ms:g} ms" if self.hedged_read_ms is not None else "off"
+        return (
+            f"chunk {self.chunk_mib} MiB, {self.scheme.label} ({self.scheme.overhead:.2f}x), "
+            f"placement {self.placement}; heartbeat timeout {self.heartbeat_timeout_s:g} s, "
+            f"repair {self.repair_mbps:g} MiB/s, hedged reads {hedge}"
+        )
+
+
+def _bad(message: str) -> CloudError:
+    return CloudError("InvalidParameterValue", message)
+
+
+def _number(name: str, value: Any, lo: float, hi: float, integer: bool = False) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise _bad(f"{name} must be a number from {lo:g} to {hi:g}, not {value!r}") from None
+    if integer:
+        if value != int(value):
+            raise _bad(f"{name} must be a whole number from {lo:g} to {hi:g}, not {value:g}")
+        value = int(value)
+    if not (lo <= value <= hi) or value != value:
+        raise _bad(f"{name} must be from {lo:g} to {hi:g}, not {value:g}")
+    return value
+
+
+def _erasure(value: Any) -> tuple[int, int] | None:
+    if value in (None, "off", "none", False):
+        return None
+    if isinstance(value, str):
+        m = re.match(r"^(?:rs-)?(\d+)[-+ ](\d+)$", value.strip().lower())
+        if not m:
+            raise _bad(f"erasure must be K M (e.g. 6 3, or RS-6-3) or off, not {value!r}")
+        value = (int(m.group(1)), int(m.group(2)))
+    if isinstance(value, dict):
+        value = (value.get("k"), value.get("m"))
+    try:
+        k, m = value
+    except (TypeError, ValueError):
+        raise _bad(f"erasure must be K M (e.g. 6 3) or off, not {value!r}") from None
+    k = _number("erasure K", k, 1, MAX_DATA, integer=True)
+    m = _number("erasure M", m, 1, MAX_PARITY, integer=True)
+    return (k, m)
+
+
+# name -> (normaliser, one-line help). The game's ``set`` verb lists these.
+SETTINGS: dict[str, tuple[Any, str]] = {
+    "chunk_mib": (
+        lambda v: _number("chunk size", v, MIN_CHUNK_MIB, MAX_CHUNK_MIB, integer=True),
+        f"chunk size in MiB ({MIN_CHUNK_MIB}..{MAX_CHUNK_MIB}; GFS 64, HDFS 128)",
+    ),
+    "replication": (
+        lambda v: _number("replication", v, 1, MAX_REPLICATION, integer=True),
+        f"copies per chunk (1..{MAX_REPLICATION}; HDFS default 3)",
+    ),
+    "placement": (None, "random | rack-aware | zone-aware"),
+    "erasure": (_erasure, "Reed-Solomon K M (e.g. 6 3 = HDFS RS-6-3), or off"),
+    "heartbeat_s": (lambda v: _number("heartbeat interval", v, 0.1, 600), "seconds between heartbeats (HDFS 3)"),
+    "heartbeat_timeout_s": (
+        lambda v: _number("heartbeat timeout", v, 1, 86_400),
+        "seconds of silence before a host is declared dead (HDFS 630)",
+    ),
+    "repair_mbps": (lambda v: _number("repair bandwidth", v, 0.1, 1_000_000), "re-replication MiB/s, cluster-wide"),
+    "disk_mibps": (lambda v: _number("disk read rate", v, 1, 100_000), "one disk's read rate in MiB/s"),
+    "degraded_slowdown": (
+        lambda v: _number("degraded slowdown", v, 1, 10_000),
+        "how many times slower a degraded disk reads",
+    ),
+    "hedged_read_ms": (
+        lambda v: None if v in (None, "off", "none") else _number("hedged read threshold", v, 0, 60_000),
+        "race a second piece after this many ms, or off (HDFS default off)",
+    ),
+    "afr_pct": (lambda v: _number("annual failure rate", v, 0.0001, 100), "disk annual failure rate % (Backblaze 2023: 1.70)"),
+}
+
+
+def _placement(v: Any) -> str:
+    if v not in POLICIES:
+        raise _bad(f"placement must be one of {', '.join(POLICIES)}, not {v!r}")
+    return str(v)
+
+
+SETTINGS["placement"] = (_placement, SETTINGS["placement"][1])
+ALIASES = {"chunk": "chunk_mib", "chunk_size": "chunk_mib", "hedged_read": "hedged_read_ms", "hedge": "hedged_read_ms"}
+SECTION_ONLY = ("objects",)
+
+
+def config_from_section(section: dict[str, Any]) -> StorageConfig:
+    """Validate a world ``storage`` section; unknown keys are errors (typos)."""
+    if not isinstance(section, dict):
+        raise _bad("the storage section must be a mapping of settings")
+    cfg = StorageConfig()
+    for key, value in section.items():
+        if key in SECTION_ONLY:
+            continue
+        cfg = configure(cfg, key, value)
+    return cfg
+
+
+def configure(cfg: StorageConfig, name: str, value: Any) -> StorageConfig:
+    """A copy of ``cfg`` with one setting changed; CloudError (changing nothing) if bad."""
+    key = ALIASES.get(name, name)
+    if key not in SETTINGS:
+        raise _bad(f"no storage setting {name!r} (settings: {', '.join(SETTINGS)})")
+    if key == "chunk_mib" and isinstance(value, str):
+        try:
+            size = parse_size(value)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        if size % MiB:
+            raise _bad(f"chunk size must be a whole number of MiB, not {value}")
+        value = size // MiB
+    normalise, _ = SETTINGS[key]
+    new = replace(cfg, **{key: normalise(value)})
+    if key == "replication":
+        new = replace(new, erasure=None)  # choosing copies turns erasure coding off
+    return new
+
+
+# -- state -------------------------------------------------------------------------------
+class Chunk:
+    """One chunk of an object and where its pieces are.
+
+    ``pieces[slot]`` is the disk id holding that replica (replication) or fragment
+    (erasure coding: slot i is fragment i; data first, then parity), or None where a
+    piece is missing. ``reg`` counts pieces that still exist, ``live`` those readable now.
+    """
+
+    __slots__ = ("id", "obj", "index", "size", "piece", "pieces", "reg", "live", "q", "hold_until", "gkey")
+
+    def __init__(self, cid: int, obj: "StoredObject", index: int, size: int, piece: int) -> None:
+        self.id = cid
+        self.obj = obj
+        self.index = index
+        self.size = size
+        self.piece = piece
+        self.pieces: list[str | None] = []
+        self.reg = 0
+        self.live = 0
+        self.q: Any = None  # which repair container holds it (None = none)
+        self.hold_until = 0
+        self.gkey: tuple[str, ...] | None = None  # its readable disks: its placement group
+
+    @property
+    def name(self) -> str:
+        return f"{self.obj.name}#{self.index}"
+
+
+@dataclass(eq=False)
+class StoredObject:
+    name: str
+    size: int
+    chunk_bytes: int
+    scheme: Scheme
+    placement: str
+    created_ms: int
+    chunks: list[Chunk] = field(default_factory=list)
+    lost_chunks: int = 0
+    unavailable_chunks: int = 0
+    ever_lost: bool = False
+
+    @property
+    def raw_bytes(self) -> int:
+        return sum(c.piece * c.reg for c in self.chunks)
+
+
+@dataclass(frozen=True)
+class PieceLocation:
+    chunk: int
+    slot: int
+    role: str  # replica | data | parity
+    disk: str | None
+    host: str | None
+    rack: str | None
+    zone: str | None
+    state: str  # ok | unreachable | draining | missing
+    bytes: int
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    disk: str
+    host: str
+    rack: str
+    zone: str
+    size_bytes: int
+    used_bytes: int
+    stored_bytes: int
+    pieces: int
+    fill_pct: float
+    health: str
+    up: bool
+    draining: bool
+
+
+@dataclass(frozen=True)
+class PutResult:
+    name: str
+    size: int
+    chunks: int
+    scheme: str
+    placement: str
+    raw_bytes: int
+    write_ms: float
+    first_chunk: tuple[str, ...]  # disks of chunk 0, in pipeline order
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    name: str
+    size: int
+    chunks: int
+    latency_ms: float
+    slowest_chunk: int
+    slowest_disk: str
+    degraded_reads: int  # chunks read with a piece missing (parity or another copy)
+
+
+class RepairPlan(NamedTuple):
+    """One planned repair (a NamedTuple: plans are made by the hundred thousand)."""
+
+    chunk: str
+    live: int
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    bytes: int
+
+
+@dataclass(frozen=True)
+class RepairStatus:
+    queued: int  # chunks waiting for bandwidth
+    waiting_report: int  # pieces lost but not yet reported (next heartbeat)
+    stalled: int  # unreadable now: no source to copy from
+    blocked: int  # no host can take a new piece
+    bytes_pending: int
+    eta_s: float
+    incident_started_s: float | None
+    suspect_hosts: tuple[tuple[str, float], ...]  # (host, declared dead at s) if still silent
+    dead_hosts: tuple[str, ...]
+    draining: tuple[str, ...]
+
+
+class ObjectStore:
+    """The metadata server and the data servers' disks of one storage cluster.
+
+    Public API (what commands and other chapters call):
+    ``put``, ``get``, ``delete``, ``locate``, ``df``, ``set``, ``drain``/``undrain``,
+    ``balance``, ``plan_repair``, ``repair_status``, ``durability``, ``metrics``,
+    and the reactions wired to the cloud: ``on_health_change`` (a health listener)
+    and ``step`` (a step hook that spends repair bandwidth).
+    """
+
+    def __init__(self, cloud: "Cloud", config: StorageConfig) -> None:
+        self.cloud = cloud
+        self.hw = cloud.hardware
+        self.config = config
+        self.placement = Placement(self.hw, cloud.rng)
+        self.objects: dict[str, StoredObject] = {}
+        self._next_id = 0
+        disks = self.hw.disks
+        self.on_disk: dict[str, dict[Chunk, None]] = {d: {} for d in disks}
+        self.stored: dict[str, int] = dict.fromkeys(disks, 0)
+        self._cap: dict[str, int] = {d.id: d.size_gib * GiB for d in disks.values()}
+        self._charged_gib: dict[str, int] = dict.fromkeys(disks, 0)
+        self._readable: dict[str, bool] = {d.id: d.up for d in disks.values()}
+        self.draining: dict[str, bool] = {}  # disk -> "drained" already announced
+        self.dead_hosts: dict[str, int] = {}  # host -> when declared dead (ms)
+        self._down_since: dict[str, int] = {}  # host -> when it went silent (ms)
+        self._host_ok: dict[str, list[Disk]] | None = None
+        # counters, kept exact as pieces come and go
+        self.n_chunks = 0
+        self.bytes_stored = 0
+        self.bytes_raw = 0
+        self.chunks_lost = 0
+        self.chunks_unavailable = 0
+        self.chunks_under = 0
+        self.objects_lost = 0
+        self.objects_unavailable = 0
+        self.pieces_repaired = 0
+        self.bytes_repaired = 0
+        # the repair queue: margin (live - need) -> ordered set of chunks
+        self._buckets: dict[int, dict[Chunk, None]] = {}
+        self._held: dict[Chunk, None] = {}
+        self._stalled: dict[Chunk, None] = {}
+        self._blocked: dict[Chunk, None] = {}
+        self._credit = 0.0
+        self._busy_since: int | None = None  # when the repair queue last became non-empty
+        self.incident_start_ms: int | None = None
+        self.repair_seconds = 0.0
+        # durability: (pieces, need) -> {distinct readable disk set: chunks on it}
+        self._groups: dict[tuple[int, int], dict[tuple[str, ...], int]] = {}
+        self._regroup_due: dict[Chunk, None] = {}  # regrouped lazily, when asked
+        # read latency per object, recomputed only for objects that changed
+        self._latency: dict[str, tuple[float, int, str, int] | None] = {}
+        self._dirty: dict[str, None] = {}
+        self._p99: float | None = None
+        for h in self.hw.hosts.values():
+            if not h.up:  # down when the world starts: never in service, holds nothing
+                self.dead_hosts[h.id] = 0
+
+    # -- small helpers --------------------------------------------------------------------
+    def _now(self) -> int:
+        return self.cloud.clock.now_ms
+
+    def _capacity(self, d: Disk) -> int:
+        return self._cap[d.id]
+
+    def _used(self, d: Disk) -> int:
+        """Bytes in use on the disk: other users' GiB (instance root volumes) plus ours."""
+        return (d.used_gib - self._charged_gib[d.id]) * GiB + self.stored[d.id]
+
+    def _free(self, d: Disk) -> int:
+        return self._capacity(d) - self._used(d)
+
+    def _account(self, disk_id: str, delta: int) -> None:
+        self.stored[disk_id] += delta
+        self.bytes_raw += delta
+        # keep Disk.used_gib honest for everyone else (the launch pipeline reads it)
+        gib = -(-self.stored[disk_id] // GiB)
+        d = self.hw.disks[disk_id]
+        d.used_gib += gib - self._charged_gib[disk_id]
+        self._charged_gib[disk_id] = gib
+
+    def _slow(self, d: Disk) -> float:
+        if d.health is Health.DEGRADED or d.host.health is Health.DEGRADED:
+            return self.config.degraded_slowdown
+        return 1.0
+
+    def _piece_ms(self, disk_id: str, nbytes: int) -> float:
+        d = self.hw.disks[disk_id]
+        transfer = nbytes / (self.config.disk_mibps * MiB) * 1000
+        return (d.read_ms + transfer) * self._slow(d)
+
+    def _eligible(self) -> dict[str, list[Disk]]:
+        """Hosts that may take new pieces, with their disks that may: cached per health
+        version. Up, not degraded, not dead, and the disk healthy and not draining."""
+        if self._host_ok is None:
+            ok: dict[str, list[Disk]] = {}
+            for h in self.hw.hosts.values():
+                if not h.up or h.health is not Health.HEALTHY or h.id in self.dead_hosts:
+                    continue
+                disks = [d for d in h.disks if d.health is Health.HEALTHY and d.id not in self.draining]
+                if disks:
+                    ok[h.id] = disks
+            self._host_ok = ok
+        return self._host_ok
+
+    def _good(self, nbytes: int, avoid: set[str], reserved: dict[str, int] | None, fit: dict[str, Disk]):
+        """The placement test for one piece: eligible host, no piece of this chunk on it
+        yet, and a disk with room (space already promised in ``reserved`` counts). The
+        disk it would use (most free space) is left in ``fit``."""
+        eligible = self._eligible()
+        cap, stored, charged = self._cap, self.stored, self._charged_gib
+
+        def good(h: Host) -> bool:
+            if h.id in avoid:
+                return False
+            best: Disk | None = None
+            best_free = nbytes - 1
+            for d in eligible.get(h.id, ()):
+                i = d.id
+                free = cap[i] - (d.used_gib - charged[i]) * GiB - stored[i]
+                if reserved:
+                    free -= reserved.get(i, 0)
+                if free > best_free:
+                    best, best_free = d, free
+            if best is None:
+                return False
+            fit[h.id] = best
+            return True
+
+        return good
+
+    def _touch(self, obj: StoredObject | None = None) -> None:
+        """Mark read latencies stale: one object's, or every object's."""
+        if obj is None:
+            self._dirty = dict.fromkeys(self.objects)
+        else:
+            self._dirty[obj.name] = None
+        self._p99 = None
+
+    def _regroup(self, c: Chunk) -> None:
+        """Move the chunk to the placement group of its readable disks (lost: none)."""
+        need = c.obj.scheme.need
+        new = None if c.reg < need else tuple(sorted(d for d in c.pieces if d is not None and self._readable[d]))
+        old = c.gkey
+        if new == old:
+            return
+        if old is not None:
+            g = self._groups[(len(old), need)]
+            if g[old] == 1:
+                del g[old]
+            else:
+                g[old] -= 1
+        if new is not None:
+            g = self._groups.setdefault((len(new), need), {})
+            g[new] = g.get(new, 0) + 1
+        c.gkey = new
+
+    # -- chunk bookkeeping ----------------------------------------------------------------
+    @staticmethod
+    def _classify(c: Chunk) -> tuple[bool, bool, bool]:
+        """(lost, unavailable, under-replicated)."""
+        s = c.obj.scheme
+        if c.reg < s.need:
+            return (True, False, False)
+        live = c.live
+        return (False, live < s.need, live < s.width)
+
+    def _settle(self, c: Chunk, before: tuple[bool, bool, bool]) -> None:
+        """Update the counters after ``c`` changed from state ``before``, then requeue."""
+        after = self._classify(c)
+        self._regroup_due[c] = None
+        self._dirty[c.obj.name] = None
+        self._p99 = None
+        if after != before:
+            obj = c.obj
+            if after[0] != before[0]:
+                self.chunks_lost += 1 if after[0] else -1
+                obj.lost_chunks += 1 if after[0] else -1
+                if after[0] and not obj.ever_lost:
+                    obj.ever_lost = True
+                    self.objects_lost += 1
+                    self.cloud.emit("storage.object_lost", object=obj.name, chunk=c.index, scheme=obj.scheme.label)
+            if after[1] != before[1]:
+                self.chunks_unavailable += 1 if after[1] else -1
+                was = obj.unavailable_chunks > 0
+                obj.unavailable_chunks += 1 if after[1] else -1
+                now = obj.unavailable_chunks > 0
+                if now != was:
+                    self.objects_unavailable += 1 if now else -1
+            if after[2] != before[2]:
+                self.chunks_under += 1 if after[2] else -1
+        self._requeue(c)
+
+    def _effective(self, c: Chunk) -> int:
+        """Pieces that count toward the target: those not on a draining disk."""
+        if not self.draining:
+            return c.reg
+        draining = self.draining
+        return sum(1 for d in c.pieces if d is not None and d not in draining)
+
+    def _unqueue(self, c: Chunk) -> None:
+        q = c.q
+        if q is None:
+            return
+        if q == "held":
+            self._held.pop(c, None)
+        elif q == "stalled":
+            self._stalled.pop(c, None)
+        elif q == "blocked":
+            self._blocked.pop(c, None)
+        else:
+            self._buckets[q].pop(c, None)
+        c.q = None
+
+    def _requeue(self, c: Chunk, blocked: bool = False) -> None:
+        if c.q is not None:
+            self._unqueue(c)
+        s = c.obj.scheme
+        if c.reg < s.need or (c.reg if not self.draining else self._effective(c)) >= s.width:
+            return
+        if c.hold_until > self.cloud.clock.now_ms:
+            c.q = "held"
+            self._held[c] = None
+        elif c.live < s.need:
+            c.q = "stalled"
+            self._stalled[c] = None
+        elif blocked:
+            c.q = "blocked"
+            self._blocked[c] = None
+        else:
+            margin = c.live - s.need
+            c.q = margin
+            self._buckets.setdefault(margin, {})[c] = None
+            if self._busy_since is None:
+                self._busy_since = self.cloud.clock.now_ms
+
+    def _add_piece(self, c: Chunk, slot: int | None, disk_id: str) -> None:
+        if slot is None:
+            slot = next((i for i, d in enumerate(c.pieces) if d is None), len(c.pieces))
+        if slot == len(c.pieces):
+            c.pieces.append(disk_id)
+        else:
+            c.pieces[slot] = disk_id
+        self.on_disk[disk_id][c] = None
+        self._account(disk_id, c.piece)
+        c.reg += 1
+        if self._readable[disk_id]:
+            c.live += 1
+
+    def _remove_piece(self, c: Chunk, slot: int) -> None:
+        disk_id = c.pieces[slot]
+        assert disk_id is not None
+        c.pieces[slot] = None
+        del self.on_disk[disk_id][c]
+        self._account(disk_id, -c.piece)
+        c.reg -= 1
+        if self._readable[disk_id]:
+            c.live -= 1
+
+    # -- write path -----------------------------------------------------------------------
+    def put(self, name: str, size: int | str, writer: str | None = None) -> PutResult:
+        """Store an object of ``size`` bytes (or a size string) under the current settings.
+
+        All-or-nothing: every chunk's targets are chosen (with space reserved) before
+        anything is written; if any chunk cannot be placed, nothing changes.
+        """
+        if not isinstance(name, str) or not OBJECT_NAME.match(name):
+            raise _bad(f"object name {name!r} must be 1-128 letters, digits, '.', '_', '-' or '/'")
+        if name in self.objects:
+            raise CloudError("ObjectExists", f"object {name} already exists (delete it first)")
+        if isinstance(size, str):
+            try:
+                size = parse_size(size)
+            except ValueError as exc:
+                raise _bad(str(exc)) from None
+        if size <= 0:
+            raise _bad("an object must hold at least one byte")
+        host_w: Host | None = None
+        if writer is not None:
+            host_w = self.hw.hosts.get(writer)
+            if host_w is None:
+                raise _bad(f"no host named {writer!r} to write from")
+        cfg = self.config
+        scheme = cfg.scheme
+        chunk_bytes = cfg.chunk_bytes
+        n = -(-size // chunk_bytes)
+        if n > MAX_CHUNKS_PER_PUT:
+            raise _bad(f"{n} chunks is too many for one object (at most {MAX_CHUNKS_PER_PUT}; raise the chunk size)")
+        reserved: dict[str, int] = {}
+        plans: list[tuple[int, int, list[str]]] = []
+        for i in range(n):
+            csize = min(chunk_bytes, size - i * chunk_bytes)
+            piece = scheme.piece_bytes(csize)
+            disks = self._choose(scheme, cfg.placement, piece, [], set(), reserved, host_w, True, scheme.width)
+            if len(disks) < scheme.width:
+                usable = len(self._eligible())
+                raise CloudError(
+                    "InsufficientCapacity",
+                    f"chunk {i} of {name} needs {scheme.width} hosts with {format_bytes(piece)} free "
+                    f"under {cfg.placement} placement; found {len(disks)} ({usable} hosts can take writes)",
+                )
+            for d in disks:
+                reserved[d] = reserved.get(d, 0) + piece
+            plans.append((csize, piece, disks))
+        obj = StoredObject(name, size, chunk_bytes, scheme, cfg.placement, self._now())
+        write_ms = 0.0
+        for i, (csize, piece, disks) in enumerate(plans):
+            c = Chunk(self._next_id, obj, i, csize, piece)
+            self._next_id += 1
+            for slot, disk_id in enumerate(disks):
+                self._add_piece(c, slot, disk_id)
+            obj.chunks.append(c)
+            self._settle(c, (False, False, False))
+            write_ms += self._write_ms(scheme, piece, disks)
+        self.objects[name] = obj
+        self.n_chunks += n
+        self.bytes_stored += size
+        self._touch(obj)
+        self._after_change()
+        self.cloud.emit(
+            "storage.put",
+            object=name,
+            bytes=size,
+            chunks=n,
+            scheme=scheme.label,
+            placement=cfg.placement,
+            write_ms=round(write_ms, 1),
+        )
+        return PutResult(name, size, n, scheme.label, cfg.placement, obj.raw_bytes, write_ms, tuple(plans[0][2]))
+
+    def _write_ms(self, scheme: Scheme, piece: int, disks: list[str]) -> float:
+        """A replicated chunk streams down a pipeline, packet by packet, so it costs one
+        transfer plus a hop per extra replica; EC fragments are written in parallel."""
+        slowest = max(self._piece_ms(d, piece) for d in disks)
+        hops = 0 if scheme.erasure else len(disks) - 1
+        return slowest + 0.5 * hops
+
+    def _choose(
+        self,
+        scheme: Scheme,
+        policy: str,
+        piece: int,
+        chosen: list[Host],
+        avoid: set[str],
+        reserved: dict[str, int] | None,
+        writer: Host | None,
+        new_block: bool,
+        count: int,
+    ) -> list[str]:
+        """Hosts by policy, then on each host the disk with the most free space.
+        ``avoid`` must already hold the hosts in ``chosen``."""
+        fit: dict[str, Disk] = {}
+        good = self._good(piece, avoid, reserved, fit)
+        hosts = self.placement.choose(policy, scheme.erasure, count, chosen, good, writer, new_block)
+        return [fit[h.id].id for h in hosts]
+
+    # -- read path ------------------------------------------------------------------------
+    def _chunk_read(self, c: Chunk) -> tuple[float, str, bool] | None:
+        """(latency ms, slowest disk used, degraded?) of reading one chunk, or None."""
+        s = c.obj.scheme
+        readable = [(slot, d) for slot, d in enumerate(c.pieces) if d is not None and self._readable[d]]
+        if len(readable) < s.need:
+            return None
+        if s.erasure:
+            data = [p for p in readable if p[0] < s.need]
+            parity = [p for p in readable if p[0] >= s.need]
+            preferred = (data + parity)[: s.need]
+            degraded = len(data) < s.need
+        else:
+            pick = (c.id * 2654435761) % len(readable)  # a fixed "shuffled" replica order
+            preferred = [readable[pick]]
+            degraded = c.reg < s.width or len(readable) < c.reg
+        others = [p for p in readable if p not in preferred]
+        times = [(self._piece_ms(d, c.piece), d) for _, d in preferred]
+        hedge = self.config.hedged_read_ms
+        if hedge is not None and others and max(t for t, _ in times) > hedge:
+            times += [(hedge + self._piece_ms(d, c.piece), d) for _, d in others]
+            times.sort()
+            times = times[: s.need]
+        lat, disk = max(times)
+        return lat, disk, degraded
+
+    def _object_read(self, obj: StoredObject) -> tuple[float, int, str, int] | None:
+        """(latency ms, slowest chunk, its disk, degraded chunk reads), or None if some
+        chunk cannot be read. Cached per object until something about it changes."""
+        if obj.name in self._latency and obj.name not in self._dirty:
+            return self._latency[obj.name]
+        worst_ms, worst_idx, worst_disk, degraded = -1.0, 0, "", 0
+        result: tuple[float, int, str, int] | None = None
+        for c in obj.chunks:
+            r = self._chunk_read(c)
+            if r is None:
+                break
+            if r[2]:
+                degraded += 1
+            if r[0] > worst_ms:
+                worst_ms, worst_idx, worst_disk = r[0], c.index, r[1]
+        else:
+            result = (worst_ms, worst_idx, worst_disk, degraded)
+        self._latency[obj.name] = result
+        self._dirty.pop(obj.name, None)
+        return result
+
+    def get(self, name: str) -> ReadResult:
+        obj = self._object(name)
+        r = self._object_read(obj)
+        if r is None:
+            bad = next(c for c in obj.chunks if self._chunk_read(c) is None)
+            why = "lost: too few pieces are left anywhere" if bad.reg < obj.scheme.need else (
+                "unavailable: its pieces are on hosts that are down"
+            )
+            raise CloudError(
+                "BlockMissing",
+                f"cannot read {name}: chunk {bad.index} has {bad.live} readable of {obj.scheme.need} needed ({why})",
+            )
+        lat, idx, disk, degraded = r
+        self.cloud.emit("storage.get", object=name, latency_ms=round(lat, 1), slowest_disk=disk, chunk=idx)
+        return ReadResult(name, obj.size, len(obj.chunks), lat, idx, disk, degraded)
+
+    def _object(self, name: str) -> StoredObject:
+        obj = self.objects.get(name)
+        if obj is None:
+            known = ", ".join(list(self.objects)[:6]) + (", ..." if len(self.objects) > 6 else "")
+            raise CloudError("NoSuchKey", f"no object named {name!r} (objects: {known or 'none'})")
+        return obj
+
+    def delete(self, name: str) -> int:
+        """Remove an object and free its pieces. Returns the raw bytes freed."""
+        obj = self._object(name)
+        freed = 0
+        for c in obj.chunks:
+            before = self._classify(c)
+            self._unqueue(c)
+            for slot, d in enumerate(c.pieces):
+                if d is not None:
+                    self._remove_piece(c, slot)
+                    freed += c.piece
+            # the chunk leaves every count it was in
+            self._regroup_due.pop(c, None)
+            self._regroup(c)
+            if before[0]:
+                self.chunks_lost -= 1
+            if before[1]:
+                self.chunks_unavailable -= 1
+            if before[2]:
+                self.chunks_under -= 1
+        if obj.unavailable_chunks > 0:
+            self.objects_unavailable -= 1
+        del self.objects[name]
+        self._latency.pop(name, None)
+        self._dirty.pop(name, None)
+        self._p99 = None
+        self.n_chunks -= len(obj.chunks)
+        self.bytes_stored -= obj.size
+        self._unblock()
+        self._after_change()
+        self.cloud.emit("storage.delete", object=name, freed_bytes=freed)
+        return freed
+
+    # -- where things are ---------------------------------------------------------------
+    def locate(self, name: str) -> list[PieceLocation]:
+        obj = self._object(name)
+        out = []
+        for c in obj.chunks:
+            width = max(len(c.pieces), obj.scheme.width)
+            for slot in range(width):
+                d_id = c.pieces[slot] if slot < len(c.pieces) else None
+                role = obj.scheme.role(slot)
+                if d_id is None:
+                    if obj.scheme.erasure or slot < obj.scheme.width:
+                        out.append(PieceLocation(c.index, slot, role, None, None, None, None, "missing", c.piece))
+                    continue
+                d = self.hw.disks[d_id]
+                state = "draining" if d_id in self.draining else ("ok" if self._readable[d_id] else "unreachable")
+                out.append(
+                    PieceLocation(c.index, slot, role, d_id, d.host.id, d.host.rack.id, d.host.rack.zone.id, state, c.piece)
+                )
+        return out
+
+    def object_info(self, name: str) -> StoredObject:
+        return self._object(name)
+
+    def df(self) -> list[DiskUsage]:
+        out = []
+        for d in self.hw.disks.values():
+            cap = self._capacity(d)
+            used = self._used(d)
+            out.append(
+                DiskUsage(
+                    d.id,
+                    d.host.id,
+                    d.host.rack.id,
+                    d.host.rack.zone.id,
+                    cap,
+                    used,
+                    self.stored[d.id],
+                    len(self.on_disk[d.id]),
+                    round(100 * used / cap, 2) if cap else 0.0,
+                    d.health.value,
+                    d.up,
+                    d.id in self.draining,
+                )
+            )
+        return out
+
+    # -- settings -------------------------------------------------------------------------
+    def set(self, name: str, value: Any) -> StorageConfig:
+        """Change one setting (see :data:`SETTINGS`); layout settings apply to new writes."""
+        self.config = configure(self.config, name, value)
+        self._touch()  # read settings (disk rate, hedging, slowdown) change every latency
+        key = ALIASES.get(name, name)
+        shown = self.config.scheme.label if key in ("replication", "erasure") else getattr(self.config, key)
+        self.cloud.emit("storage.set", setting=key, value=str(shown))
+        return self.config
+
+    # -- operator actions -----------------------------------------------------------------
+    def drain(self, kind: str, ident: str) -> int:
+        """Decommission a disk or host: it takes no new pieces, and its pieces are copied
+        elsewhere by the repair loop (at repair bandwidth) and then dropped from it, as
+        HDFS decommissioning does. Returns the number of chunks queued."""
+        disks = self._scope_disks(kind, ident, ("disk", "host"))
+        queued = 0
+        for d in disks:
+            self.draining.setdefault(d.id, False)
+        self._host_ok = None
+        for d in disks:
+            for c in list(self.on_disk[d.id]):
+                self._requeue(c)
+                queued += 1
+        self.cloud.emit("storage.drain", part=kind, id=ident, chunks=queued)
+        self._check_drained()
+        return queued
+
+    def undrain(self, kind: str, ident: str) -> None:
+        disks = self._scope_disks(kind, ident, ("disk", "host"))
+        for d in disks:
+            self.draining.pop(d.id, None)
+        self._host_ok = None
+        for d in disks:
+            for c in list(self.on_disk[d.id]):
+                self._requeue(c)
+        self._unblock()
+        self.cloud.emit("storage.undrain", part=kind, id=ident)
+
+    def _scope_disks(self, kind: str, ident: str, kinds: tuple[str, ...]) -> list[Disk]:
+        if kind not in kinds:
+            raise _bad(f"cannot drain a {kind} (kinds: {', '.join(kinds)})")
+        thing = self.hw.find(kind, ident)
+        if thing is None:
+            known = sorted(self.hw.table(kind))
+            shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+            raise _bad(f"no {kind} named {ident!r} ({kind}s: {shown or 'none'})")
+        return [thing] if kind == "disk" else list(thing.disks)
+
+    def _check_drained(self) -> None:
+        """Announce, once, each draining disk that holds nothing any more."""
+        for disk_id, announced in self.draining.items():
+            if not announced and not self.on_disk[disk_id]:
+                self.draining[disk_id] = True
+                self.cloud.emit("storage.drained", disk=disk_id)
+
+    def balance(self, threshold_pct: float = 10.0, max_moves: int = 100_000) -> tuple[int, int]:
+        """HDFS's Balancer: move pieces from disks fuller than the average by more than
+        ``threshold_pct`` points (HDFS's default threshold is 10%) to the emptiest disks,
+        never onto a host that holds a piece of the same chunk and never reducing the
+        number of racks or zones a chunk spans. Returns (moves, bytes moved).
+
+        Real balancing runs for hours at ``dfs.datanode.balance.bandwidthPerSec``; here
+        it happens at once.
+        """
+        threshold_pct = _number("balance threshold", threshold_pct, 0, 100)
+        eligible = self._eligible()
+        disks = [d for ds in eligible.values() for d in ds]
+        if len(disks) < 2:
+            return 0, 0
+        cap = {d.id: self._capacity(d) for d in disks}
+        total_cap = sum(cap.values())
+        avg = 100 * sum(self._used(d) for d in disks) / total_cap
+        moves = moved = 0
+
+        def fill(d: Disk) -> float:
+            return 100 * self._used(d) / cap[d.id]
+
+        while moves < max_moves:
+            over = [d for d in disks if fill(d) > avg + threshold_pct]
+            if not over:
+                break
+            src = max(over, key=lambda d: (fill(d), d.id))
+            done = False
+            for c in sorted(self.on_disk[src.id], key=lambda c: -c.id):
+                slot = c.pieces.index(src.id)
+                target = self._balance_target(c, slot, src, disks, fill, avg)
+                if target is None:
+                    continue
+                before = self._classify(c)
+                self._remove_piece(c, slot)
+                self._add_piece(c, slot, target.id)
+                self._settle(c, before)
+                moves += 1
+                moved += c.piece
+                done = True
+                break
+            if not done:
+                disks.remove(src)  # nothing on it can move anywhere useful
+                if len(disks) < 2:
+                    break
+        self.cloud.emit("storage.balanced", moves=moves, bytes=moved, threshold_pct=threshold_pct)
+        return moves, moved
+
+    def _balance_target(self, c: Chunk, slot: int, src: Disk, disks: list[Disk], fill, avg: float) -> Disk | None:
+        others = [self.hw.disks[d].host for i, d in enumerate(c.pieces) if d is not None and i != slot]
+        hosts = {h.id for h in others}
+        racks = {h.rack.id for h in others}
+        zones = {h.rack.zone.id for h in others}
+        best: Disk | None = None
+        for d in disks:
+            h = d.host
+            if d is src or h.id in hosts or fill(d) >= avg or self._free(d) < c.piece:
+                continue
+            # keep the spread: same rack as before, or a rack (zone) the chunk is not in
+            if h.rack is not src.host.rack and h.rack.id in racks:
+                continue
+            if h.rack.zone is not src.host.rack.zone and h.rack.zone.id in zones:
+                continue
+            if best is None or (fill(d), d.id) < (fill(best), best.id):
+                best = d
+        return best
+
+    # -- failure detection (a health listener) ------------------------------------------
+    def on_health_change(self, kind: str, ident: str, before: Health, after: Health) -> None:
+        """React to ``faults.set_health``: pieces on a failed disk are destroyed (and
+        reported at the next heartbeat); pieces on a host that went down become
+        unreachable, and the host is declared dead if it stays silent for
+        ``heartbeat_timeout_s``; a host back before that brings its pieces back."""
+        self._host_ok = None
+        self.placement.invalidate()
+        hosts: dict[str, Host] = {}
+        destroyed = 0
+        for d in self._disks_in_scope(kind, ident):
+            was = self._readable[d.id]
+            up = d.up
+            if d.health is Health.FAILED and self.on_disk[d.id]:
+                destroyed += self._destroy(d)
+            if up != was:
+                self._readable[d.id] = up
+                delta = 1 if up else -1
+                # the index is insertion-ordered, so this order is the same every run
+                for c in list(self.on_disk[d.id]):
+                    st = self._classify(c)
+                    c.live += delta
+                    self._settle(c, st)
+            else:  # slower or faster, not gone: only read latencies change
+                for c in self.on_disk[d.id]:
+                    self._dirty[c.obj.name] = None
+                self._p99 = None
+            hosts[d.host.id] = d.host
+        for h in hosts.values():
+            self._watch(h)
+        if destroyed:
+            self.cloud.clock.schedule_in(int(self.config.heartbeat_s * 1000), self._release_held)
+        if after is not Health.FAILED:
+            self._unblock()
+        self._after_change()
+
+    def _disks_in_scope(self, kind: str, ident: str) -> list[Disk]:
+        hw = self.hw
+        if kind == "disk" and ident in hw.disks:
+            return [hw.disks[ident]]
+        if kind == "host" and ident in hw.hosts:
+            return list(hw.hosts[ident].disks)
+        if kind == "rack" and ident in hw.racks:
+            return [d for h in hw.racks[ident].hosts for d in h.disks]
+        if kind == "zone" and ident in hw.zones:
+            return [d for h in hw.zones[ident].hosts() for d in h.disks]
+        return list(hw.disks.values())  # a link: recheck everything
+
+    def _destroy(self, d: Disk) -> int:
+        """A disk died: its pieces are gone. The DataNode reports it at the next heartbeat,
+        so repair of these chunks waits that long."""
+        hold = self._now() + int(self.config.heartbeat_s * 1000)
+        n = self._drop_disk(d.id, hold)
+        self.cloud.emit("storage.disk_lost", disk=d.id, pieces=n, report_in_s=self.config.heartbeat_s)
+        return n
+
+    def _drop_disk(self, disk_id: str, hold_until: int = 0) -> int:
+        """Forget every piece on a disk (destroyed with it, or written off with its host).
+        The hot path of a rack failure, so the space is accounted once per disk."""
+        chunks = self.on_disk[disk_id]
+        if not chunks:
+            return 0
+        self.on_disk[disk_id] = {}
+        readable = self._readable[disk_id]
+        classify, settle = self._classify, self._settle
+        total = 0
+        for c in chunks:
+            st = classify(c)
+            c.pieces[c.pieces.index(disk_id)] = None
+            c.reg -= 1
+            if readable:
+                c.live -= 1
+            total += c.piece
+            if hold_until > c.hold_until:
+                c.hold_until = hold_until
+            settle(c, st)
+        self._account(disk_id, -total)
+        return len(chunks)
+
+    def _release_held(self) -> None:
+        now = self._now()
+        for c in [c for c in self._held if c.hold_until <= now]:
+            self._requeue(c)
+
+    def _watch(self, h: Host) -> None:
+        now = self._now()
+        if not h.up:
+            if h.id not in self._down_since and h.id not in self.dead_hosts:
+                self._down_since[h.id] = now
+                at = now + int(self.config.heartbeat_timeout_s * 1000)
+                self.cloud.clock.schedule(at, lambda h=h, token=now: self._declare_dead(h, token))
+                self.cloud.emit("storage.heartbeat_lost", host=h.id, dead_at_s=at / 1000)
+        else:
+            self._down_since.pop(h.id, None)
+            if self.dead_hosts.pop(h.id, None) is not None:
+                self.cloud.emit("storage.host_rejoined", host=h.id, empty=True)
+
+    def _declare_dead(self, h: Host, token: int) -> None:
+        if self._down_since.get(h.id) != token or h.up:
+            return  # it came back (or went down again later: a newer timer is running)
+        del self._down_since[h.id]
+        self.dead_hosts[h.id] = self._now()
+        self._host_ok = None
+        dropped = sum(self._drop_disk(d.id) for d in h.disks)
+        self.cloud.emit("storage.host_dead", host=h.id, pieces=dropped, silent_s=(self._now() - token) / 1000)
+        self._after_change()
+
+    def _unblock(self) -> None:
+        for c in list(self._blocked):
+            self._requeue(c)
+
+    def _after_change(self) -> None:
+        """Open or close the current incident: from the first piece lost or unreachable
+        to every surviving chunk back at full strength."""
+        now = self._now()
+        if self.chunks_under and self.incident_start_ms is None:
+            self.incident_start_ms = now
+            self.cloud.emit("storage.at_risk", chunks=self.chunks_under)
+        elif not self.chunks_under and self.incident_start_ms is not None:
+            self.repair_seconds = (now - self.incident_start_ms) / 1000
+            self.incident_start_ms = None
+            self.cloud.emit("storage.protected", repair_seconds=self.repair_seconds, lost=self.objects_lost)
+
+    # -- repair (a step hook) ---------------------------------------------------------------
+    def _next_queued(self) -> Chunk | None:
+        for margin in sorted(self._buckets):
+            bucket = self._buckets[margin]
+            if bucket:
+                return next(iter(bucket))
+        return None
+
+    def _repair_jobs(self, c: Chunk) -> tuple[list[int | None], list[int]]:
+        """(slots to rebuild (None = a new replica), slots to move off draining disks)."""
+        s = c.obj.scheme
+        if self.draining:
+            draining = [i for i, d in enumerate(c.pieces) if d is not None and d in self.draining]
+        else:
+            draining = []
+        if s.erasure:
+            missing: list[int | None] = [i for i in range(s.width) if i >= len(c.pieces) or c.pieces[i] is None]
+            return missing, draining
+        return [None] * (s.width - self._effective(c)), draining
+
+    def _repair_bytes(self, c: Chunk, rebuild: int, move: int) -> int:
+        """Network bytes: a new copy streams one replica; rebuilding EC fragments reads K
+        fragments once (a whole chunk) and writes each new one; a move copies one piece."""
+        s = c.obj.scheme
+        if s.erasure:
+            return (s.need * c.piece if rebuild else 0) + (rebuild + move) * c.piece
+        return rebuild * c.piece
+
+    def _plan(self, c: Chunk, reserved: dict[str, int] | None) -> tuple[list[int | None], list[int], list[str]]:
+        s = c.obj.scheme
+        missing, draining = self._repair_jobs(c)
+        if not s.erasure:
+            draining = []  # extra copies are made by `missing`; the draining one is dropped after
+        disks, readable, draining_disks = self.hw.disks, self._readable, self.draining
+        avoid: set[str] = set()  # never a second piece on a host that has one
+        present: list[Host] = []  # pieces that count, for the policy's rack/zone rules
+        source: Host | None = None  # the node the copy is made from (HDFS's "writer")
+        for d in c.pieces:
+            if d is None:
+                continue
+            h = disks[d].host
+            avoid.add(h.id)
+            if d not in draining_disks:
+                present.append(h)
+            if source is None and readable[d]:
+                source = h
+        targets = self._choose(
+            s, c.obj.placement, c.piece, present, avoid, reserved, source, False, len(missing) + len(draining)
+        )
+        return missing, draining, targets
+
+    def step(self, dt_ms: int) -> None:
+        """Spend ``dt_ms`` worth of repair bandwidth on the most-at-risk chunks."""
+        now = self._now()
+        if self._next_queued() is None:
+            self._credit, self._busy_since = 0.0, None
+            return
+        # bandwidth counts only from when there was something to copy
+        busy_ms = now - max(now - dt_ms, self._busy_since if self._busy_since is not None else now - dt_ms)
+        self._credit += self.config.repair_mbps * MiB * busy_ms / 1000
+        changed = False
+        while True:
+            c = self._next_queued()
+            if c is None:
+                self._credit, self._busy_since = 0.0, None
+                break
+            missing, draining = self._repair_jobs(c)
+            cost = self._repair_bytes(c, len(missing), len(draining) if c.obj.scheme.erasure else 0)
+            if self._credit < cost:
+                break
+            missing, draining, targets = self._plan(c, None)
+            if not targets:
+                self._requeue(c, blocked=True)
+                continue
+            self._credit -= self._commit(c, missing, draining, targets)
+            changed = True
+        if changed:
+            self._check_drained()
+            self._after_change()
+
+    def _commit(self, c: Chunk, missing: list[int | None], draining: list[int], targets: list[str]) -> int:
+        s = c.obj.scheme
+        st = self._classify(c)
+        was = c.live
+        jobs: list[tuple[str, int | None]] = [("rebuild", slot) for slot in missing] + [("move", slot) for slot in draining]
+        done_rebuild = done_move = 0
+        for (job, slot), disk_id in zip(jobs, targets):
+            if job == "move":
+                assert slot is not None
+                self._remove_piece(c, slot)
+                done_move += 1
+            else:
+                done_rebuild += 1
+            self._add_piece(c, slot, disk_id)
+        if not s.erasure and self._effective(c) >= s.width:
+            for slot, d in enumerate(c.pieces):
+                if d is not None and d in self.draining:
+                    self._remove_piece(c, slot)
+        if len(targets) < len(jobs):
+            self._settle(c, st)
+            self._requeue(c, blocked=True)
+        else:
+            self._settle(c, st)
+        cost = self._repair_bytes(c, done_rebuild, done_move)
+        self.pieces_repaired += len(targets)
+        self.bytes_repaired += cost
+        self.cloud.emit(
+            "storage.repaired",
+            chunk=c.name,
+            was=was,
+            live=c.live,
+            of=s.width,
+            to=",".join(targets),
+            bytes=cost,
+        )
+        return cost
+
+    def plan_repair(self) -> list[RepairPlan]:
+        """Plan every queued repair in priority order without doing any: sources and
+        targets per chunk, with the space each target will use reserved as it goes."""
+        reserved: dict[str, int] = {}
+        out: list[RepairPlan] = []
+        readable = self._readable
+        for margin in sorted(self._buckets):
+            for c in list(self._buckets[margin]):
+                missing, draining, targets = self._plan(c, reserved)
+                piece = c.piece
+                for d in targets:
+                    reserved[d] = reserved.get(d, 0) + piece
+                sources = tuple([d for d in c.pieces if d is not None and readable[d]][: c.obj.scheme.need])
+                cost = self._repair_bytes(c, len(missing), len(draining))
+                out.append(RepairPlan(c.name, c.live, sources, tuple(targets), cost))
+        return out
+
+    def chunks_on(self, disk_id: str) -> list[Chunk]:
+        """The chunks with a piece on a disk (the index that makes failure handling fast)."""
+        return list(self.on_disk[disk_id])
+
+    def repair_status(self) -> RepairStatus:
+        queued = [c for b in self._buckets.values() for c in b]
+        pending = 0
+        for c in queued:
+            missing, draining = self._repair_jobs(c)
+            pending += self._repair_bytes(c, len(missing), len(draining))
+        now = self._now()
+        suspects = tuple(
+            (h, (since + self.config.heartbeat_timeout_s * 1000) / 1000)
+            for h, since in self._down_since.items()
+            if since + self.config.heartbeat_timeout_s * 1000 > now
+        )
+        return RepairStatus(
+            queued=len(queued),
+            waiting_report=len(self._held),
+            stalled=len(self._stalled),
+            blocked=len(self._blocked),
+            bytes_pending=pending,
+            eta_s=pending / (self.config.repair_mbps * MiB),
+            incident_started_s=None if self.incident_start_ms is None else self.incident_start_ms / 1000,
+            suspect_hosts=suspects,
+            dead_hosts=tuple(self.dead_hosts),
+            draining=tuple(self.draining),
+        )
+
+    # -- durability ----------------------------------------------------------------------
+    def repair_window_hours(self) -> float:
+        """How long a failure leaves chunks exposed: detection (the heartbeat timeout)
+        plus re-copying the fullest disk's pieces at the repair bandwidth."""
+        fullest = max(self.stored.values(), default=0)
+        seconds = self.config.heartbeat_timeout_s + fullest / (self.config.repair_mbps * MiB)
+        return seconds / 3600
+
+    def durability(self) -> float:
+        """Estimated annual durability of the current layout, in nines (see
+        :func:`~cloudquest.cloud.replication.annual_loss_probability`): each distinct
+        set of disks holding a chunk's readable pieces is one placement group."""
+        for c in self._regroup_due:
+            if c.obj.name in self.objects:
+                self._regroup(c)
+        self._regroup_due.clear()
+        counts = {k: len(g) for k, g in self._groups.items() if g}
+        p_loss = annual_loss_probability(counts, self.config.afr_pct, self.repair_window_hours())
+        return round(nines(p_loss), 2)
+
+    def read_p99_ms(self) -> float:
+        """The 99th percentile (nearest rank) of every readable object's GET latency as
+        the layout stands now: each object read once, its chunks in parallel."""
+        if self._p99 is None:
+            lats = sorted(r[0] for r in (self._object_read(o) for o in self.objects.values()) if r is not None)
+            self._p99 = round(lats[max(0, math.ceil(0.99 * len(lats)) - 1)], 1) if lats else 0.0
+        return self._p99
+
+    # -- metrics -------------------------------------------------------------------------
+    def metrics(self) -> dict[str, float | int]:
+        fill = max((100 * self._used(d) / self._capacity(d) for d in self.hw.disks.values() if d.size_gib), default=0.0)
+        incident = (
+            (self._now() - self.incident_start_ms) / 1000 if self.incident_start_ms is not None else self.repair_seconds
+        )
+        return {
+            "objects": len(self.objects),
+            "chunks": self.n_chunks,
+            "bytes_stored": self.bytes_stored,
+            "bytes_raw": self.bytes_raw,
+            "max_disk_fill_pct": round(fill, 2),
+            "read_p99_ms": self.read_p99_ms(),
+            "objects_lost": self.objects_lost,
+            "objects_unavailable": self.objects_unavailable,
+            "chunks_lost": self.chunks_lost,
+            "chunks_under_replicated": self.chunks_under,
+            "storage_overhead": round(self.bytes_raw / self.bytes_stored, 3) if self.bytes_stored else 0.0,
+            "repair_seconds": round(incident, 3),
+            "repair_queue": sum(len(b) for b in self._buckets.values()),
+            "bytes_repaired": self.bytes_repaired,
+            "durability_nines": self.durability(),
+            "hosts_dead": len(self.dead_hosts),
+            "metadata_bytes": METADATA_BYTES_PER_ITEM * (len(self.objects) + self.n_chunks),
+        }
+
+
+def attach(cloud: "Cloud", section: dict[str, Any]) -> ObjectStore:
+    """World key ``storage``: build the store, wire its metrics, repair loop and failure
+    detector into the cloud, and write any ``objects`` the world starts with."""
+    config = config_from_section(section or {})
+    store = ObjectStore(cloud, config)
+    cloud.extensions["storage"] = store
+    cloud.metric_sources.append(store.metrics)
+    cloud.step_hooks.append(store.step)
+    cloud.health_listeners.append(store.on_health_change)
+    for spec in (section or {}).get("objects") or []:
+        if not isinstance(spec, dict) or "name" not in spec or "size" not in spec:
+            raise _bad("each storage object needs a name and a size, e.g. {name: logs, size: 10GiB}")
+        store.put(str(spec["name"]), spec["size"] if isinstance(spec["size"], str) else parse_size(spec["size"]))
+    return store
+
+
+def _iter_pieces(store: ObjectStore) -> Iterable[tuple[Chunk, int, str]]:
+    """Every (chunk, slot, disk) in the store, for tests and views."""
+    for obj in store.objects.values():
+        for c in obj.chunks:
+            for slot, d in enumerate(c.pieces):
+                if d is not None:
+                    yield c, slot, d
