@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 ATTACHERS: dict[str, str] = {
     "hypervisor": "hypervisor:attach",
     "fleet": "fleet:attach",
+    "storage": "storage:attach",
     "loadbalancer": "loadbalancer:attach",
     "timeline": "timeline:attach",
     "reliability": "reliability:attach",  # after storage and loadbalancer: it reads both each step
