@@ -1,0 +1,497 @@
+"""Replication and erasure coding: HDFS's placement rules, what survives which failure,
+failure detection by heartbeat timeout, prioritised re-replication, the durability model,
+and the invariants the store promises (checked with hypothesis)."""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cloudquest.cloud import CloudError, Health
+from cloudquest.cloud.erasure import ErasureCode, rs_decode, rs_encode
+from cloudquest.cloud.faults import set_health
+from cloudquest.cloud.replication import (
+    BACKBLAZE_2023_AFR_PCT,
+    POLICIES,
+    Replication,
+    annual_loss_probability,
+    loss_in_window,
+    max_nodes_per_rack,
+    nines,
+)
+from cloudquest.cloud.storage import MiB, StorageConfig
+
+from storage_worlds import all_chunks, cluster, piece_hosts
+
+# -- HDFS BlockPlacementPolicyDefault ---------------------------------------------------------
+# Source: Apache Hadoop, hadoop-hdfs .../blockmanagement/BlockPlacementPolicyDefault.java
+# (class comment, chooseTargetInOrder, getMaxNodesPerRack).
+
+
+def test_rack_aware_three_replicas_span_exactly_two_racks():
+    """1st replica on a random node (the client is not a datanode), 2nd on a node in a
+    different rack, 3rd on a different node in the 2nd replica's rack."""
+    cloud, store = cluster(racks=4, hosts=5, storage={"chunk_mib": 16})
+    store.put("data", "4GiB")  # 256 chunks
+    assert store.n_chunks == 256
+    first_racks = set()
+    for c in all_chunks(store):
+        h0, h1, h2 = piece_hosts(store, c)
+        assert len({h0.id, h1.id, h2.id}) == 3, "never two replicas on one host"
+        assert len({h0.rack.id, h1.rack.id, h2.rack.id}) == 2, "exactly two racks"
+        assert h1.rack is h2.rack and h0.rack is not h1.rack
+        first_racks.add(h0.rack.id)
+    assert first_racks == set(cloud.hardware.racks)  # the first replica really is random
+
+
+def test_rack_aware_first_replica_on_the_writers_node():
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 16})
+    store.put("local", "512MiB", writer="z0r1-h2")
+    for c in all_chunks(store):
+        h0, h1, h2 = piece_hosts(store, c)
+        assert h0.id == "z0r1-h2"
+        assert h1.rack.id != "z0r1" and h1.rack is h2.rack
+
+
+@pytest.mark.parametrize(
+    "total,racks,limit",
+    [(3, 2, 2), (3, 3, 2), (3, 10, 2), (2, 2, 2 - 1 + 0), (5, 3, 3), (10, 3, 5), (4, 1, 4), (1, 5, 1)],
+)
+def test_max_nodes_per_rack_is_hdfs_formula(total, racks, limit):
+    # (total - 1) // racks + 2, minus one if that equals total; no limit on one rack.
+    # (2, 2): (1 // 2) + 2 = 2 == total, so 1: two replicas never share a rack.
+    assert max_nodes_per_rack(total, racks) == limit
+
+
+def test_more_replicas_respect_the_per_rack_limit_and_distinct_hosts():
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 16, "replication": 5})
+    store.put("five", "1GiB")
+    limit = max_nodes_per_rack(5, 3)
+    for c in all_chunks(store):
+        hosts = piece_hosts(store, c)
+        assert len({h.id for h in hosts}) == 5
+        per_rack = {}
+        for h in hosts:
+            per_rack[h.rack.id] = per_rack.get(h.rack.id, 0) + 1
+        assert max(per_rack.values()) <= limit
+
+
+# -- what survives what ----------------------------------------------------------------------
+def _settle(cloud, store, extra_s=0):
+    """Past the heartbeat timeout, then long enough for every repair to finish."""
+    cloud.advance(int((store.config.heartbeat_timeout_s + 5) * 1000))
+    for _ in range(200):
+        if not store.repair_status().queued and not store.repair_status().waiting_report:
+            break
+        cloud.advance(60_000)
+    if extra_s:
+        cloud.advance(extra_s * 1000)
+
+
+@pytest.mark.parametrize("rack", ["z0r0", "z0r1", "z0r2", "z0r3"])
+def test_one_rack_failure_never_loses_data_under_rack_aware_3x(rack):
+    cloud, store = cluster(racks=4, hosts=4, storage={"chunk_mib": 16})
+    store.put("a", "1GiB")
+    store.put("b", "700MiB")
+    set_health(cloud, "rack", rack, Health.FAILED)
+    # every chunk keeps a readable copy outside the rack: nothing even unavailable
+    assert store.metrics()["objects_unavailable"] == 0
+    assert store.metrics()["chunks_under_replicated"] > 0
+    _settle(cloud, store)
+    m = store.metrics()
+    assert m["objects_lost"] == 0 and m["chunks_under_replicated"] == 0
+    assert store.get("a").latency_ms > 0
+    for c in all_chunks(store):  # repaired onto live hosts, still never two on one host
+        hosts = piece_hosts(store, c)
+        assert len(hosts) == 3 and len({h.id for h in hosts}) == 3
+        assert all(h.rack.id != rack for h in hosts)
+
+
+def test_two_rack_failures_can_lose_data_under_rack_aware_3x():
+    cloud, store = cluster(racks=4, hosts=4, storage={"chunk_mib": 16})
+    store.put("a", "1GiB")
+    c = next(all_chunks(store))
+    racks = sorted({h.rack.id for h in piece_hosts(store, c)})
+    assert len(racks) == 2
+    for r in racks:
+        set_health(cloud, "rack", r, Health.FAILED)
+    # unreachable, not yet lost: the hosts might come back within the timeout
+    assert store.metrics()["objects_lost"] == 0
+    assert store.metrics()["objects_unavailable"] == 1
+    with pytest.raises(CloudError) as err:
+        store.get("a")
+    assert err.value.code == "BlockMissing" and "unavailable" in err.value.message
+    _settle(cloud, store)
+    assert store.metrics()["objects_lost"] == 1
+    assert cloud.log.count("storage.object_lost") == 1
+    with pytest.raises(CloudError, match="lost"):
+        store.get("a")
+
+
+def test_random_placement_can_lose_data_to_one_rack_failure():
+    """The contrast that motivates rack awareness: random hosts often land all three
+    copies of some chunk in one rack."""
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 16, "placement": "random"})
+    store.put("a", "2GiB")  # 128 chunks
+    one_rack = [c for c in all_chunks(store) if len({h.rack.id for h in piece_hosts(store, c)}) == 1]
+    assert one_rack, "with 128 chunks over 3 racks some chunk sits in one rack"
+    for c in all_chunks(store):
+        assert len({h.id for h in piece_hosts(store, c)}) == 3
+    rack = piece_hosts(store, one_rack[0])[0].rack.id
+    set_health(cloud, "rack", rack, Health.FAILED)
+    _settle(cloud, store)
+    assert store.metrics()["objects_lost"] == 1
+
+
+def test_zone_aware_keeps_one_copy_per_zone_and_survives_a_zone_loss():
+    cloud, store = cluster(zones=3, racks=2, hosts=3, storage={"chunk_mib": 16, "placement": "zone-aware"})
+    store.put("a", "1GiB")
+    for c in all_chunks(store):
+        assert sorted(h.rack.zone.id for h in piece_hosts(store, c)) == ["z0", "z1", "z2"]
+    set_health(cloud, "zone", "z1", Health.FAILED)
+    assert store.metrics()["objects_unavailable"] == 0
+    _settle(cloud, store)
+    m = store.metrics()
+    assert m["objects_lost"] == 0 and m["chunks_under_replicated"] == 0
+    for c in all_chunks(store):  # back to three copies, on distinct hosts in the live zones
+        hosts = piece_hosts(store, c)
+        assert len({h.id for h in hosts}) == 3 and {h.rack.zone.id for h in hosts} == {"z0", "z2"}
+
+
+def test_rack_aware_alone_does_not_survive_a_zone_loss():
+    """HDFS's policy knows racks, not buildings: with two racks per zone some chunks put
+    all three copies in one zone."""
+    cloud, store = cluster(zones=3, racks=2, hosts=3, storage={"chunk_mib": 16})
+    store.put("a", "2GiB")
+    by_zone = {}
+    for c in all_chunks(store):
+        zones = {h.rack.zone.id for h in piece_hosts(store, c)}
+        if len(zones) == 1:
+            by_zone.setdefault(zones.pop(), 0)
+    zone = sorted(by_zone)[0]
+    set_health(cloud, "zone", zone, Health.FAILED)
+    _settle(cloud, store)
+    assert store.metrics()["objects_lost"] == 1
+
+
+# -- erasure coding: HDFS RS-6-3 ---------------------------------------------------------------
+def test_rs_6_3_costs_one_and_a_half_times_against_three_for_copies():
+    assert ErasureCode(6, 3).overhead == 1.5 and Replication(3).overhead == 3.0
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 48, "erasure": [6, 3]})
+    store.put("ec", "960MiB")  # 20 chunks of 48 MiB, fragments of 8 MiB
+    assert store.metrics()["storage_overhead"] == 1.5
+    cloud2, store2 = cluster(racks=3, hosts=4, storage={"chunk_mib": 48})
+    store2.put("copies", "960MiB")
+    assert store2.metrics()["storage_overhead"] == 3.0
+
+
+def test_rs_fragments_go_to_distinct_hosts_spread_over_racks():
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 48, "erasure": "RS-6-3"})
+    store.put("ec", "480MiB")
+    for c in all_chunks(store):
+        hosts = piece_hosts(store, c)
+        assert len(hosts) == 9 and len({h.id for h in hosts}) == 9
+        per_rack = [sum(1 for h in hosts if h.rack.id == r) for r in cloud.hardware.racks]
+        assert sorted(per_rack) == [3, 3, 3]  # BlockPlacementPolicyRackFaultTolerant: even
+
+
+def _one_chunk_ec():
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 48, "erasure": [6, 3]})
+    store.put("ec", "48MiB")
+    return cloud, store
+
+
+def test_rs_6_3_survives_any_three_fragment_losses():
+    _, store0 = _one_chunk_ec()
+    disks = list(next(all_chunks(store0)).pieces)
+    for lost in combinations(range(9), 3):
+        cloud, store = _one_chunk_ec()  # same seed, same layout
+        assert next(all_chunks(store)).pieces == disks
+        for i in lost:
+            set_health(cloud, "disk", disks[i], Health.FAILED)
+        assert store.metrics()["objects_lost"] == 0, lost
+        assert store.get("ec").chunks == 1  # decodable from the six left
+
+
+def test_rs_6_3_loses_the_chunk_with_any_four_fragments_gone():
+    _, store0 = _one_chunk_ec()
+    disks = list(next(all_chunks(store0)).pieces)
+    for lost in combinations(range(9), 4):
+        cloud, store = _one_chunk_ec()
+        for i in lost:
+            set_health(cloud, "disk", disks[i], Health.FAILED)
+        assert store.metrics()["objects_lost"] == 1, lost
+
+
+def test_reed_solomon_really_decodes_from_any_k_fragments():
+    """The counting model's claim on real bytes: GF(2^8) RS-6-3 and RS-3-2."""
+    data = bytes((i * 37 + 11) % 256 for i in range(1000))
+    for k, m in ((6, 3), (3, 2), (10, 4)):
+        frags = rs_encode(data, k, m)
+        assert len(frags) == k + m
+        assert b"".join(frags[:k])[: len(data)] == data  # systematic: data fragments are the data
+        for keep in combinations(range(k + m), k):
+            assert rs_decode({i: frags[i] for i in keep}, k, m, len(data)) == data
+        with pytest.raises(ValueError):
+            rs_decode({i: frags[i] for i in range(k - 1)}, k, m, len(data))
+
+
+def test_ec_repair_reads_k_fragments():
+    """Rebuilding one fragment of RS-6-3 moves 6 fragments in and 1 out: the repair
+    traffic penalty of erasure codes against copying one replica."""
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 48, "erasure": [6, 3]})
+    store.put("ec", "48MiB")
+    c = next(all_chunks(store))
+    set_health(cloud, "disk", c.pieces[0], Health.FAILED)
+    cloud.advance(10_000)
+    assert store.bytes_repaired == (6 + 1) * 8 * MiB
+    assert c.reg == 9 and store.metrics()["chunks_under_replicated"] == 0
+
+
+# -- failure detection and repair over time ----------------------------------------------------
+def test_hdfs_heartbeat_timeout_is_ten_and_a_half_minutes():
+    # hdfs-default.xml: dfs.namenode.heartbeat.recheck-interval 300000 ms,
+    # dfs.heartbeat.interval 3 s; DatanodeManager: 2 * recheck + 10 * 1000 * interval.
+    assert StorageConfig().heartbeat_timeout_s == 2 * 300 + 10 * 3 == 630
+    cloud, store = cluster(racks=3, hosts=3, storage={"chunk_mib": 16})
+    store.put("a", "512MiB")
+    set_health(cloud, "host", "z0r0-h1", Health.FAILED)
+    cloud.advance(629_000)
+    assert cloud.log.count("storage.host_dead") == 0 and store.bytes_repaired == 0
+    cloud.advance(2_000)
+    dead = [e for e in cloud.log if e.kind == "storage.host_dead"]
+    assert len(dead) == 1 and dead[0].t_ms == 630_000 and dead[0].get("host") == "z0r0-h1"
+
+
+def test_a_host_back_within_the_timeout_costs_no_copying():
+    """Why HDFS waits 10.5 minutes: a reboot must not start a replication storm."""
+    cloud, store = cluster(racks=3, hosts=3, storage={"chunk_mib": 16})
+    store.put("a", "512MiB")
+    set_health(cloud, "host", "z0r0-h1", Health.FAILED)
+    under = store.metrics()["chunks_under_replicated"]
+    assert under > 0
+    cloud.advance(300_000)
+    set_health(cloud, "host", "z0r0-h1", Health.HEALTHY)
+    cloud.advance(1_000_000)
+    m = store.metrics()
+    assert m["chunks_under_replicated"] == 0 and m["bytes_repaired"] == 0 and m["objects_lost"] == 0
+    assert m["repair_seconds"] == 300.0
+    assert cloud.log.count("storage.host_dead") == 0
+
+
+def test_timeout_is_configurable():
+    cloud, store = cluster(racks=3, hosts=3, storage={"chunk_mib": 16, "heartbeat_timeout_s": 60})
+    store.put("a", "256MiB")
+    set_health(cloud, "host", "z0r0-h1", Health.FAILED)
+    cloud.advance(61_000)
+    assert [e.t_ms for e in cloud.log if e.kind == "storage.host_dead"] == [60_000]
+
+
+def test_a_failed_disk_is_reported_at_the_next_heartbeat():
+    cloud, store = cluster(racks=3, hosts=3, storage={"chunk_mib": 16})
+    store.put("a", "512MiB")
+    disk = next(d for d, chunks in store.on_disk.items() if chunks)
+    set_health(cloud, "disk", disk, Health.FAILED)
+    assert store.repair_status().waiting_report > 0
+    cloud.advance(2_999)
+    assert store.bytes_repaired == 0
+    cloud.advance(10_000)
+    first = next(e for e in cloud.log if e.kind == "storage.repaired")
+    assert first.t_ms >= 3_000
+
+
+def test_repair_rate_is_the_bandwidth_limit():
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 16, "repair_mbps": 50})
+    store.put("a", "3GiB")
+    set_health(cloud, "host", "z0r1-h2", Health.FAILED)
+    lost_pieces = sum(1 for c in all_chunks(store) for h in piece_hosts(store, c) if h.id == "z0r1-h2")
+    _settle(cloud, store)
+    done = next(e for e in cloud.log if e.kind == "storage.protected")
+    copying_s = done.t_ms / 1000 - 630
+    expected = lost_pieces * 16 / 50  # MiB / (MiB/s)
+    assert expected <= copying_s <= expected + 1  # one 1 s tick of slack
+    assert store.metrics()["repair_seconds"] == done.get("repair_seconds") == done.t_ms / 1000
+    assert store.bytes_repaired == lost_pieces * 16 * MiB
+
+
+def test_most_at_risk_chunks_are_repaired_first():
+    """HDFS's LowRedundancyBlocks: a block with one live replica outranks one with two."""
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 16, "repair_mbps": 1})
+    store.put("a", "4GiB")
+    # two hosts that share some chunk: after both fail, those chunks have one copy left
+    c = next(all_chunks(store))
+    h1, h2 = piece_hosts(store, c)[1:]
+    set_health(cloud, "host", h1.id, Health.FAILED)
+    set_health(cloud, "host", h2.id, Health.FAILED)
+    cloud.advance(631_000)
+    plan = store.plan_repair()
+    lives = [p.live for p in plan]
+    assert lives == sorted(lives) and lives[0] == 1 and lives[-1] == 2
+    assert all(len(p.targets) == 3 - p.live for p in plan)
+    store.set("repair_mbps", 1000)
+    cloud.advance(60_000)
+    repaired = [e for e in cloud.log if e.kind == "storage.repaired"]
+    was = [e.get("was") for e in repaired]
+    assert was[: was.count(1)] == [1] * was.count(1), "every one-copy chunk before any two-copy chunk"
+
+
+def test_a_second_failure_during_repair_is_the_danger():
+    """The window between failure and full protection: lose the second copy's rack
+    while the first rack is still being re-replicated slowly, and data is gone."""
+    cloud, store = cluster(racks=4, hosts=3, storage={"chunk_mib": 16, "repair_mbps": 1})
+    store.put("a", "2GiB")
+    c = next(all_chunks(store))
+    r1, r2 = sorted({h.rack.id for h in piece_hosts(store, c)})
+    set_health(cloud, "rack", r1, Health.FAILED)
+    cloud.advance(700_000)  # declared dead; repair crawling at 1 MiB/s
+    assert store.metrics()["chunks_under_replicated"] > 0
+    set_health(cloud, "rack", r2, Health.FAILED)
+    cloud.advance(700_000)
+    assert store.metrics()["objects_lost"] == 1
+
+
+# -- durability model ---------------------------------------------------------------------------
+def test_loss_in_window_is_a_binomial_tail():
+    p = 1e-4
+    assert loss_in_window(3, 1, p) == pytest.approx(p**3)
+    assert loss_in_window(9, 6, p) == pytest.approx(math.comb(9, 4) * p**4, rel=1e-3)
+    assert loss_in_window(1, 1, p) == pytest.approx(p)
+    assert loss_in_window(2, 3, p) == 1.0  # already unreadable
+
+
+def test_annual_loss_probability_follows_the_published_model():
+    # One group of 3 copies, repaired within 1 hour, AFR 1.70% (Backblaze Drive Stats 2023):
+    # p = 0.017 * 1 / 8760 per window, 8760 windows a year.
+    p = 0.017 / 8760
+    expected = 1 - (1 - p**3) ** 8760
+    got = annual_loss_probability({(3, 1): 1}, BACKBLAZE_2023_AFR_PCT, 1.0)
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert nines(1e-11) == pytest.approx(11.0)
+    assert nines(0.0) == 20.0 and nines(1.0) == 0.0
+
+
+def test_durability_nines_rank_schemes_and_react_to_failure():
+    def layout(**cfg):
+        cloud, store = cluster(racks=4, hosts=4, storage={"chunk_mib": 48, **cfg})
+        store.put("d", "2400MiB")
+        return cloud, store
+
+    one = layout(replication=1)[1].durability()
+    two = layout(replication=2)[1].durability()
+    cloud, three_store = layout(replication=3)
+    three = three_store.durability()
+    ec = layout(erasure=[6, 3])[1].durability()
+    assert one < two < three < ec
+    assert one < 1  # a single copy on each of many disks: some disk will die this year
+    slow = layout(replication=3, repair_mbps=1)[1].durability()
+    assert slow < three  # a longer repair window is a longer exposure
+    set_health(cloud, "rack", "z0r0", Health.FAILED)
+    assert three_store.durability() < three  # chunks down to one readable copy
+
+
+# -- properties --------------------------------------------------------------------------------
+SCHEMES = [("rep", 1), ("rep", 2), ("rep", 3), ("rep", 4), ("ec", (2, 1)), ("ec", (3, 2)), ("ec", (4, 2)), ("ec", (6, 3))]
+
+
+def _prop_cluster(scheme, policy, seed, chunk_mib=64):
+    # 0.1 MiB/s cannot finish any repair (>= 64 MiB) within the timeout: the layout the
+    # property reasons about is the one the failures hit
+    storage = {"chunk_mib": chunk_mib, "placement": policy, "repair_mbps": 0.1}
+    if scheme[0] == "rep":
+        storage["replication"] = scheme[1]
+    else:
+        storage["erasure"] = list(scheme[1])
+    cloud, store = cluster(seed=seed, zones=2, racks=3, hosts=2, disks=2, size_gib=100, storage=storage)
+    store.put("a", f"{3 * chunk_mib + 1}MiB")
+    store.put("b", f"{2 * chunk_mib}MiB")
+    return cloud, store
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scheme=st.sampled_from(SCHEMES),
+    policy=st.sampled_from(POLICIES),
+    seed=st.integers(0, 10_000),
+    disk_picks=st.lists(st.integers(0, 23), max_size=6, unique=True),
+    host_picks=st.lists(st.integers(0, 11), max_size=3, unique=True),
+)
+def test_nothing_is_lost_while_every_chunk_lost_no_more_than_it_tolerates(scheme, policy, seed, disk_picks, host_picks):
+    cloud, store = _prop_cluster(scheme, policy, seed)
+    disks = list(cloud.hardware.disks)
+    hosts = list(cloud.hardware.hosts)
+    failed_disks = {disks[i] for i in disk_picks}
+    failed_hosts = {hosts[i] for i in host_picks}
+    expected_lost = set()
+    for obj in store.objects.values():
+        for c in obj.chunks:
+            gone = sum(
+                1 for d in c.pieces if d in failed_disks or cloud.hardware.disks[d].host.id in failed_hosts
+            )
+            if gone > obj.scheme.tolerates:
+                expected_lost.add(obj.name)
+    for d in sorted(failed_disks):
+        set_health(cloud, "disk", d, Health.FAILED)
+    for h in sorted(failed_hosts):
+        set_health(cloud, "host", h, Health.FAILED)
+    cloud.advance(int(store.config.heartbeat_timeout_s * 1000) + 1000)  # written off; no repair yet
+    assert store.metrics()["objects_lost"] == len(expected_lost)
+    for name in store.objects:
+        if name not in expected_lost:
+            store.get(name)  # still readable
+
+
+ACTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("fail"), st.sampled_from(["disk", "host", "rack"]), st.integers(0, 100)),
+        st.tuples(st.just("repair"), st.sampled_from(["disk", "host", "rack"]), st.integers(0, 100)),
+        st.tuples(st.just("tick"), st.integers(1, 2000), st.just(0)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def _check_invariants(store):
+    counted_under = counted_lost = raw = 0
+    index = {d: set() for d in store.on_disk}
+    for obj in store.objects.values():
+        s = obj.scheme
+        for c in obj.chunks:
+            present = [d for d in c.pieces if d is not None]
+            hosts = [store.hw.disks[d].host.id for d in present]
+            assert len(hosts) == len(set(hosts)), f"two pieces of {c.name} on one host"
+            assert c.reg == len(present)
+            assert c.live == sum(1 for d in present if store.hw.disks[d].up)
+            raw += c.piece * c.reg
+            for d in present:
+                index[d].add(c.id)
+            if c.reg < s.need:
+                counted_lost += 1
+            elif c.live < s.width:
+                counted_under += 1
+    assert store.chunks_lost == counted_lost
+    assert store.chunks_under == counted_under
+    assert store.bytes_raw == raw == sum(store.stored.values())
+    assert {d: {c.id for c in cs} for d, cs in store.on_disk.items()} == index
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scheme=st.sampled_from(SCHEMES), policy=st.sampled_from(POLICIES), seed=st.integers(0, 10_000), actions=ACTIONS)
+def test_repair_never_puts_two_pieces_on_one_host_and_counts_stay_exact(scheme, policy, seed, actions):
+    cloud, store = _prop_cluster(scheme, policy, seed)
+    store.set("repair_mbps", 200)
+    hw = cloud.hardware
+    for action, a, b in actions:
+        if action == "tick":
+            cloud.advance(a * 1000)
+        else:
+            table = list(hw.table(a))
+            ident = table[b % len(table)]
+            health = Health.FAILED if action == "fail" else Health.HEALTHY
+            if hw.find(a, ident).health is not health:
+                set_health(cloud, a, ident, health)
+        _check_invariants(store)
