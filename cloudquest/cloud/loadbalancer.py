@@ -151,7 +151,7 @@ class ServiceConfig:
     load: tuple[LoadPoint, ...] = ()
     response_ms: float = 40.0
     client_timeout_ms: float = 1000.0
-    degraded_slowdown: float = 100.0
+    degraded_slowdown: float = 80.0
     rps_per_vcpu: int = 25
     usd_per_hour: float = ALB_USD_PER_HOUR
     entry: str | None = None
@@ -187,7 +187,7 @@ def config_from_section(section: dict[str, Any]) -> ServiceConfig:
         load=load_curve(section.get("load")),
         response_ms=_num(section, "response_ms", 40.0, 0.1, 60_000),
         client_timeout_ms=_num(section, "client_timeout_ms", 1000.0, 1, 600_000),
-        degraded_slowdown=_num(section, "degraded_slowdown", 100.0, 1, 100_000),
+        degraded_slowdown=_num(section, "degraded_slowdown", 80.0, 1, 100_000),
         rps_per_vcpu=int(_num(section, "rps_per_vcpu", 25, 1, 1_000_000)),
         usd_per_hour=_num(section, "usd_per_hour", ALB_USD_PER_HOUR, 0, 1000),
         entry=section.get("entry"),
@@ -214,6 +214,7 @@ class Target:
     sent: int = 0
     served: int = 0
     failed: int = 0
+    tokens: int = 0  # requests it can take now (its queue's free room)
 
 
 @dataclass
@@ -251,7 +252,7 @@ class LoadBalancer:
         if inst.zone is not None and cloud.hardware.zones[inst.zone].region.id != region:
             raise CloudError("InvalidTarget", f"{instance} is in another region than load balancer {self.name}")
         now = cloud.now_ms
-        target = Target(instance, now, {z: View(since_ms=now) for z in self.zones})
+        target = Target(instance, now, {z: View(since_ms=now) for z in self.zones}, tokens=self.service.capacity_rps(instance))
         self.targets[instance] = target
         cloud.api_call("RegisterTargets", load_balancer=self.name, instance=instance)
         for zone in self.zones:
@@ -321,13 +322,8 @@ class LoadBalancer:
         view.state = state
         view.since_ms = self.cloud.now_ms
         view.reason = reason
-        self.cloud.emit(
-            f"lb.target_{state}",
-            load_balancer=self.name,
-            node=zone,
-            target=target.instance,
-            reason=reason,
-        )
+        extra = {"reason": reason} if reason else {}
+        self.cloud.emit(f"lb.target_{state}", load_balancer=self.name, node=zone, target=target.instance, **extra)
 
     # -- routing ------------------------------------------------------------------------
     def nodes_up(self) -> list[str]:
@@ -530,12 +526,21 @@ class LoadBalancing:
             else:
                 answered[target.instance] = answered.get(target.instance, 0) + q
         served = 0
-        for name, q in answered.items():
-            cap = self.capacity_rps(name) * dt_ms // 1000
-            ok = min(q, cap)
+        for target in lb.targets.values():
+            # A target's work queue, as a token bucket: it refills at the target's
+            # capacity and holds at most one second of work, so the +-1 request that
+            # round robin hands one target more than another in a step is absorbed, while
+            # sustained load above capacity is shed.
+            cap = self.capacity_rps(target.instance)
+            target.tokens = min(cap, target.tokens + cap * dt_ms // 1000)
+            q = answered.get(target.instance, 0)
+            if not q:
+                continue
+            ok = min(q, target.tokens)
+            target.tokens -= ok
             failed["overload"] += q - ok
-            lb.targets[name].failed += q - ok
-            lb.targets[name].served += ok
+            target.failed += q - ok
+            target.served += ok
             served += ok
         unreadable, objects = self._data_unreadable()
         if unreadable and served:

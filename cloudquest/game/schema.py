@@ -257,7 +257,7 @@ class LoadBalancingSpec(Strict):
     load: list[LoadPointSpec] = Field(default_factory=list, description="the load curve, piecewise constant")
     response_ms: float = Field(default=40, gt=0, le=60_000)
     client_timeout_ms: float = Field(default=1000, ge=1, le=600_000)
-    degraded_slowdown: float = Field(default=100, ge=1, le=100_000)
+    degraded_slowdown: float = Field(default=80, ge=1, le=100_000)
     rps_per_vcpu: int = Field(default=25, ge=1, le=1_000_000)
     usd_per_hour: float = Field(default=0.0225, ge=0, le=1000)
     entry: str | None = Field(default=None, description="the load balancer the load arrives at (default: the first)")
