@@ -1,0 +1,379 @@
+"""Failure scenarios: named chaos timelines to replay against a design.
+
+A scenario file in ``levels/scenarios/`` names a world (a chapter's, by id, or one
+written inline), a fault timeline, an optional load curve that replaces the world's,
+how long it runs, and what counts as surviving it (by default: at least 99.9%
+availability and no object lost)::
+
+    name: rack-power-loss
+    title: A rack loses power
+    description: |
+      ...
+    world: failure-design          # or an inline world mapping
+    timeline:
+      - {at_s: 900, action: fail, part: rack, id: b1, for_s: 1800}
+    load: [{at_s: 0, rps: 120}]
+    run_s: 3600
+
+Playing one builds a chapter around the scenario (the world with the scenario's timeline,
+load and run length, every command enabled, the scenario's objectives) and runs a
+*design* in it: a file of console commands, or a chapter's reference solution. The run
+is an ordinary session, so it is graded, hashed and replayable like any other; its
+replay file carries the scenario's name (and its world, for viewers that know only
+sandbox replays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import Discriminator, Field, Tag, ValidationError
+
+from .chapters import SCENARIO_DIR, Catalogue, LoadProblem, describe_errors, load_all
+from .locations import levels_dir
+from .schema import Chapter, LoadPointSpec, Objective, Strict, TimelineEntry, World
+from .session import RunResult, Session
+from .yamlfile import YamlError, load_file
+
+SCENARIO_ID_PREFIX = "scenario-"
+# What a scenario reports and compares, and which way is better.
+REPORTED = (
+    ("availability_pct", "higher"),
+    ("objects_lost", "lower"),
+    ("cost_per_hour", "lower"),
+    ("time_to_recover_s", "lower"),
+    ("incidents_open", "lower"),
+    ("requests_failed", "lower"),
+)
+DEFAULT_OBJECTIVES: list[dict[str, Any]] = [
+    {
+        "id": "available",
+        "text": "Serve at least 99.9% of the requests offered",
+        "skills": ["reliability engineering"],
+        "check": {"metric": "availability_pct", "op": ">=", "value": 99.9},
+    },
+    {
+        "id": "nothing-lost",
+        "text": "Lose no object",
+        "skills": ["replication systems", "reliability engineering"],
+        "check": {"metric": "objects_lost", "op": "==", "value": 0},
+    },
+]
+
+
+def _world_kind(value: Any) -> str:
+    return "ref" if isinstance(value, str) else "inline"
+
+
+WorldRef = Annotated[
+    Union[Annotated[str, Tag("ref")], Annotated[World, Tag("inline")]],
+    Discriminator(_world_kind),
+]
+
+
+class Scenario(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    world: WorldRef = Field(description="a chapter id whose world to use, or an inline world")
+    timeline: list[TimelineEntry] = Field(min_length=1)
+    load: list[LoadPointSpec] | None = Field(default=None, description="replaces the world's load curve")
+    run_s: int = Field(ge=1, le=7 * 86400)
+    design: list[str] = Field(default_factory=list, description="the design played when none is given")
+    objectives: list[Objective] | None = Field(default=None, description="default: 99.9% available, nothing lost")
+
+
+class ScenarioError(Exception):
+    def __init__(self, problems: list[LoadProblem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class LoadedScenario:
+    scenario: Scenario
+    path: Path
+    chapter: Chapter  # the chapter the scenario plays as
+    base_chapter: Chapter | None  # the chapter whose world it borrows
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+
+def scenarios_dir() -> Path:
+    return levels_dir() / SCENARIO_DIR
+
+
+def scenario_files(directory: Path | None = None) -> list[Path]:
+    return sorted((directory or scenarios_dir()).glob("*.yaml"))
+
+
+def load_scenario(path: str | Path, catalogue: Catalogue | None = None) -> LoadedScenario:
+    """Load, validate and build one scenario, or raise :class:`ScenarioError` with every
+    problem as FILE:LINE: what is wrong."""
+    try:
+        doc = load_file(path)
+    except YamlError as exc:
+        raise ScenarioError([LoadProblem(exc.path, exc.line, exc.message)]) from None
+    if not isinstance(doc.data, dict):
+        raise ScenarioError([LoadProblem(doc.path, 1, "a scenario file must be a mapping (name, title, world, ...)")])
+    try:
+        scenario = Scenario.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ScenarioError(describe_errors(exc, doc, Scenario)) from None
+    base: Chapter | None = None
+    if isinstance(scenario.world, str):
+        catalogue = catalogue or load_all()
+        base = catalogue.get(scenario.world)
+        if base is None:
+            known = ", ".join(c.id for c in catalogue.chapters)
+            raise ScenarioError(
+                [LoadProblem(doc.path, doc.line_of(("world",)), f"world: no chapter {scenario.world!r} (chapters: {known})")]
+            )
+        world = base.world
+    else:
+        world = scenario.world
+    data = world.model_dump(mode="python")
+    data["timeline"] = [e.model_dump(mode="python") for e in scenario.timeline]
+    if scenario.load is not None:
+        data["loadbalancer"] = dict(data.get("loadbalancer") or {})
+        data["loadbalancer"]["load"] = [p.model_dump(mode="python") for p in scenario.load]
+    data["reliability"] = dict(data.get("reliability") or {})
+    data["reliability"]["run_s"] = scenario.run_s
+    try:
+        built = World.model_validate(data)
+    except ValidationError as exc:
+        # the borrowed world is valid, so what fails is what the scenario added
+        problems = []
+        for err in exc.errors():
+            text = err["msg"].removeprefix("Value error, ")
+            where = "timeline" if "timeline" in text else "load" if "load" in text else "world"
+            problems.append(LoadProblem(doc.path, doc.line_of((where,)), f"{where}: {text}"))
+        raise ScenarioError(problems) from None
+    objectives = scenario.objectives
+    if objectives is None:
+        objectives = [Objective.model_validate(o) for o in DEFAULT_OBJECTIVES]
+    chapter = Chapter.model_construct(
+        id=SCENARIO_ID_PREFIX + scenario.name,
+        title=f"Scenario: {scenario.title}",
+        number=99,
+        sections=[10],
+        skills=["reliability engineering"],
+        story=scenario.description,
+        world=built,
+        commands=[],
+        objectives=objectives,
+        hints=[],
+        solution=list(scenario.design) or ["status"],
+    )
+    return LoadedScenario(scenario, Path(path), chapter, base)
+
+
+@dataclass
+class Library:
+    scenarios: list[LoadedScenario]
+    problems: list[LoadProblem]
+
+    def get(self, name: str) -> LoadedScenario | None:
+        return next((s for s in self.scenarios if s.name == name), None)
+
+
+def load_library(directory: Path | None = None, catalogue: Catalogue | None = None) -> Library:
+    catalogue = catalogue or load_all()
+    out, problems, seen = [], [], {}
+    for path in scenario_files(directory):
+        try:
+            loaded = load_scenario(path, catalogue)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+            continue
+        if loaded.name in seen:
+            problems.append(LoadProblem(str(path), 1, f"scenario name {loaded.name!r} is already used by {seen[loaded.name]}"))
+            continue
+        seen[loaded.name] = str(path)
+        out.append(loaded)
+    return Library(out, problems)
+
+
+def find(name_or_path: str, catalogue: Catalogue | None = None) -> LoadedScenario:
+    """A scenario by library name, or by the path of a scenario file."""
+    path = Path(name_or_path)
+    if name_or_path.endswith((".yaml", ".yml")) and path.exists():
+        return load_scenario(path, catalogue)
+    candidate = scenarios_dir() / f"{name_or_path}.yaml"
+    if candidate.exists():
+        loaded = load_scenario(candidate, catalogue)
+        if loaded.name == name_or_path:
+            return loaded
+    library = load_library(catalogue=catalogue)
+    found = library.get(name_or_path)
+    if found is None:
+        known = ", ".join(s.name for s in library.scenarios) or "none"
+        raise ScenarioError([LoadProblem("scenario", 0, f"no scenario {name_or_path!r} (scenarios: {known})")])
+    return found
+
+
+def is_verify(line: str) -> bool:
+    words = line.split()
+    return bool(words) and words[0].lower() == "verify"
+
+
+def design_lines(lines: list[str]) -> list[str]:
+    """The commands that build a design: blank lines, comments and ``verify`` (a check of
+    the design, not part of it, and one that would replay it five more times) left out."""
+    return [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#") and not is_verify(ln)]
+
+
+@dataclass
+class ScenarioRun:
+    scenario: LoadedScenario
+    design: str  # where the design came from
+    seed: int
+    session: Session
+    result: RunResult
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+    def reported(self) -> dict[str, float | int | None]:
+        m = self.result.metrics
+        return {name: m.get(name) for name, _ in REPORTED}
+
+    def as_dict(self) -> dict[str, Any]:
+        data = self.result.as_dict()
+        data.update(
+            {
+                "scenario": self.scenario.name,
+                "design": self.design,
+                "reported": self.reported(),
+                "incidents": self.incidents,
+                "rejected_commands": self.rejected,
+            }
+        )
+        return data
+
+
+def run(loaded: LoadedScenario, lines: list[str], seed: int = 0, design: str = "") -> ScenarioRun:
+    """Play a design headless against a scenario, to the end of the scenario."""
+    session = Session(loaded.chapter, seed, sandbox=True)
+    outcomes = session.run_script(design_lines(lines))
+    session.advance_to(loaded.scenario.run_s * 1000)
+    result = session.finish()
+    rel = session.cloud.extensions.get("reliability")
+    incidents = rel.report() if rel is not None else []
+    rejected = [f"{o.line}: {o.output}" for o in outcomes if not o.ok]
+    return ScenarioRun(loaded, design, seed, session, result, incidents, rejected)
+
+
+def default_design(loaded: LoadedScenario) -> tuple[list[str], str]:
+    if loaded.scenario.design:
+        return list(loaded.scenario.design), f"the scenario's own design ({loaded.name})"
+    if loaded.base_chapter is not None:
+        return list(loaded.base_chapter.solution), f"chapter {loaded.base_chapter.id}'s reference solution"
+    return [], "no design (an empty run)"
+
+
+def record_run(r: ScenarioRun, path: Path) -> None:
+    """Write the run as a replay: the session's own record plus the scenario's name (to
+    rebuild its chapter) and its world (for viewers that replay it as a sandbox)."""
+    from .storage_io import write_json_atomic
+
+    data = r.session.replay_record()
+    source = r.scenario.path
+    in_library = source.parent.resolve() == scenarios_dir().resolve()
+    data["scenario"] = r.scenario.name if in_library else str(source.resolve())
+    data["world"] = r.session.chapter.world.model_dump(mode="json")
+    write_json_atomic(path, data)
+
+
+# -- comparing two designs ------------------------------------------------------------------
+def _incident_key(inc: dict[str, Any]) -> tuple:
+    return (inc["recovered"], inc["time_to_recover_s"], inc["requests_failed"], inc["objects_lost"])
+
+
+def divergence(a: ScenarioRun, b: ScenarioRun) -> dict[str, Any] | None:
+    """The first incident the two designs lived through differently (how long until whole,
+    requests failed, objects lost), or None if every incident went the same way."""
+    for ia, ib in zip(a.incidents, b.incidents):
+        if _incident_key(ia) != _incident_key(ib):
+            return {"incident": ia["n"], "title": ia["evidence"].split("; ")[0], "a": ia, "b": ib}
+    if len(a.incidents) != len(b.incidents):
+        longer, label = (a, "a") if len(a.incidents) > len(b.incidents) else (b, "b")
+        extra = longer.incidents[min(len(a.incidents), len(b.incidents))]
+        return {"incident": extra["n"], "title": extra["evidence"].split("; ")[0], "only_in": label, label: extra}
+    return None
+
+
+def _worst(values: list[Any], better: str) -> Any:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return min(values) if better == "higher" else max(values)
+
+
+@dataclass
+class Comparison:
+    scenario: LoadedScenario
+    labels: tuple[str, str]
+    seeds: list[int]
+    runs: list[tuple[ScenarioRun, ScenarioRun]]
+
+    def table(self) -> list[dict[str, Any]]:
+        rows = []
+        for name, better in REPORTED:
+            a = [ra.reported()[name] for ra, _ in self.runs]
+            b = [rb.reported()[name] for _, rb in self.runs]
+            wa, wb = _worst(a, better), _worst(b, better)
+            diff = None if wa is None or wb is None else round(wb - wa, 6)
+            if diff is None or diff == 0:
+                verdict = "same"
+            elif (diff > 0) == (better == "higher"):
+                verdict = "B better"
+            else:
+                verdict = "A better"
+            rows.append({"metric": name, "better": better, "a": a, "b": b, "a_worst": wa, "b_worst": wb, "b_minus_a": diff, "verdict": verdict})
+        return rows
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name,
+            "designs": {"a": self.labels[0], "b": self.labels[1]},
+            "seeds": self.seeds,
+            "metrics": self.table(),
+            "per_seed": [
+                {
+                    "seed": ra.seed,
+                    "a_passed": ra.result.passed,
+                    "b_passed": rb.result.passed,
+                    "a_event_log_sha256": ra.result.event_log_sha256,
+                    "b_event_log_sha256": rb.result.event_log_sha256,
+                    "diverged": divergence(ra, rb),
+                }
+                for ra, rb in self.runs
+            ],
+        }
+
+
+def compare(loaded: LoadedScenario, a: tuple[str, list[str]], b: tuple[str, list[str]], seeds: list[int]) -> Comparison:
+    runs = [(run(loaded, a[1], s, a[0]), run(loaded, b[1], s, b[0])) for s in seeds]
+    return Comparison(loaded, (a[0], b[0]), seeds, runs)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``1..5``, ``1,3,7`` or ``4`` -> seeds. ValueError with what is valid."""
+    text = text.strip()
+    try:
+        if ".." in text:
+            lo, hi = (int(x) for x in text.split("..", 1))
+            if hi < lo:
+                raise ValueError
+            seeds = list(range(lo, hi + 1))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"seeds must look like 1..5, 1,3,7 or 4, not {text!r}") from None
+    if not seeds or len(seeds) > 100 or any(s < 0 for s in seeds):
+        raise ValueError(f"give 1 to 100 seeds, none negative (not {text!r})")
+    return seeds
