@@ -37,6 +37,7 @@ class ReplayFile:
     event_log_sha256: str
     sandbox: bool = False
     world: dict[str, Any] | None = None  # sandbox worlds travel inside the replay
+    scenario: str | None = None  # a failure scenario's name (or file): rebuilds its chapter
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> "ReplayFile":
@@ -57,6 +58,7 @@ class ReplayFile:
                 event_log_sha256=str(data["event_log_sha256"]),
                 sandbox=bool(data.get("sandbox", False)),
                 world=data.get("world"),
+                scenario=data.get("scenario"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ReplayError(f"{source}: replay is missing or has a bad field ({exc})") from None
