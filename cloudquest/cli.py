@@ -167,7 +167,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from .tui import run_app
 
         return run_app(replay_file=Path(args.file))
-    if replay.sandbox:
+    if replay.scenario:
+        chapter = _scenario(replay.scenario).chapter  # a scenario run: its scenario's chapter
+    elif replay.sandbox:
         from .game.schema import World
         from .game.session import free_play_chapter
 
@@ -347,6 +349,158 @@ def _confirm(args: argparse.Namespace, question: str) -> bool:
     return answer in ("y", "yes")
 
 
+# -- failure scenarios ------------------------------------------------------------------------
+def _scenario(name: str):
+    from .game.scenarios import ScenarioError, find
+
+    try:
+        return find(name, _catalogue())
+    except ScenarioError as exc:
+        raise CliError(str(exc).removeprefix("scenario:0: ")) from None
+
+
+def _design(loaded, design: str | None, chapter_id: str | None) -> tuple[list[str], str]:
+    """The commands of a design: a file, ``chapter:ID`` (its reference solution), or the
+    scenario's default."""
+    from .game.scenarios import default_design
+
+    if design is not None and chapter_id is not None:
+        raise CliError("give either --design FILE or --chapter ID, not both")
+    if design is not None and design.startswith("chapter:"):
+        design, chapter_id = None, design.removeprefix("chapter:")
+    if chapter_id is not None:
+        chapter = _catalogue().get(chapter_id)
+        if chapter is None:
+            known = ", ".join(c.id for c in _catalogue().chapters)
+            raise CliError(f"no chapter {chapter_id!r} (chapters: {known})")
+        return list(chapter.solution), f"chapter {chapter.id}'s reference solution"
+    if design is not None:
+        return _read_script(design), design
+    return default_design(loaded)
+
+
+def _fmt_metric(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def cmd_scenario_missing(args: argparse.Namespace) -> int:
+    raise CliError("scenario needs a verb: list, run NAME or compare NAME (see cloudquest scenario --help)")
+
+
+def cmd_scenario_list(args: argparse.Namespace) -> int:
+    from .game.scenarios import load_library
+
+    library = load_library(catalogue=_catalogue())
+    for problem in library.problems:
+        _err(f"broken scenario: {problem}")
+    rows = [
+        {
+            "name": s.name,
+            "title": s.scenario.title,
+            "world": s.base_chapter.id if s.base_chapter is not None else "inline",
+            "faults": len(s.scenario.timeline),
+            "run_s": s.scenario.run_s,
+            "file": str(s.path),
+        }
+        for s in library.scenarios
+    ]
+    if args.json:
+        print(json.dumps({"scenarios": rows, "problems": [str(p) for p in library.problems]}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['name']:<18} {r['title']:<40} world {r['world']}, {r['faults']} timeline entries, {r['run_s']} s")
+    return EXIT_BAD_INPUT if library.problems else EXIT_OK
+
+
+def _print_scenario_run(r) -> None:
+    from .game.objectives import GLYPH
+
+    res = r.result
+    print(f"scenario {r.scenario.name} ({r.scenario.scenario.title}), seed {r.seed}, design: {r.design}")
+    for line in r.rejected:
+        print(f"  warning: design command rejected: {line.splitlines()[0]}")
+    print("metrics:")
+    for name, value in r.reported().items():
+        print(f"  {name:<20} {_fmt_metric(value)}")
+    print(f"incidents ({len(r.incidents)}):")
+    for inc in r.incidents:
+        print(f"  {inc['evidence']}")
+    print("objectives:")
+    for o in res.objectives:
+        print(f"  {GLYPH['passed' if o.passed else 'failed']}  {o.id}: {o.text}")
+        print(f"          {o.evidence}")
+    verdict = "SURVIVED" if res.passed else "FAILED"
+    print(f"result: {verdict}, t={res.end_ms / 1000:g}s, {res.events} events, event log sha256 {res.event_log_sha256}")
+
+
+def cmd_scenario_run(args: argparse.Namespace) -> int:
+    from .game.scenarios import record_run, run
+
+    loaded = _scenario(args.name)
+    lines, source = _design(loaded, args.design, args.chapter)
+    r = run(loaded, lines, args.seed, source)
+    if args.record:
+        try:
+            record_run(r, Path(args.record))
+        except OSError as exc:
+            raise CliError(f"cannot write the replay {args.record}: {exc.strerror or exc}") from None
+    if args.json:
+        print(json.dumps(r.as_dict(), indent=2, sort_keys=True))
+    else:
+        _print_scenario_run(r)
+    return EXIT_OK if r.result.passed else EXIT_FAILED
+
+
+def cmd_scenario_compare(args: argparse.Namespace) -> int:
+    from .game.scenarios import compare, parse_seeds
+
+    if not args.design or len(args.design) != 2:
+        raise CliError("compare needs exactly two designs: --design A --design B (a file, or chapter:ID)")
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    loaded = _scenario(args.name)
+    a = _design(loaded, args.design[0], None)
+    b = _design(loaded, args.design[1], None)
+    comparison = compare(loaded, (args.design[0], a[0]), (args.design[1], b[0]), seeds)
+    data = comparison.as_dict()
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True))
+        return EXIT_OK
+    print(f"scenario {loaded.name}, seeds {', '.join(map(str, seeds))}")
+    print(f"  A = {args.design[0]}")
+    print(f"  B = {args.design[1]}")
+    print(f"{'metric':<20} {'A (worst)':>12} {'B (worst)':>12} {'B - A':>12}  verdict")
+    for row in data["metrics"]:
+        print(
+            f"{row['metric']:<20} {_fmt_metric(row['a_worst']):>12} {_fmt_metric(row['b_worst']):>12} "
+            f"{_fmt_metric(row['b_minus_a']):>12}  {row['verdict']}"
+        )
+    print("per seed:")
+    for ps in data["per_seed"]:
+        head = f"  seed {ps['seed']}: A {'PASS' if ps['a_passed'] else 'FAIL'}, B {'PASS' if ps['b_passed'] else 'FAIL'}"
+        d = ps["diverged"]
+        if d is None:
+            print(head + "; every incident went the same way")
+            continue
+        print(head + f"; diverged at {d['title']}")
+        for side in ("a", "b"):
+            inc = d.get(side)
+            text = "did not have it" if inc is None else _incident_outcome(inc)
+            print(f"      {side.upper()}: {text}")
+    return EXIT_OK
+
+
+def _incident_outcome(inc: dict[str, Any]) -> str:
+    whole = f"whole after {inc['time_to_recover_s']:g}s" if inc["recovered"] else f"not whole after {inc['time_to_recover_s']:g}s"
+    return f"{whole}, {inc['requests_failed']} requests failed, {inc['objects_lost']} objects lost"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line and exit 2, not a usage dump
         raise CliError(f"{message} (see cloudquest {self.prog.split()[-1] if ' ' in self.prog else ''} --help)".replace("  ", " "))
@@ -391,6 +545,27 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("target", nargs="?", help="FILE for export/import, CHAPTER for reset")
     pr.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     pr.set_defaults(func=cmd_progress)
+
+    scn = sub.add_parser("scenario", help="failure scenarios: list, run one against a design, compare two designs")
+    scn_sub = scn.add_subparsers(dest="scenario_verb", parser_class=_Parser)
+    scn.set_defaults(func=cmd_scenario_missing)
+    sl = scn_sub.add_parser("list", help="list the scenario library")
+    sl.add_argument("--json", action="store_true")
+    sl.set_defaults(func=cmd_scenario_list)
+    sr = scn_sub.add_parser("run", help="play a scenario against a design headless")
+    sr.add_argument("name", help="scenario name, or a scenario file")
+    sr.add_argument("--design", metavar="FILE", help="a file of console commands (or chapter:ID)")
+    sr.add_argument("--chapter", metavar="ID", help="use this chapter's reference solution as the design")
+    sr.add_argument("--seed", type=int, default=0)
+    sr.add_argument("--json", action="store_true")
+    sr.add_argument("--record", metavar="FILE", help="write a replay file")
+    sr.set_defaults(func=cmd_scenario_run)
+    sp = scn_sub.add_parser("compare", help="run two designs under the same seeds, metric by metric")
+    sp.add_argument("name", help="scenario name, or a scenario file")
+    sp.add_argument("--design", action="append", metavar="FILE", help="give twice: A then B (a file, or chapter:ID)")
+    sp.add_argument("--seeds", default="1..5", help="1..5 (default), 1,3,7 or 4")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_scenario_compare)
     return p
 
 
