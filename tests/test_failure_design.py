@@ -1,0 +1,329 @@
+"""Failure design: the load balancer's health checks and detection gap, the offered load
+and availability arithmetic, the chaos timeline, cost and incidents, and the console
+commands around them."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudquest.cloud import Cloud
+from cloudquest.cloud.errors import CloudError
+from cloudquest.cloud.faults import set_health
+from cloudquest.cloud.hardware import Health
+from cloudquest.cloud.loadbalancer import ALB_USD_PER_HOUR, HEALTH_CHECK_LIMITS, HealthCheck
+from cloudquest.cloud.reliability import EBS_ST1_USD_PER_GIB_MONTH, HOURS_PER_MONTH
+
+INTERVAL_MS = 30_000
+
+
+def three_zones(**extra):
+    zones = []
+    for z in "abc":
+        racks = [
+            {"name": f"{z}{r}", "hosts": [{"count": 2, "vcpus": 8, "ram_gib": 32, "disks": [{"size_gib": 500, "count": 2}]}]}
+            for r in (1, 2)
+        ]
+        zones.append({"name": f"z{z}", "racks": racks})
+    world = {"regions": [{"name": "r1", "zones": zones}]}
+    world.update(extra)
+    return world
+
+
+def web_cloud(seed=3, load=None, targets=(("web-a", "za", "a1-h1"), ("web-b", "zb", "b1-h1")), zones=("za", "zb"), **lb):
+    section = {"load": load or [], "rps_per_vcpu": 1000, **lb}
+    cloud = Cloud(three_zones(loadbalancer=section, reliability={}), seed)
+    for name, zone, host in targets:
+        cloud.control.launch(name, "nano", zone, host=host, instant=True)
+    balancer = cloud.extensions["loadbalancer"].create("web", list(zones))
+    for name, _, _ in targets:
+        balancer.register(name)
+    return cloud, balancer
+
+
+def events(cloud, kind, **where):
+    return [e for e in cloud.log if e.kind == kind and all(e.get(k) == v for k, v in where.items())]
+
+
+# -- published settings -------------------------------------------------------------------------
+def test_health_check_defaults_and_ranges_are_albs():
+    """AWS, "Health checks for Application Load Balancer target groups" (Health check
+    settings): HealthCheckIntervalSeconds 5-300 default 30, HealthCheckTimeoutSeconds 2-120
+    default 5, HealthyThresholdCount 2-10 default 5, UnhealthyThresholdCount 2-10 default 2
+    (instance targets)."""
+    assert HealthCheck() == HealthCheck(interval_s=30, timeout_s=5, healthy_threshold=5, unhealthy_threshold=2)
+    assert HEALTH_CHECK_LIMITS == {
+        "interval_s": (5, 300, 30),
+        "timeout_s": (2, 120, 5),
+        "healthy_threshold": (2, 10, 5),
+        "unhealthy_threshold": (2, 10, 2),
+    }
+    for key, (lo, hi, _) in HEALTH_CHECK_LIMITS.items():
+        base = HealthCheck(interval_s=300, timeout_s=2)
+        base.changed(key, lo)
+        base.changed(key, hi)
+        with pytest.raises(CloudError):
+            base.changed(key, lo - 1)
+        with pytest.raises(CloudError):
+            base.changed(key, hi + 1)
+    with pytest.raises(CloudError, match="less than the interval"):
+        HealthCheck().changed("interval_s", 5)  # the timeout (5) must stay below it
+    assert HealthCheck().detection_gap_s() == (30, 60)
+    assert ALB_USD_PER_HOUR == 0.0225  # us-east-1 ALB hourly charge
+
+
+def test_a_new_target_turns_healthy_after_one_passing_check():
+    """AWS: "After your target is registered, it must pass one health check to be
+    considered healthy" (not HealthyThresholdCount of them)."""
+    cloud, lb = web_cloud()
+    cloud.advance(INTERVAL_MS)
+    marks = events(cloud, "lb.target_healthy")
+    assert len(marks) == 2 * 2  # two nodes x two targets, each after its first check
+    assert all(e.t_ms <= INTERVAL_MS for e in marks)
+    assert all(v.state == "healthy" and v.passes == 1 for t in lb.targets.values() for v in t.views.values())
+
+
+def _lattice_after(anchor_ms: int, t_ms: int) -> int:
+    """The first check time after ``t_ms`` on a node whose checks fall on anchor + k*30 s."""
+    k = (t_ms - anchor_ms) // INTERVAL_MS + 1
+    return anchor_ms + k * INTERVAL_MS
+
+
+def test_detection_gap_with_alb_defaults_and_the_requests_it_costs():
+    """A target dies; each node takes it out at its *second* failed check
+    (UnhealthyThresholdCount 2), 30-60 s later; every request a node sent it until then
+    failed. Back, it needs HealthyThresholdCount (5) passes in a row."""
+    cloud, lb = web_cloud(load=[{"at_s": 0, "rps": 120}])
+    cloud.advance(100_000)
+    assert cloud.extensions["loadbalancer"].failed["dead_target"] == 0
+    anchors = {e.get("node"): e.t_ms for e in events(cloud, "lb.target_healthy", target="web-a")}
+    t_fail = 200_000
+    cloud.clock.schedule(t_fail, lambda: set_health(cloud, "host", "a1-h1", Health.FAILED))
+    cloud.advance(200_000)
+    marked = {e.get("node"): e.t_ms for e in events(cloud, "lb.target_unhealthy", target="web-a")}
+    assert set(marked) == {"za", "zb"}
+    for node, t in marked.items():
+        first_failed_check = _lattice_after(anchors[node], t_fail)
+        assert t == first_failed_check + INTERVAL_MS  # the second failure in a row
+        assert 30_000 <= t - t_fail <= 60_000
+    # 120 rps over two nodes and two healthy targets: each node sends web-a 30 a second,
+    # counted per one-second step, until the step in which it took web-a out.
+    expected = sum(30 * sum(1 for end in range(t_fail, 400_000, 1000) if end < t_node) for t_node in marked.values())
+    service = cloud.extensions["loadbalancer"]
+    assert service.failed["dead_target"] == expected > 0
+    assert service.availability_pct() == round(100 * service.served / service.offered, 4) < 100
+    # repaired: healthy again after five passes in a row
+    t_back = 400_500
+    cloud.clock.schedule(t_back, lambda: set_health(cloud, "host", "a1-h1", Health.HEALTHY))
+    cloud.advance(300_000)
+    healthy_again = {e.get("node"): e.t_ms for e in events(cloud, "lb.target_healthy", target="web-a") if e.t_ms > t_back}
+    for node, t in healthy_again.items():
+        assert t == _lattice_after(anchors[node], t_back) + 4 * INTERVAL_MS
+    assert set(healthy_again) == {"za", "zb"}
+
+
+def test_tuned_health_checks_shrink_the_gap():
+    cloud, lb = web_cloud(load=[{"at_s": 0, "rps": 120}])
+    lb.configure("timeout_s", 4)
+    lb.configure("interval_s", 5)
+    assert lb.health_check.detection_gap_s() == (5, 10)
+    cloud.advance(60_000)
+    t_fail = 100_000
+    cloud.clock.schedule(t_fail, lambda: set_health(cloud, "host", "a1-h1", Health.FAILED))
+    cloud.advance(60_000)
+    marked = [e.t_ms for e in events(cloud, "lb.target_unhealthy", target="web-a")]
+    assert len(marked) == 2 and all(5_000 <= t - t_fail <= 10_000 for t in marked)
+    assert cloud.extensions["loadbalancer"].failed["dead_target"] <= 2 * 30 * 10
+
+
+def test_fail_open_when_a_node_believes_no_target_healthy():
+    """AWS: if a target group contains only unhealthy targets, the load balancer routes
+    requests to all of them (it fails open)."""
+    cloud, lb = web_cloud(load=[{"at_s": 0, "rps": 10}])
+    cloud.advance(60_000)
+    set_health(cloud, "host", "a1-h1", Health.FAILED)
+    set_health(cloud, "host", "b1-h1", Health.FAILED)
+    cloud.advance(120_000)
+    for node in ("za", "zb"):
+        targets, failing_open = lb.routable(node)
+        assert failing_open and {t.instance for t in targets} == {"web-a", "web-b"}
+    set_health(cloud, "host", "b1-h1", Health.HEALTHY)
+    cloud.advance(200_000)
+    targets, failing_open = lb.routable("za")
+    assert not failing_open and [t.instance for t in targets] == ["web-b"]
+
+
+def test_gray_failure_passes_shallow_health_checks_but_fails_users():
+    """A degraded host answers, 80x slower (3.2 s): inside the default 5 s health check
+    timeout, beyond the client's 1 s. Users fail; the load balancer never notices.
+    A 2 s check timeout catches it."""
+    cloud, lb = web_cloud(load=[{"at_s": 0, "rps": 100}])
+    cloud.advance(60_000)
+    set_health(cloud, "host", "a1-h1", Health.DEGRADED)
+    cloud.advance(300_000)
+    service = cloud.extensions["loadbalancer"]
+    assert not events(cloud, "lb.target_unhealthy")
+    assert service.failed["slow"] == 300 * 50  # half the load, every second
+    lb.configure("timeout_s", 2)
+    cloud.advance(120_000)
+    assert {e.get("node") for e in events(cloud, "lb.target_unhealthy", target="web-a")} == {"za", "zb"}
+    assert {e.get("reason") for e in events(cloud, "lb.target_unhealthy")} == {"Target.Timeout"}
+
+
+def test_a_cut_link_is_seen_by_one_node_and_not_the_other():
+    cloud, lb = web_cloud(targets=(("web-a", "za", "a1-h1"), ("web-c", "zc", "c1-h1")), zones=("za", "zb", "zc"))
+    cloud.advance(60_000)
+    set_health(cloud, "link", "zb~zc", Health.FAILED)
+    cloud.advance(120_000)
+    assert lb.targets["web-c"].views["zb"].state == "unhealthy"
+    assert lb.targets["web-c"].views["za"].state == "healthy"
+    assert lb.targets["web-c"].views["zc"].state == "healthy"
+
+
+# -- load and availability -----------------------------------------------------------------------
+def test_offered_load_integrates_the_curve_exactly():
+    cloud, _ = web_cloud(load=[{"at_s": 1.5, "rps": 10}, {"at_s": 3.25, "rps": 3}])
+    service = cloud.extensions["loadbalancer"]
+    cloud.advance(1000)
+    assert service.offered == 0
+    cloud.advance(2000)  # 1.5 s at 10
+    assert service.offered == 15
+    cloud.advance(1000)  # 0.25 s at 10 + 0.75 s at 3 = 4.75: 4 now, 0.75 carried
+    assert service.offered == 19
+    cloud.advance(1000)  # 3 + 0.75
+    assert service.offered == 22
+    assert service.rps_at(0) == 0 and service.rps_at(1500) == 10 and service.rps_at(10_000) == 3
+
+
+def test_availability_is_served_over_offered():
+    cloud, _ = web_cloud(load=[{"at_s": 0, "rps": 7}])
+    service = cloud.extensions["loadbalancer"]
+    assert service.availability_pct() == 100.0  # nothing offered yet: nothing failed
+    cloud.advance(100_000)  # targets turn healthy within the first 30 s; before, fail-open
+    m = cloud.metrics()
+    assert m["requests_offered"] == 700
+    assert m["requests_served"] + m["requests_failed"] == 700
+    assert m["availability_pct"] == round(100 * m["requests_served"] / 700, 4)
+
+
+def test_overload_is_shed_and_capacity_follows_vcpus():
+    cloud, lb = web_cloud(load=[{"at_s": 0, "rps": 150}], rps_per_vcpu=25)
+    service = cloud.extensions["loadbalancer"]
+    assert service.capacity_rps("web-a") == 2 * 25  # a nano has 2 vCPUs
+    cloud.advance(60_000)
+    before_offered, before_served = service.offered, service.served
+    cloud.advance(60_000)
+    served = service.served - before_served
+    assert service.offered - before_offered == 150 * 60
+    assert served == 2 * 50 * 60  # two targets at capacity; the rest shed
+    assert service.failed["overload"] >= 50 * 60
+
+
+def test_requests_with_nowhere_to_go_fail():
+    cloud = Cloud(three_zones(loadbalancer={"load": [{"at_s": 0, "rps": 5}]}), 0)
+    cloud.advance(10_000)
+    service = cloud.extensions["loadbalancer"]
+    assert service.failed["no_route"] == 50 and service.availability_pct() == 0.0
+    assert not service.serving()
+
+
+# -- the timeline -------------------------------------------------------------------------------
+def test_timeline_entries_fire_at_their_times_and_repair_after_for_s():
+    timeline = [
+        {"at_s": 10, "action": "fail", "part": "rack", "id": "b1", "for_s": 20},
+        {"at_s": 15, "action": "degrade", "part": "disk", "id": "a1-h1-d1"},
+        {"at_s": 20, "action": "fail", "part": "rack", "id": "b1"},  # already down: skipped
+        {"at_s": 40, "action": "repair", "part": "disk", "id": "a1-h1-d1"},
+    ]
+    cloud = Cloud(three_zones(timeline=timeline), 0)
+    cloud.advance(60_000)
+    seen = [(e.t_ms, e.kind, e.get("id")) for e in cloud.log if e.kind.startswith("fault.")]
+    assert seen == [
+        (10_000, "fault.injected", "b1"),
+        (15_000, "fault.injected", "a1-h1-d1"),
+        (30_000, "fault.repaired", "b1"),
+        (40_000, "fault.repaired", "a1-h1-d1"),
+    ]
+    assert all(e.get("cause") == "timeline" for e in cloud.log if e.kind == "fault.injected")
+    m = cloud.metrics()
+    assert (m["timeline_actions"], m["timeline_fired"], m["timeline_pending"]) == (5, 4, 0)
+
+
+def test_a_random_storm_is_seeded():
+    storm = [{"random": {"action": "fail", "part": "disk", "count": 10, "from_s": 0, "to_s": 3600}}]
+
+    def failed(seed):
+        cloud = Cloud(three_zones(timeline=storm), seed)
+        cloud.advance(3_600_000)
+        return [(e.t_ms, e.get("id")) for e in cloud.log if e.kind == "fault.injected"]
+
+    a = failed(1)
+    assert a == failed(1)
+    assert a != failed(2)
+    assert len(a) == 10 and len({d for _, d in a}) == 10
+    assert [t for t, _ in a] == sorted(t for t, _ in a) and all(0 <= t < 3_600_000 for t, _ in a)
+
+
+def test_timeline_rejects_parts_that_do_not_exist():
+    with pytest.raises(ValueError, match="no rack named 'zz'"):
+        Cloud(three_zones(timeline=[{"at_s": 1, "part": "rack", "id": "zz"}]), 0)
+
+
+def test_fleet_faults_play_through_the_same_timeline():
+    cloud = Cloud(three_zones(fleet={"faults": [{"at_ms": 5000, "kind": "host", "id": "a1-h1", "health": "degraded"}]}), 0)
+    cloud.advance(6000)
+    (event,) = [e for e in cloud.log if e.kind == "fault.injected"]
+    assert (event.t_ms, event.get("health"), event.get("cause")) == (5000, "degraded", "timeline")
+
+
+# -- cost and incidents -------------------------------------------------------------------------
+def test_cost_per_hour_is_instances_plus_load_balancers_plus_raw_storage():
+    cloud, _ = web_cloud()
+    rel = cloud.extensions["reliability"]
+    assert rel.cost_per_hour() == round(2 * 0.0052 + ALB_USD_PER_HOUR, 6)
+
+    class FakeStore:  # storage's raw bytes are all the price reads
+        bytes_raw = 300 * (1 << 30)
+
+    cloud.extensions["storage"] = FakeStore()
+    assert rel.cost_breakdown()["storage"] == pytest.approx(300 * EBS_ST1_USD_PER_GIB_MONTH / HOURS_PER_MONTH)
+    assert HOURS_PER_MONTH == 730 and EBS_ST1_USD_PER_GIB_MONTH == 0.045
+
+
+def test_each_fault_is_an_incident_with_time_to_recover_and_evidence():
+    cloud, lb = web_cloud(load=[{"at_s": 0, "rps": 40}])
+    cloud.advance(60_000)
+    cloud.clock.schedule(100_000, lambda: set_health(cloud, "host", "a1-h1", Health.FAILED))
+    cloud.clock.schedule(300_000, lambda: set_health(cloud, "disk", "c2-h2-d2", Health.FAILED))  # unused
+    cloud.advance(400_000)
+    m = cloud.metrics()
+    assert m["incidents"] == 2 and m["incidents_open"] == 0
+    marked = max(e.t_ms for e in events(cloud, "lb.target_unhealthy", target="web-a"))
+    # whole again at the end of the step in which the last node took web-a out
+    assert m["time_to_recover_s.1"] == (-(-marked // 1000) * 1000 - 100_000) / 1000
+    assert m["time_to_recover_s.2"] == 0  # nothing depended on that disk
+    assert m["time_to_recover_s"] == m["time_to_recover_s.1"]
+    first = cloud.extensions["reliability"].report()[0]
+    assert first["requests_failed"] == first["failed_by_reason"]["dead_target"] > 0
+    assert "took web-a out" in first["evidence"] and "whole again" in first["evidence"]
+    assert [e.get("incident") for e in events(cloud, "incident.recovered")] == [1, 2]
+
+
+def test_an_incident_that_never_heals_stays_open():
+    cloud, _ = web_cloud(load=[{"at_s": 0, "rps": 40}])
+    cloud.advance(60_000)
+    set_health(cloud, "host", "a1-h1", Health.DEGRADED)  # gray: users fail, checks pass
+    cloud.advance(100_000)
+    m = cloud.metrics()
+    assert m["incidents_open"] == 1 and m["time_to_recover_s.1"] == 100
+    assert "not recovered yet" in cloud.extensions["reliability"].report()[0]["evidence"]
+
+
+def test_same_world_seed_and_actions_give_the_same_log():
+    def play(seed):
+        cloud, lb = web_cloud(seed=seed, load=[{"at_s": 0, "rps": 90}])
+        cloud.clock.schedule(50_000, lambda: set_health(cloud, "zone", "zb", Health.FAILED))
+        cloud.advance(200_000)
+        return cloud.log.sha256()
+
+    assert play(4) == play(4)
+    assert play(4) != play(5)  # other health-check phases
