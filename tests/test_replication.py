@@ -354,6 +354,24 @@ def test_a_second_failure_during_repair_is_the_danger():
     assert store.metrics()["objects_lost"] == 1
 
 
+def test_failures_tolerated_is_the_weakest_chunks_margin():
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 48})
+    assert store.metrics()["failures_tolerated"] == 0  # nothing stored, nothing protected
+    store.put("copies", "480MiB")
+    assert store.metrics()["failures_tolerated"] == 2
+    store.set("erasure", (6, 3))
+    store.put("ec", "480MiB")
+    assert store.metrics()["failures_tolerated"] == 2  # the copies are the weakest
+    store.delete("copies")
+    assert store.metrics()["failures_tolerated"] == 3
+    c = store.object_info("ec").chunks[0]
+    set_health(cloud, "disk", c.pieces[0], Health.FAILED)
+    set_health(cloud, "disk", c.pieces[1], Health.FAILED)
+    assert store.metrics()["failures_tolerated"] == 1
+    cloud.advance(120_000)
+    assert store.metrics()["failures_tolerated"] == 3
+
+
 # -- durability model ---------------------------------------------------------------------------
 def test_loss_in_window_is_a_binomial_tail():
     p = 1e-4
@@ -473,6 +491,8 @@ def _check_invariants(store):
                 counted_lost += 1
             elif c.live < s.width:
                 counted_under += 1
+    margins = [c.live - o.scheme.need for o in store.objects.values() for c in o.chunks if c.reg >= o.scheme.need]
+    assert store.failures_tolerated() == (max(0, min(margins)) if margins else 0)
     assert store.chunks_lost == counted_lost
     assert store.chunks_under == counted_under
     assert store.bytes_raw == raw == sum(store.stored.values())

@@ -275,6 +275,9 @@ def configure(cfg: StorageConfig, name: str, value: Any) -> StorageConfig:
 
 
 # -- state -------------------------------------------------------------------------------
+STALE = object()  # a chunk's cached read latency must be recomputed
+
+
 class Chunk:
     """One chunk of an object and where its pieces are.
 
@@ -283,7 +286,7 @@ class Chunk:
     piece is missing. ``reg`` counts pieces that still exist, ``live`` those readable now.
     """
 
-    __slots__ = ("id", "obj", "index", "size", "piece", "pieces", "reg", "live", "q", "hold_until", "gkey")
+    __slots__ = ("id", "obj", "index", "size", "piece", "pieces", "reg", "live", "q", "hold_until", "gkey", "m", "lat")
 
     def __init__(self, cid: int, obj: "StoredObject", index: int, size: int, piece: int) -> None:
         self.id = cid
@@ -297,6 +300,8 @@ class Chunk:
         self.q: Any = None  # which repair container holds it (None = none)
         self.hold_until = 0
         self.gkey: tuple[str, ...] | None = None  # its readable disks: its placement group
+        self.m: int | None = None  # live - need as last counted (None: lost or new)
+        self.lat: Any = STALE  # cached read: (ms, disk, degraded), None (unreadable) or STALE
 
     @property
     def name(self) -> str:
@@ -446,6 +451,7 @@ class ObjectStore:
         self.repair_seconds = 0.0
         # durability: (pieces, need) -> {distinct readable disk set: chunks on it}
         self._groups: dict[tuple[int, int], dict[tuple[str, ...], int]] = {}
+        self._margins: dict[int, int] = {}  # live - need -> chunks, for failures_tolerated
         self._regroup_due: dict[Chunk, None] = {}  # regrouped lazily, when asked
         # read latency per object, recomputed only for objects that changed
         self._latency: dict[str, tuple[float, int, str, int] | None] = {}
@@ -529,12 +535,33 @@ class ObjectStore:
         return good
 
     def _touch(self, obj: StoredObject | None = None) -> None:
-        """Mark read latencies stale: one object's, or every object's."""
+        """Mark read latencies stale: one object's, or every chunk of every object's."""
         if obj is None:
+            for o in self.objects.values():
+                for c in o.chunks:
+                    c.lat = STALE
             self._dirty = dict.fromkeys(self.objects)
         else:
             self._dirty[obj.name] = None
         self._p99 = None
+
+    def _stale(self, c: Chunk) -> None:
+        c.lat = STALE
+        self._dirty[c.obj.name] = None
+        self._p99 = None
+
+    def _count_margin(self, c: Chunk, new: int | None) -> None:
+        old = c.m
+        if old == new:
+            return
+        margins = self._margins
+        if old is not None:
+            margins[old] -= 1
+            if not margins[old]:
+                del margins[old]
+        if new is not None:
+            margins[new] = margins.get(new, 0) + 1
+        c.m = new
 
     def _regroup(self, c: Chunk) -> None:
         """Move the chunk to the placement group of its readable disks (lost: none)."""
@@ -568,8 +595,8 @@ class ObjectStore:
         """Update the counters after ``c`` changed from state ``before``, then requeue."""
         after = self._classify(c)
         self._regroup_due[c] = None
-        self._dirty[c.obj.name] = None
-        self._p99 = None
+        self._stale(c)
+        self._count_margin(c, None if after[0] else c.live - c.obj.scheme.need)
         if after != before:
             obj = c.obj
             if after[0] != before[0]:
@@ -787,7 +814,9 @@ class ObjectStore:
         worst_ms, worst_idx, worst_disk, degraded = -1.0, 0, "", 0
         result: tuple[float, int, str, int] | None = None
         for c in obj.chunks:
-            r = self._chunk_read(c)
+            r = c.lat
+            if r is STALE:  # only chunks that changed are read again
+                r = c.lat = self._chunk_read(c)
             if r is None:
                 break
             if r[2]:
@@ -837,6 +866,7 @@ class ObjectStore:
             # the chunk leaves every count it was in
             self._regroup_due.pop(c, None)
             self._regroup(c)
+            self._count_margin(c, None)
             if before[0]:
                 self.chunks_lost -= 1
             if before[1]:
@@ -1050,8 +1080,7 @@ class ObjectStore:
                     self._settle(c, st)
             else:  # slower or faster, not gone: only read latencies change
                 for c in self.on_disk[d.id]:
-                    self._dirty[c.obj.name] = None
-                self._p99 = None
+                    self._stale(c)
             hosts[d.host.id] = d.host
         for h in hosts.values():
             self._watch(h)
@@ -1339,6 +1368,12 @@ class ObjectStore:
             self._p99 = round(lats[max(0, math.ceil(0.99 * len(lats)) - 1)], 1) if lats else 0.0
         return self._p99
 
+    def failures_tolerated(self) -> int:
+        """How many more pieces the weakest surviving chunk can lose and still be read:
+        2 for healthy three-way copies, 3 for healthy RS-6-3, 0 for a chunk down to its
+        last copy (0 too when nothing is stored)."""
+        return max(0, min(self._margins)) if self._margins else 0
+
     # -- metrics -------------------------------------------------------------------------
     def metrics(self) -> dict[str, float | int]:
         fill = max((100 * self._used(d) / self._capacity(d) for d in self.hw.disks.values() if d.size_gib), default=0.0)
@@ -1356,6 +1391,7 @@ class ObjectStore:
             "objects_unavailable": self.objects_unavailable,
             "chunks_lost": self.chunks_lost,
             "chunks_under_replicated": self.chunks_under,
+            "failures_tolerated": self.failures_tolerated(),
             "storage_overhead": round(self.bytes_raw / self.bytes_stored, 3) if self.bytes_stored else 0.0,
             "repair_seconds": round(incident, 3),
             "repair_queue": sum(len(b) for b in self._buckets.values()),
