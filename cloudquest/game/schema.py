@@ -354,6 +354,52 @@ class HypervisorSpec(Strict):
         return self
 
 
+# -- storage: objects in chunks over the fleet's disks (chapters 4 and 5) -----------------
+class StoredObjectSpec(Strict):
+    """An object already stored when the chapter starts."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+    size: str = Field(description="its size: 64MiB, 10GiB, 1.5TiB (a bare number is MiB)")
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        from ..cloud.storage import parse_size
+
+        parse_size(v)  # ValueError says what a size looks like
+        return v
+
+
+class ErasureSpec(Strict):
+    k: int = Field(ge=1, le=32, description="data fragments")
+    m: int = Field(ge=1, le=16, description="parity fragments")
+
+
+class StorageSpec(Strict):
+    """cloud/storage.py: an object store over every disk of the world's hosts."""
+
+    chunk_mib: int = Field(default=64, ge=1, le=2048, description="chunk size (GFS 64, HDFS 128)")
+    replication: int = Field(default=3, ge=1, le=16, description="copies per chunk (HDFS 3)")
+    placement: Literal["random", "rack-aware", "zone-aware"] = "rack-aware"
+    erasure: ErasureSpec | None = Field(default=None, description="Reed-Solomon K+M instead of copies")
+    heartbeat_s: float = Field(default=3.0, ge=0.1, le=600)
+    heartbeat_timeout_s: float = Field(default=630.0, ge=1, le=86_400, description="HDFS: 2 x 300 s + 10 x 3 s")
+    repair_mbps: float = Field(default=100.0, ge=0.1, le=1_000_000, description="re-replication MiB/s, cluster-wide")
+    disk_mibps: float = Field(default=200.0, ge=1, le=100_000, description="one disk's read rate")
+    degraded_slowdown: float = Field(default=10.0, ge=1, le=10_000, description="how much slower a degraded disk reads")
+    hedged_read_ms: float | None = Field(default=None, ge=0, le=60_000, description="hedged reads threshold; null = off")
+    afr_pct: float = Field(default=1.70, gt=0, le=100, description="disk annual failure rate (Backblaze 2023: 1.70)")
+    objects: list[StoredObjectSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_objects(self) -> "StorageSpec":
+        names = [o.name for o in self.objects]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"object names must be unique: {', '.join(dupes)} repeated")
+        return self
+
+
 class World(Strict):
     view: str = Field(default="fleet", description="which live view the game draws for this world")
     tick_ms: int = Field(default=1000, ge=10, le=60_000)
@@ -366,6 +412,7 @@ class World(Strict):
     loadbalancer: LoadBalancingSpec | None = Field(default=None, description="load balancers and offered load (chapter 9)")
     timeline: list[TimelineEntry] | None = Field(default=None, description="timed faults: a chaos timeline (chapter 9)")
     reliability: ReliabilitySpec | None = Field(default=None, description="cost and incident accounting (chapter 9)")
+    storage: StorageSpec | None = Field(default=None, description="an object store over the disks (chapters 4, 5)")
 
     @model_validator(mode="after")
     def _fleet_refs(self) -> "World":
