@@ -85,6 +85,7 @@ NAME_PATTERN = "lower-case letters, digits and '-', starting with a letter, up t
 MAX_LOAD_RPS = 10_000_000
 
 STATES = ("initial", "healthy", "unhealthy")
+ANSWERS, DEAD, SLOW = 0, 1, 2  # what a request finds at a target
 FAIL_REASONS = ("dead_target", "slow", "overload", "no_route", "data")
 
 
@@ -215,6 +216,7 @@ class Target:
     served: int = 0
     failed: int = 0
     tokens: int = 0  # requests it can take now (its queue's free room)
+    capacity_rps: int = 0
 
 
 @dataclass
@@ -252,7 +254,8 @@ class LoadBalancer:
         if inst.zone is not None and cloud.hardware.zones[inst.zone].region.id != region:
             raise CloudError("InvalidTarget", f"{instance} is in another region than load balancer {self.name}")
         now = cloud.now_ms
-        target = Target(instance, now, {z: View(since_ms=now) for z in self.zones}, tokens=self.service.capacity_rps(instance))
+        cap = self.service.capacity_rps(instance)
+        target = Target(instance, now, {z: View(since_ms=now) for z in self.zones}, tokens=cap, capacity_rps=cap)
         self.targets[instance] = target
         cloud.api_call("RegisterTargets", load_balancer=self.name, instance=instance)
         for zone in self.zones:
@@ -331,48 +334,67 @@ class LoadBalancer:
         return [z for z in self.zones if zones[z].up]
 
     def routable(self, zone: str) -> tuple[list[Target], bool]:
-        """The targets this node sends requests to, and whether it is failing open."""
-        healthy = [t for t in self.targets.values() if t.views[zone].state == "healthy"]
-        if healthy:
-            return healthy, False
-        return list(self.targets.values()), bool(self.targets)
+        """The targets this node sends requests to, and whether it is failing open.
+        (Views change only with an event, registrations with an API call: cached by the
+        service's probe cache.)"""
+        self.service._fresh()
+        cache = self.service._routable
+        found = cache.get((self.name, zone))
+        if found is None:
+            healthy = [t for t in self.targets.values() if t.views[zone].state == "healthy"]
+            found = (healthy, False) if healthy else (list(self.targets.values()), bool(self.targets))
+            cache[(self.name, zone)] = found
+        return found
 
     def healthy_everywhere(self) -> int:
         nodes = self.nodes_up()
         return sum(1 for t in self.targets.values() if nodes and all(t.views[z].state == "healthy" for z in nodes))
 
-    def split(self, offered: int) -> list[tuple[str, Target | None, int]]:
+    def plan(self) -> list[tuple[str, list[tuple[Target, int]]]]:
+        """For each node that is up, its routable targets and what a request finds there
+        (ANSWERS, DEAD or SLOW). Cached until a part's health or the log changes."""
+        service = self.service
+        service._fresh()
+        found = service._plans.get(self.name)
+        if found is None:
+            timeout = service.config.client_timeout_ms
+            found = []
+            for zone in self.nodes_up():
+                entries = []
+                for t in self.routable(zone)[0]:
+                    p = service.probe(zone, t.instance)
+                    entries.append((t, DEAD if not p.answers else SLOW if p.latency_ms > timeout else ANSWERS))
+                found.append((zone, entries))
+            service._plans[self.name] = found
+        return found
+
+    def split(self, offered: int) -> list[tuple[str, Target | None, int, int]]:
         """Spread ``offered`` requests over the nodes that are up (evenly, the remainder
-        rotating), then each node's share over its routable targets, round robin.
-        Returns (node, target, requests); target None = the node had nowhere to send."""
-        out: list[tuple[str, Target | None, int]] = []
-        nodes = self.nodes_up()
+        rotating), then each node's share over its routable targets, round robin (each of
+        k targets gets q // k, and the q % k after the node's position one more).
+        Returns (node, target, requests, outcome); target None = nowhere to send."""
+        out: list[tuple[str, Target | None, int, int]] = []
+        nodes = self.plan()
         if not nodes:
-            return [("", None, offered)] if offered else []
-        for zone, q in _round_robin(nodes, offered, self._node_rr):
-            targets, _ = self.routable(zone)
-            if not targets:
-                out.append((zone, None, q))
+            return [("", None, offered, DEAD)] if offered else []
+        n = len(nodes)
+        base, extra = divmod(offered, n)
+        start = self._node_rr
+        for j, (zone, entries) in enumerate(nodes):
+            q = base + (1 if (j - start) % n < extra else 0)
+            k = len(entries)
+            if not k:
+                out.append((zone, None, q, DEAD))
                 continue
-            start = self._rr[zone] % len(targets)
-            for target, share in _round_robin(targets, q, start):
-                out.append((zone, target, share))
-            self._rr[zone] = (start + q) % len(targets)
-        self._node_rr = (self._node_rr + offered) % len(nodes)
+            b, x = divmod(q, k)
+            pos = self._rr[zone] % k
+            for i, (target, outcome) in enumerate(entries):
+                share = b + (1 if (i - pos) % k < x else 0)
+                if share:
+                    out.append((zone, target, share, outcome))
+            self._rr[zone] = (pos + q) % k
+        self._node_rr = (start + offered) % n
         return out
-
-
-def _round_robin(items: list, total: int, start: int) -> list[tuple[Any, int]]:
-    """Hand ``total`` requests out one by one from position ``start``: each item gets
-    total // n, and the next total % n items one more."""
-    n = len(items)
-    base, extra = divmod(total, n)
-    out = []
-    for i, item in enumerate(items):
-        share = base + (1 if (i - start) % n < extra else 0)
-        if share:
-            out.append((item, share))
-    return out
 
 
 class LoadBalancing:
@@ -391,6 +413,10 @@ class LoadBalancing:
         self.last_step_failed_by: dict[str, int] = dict.fromkeys(FAIL_REASONS, 0)
         self._failing_since: int | None = None
         self._failing_count = 0
+        self._cache_key: tuple[int, int] = (-1, -1)
+        self._probes: dict[tuple[str, str], Probe] = {}
+        self._routable: dict[tuple[str, str], tuple[list[Target], bool]] = {}
+        self._plans: dict[str, list[tuple[str, list[tuple[Target, int]]]]] = {}
 
     # -- API ----------------------------------------------------------------------------
     def create(self, name: str, zones: list[str] | None = None, health_check: HealthCheck | None = None) -> LoadBalancer:
@@ -450,7 +476,26 @@ class LoadBalancing:
             return None
         return link.latency_us / 1000
 
+    def _fresh(self) -> dict[tuple[str, str], Probe]:
+        """The probe cache, emptied whenever anything it depends on may have changed:
+        a part's health (the hardware's health version) or an instance's state (every
+        change of which is an event, so the log's length)."""
+        key = (self.cloud.hardware.health_version, len(self.cloud.log))
+        if key != self._cache_key:
+            self._cache_key = key
+            self._probes = {}
+            self._routable = {}
+            self._plans = {}
+        return self._probes
+
     def probe(self, node_zone: str, instance: str) -> Probe:
+        cache = self._fresh()
+        found = cache.get((node_zone, instance))
+        if found is None:
+            found = cache[(node_zone, instance)] = self._probe(node_zone, instance)
+        return found
+
+    def _probe(self, node_zone: str, instance: str) -> Probe:
         inst = self.cloud.control.instances.get(instance)
         if inst is None or not inst.alive:
             return Probe(False, 0.0, "Target.InvalidState")
@@ -510,30 +555,26 @@ class LoadBalancing:
         self._note_errors(total_failed, failed)
 
     def _route(self, lb: LoadBalancer, offered: int, dt_ms: int, failed: dict[str, int]) -> int:
-        answered: dict[str, int] = {}
-        for zone, target, q in lb.split(offered):
+        answered: dict[Target, int] = {}
+        for _, target, q, outcome in lb.split(offered):
             if target is None:
                 failed["no_route"] += q
                 continue
             target.sent += q
-            probe = self.probe(zone, target.instance)
-            if not probe.answers:
-                failed["dead_target"] += q
-                target.failed += q
-            elif probe.latency_ms > self.config.client_timeout_ms:
-                failed["slow"] += q
-                target.failed += q
+            if outcome == ANSWERS:
+                answered[target] = answered.get(target, 0) + q
             else:
-                answered[target.instance] = answered.get(target.instance, 0) + q
+                failed["dead_target" if outcome == DEAD else "slow"] += q
+                target.failed += q
         served = 0
         for target in lb.targets.values():
             # A target's work queue, as a token bucket: it refills at the target's
             # capacity and holds at most one second of work, so the +-1 request that
             # round robin hands one target more than another in a step is absorbed, while
             # sustained load above capacity is shed.
-            cap = self.capacity_rps(target.instance)
+            cap = target.capacity_rps
             target.tokens = min(cap, target.tokens + cap * dt_ms // 1000)
-            q = answered.get(target.instance, 0)
+            q = answered.get(target, 0)
             if not q:
                 continue
             ok = min(q, target.tokens)

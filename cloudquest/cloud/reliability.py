@@ -155,6 +155,7 @@ class Reliability:
         self.cost_peak = 0.0
         self._seen = 0
         self._open: list[Incident] = []
+        self._cost: tuple[int, float] | None = None
 
     # -- cost ---------------------------------------------------------------------------
     def cost_breakdown(self) -> dict[str, float]:
@@ -168,7 +169,11 @@ class Reliability:
         return {"instances": instances, "load_balancers": lb_cost, "storage": storage}
 
     def cost_per_hour(self) -> float:
-        return round(sum(self.cost_breakdown().values()), 6)
+        # Instances, load balancers and stored bytes change only with an event.
+        key = len(self.cloud.log)
+        if self._cost is None or self._cost[0] != key:
+            self._cost = (key, round(sum(self.cost_breakdown().values()), 6))
+        return self._cost[1]
 
     # -- incidents ----------------------------------------------------------------------
     def _objects_lost(self) -> int:
