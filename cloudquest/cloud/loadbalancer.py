@@ -33,7 +33,8 @@ holds what the game needs to turn this into availability:
 - each target answers in ``response_ms`` (plus the cross-zone link's latency), times
   ``degraded_slowdown`` if its host, rack, zone or root disk is degraded; a client gives
   up after ``client_timeout_ms``;
-- each target serves at most ``rps_per_vcpu`` per vCPU of its instance; more is shed;
+- each target serves at most ``rps_per_vcpu`` per vCPU of its instance, with a queue
+  that holds one more second of work; load above that is shed;
 - a request reads one object of the service's data, uniformly, when the world stores
   data (cloud/storage.py): a request for an object that is unreadable fails.
 
@@ -215,7 +216,7 @@ class Target:
     sent: int = 0
     served: int = 0
     failed: int = 0
-    tokens: int = 0  # requests it can take now (its queue's free room)
+    tokens: int = 0  # requests it can take now: its queue's free room (up to 2 s of work)
     capacity_rps: int = 0
 
 
@@ -255,7 +256,7 @@ class LoadBalancer:
             raise CloudError("InvalidTarget", f"{instance} is in another region than load balancer {self.name}")
         now = cloud.now_ms
         cap = self.service.capacity_rps(instance)
-        target = Target(instance, now, {z: View(since_ms=now) for z in self.zones}, tokens=cap, capacity_rps=cap)
+        target = Target(instance, now, {z: View(since_ms=now) for z in self.zones}, tokens=2 * cap, capacity_rps=cap)
         self.targets[instance] = target
         cloud.api_call("RegisterTargets", load_balancer=self.name, instance=instance)
         for zone in self.zones:
@@ -367,34 +368,6 @@ class LoadBalancer:
                 found.append((zone, entries))
             service._plans[self.name] = found
         return found
-
-    def split(self, offered: int) -> list[tuple[str, Target | None, int, int]]:
-        """Spread ``offered`` requests over the nodes that are up (evenly, the remainder
-        rotating), then each node's share over its routable targets, round robin (each of
-        k targets gets q // k, and the q % k after the node's position one more).
-        Returns (node, target, requests, outcome); target None = nowhere to send."""
-        out: list[tuple[str, Target | None, int, int]] = []
-        nodes = self.plan()
-        if not nodes:
-            return [("", None, offered, DEAD)] if offered else []
-        n = len(nodes)
-        base, extra = divmod(offered, n)
-        start = self._node_rr
-        for j, (zone, entries) in enumerate(nodes):
-            q = base + (1 if (j - start) % n < extra else 0)
-            k = len(entries)
-            if not k:
-                out.append((zone, None, q, DEAD))
-                continue
-            b, x = divmod(q, k)
-            pos = self._rr[zone] % k
-            for i, (target, outcome) in enumerate(entries):
-                share = b + (1 if (i - pos) % k < x else 0)
-                if share:
-                    out.append((zone, target, share, outcome))
-            self._rr[zone] = (pos + q) % k
-        self._node_rr = (start + offered) % n
-        return out
 
 
 class LoadBalancing:
@@ -555,25 +528,49 @@ class LoadBalancing:
         self._note_errors(total_failed, failed)
 
     def _route(self, lb: LoadBalancer, offered: int, dt_ms: int, failed: dict[str, int]) -> int:
+        """One step's requests through ``lb``: spread evenly over the nodes that are up
+        (the remainder rotating), each node's share round robin over its routable targets
+        (each of k gets q // k, and the q % k after the node's position one more), then
+        each target serves what it answers in time, up to its capacity."""
+        nodes = lb.plan()
+        if not nodes:
+            failed["no_route"] += offered
+            return 0
         answered: dict[Target, int] = {}
-        for _, target, q, outcome in lb.split(offered):
-            if target is None:
+        n = len(nodes)
+        base, extra = divmod(offered, n)
+        start = lb._node_rr
+        rr = lb._rr
+        for j, (zone, entries) in enumerate(nodes):
+            q = base + ((j - start) % n < extra)
+            k = len(entries)
+            if not q:
+                continue
+            if not k:
                 failed["no_route"] += q
                 continue
-            target.sent += q
-            if outcome == ANSWERS:
-                answered[target] = answered.get(target, 0) + q
-            else:
-                failed["dead_target" if outcome == DEAD else "slow"] += q
-                target.failed += q
+            b, x = divmod(q, k)
+            pos = rr[zone] % k
+            for i, (target, outcome) in enumerate(entries):
+                share = b + ((i - pos) % k < x)
+                if not share:
+                    continue
+                target.sent += share
+                if outcome == ANSWERS:
+                    answered[target] = answered.get(target, 0) + share
+                else:
+                    failed["dead_target" if outcome == DEAD else "slow"] += share
+                    target.failed += share
+            rr[zone] = (pos + q) % k
+        lb._node_rr = (start + offered) % n
         served = 0
         for target in lb.targets.values():
             # A target's work queue, as a token bucket: it refills at the target's
-            # capacity and holds at most one second of work, so the +-1 request that
+            # capacity and can hold one more second of work, so the +-1 request that
             # round robin hands one target more than another in a step is absorbed, while
-            # sustained load above capacity is shed.
+            # sustained load above capacity drains it and is shed.
             cap = target.capacity_rps
-            target.tokens = min(cap, target.tokens + cap * dt_ms // 1000)
+            target.tokens = min(2 * cap, target.tokens + cap * dt_ms // 1000)
             q = answered.get(target, 0)
             if not q:
                 continue
