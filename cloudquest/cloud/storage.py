@@ -1010,13 +1010,16 @@ class ObjectStore:
         def fill(d: Disk) -> float:
             return 100 * self._used(d) / cap[d.id]
 
+        limit = avg + threshold_pct
         while moves < max_moves:
-            over = [d for d in disks if fill(d) > avg + threshold_pct]
+            over = [d for d in disks if fill(d) > limit]
             if not over:
                 break
             src = max(over, key=lambda d: (fill(d), d.id))
-            done = False
-            for c in sorted(self.on_disk[src.id], key=lambda c: -c.id):
+            progressed = False
+            for c in reversed(list(self.on_disk[src.id])):  # newest pieces first
+                if fill(src) <= limit or moves >= max_moves:
+                    break
                 slot = c.pieces.index(src.id)
                 target = self._balance_target(c, slot, src, disks, fill, avg)
                 if target is None:
@@ -1027,9 +1030,8 @@ class ObjectStore:
                 self._settle(c, before)
                 moves += 1
                 moved += c.piece
-                done = True
-                break
-            if not done:
+                progressed = True
+            if not progressed:
                 disks.remove(src)  # nothing on it can move anywhere useful
                 if len(disks) < 2:
                     break
