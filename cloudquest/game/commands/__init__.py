@@ -4,3 +4,4 @@ from . import core, launch  # noqa: F401
 from . import hypervisor  # noqa: F401
 from . import scheduling  # noqa: F401
 from . import reliability  # noqa: F401
+from . import storage  # noqa: F401
