@@ -25,8 +25,11 @@ from typing import TYPE_CHECKING
 
 from ..cloud.control_plane import STEPS
 from ..cloud.events import EventLog
+from ..cloud.fleet import utilisation
+from ..cloud.scheduler import cpu_capacity, is_degraded, ram_capacity
 
 if TYPE_CHECKING:
+    from ..cloud.scheduler import Explanation, HostOutcome
     from .session import Session
 
 ViewText = Callable[["Session"], str]
@@ -214,3 +217,164 @@ def fleet_text(session: "Session") -> str:
 
 
 VIEW_TEXT["fleet"] = fleet_text
+
+
+# -- the scheduling view: fleet map, request stream, placement groups, the last explain ----
+@dataclass
+class Explained:
+    """The decision the player last asked ``explain`` about, worked out when the view
+    first saw the ``scheduler.explained`` event: in live play that is the same moment the
+    console printed it, so the view and the console show the same table."""
+
+    name: str
+    asked_ms: int  # when the player typed explain
+    at_ms: int  # when this table was worked out
+    explanation: "Explanation | None"
+    how: str
+
+    def ordered(self) -> list["HostOutcome"]:
+        """The winner, then every host that passed by total (fleet order on ties), then the
+        hosts a filter stopped, in fleet order."""
+        expl = self.explanation
+        if expl is None:
+            return []
+        passed = [r for r in expl.rows if r.passed]
+        passed.sort(key=lambda r: (r.host != expl.winner, -(r.total or 0)))
+        return passed + [r for r in expl.rows if not r.passed]
+
+
+class LatestExplain:
+    """Follows the log for ``scheduler.explained`` events, incrementally."""
+
+    def __init__(self) -> None:
+        self.current: Explained | None = None
+        self._seen = 0
+
+    def update(self, session: "Session") -> bool:
+        log = session.cloud.log
+        last = None
+        for e in log.since(self._seen):
+            if e.kind == "scheduler.explained":
+                last = e
+        self._seen = len(log)
+        if last is None:
+            return False
+        # The command's own lookup (pending request, rejection, recorded decision), so
+        # the view never disagrees with what `explain` printed.
+        from .commands.scheduling import _explanation
+        from .parser import CommandError
+
+        name = str(last.get("name", ""))
+        try:
+            expl, how = _explanation(session, name)
+        except CommandError as exc:
+            expl, how = None, str(exc)
+        self.current = Explained(name, last.t_ms, session.cloud.now_ms, expl, how)
+        return True
+
+
+def host_utilisation(host, cfg) -> int:
+    """A host's use of what the scheduler may allocate on it (after allocation ratios):
+    the larger of its vCPU and RAM shares, in percent (100: it takes nothing more)."""
+    return round(utilisation(host.used_vcpus, cpu_capacity(host, cfg), host.used_ram_mib, ram_capacity(host, cfg)))
+
+
+def zone_utilisation(zone, cfg) -> int:
+    """The zone's hosts that are up, taken together, as the ``zone_imbalance`` metric
+    counts them."""
+    used_cpu = cap_cpu = used_ram = cap_ram = 0
+    for h in zone.hosts():
+        if h.up:
+            used_cpu += h.used_vcpus
+            cap_cpu += cpu_capacity(h, cfg)
+            used_ram += h.used_ram_mib
+            cap_ram += ram_capacity(h, cfg)
+    return round(utilisation(used_cpu, cap_cpu, used_ram, cap_ram))
+
+
+def host_condition(host) -> str:
+    """down | degraded | healthy, counting the host's rack and zone."""
+    if not host.up:
+        return "down"
+    return "degraded" if is_degraded(host) else "healthy"
+
+
+def scheduling_text(session: "Session") -> str:
+    """The scheduling view in words: the scheduler's settings and tally, every host's
+    utilisation and health by zone and rack, placement groups, the next requests, and the
+    last decision read with ``explain``."""
+    cloud = session.cloud
+    sched = cloud.scheduler
+    cfg = sched.config
+    fleet = cloud.extensions.get("fleet")
+    m = cloud.metrics()
+    lines = [
+        f"scheduling view at t={cloud.now_ms / 1000:g}s (chapter {session.chapter.id}, seed {session.seed})",
+        f"scheduler: policy {cfg.policy}; weights cpu {cfg.cpu_weight} ram {cfg.ram_weight}; "
+        f"allocation ratios cpu {cfg.cpu_ratio:g} ram {cfg.ram_ratio:g}",
+    ]
+    if fleet is not None:
+        lines.append(
+            f"requests: {m.get('requests_pending', 0)} pending, {m.get('placed', 0)} placed, {m.get('rejected', 0)} rejected; "
+            f"fragmentation {m.get('fragmentation', 0):g}%, on degraded hosts {m.get('on_degraded_hosts', 0)}, "
+            f"zone imbalance {m.get('zone_imbalance', 0):g} points"
+        )
+    lines.append("hosts (utilisation of what the scheduler may allocate, after ratios):")
+    for zone in cloud.hardware.zones.values():
+        zone_util = zone_utilisation(zone, cfg)
+        state = "" if zone.up else ", DOWN"
+        lines.append(f"zone {zone.id}: {zone.health.value}{state}; utilisation {zone_util}% ({band(zone_util)})")
+        for rack in zone.racks:
+            cells = []
+            for h in rack.hosts:
+                cond = host_condition(h)
+                note = "" if cond == "healthy" else f" {cond}"
+                cells.append(f"{h.id} {host_utilisation(h, cfg)}%{note}")
+            state = "" if rack.up else " DOWN"
+            lines.append(f"  rack {rack.id}{state}: " + ", ".join(cells))
+    for name in sched.groups:
+        group = sched.groups[name]
+        members = group.live()
+        racks = sorted({mem.host.rack.id for mem in members.values()})
+        per_rack = m.get(f"group_max_per_rack.{name}", 0)
+        lines.append(
+            f"placement group {name} ({group.strategy}): {len(members)} instance(s) on racks "
+            f"{', '.join(racks) or 'none'}; one rack holds at most {per_rack}"
+        )
+    if fleet is not None:
+        pending = fleet.pending()
+        nxt = ", ".join(f"{r.name} ({r.type.name}, t={r.arrive_ms / 1000:g}s)" for r in pending[:5])
+        lines.append(f"pending requests: {len(pending)}" + (f"; next: {nxt}" if nxt else ""))
+    latest = LatestExplain()
+    latest.update(session)
+    lines.extend(explained_text(latest.current))
+    return "\n".join(lines)
+
+
+def explained_text(ex: "Explained | None", limit: int = 10) -> list[str]:
+    if ex is None:
+        return ["last explain: none yet (explain NAME shows every host's filters and scores)"]
+    expl = ex.explanation
+    if expl is None:
+        return [f"last explain: {ex.name}: {ex.how}"]
+    win = expl.winner_row
+    when = f"asked at t={ex.asked_ms / 1000:g}s" + (f", worked out at t={ex.at_ms / 1000:g}s" if ex.at_ms != ex.asked_ms else "")
+    head = f"last explain: {ex.name} ({when}), policy {expl.policy}: "
+    head += f"winner {win.host} with total {win.total}" if win else "no host passed every filter"
+    out = [head, f"  {ex.how}"]
+    rows = ex.ordered()
+    for r in rows[:limit]:
+        if r.passed:
+            aff = f" affinity {r.affinity}" if r.affinity else ""
+            mark = " <- winner" if r.host == expl.winner else ""
+            out.append(f"  {r.host} (rack {r.rack}): pass, cpu {r.cpu} ram {r.ram}{aff} total {r.total}{mark}")
+        else:
+            out.append(f"  {r.host} (rack {r.rack}): {r.reason}: {r.detail}")
+    if len(rows) > limit:
+        out.append(f"  ... {len(rows) - limit} more hosts (explain {ex.name} prints them all)")
+    if expl.reasons:
+        out.append("  filtered out: " + ", ".join(f"{k} {v}" for k, v in sorted(expl.reasons.items())))
+    return out
+
+
+VIEW_TEXT["scheduling"] = scheduling_text

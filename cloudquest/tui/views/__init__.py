@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from .base import LiveView, MetricsView
 from .fleet import FleetView
+from .host import HostView
+from .scheduling import SchedulingView
 
 VIEWS: dict[str, type[LiveView]] = {
     "fleet": FleetView,
+    "host": HostView,
+    "scheduling": SchedulingView,
 }
 
 
@@ -26,4 +30,4 @@ def view_for(name: str) -> type[LiveView]:
     return VIEWS.get(name, MetricsView)
 
 
-__all__ = ["VIEWS", "FleetView", "LiveView", "MetricsView", "view_for"]
+__all__ = ["VIEWS", "FleetView", "HostView", "LiveView", "MetricsView", "SchedulingView", "view_for"]

@@ -1,0 +1,83 @@
+"""Shared drawing helpers for views that lay themselves out to the room they are given.
+
+A live view sits in a scrolling pane whose height depends on the terminal (about 8 rows
+at 80x24, 14 at 120x40). The compute views choose how much detail to draw from both the
+width and the visible height, so the essentials are on screen without scrolling.
+:class:`FittedView` knows the visible height and redraws when only the height changed
+(a vertical resize that leaves the width alone sends the view no resize of its own).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from .base import LiveView
+
+# Used before the first layout, when the pane has no size yet (a redraw follows at once).
+UNKNOWN_ROWS = 24
+
+EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+class FittedView(LiveView):
+    """A live view that also knows how many rows of its pane are visible."""
+
+    def __init__(self, session, **kwargs) -> None:
+        super().__init__(session, **kwargs)
+        self._rows_drawn = 0
+
+    def rows_available(self) -> int:
+        parent = self.parent
+        height = getattr(parent, "scrollable_content_region", None)
+        rows = height.height if height is not None else 0
+        return rows if rows > 0 else UNKNOWN_ROWS
+
+    def layout_rows(self) -> int:
+        """The visible height, remembered as the height this picture was drawn for."""
+        self._rows_drawn = self.rows_available()
+        return self._rows_drawn
+
+    def rows_changed(self) -> bool:
+        return self.is_mounted and self.rows_available() != self._rows_drawn
+
+    def on_mount(self) -> None:
+        # Textual calls the base class's on_mount too (first draw after the first layout).
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._after_layout)
+
+    def _after_layout(self, _screen) -> None:
+        if self._width and self.rows_changed():
+            self.update_view(force=True)
+
+
+def fine_bar(text: Text, share: float, width: int, style: str, frame: bool = True) -> None:
+    """A horizontal bar of ``width`` cells filled to ``share`` (0..1) in eighths of a cell.
+
+    Anything above zero shows at least one eighth, so a small figure never looks like none."""
+    share = min(max(share, 0.0), 1.0)
+    eighths = round(share * width * 8)
+    if share > 0 and eighths == 0:
+        eighths = 1
+    full, part = divmod(eighths, 8)
+    if frame:
+        text.append("▕", style="dim")
+    text.append("█" * full, style=style)
+    if full < width:
+        text.append(EIGHTHS[part] if part else "", style=style)
+        rest = width - full - (1 if part else 0)
+        text.append(" " * rest)
+    if frame:
+        text.append("▏", style="dim")
+
+
+def short_labels(ids: list[str]) -> dict[str, str]:
+    """Labels for a set of ids without their shared prefix, cut at a '-' so they stay
+    readable (``eu-west-1a``, ``eu-west-1b`` -> ``1a``, ``1b``). One id keeps its name."""
+    if len(ids) < 2:
+        return {i: i for i in ids}
+    first, last = min(ids), max(ids)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    cut = first.rfind("-", 0, n) + 1
+    out = {i: i[cut:] or i for i in ids}
+    return out if len(set(out.values())) == len(ids) else {i: i for i in ids}

@@ -1,0 +1,334 @@
+"""The scheduling view: the fleet as the scheduler sees it, the request stream, placement
+groups, and the last decision the player read with ``explain``.
+
+- **Fleet map.** Every host is a glyph for its utilisation of what the scheduler may
+  allocate on it (the larger of its vCPU and RAM shares after the allocation ratios, as
+  the ``max_host_util`` and ``zone_imbalance`` metrics count): ``· idle  ▂ light  ▄ busy
+  ▆ high  █ full``, coloured to match; a degraded host (or one in a degraded rack or
+  zone) is ``~`` and a down one ``✘``, whatever its load, because the scheduler's first
+  filters throw them out. With room, one line per rack with each host's percentage and
+  ``◆`` on hosts holding a placement-group member; with less, one line per zone.
+- **Tally.** Policy and weights, placed, rejected, fragmentation, instances on degraded
+  hosts.
+- **Placement groups.** Size, racks and zones spanned, and the most members on one rack
+  (what a single rack failure takes).
+- **Pending requests.** How many, and the next ones in arrival order.
+- **explain.** The last decision read with ``explain``: the winner, then the other hosts
+  that passed by total, each with its CPU, RAM and affinity scores, and what the filters
+  threw out. The table is worked out from the same lookup the command uses, when the view
+  first sees the ``scheduler.explained`` event, so it matches the console.
+
+The layout follows the room (about 46 x 8 at 80x24): rack lines give way to zone lines,
+and those to per-zone counts for big fleets, before the explain table loses its rows.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ...game.view_text import LatestExplain, band, host_condition, host_utilisation, zone_utilisation
+from .fit import FittedView, short_labels
+from .fleet import BAND_GLYPH, BAND_STYLE
+
+WIDE = 64
+GROUP_MARK = "◆"
+MAX_GROUP_LINES = 3
+EXPLAIN_MIN_ROWS = 4  # title, filters, header, winner: below this the map gets simpler
+COND_GLYPH = {"down": ("✘", "bold red"), "degraded": ("~", "bold magenta")}
+BAND_ORDER = ("idle", "light", "busy", "high", "full")
+
+
+def host_mark(host, cfg) -> tuple[str, str, int]:
+    """(glyph, style, utilisation %) for one host: health first, then how full it is."""
+    pct = host_utilisation(host, cfg)
+    cond = host_condition(host)
+    if cond in COND_GLYPH:
+        glyph, style = COND_GLYPH[cond]
+        return glyph, style, pct
+    word = band(pct)
+    return BAND_GLYPH[word], BAND_STYLE[word], pct
+
+
+def fit_parts(parts: list[Text], width: int, sep: str = "  ") -> Text:
+    """Join parts in order of importance, leaving out (whole) the ones that do not fit."""
+    line = Text()
+    for part in parts:
+        extra = (len(sep) if line.cell_len else 0) + part.cell_len
+        if line.cell_len + extra <= width:
+            if line.cell_len:
+                line.append(sep)
+            line.append_text(part)
+    return line
+
+
+class SchedulingView(FittedView):
+    VIEW_TITLE = "scheduling"
+
+    def __init__(self, session, **kwargs) -> None:
+        super().__init__(session, **kwargs)
+        self.explained = LatestExplain()
+        self._drawn_events = -1
+
+    def reset(self) -> None:
+        self.explained = LatestExplain()
+        self._drawn_events = -1
+
+    def changed(self) -> bool:
+        # Placements, departures, faults, settings and explains are all events.
+        return len(self.session.cloud.log) != self._drawn_events or self.rows_changed()
+
+    # -- drawing -----------------------------------------------------------------------
+    def draw(self, width: int) -> Text:
+        session = self.session
+        cloud = session.cloud
+        self._drawn_events = len(cloud.log)
+        rows = self.layout_rows()
+        self.explained.update(session)
+        wide = width >= WIDE
+        cfg = cloud.scheduler.config
+        metrics = cloud.metrics()
+        fleet = cloud.extensions.get("fleet")
+        self._member_hosts = {m.host.id for g in cloud.scheduler.groups.values() for m in g.live().values()}
+
+        head = self._summary(cfg, metrics, fleet, width, wide)
+        groups = self._groups(cloud.scheduler, metrics, width)
+        pending = [self._pending(fleet, width)] if fleet is not None else []
+        fixed = len(head) + len(groups) + len(pending)
+        ex = self.explained.current
+        wanted = EXPLAIN_MIN_ROWS if ex is not None and ex.explanation is not None else 1
+        fleet_map = self._map(cloud.hardware, cfg, width, rows - fixed - wanted)
+        legend = 1 if rows >= 12 else 0  # the key to the glyphs, where it costs little
+        explain = self._explain(width, wide, rows - fixed - len(fleet_map) - legend)
+
+        lines = [*head, *fleet_map, *groups, *pending, *explain]
+        if len(lines) < rows:
+            lines.append(self._legend(width))
+        return Text("\n").join(lines)
+
+    # -- the tally ---------------------------------------------------------------------
+    def _summary(self, cfg, m: dict, fleet, width: int, wide: bool) -> list[Text]:
+        policy = Text(cfg.policy, style="bold")
+        if cfg.policy != "balanced":
+            policy.append(f" cpu:ram {cfg.cpu_weight}:{cfg.ram_weight}", style="")
+        overcommit = max(cfg.cpu_ratio, cfg.ram_ratio) > 1
+        ratios = Text(f"ratio {cfg.cpu_ratio:g}/{cfg.ram_ratio:g}", style="yellow" if overcommit else "")
+        rejected = m.get("rejected", 0)
+        degraded = m.get("on_degraded_hosts", 0)
+        frag = m.get("fragmentation", 0)
+
+        def tally(placed: str, rej: str, fr: str, deg: str) -> list[Text]:
+            return [
+                Text.assemble(placed, (str(m.get("placed", 0)), "bold")),
+                Text.assemble(rej, (str(rejected), "bold red" if rejected else "green"), (" ✘" if rejected else "", "bold red")),
+                Text.assemble(fr, (f"{frag:.0f}%" if not wide else f"{frag:g}%", "bold")),
+                Text.assemble(deg, (str(degraded), "bold magenta" if degraded else "green")),
+            ]
+
+        if not wide:
+            parts = [policy]
+            if fleet is not None:
+                parts += tally("placed ", "rej ", "frag ", "on~ ")
+            return [fit_parts([*parts, ratios], width, sep=" ")]
+        first = fit_parts(
+            [Text.assemble("policy ", policy), ratios, Text(f"zone imbalance {m.get('zone_imbalance', 0):g} pts")], width
+        )
+        if fleet is None:
+            return [first]
+        return [first, fit_parts(tally("placed ", "rejected ", "fragmentation ", "on degraded hosts "), width)]
+
+    # -- the fleet map -----------------------------------------------------------------
+    def _map(self, hw, cfg, width: int, budget: int) -> list[Text]:
+        zones = list(hw.zones.values())
+        if not zones:
+            return [Text("no hardware in this world", style="dim")]
+        labels = short_labels([z.id for z in zones])
+        zw = max(len(v) for v in labels.values())
+        racks = [r for z in zones for r in z.racks]
+        rw = max((len(r.id) for r in racks), default=1)
+        # Richest first: a line per rack with percentages, then a glyph per host on a
+        # line per zone, then counts per zone (fleets too big for a glyph each).
+        rack_lines = 1 + len(racks)
+        cell = 5  # glyph, percentage (3), group mark or space
+        widest_rack = max((len(r.hosts) for r in racks), default=0)
+        if rack_lines <= budget and zw + 1 + rw + 1 + widest_rack * cell <= width:
+            return self._by_rack(zones, labels, zw, rw, cfg, width)
+        zone_need = max(zw + 6 + sum(len(r.id) + 1 + len(r.hosts) + 1 for r in z.racks) for z in zones)
+        if zone_need <= width:
+            return [self._zone_glyphs(z, labels[z.id], zw, cfg) for z in zones]
+        return [self._zone_counts(z, labels[z.id], zw, cfg, width) for z in zones]
+
+    def _zone_head(self, zone, label: str, zw: int, cfg) -> Text:
+        line = Text(label.ljust(zw) + " ", style="bold")
+        if not zone.up:
+            line.append("✘DOWN", style="bold red")
+            return line
+        pct = zone_utilisation(zone, cfg)
+        word = band(pct)
+        if zone.health.value == "degraded":
+            line.append("~", style="bold magenta")
+        else:
+            line.append(BAND_GLYPH[word], style=BAND_STYLE[word])
+        line.append(f"{pct:>3}%", style="bold")
+        return line
+
+    def _by_rack(self, zones, labels, zw: int, rw: int, cfg, width: int) -> list[Text]:
+        out = [fit_parts([Text("zones", style="dim")] + [self._zone_head(z, labels[z.id], 0, cfg) for z in zones], width)]
+        for zone in zones:
+            for i, rack in enumerate(zone.racks):
+                line = Text((labels[zone.id] if i == 0 else "").ljust(zw) + " ", style="bold")
+                rack_style = "bold red" if not rack.up else "bold magenta" if rack.health.value == "degraded" else ""
+                line.append(rack.id.ljust(rw), style=rack_style)
+                line.append(" ")
+                for h in rack.hosts:
+                    glyph, style, pct = host_mark(h, cfg)
+                    line.append(glyph, style=style)
+                    line.append(f"{pct:>3}", style=style if style.startswith("bold") else "")
+                    if h.id in self._member_hosts:
+                        line.append(GROUP_MARK, style="bold cyan")
+                    else:
+                        line.append(" ")
+                if not rack.up:
+                    line.append(" ✘ rack down", style="bold red")
+                elif rack.health.value == "degraded":
+                    line.append(" ~ rack degraded", style="bold magenta")
+                out.append(line)
+        return out
+
+    def _zone_glyphs(self, zone, label: str, zw: int, cfg) -> Text:
+        line = self._zone_head(zone, label, zw, cfg)
+        for rack in zone.racks:
+            line.append(" ")
+            rack_style = "bold red" if not rack.up else "bold magenta" if rack.health.value == "degraded" else "dim"
+            line.append(rack.id, style=rack_style)
+            line.append(" " if rack.up else "✘", style=rack_style)
+            for h in rack.hosts:
+                glyph, style, _pct = host_mark(h, cfg)
+                line.append(glyph, style=style)
+        return line
+
+    def _zone_counts(self, zone, label: str, zw: int, cfg, width: int) -> Text:
+        counts: dict[str, int] = {}
+        for h in zone.hosts():
+            cond = host_condition(h)
+            key = cond if cond in COND_GLYPH else band(host_utilisation(h, cfg))
+            counts[key] = counts.get(key, 0) + 1
+        line = self._zone_head(zone, label, zw, cfg)
+        line.append(f" {len(zone.hosts())}h")
+        for key in (*BAND_ORDER, "degraded", "down"):
+            if key in counts:
+                glyph, style = COND_GLYPH.get(key, (BAND_GLYPH.get(key, "?"), BAND_STYLE.get(key, "")))
+                line.append(" ")
+                line.append(glyph, style=style)
+                line.append(str(counts[key]))
+        return line
+
+    # -- groups and the stream ---------------------------------------------------------
+    def _groups(self, sched, m: dict, width: int) -> list[Text]:
+        out = []
+        names = list(sched.groups)
+        for name in names[:MAX_GROUP_LINES]:
+            group = sched.groups[name]
+            size = len(group.live())
+            per_rack = m.get(f"group_max_per_rack.{name}", 0)
+            line = Text(GROUP_MARK + " ", style="bold cyan")
+            line.append(name, style="bold")
+            racks = m.get(f"group_racks.{name}", 0)
+            zones = m.get(f"group_zones.{name}", 0)
+            ok = per_rack <= 1
+            parts = [
+                Text(f"{group.strategy}: {size} on {racks} rack{'s' if racks != 1 else ''}"),
+                Text.assemble(
+                    ("≤", "bold"), (f"{per_rack}/rack", "bold"), (" ✓" if ok else " !", "green" if ok else "yellow")
+                ),
+                Text(f"{zones} zone{'s' if zones != 1 else ''}"),
+                Text(f"{m.get(f'group_max_hops.{name}', 0)} hops", style="dim"),
+            ]
+            line.append(" ")
+            line.append_text(fit_parts(parts, width - line.cell_len, sep=", "))
+            out.append(line)
+        if len(names) > MAX_GROUP_LINES:
+            out[-1].append(f" +{len(names) - MAX_GROUP_LINES} more", style="dim")
+        return out
+
+    def _pending(self, fleet, width: int) -> Text:
+        pending = fleet.pending()
+        line = Text("pending ", style="dim")
+        line.append(str(len(pending)), style="bold")
+        if not pending:
+            line.append(": the stream has all arrived", style="dim")
+            return line
+        line.append(" next")
+        for r in pending:
+            t = r.type
+            chunk = f" {r.name} {t.vcpus}c{t.ram_gib:g}G"
+            if line.cell_len + len(chunk) > width:
+                break
+            line.append(chunk)
+        return line
+
+    # -- explain -----------------------------------------------------------------------
+    def _explain(self, width: int, wide: bool, budget: int) -> list[Text]:
+        ex = self.explained.current
+        if ex is None:
+            return [Text("explain NAME: every host's filters and scores here", style="dim")]
+        expl = ex.explanation
+        title = Text("explain ", style="bold")
+        title.append(ex.name, style="bold cyan")
+        if expl is None:
+            title.append(f": {ex.how}", style="dim")
+            return [title]
+        win = expl.winner_row
+        if win is not None:
+            title.append(" → ")
+            title.append(win.host, style="bold green")
+            title.append(f" total {win.total}")
+        else:
+            title.append(" → no host passed", style="bold red")
+        title.append(f"  {expl.policy}, t={ex.asked_ms / 1000:g}s", style="dim")
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(expl.reasons.items()))
+        filtered = Text(f"filtered out: {reasons}" if reasons else "filtered out: none", style="yellow" if reasons else "dim")
+        rows = ex.ordered()
+        # The verdict (title, filters) first; the table below it gets the rows left, and
+        # never fewer than EXPLAIN_MIN_ROWS - 1 hosts: on a short pane they scroll.
+        room = min(len(rows), max(budget - 3, EXPLAIN_MIN_ROWS - 1))
+        if room < len(rows):
+            more = len(rows) - room
+            filtered.append(f"  (+{more} more hosts in the console)" if wide else f" +{more} more", style="dim")
+        out = [title, filtered]
+        if not rows:
+            return out
+        shown = rows[:room]
+        hw = max(4, max(len(r.host) for r in shown))
+        rw = max(4, max(len(r.rack) for r in shown))
+        header = Text(f"{'host'.ljust(hw)} {'rack'.ljust(rw)} ", style="dim bold")
+        cpu_head, ram_head = ("cpu%", "ram%") if expl.policy == "balanced" else ("cpu", "ram")
+        header.append(f"{cpu_head:>4} {ram_head:>4} {'aff':>4} {'total':>5}", style="dim bold")
+        out.append(header)
+        for r in shown:
+            line = Text(r.host.ljust(hw) + " ", style="bold" if r.host == expl.winner else "")
+            line.append(r.rack.ljust(rw) + " ", style="dim")
+            if r.passed:
+                aff = f"+{r.affinity}" if r.affinity else ""
+                line.append(f"{r.cpu:>4} {r.ram:>4} {aff:>4} ")
+                line.append(f"{r.total:>5}", style="bold")
+                if r.host == expl.winner:
+                    line.append(" ◀ winner", style="bold green")
+            else:
+                line.append("✘ ", style="bold red")
+                line.append(r.reason or "", style="red")
+                detail = f" {r.detail}"
+                if line.cell_len + len(detail) <= width:
+                    line.append(detail, style="dim")
+            out.append(line)
+        return out
+
+    @staticmethod
+    def _legend(width: int) -> Text:
+        for legend in (
+            "· idle ▂ light ▄ busy ▆ high █ full (after ratios)  ~ degraded  ✘ down  ◆ group member",
+            "· idle ▂ light ▄ busy ▆ high █ full ~ degraded ✘ down ◆ group",
+            "·idle ▂light ▄busy ▆high █full ~degr ✘down",
+        ):
+            if len(legend) <= width:
+                return Text(legend, style="dim")
+        return Text("▂▄▆█ use ~ degraded ✘ down", style="dim")
