@@ -304,7 +304,7 @@ def test_each_fault_is_an_incident_with_time_to_recover_and_evidence():
     assert m["time_to_recover_s"] == m["time_to_recover_s.1"]
     first = cloud.extensions["reliability"].report()[0]
     assert first["requests_failed"] == first["failed_by_reason"]["dead_target"] > 0
-    assert "took web-a out" in first["evidence"] and "whole again" in first["evidence"]
+    assert "web-a taken out by 2 load balancer nodes" in first["evidence"] and "whole again" in first["evidence"]
     assert [e.get("incident") for e in events(cloud, "incident.recovered")] == [1, 2]
 
 

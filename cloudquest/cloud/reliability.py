@@ -45,6 +45,7 @@ HOURS_PER_MONTH = 730  # AWS pricing's convention
 GiB = 1 << 30
 EBS_ST1_USD_PER_GIB_MONTH = 0.045
 BILLED_STATES = ("running", "impaired")
+MAX_NOTES = 12
 # events an incident's evidence quotes (besides the request counts)
 EVIDENCE_KINDS = (
     "lb.target_unhealthy",
@@ -99,6 +100,9 @@ class Incident:
     lost_before: int = 0
     lost_after: int | None = None
     notes: list[str] = field(default_factory=list)
+    # load balancer verdicts, folded per target: target -> [nodes, first t_ms, last t_ms]
+    taken_out: dict[str, list[int]] = field(default_factory=dict)
+    put_back: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def open(self) -> bool:
@@ -136,6 +140,10 @@ class Incident:
             parts.append(f"{failed} of {self.offered} requests failed while it was open ({why})")
         else:
             parts.append(f"no request failed while it was open ({self.offered} offered)")
+        for verb, folded in (("taken out", self.taken_out), ("put back", self.put_back)):
+            for target, (nodes, first, last) in folded.items():
+                when = f"t={first / 1000:g}s" if nodes == 1 else f"between t={first / 1000:g}s and t={last / 1000:g}s"
+                parts.append(f"{target} {verb} by {nodes} load balancer node{'s' if nodes > 1 else ''} {when}")
         parts.extend(self.notes)
         lost = (self.lost_after if self.lost_after is not None else lost_now) - self.lost_before
         if lost:
@@ -196,12 +204,20 @@ class Reliability:
                 )
                 self.incidents.append(inc)
                 self._open.append(inc)
+            elif self._open and event.kind in ("lb.target_unhealthy", "lb.target_healthy"):
+                for inc in self._open:
+                    folded = inc.taken_out if event.kind == "lb.target_unhealthy" else inc.put_back
+                    row = folded.setdefault(str(event.get("target")), [0, event.t_ms, event.t_ms])
+                    row[0] += 1
+                    row[2] = event.t_ms
             elif self._open and event.kind in EVIDENCE_KINDS:
                 note = _note(event)
                 if note:
                     for inc in self._open:
-                        if len(inc.notes) < 12:
+                        if len(inc.notes) < MAX_NOTES:
                             inc.notes.append(note)
+                        elif len(inc.notes) == MAX_NOTES:
+                            inc.notes.append("... (more in the event log)")
         self._seen = len(log)
 
     def whole(self) -> bool:
@@ -271,10 +287,6 @@ def _note(event) -> str:
     t = f"t={event.t_ms / 1000:g}s"
     k = event.kind
     g = event.get
-    if k == "lb.target_unhealthy":
-        return f"{t} node {g('node')} took {g('target')} out ({g('reason')})"
-    if k == "lb.target_healthy":
-        return f"{t} node {g('node')} put {g('target')} back"
     if k == "lb.errors_started":
         return f"{t} requests began failing ({g('cause').replace('_', ' ')})"
     if k == "lb.errors_stopped":
