@@ -258,8 +258,13 @@ class ScenarioRun:
 def run(loaded: LoadedScenario, lines: list[str], seed: int = 0, design: str = "") -> ScenarioRun:
     """Play a design headless against a scenario, to the end of the scenario."""
     session = Session(loaded.chapter, seed, sandbox=True)
+    end_ms = loaded.scenario.run_s * 1000
+    # A design may tick past the scenario's end (a chapter's solution ticks through its
+    # own timeline): time stops at the end, and the log records the tick as cut short.
+    session.stop_at_ms = end_ms
     outcomes = session.run_script(design_lines(lines))
-    session.advance_to(loaded.scenario.run_s * 1000)
+    session.stop_at_ms = None
+    session.advance_to(end_ms)
     result = session.finish()
     rel = session.cloud.extensions.get("reliability")
     incidents = rel.report() if rel is not None else []
