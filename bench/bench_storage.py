@@ -79,33 +79,40 @@ def main() -> None:
     print(f"build (placing {3 * m['chunks']:,} replicas): {build:.1f} s")
 
     rack = "z2r3"
-    t1 = time.perf_counter()
+    clock = (time.perf_counter, time.process_time)  # wall, and CPU of this process alone
+    t1 = [c() for c in clock]
     set_health(cloud, "rack", rack, Health.FAILED)
-    notice = time.perf_counter() - t1
+    notice = [c() - t for c, t in zip(clock, t1)]
     exposed = store.chunks_under
 
     timeout_ms = int(store.config.heartbeat_timeout_s * 1000)
     cloud.advance(timeout_ms - cloud.now_ms - 1)  # just before the hosts are declared dead
-    t2 = time.perf_counter()
+    t2 = [c() for c in clock]
     cloud.advance(1)
-    declare = time.perf_counter() - t2
+    declare = [c() - t for c, t in zip(clock, t2)]
     queued = store.repair_status().queued
 
-    t3 = time.perf_counter()
+    t3 = [c() for c in clock]
     plan = store.plan_repair()
-    planning = time.perf_counter() - t3
+    planning = [c() - t for c, t in zip(clock, t3)]
 
     planned = sum(1 for p in plan if p.targets)
-    same_host = sum(1 for p in plan for t in p.targets if any(t.rsplit("-d", 1)[0] == s.rsplit("-d", 1)[0] for s in p.sources))
-    total = notice + declare + planning
-    print(f"rack {rack} fails: {exposed:,} chunks lose a readable replica")
-    print(f"  notice  (health listener, index lookups) {notice * 1000:8.1f} ms")
-    print(f"  declare (heartbeat timeout, queue)       {declare * 1000:8.1f} ms  -> {queued:,} chunks queued")
-    print(f"  plan    (source + target per chunk)      {planning * 1000:8.1f} ms  -> {planned:,} planned, "
-          f"{same_host} on a host already holding a copy")
-    print(f"  total find + plan                        {total * 1000:8.1f} ms  (target < 2000 ms: "
-          f"{'met' if total < 2.0 else 'MISSED'})")
+    disks = cloud.hardware.disks
+    same_host = sum(
+        1 for p in plan for t in p.targets if disks[t].host.id in {disks[s].host.id for s in p.sources}
+    )
+    total = [a + b + c for a, b, c in zip(notice, declare, planning)]
 
+    def ms(pair: list[float]) -> str:
+        return f"{pair[0] * 1000:8.1f} ms wall {pair[1] * 1000:8.1f} ms cpu"
+
+    print(f"rack {rack} fails: {exposed:,} chunks lose a readable replica")
+    print(f"  notice  (health listener, index lookups)  {ms(notice)}")
+    print(f"  declare (heartbeat timeout, queue)        {ms(declare)}  -> {queued:,} chunks queued")
+    print(f"  plan    (source + target per chunk)       {ms(planning)}  -> {planned:,} planned, "
+          f"{same_host} on a host already holding a copy")
+    print(f"  total find + plan                         {ms(total)}  (target < 2000 ms: "
+          f"{'met' if total[0] < 2.0 else 'MISSED'})")
 
 if __name__ == "__main__":
     main()

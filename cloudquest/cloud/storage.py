@@ -508,18 +508,25 @@ class ObjectStore:
             self._host_ok = ok
         return self._host_ok
 
-    def _good(self, nbytes: int, avoid: set[str], reserved: dict[str, int] | None, fit: dict[str, Disk]):
+    def _good(
+        self,
+        nbytes: int,
+        avoid: set[str],
+        reserved: dict[str, int] | None,
+        fit: dict[str, Disk],
+        room: dict[str, tuple[Disk | None, int]] | None = None,
+    ):
         """The placement test for one piece: eligible host, no piece of this chunk on it
         yet, and a disk with room (space already promised in ``reserved`` counts). The
-        disk it would use (most free space) is left in ``fit``."""
+        disk it would use (most free space) is left in ``fit``. ``room`` caches each
+        host's best disk across the many chunks of one put or repair plan; the caller
+        drops a host from it when it reserves space there."""
         eligible = self._eligible()
         cap, stored, charged = self._cap, self.stored, self._charged_gib
 
-        def good(h: Host) -> bool:
-            if h.id in avoid:
-                return False
+        def best_of(h: Host) -> tuple[Disk | None, int]:
             best: Disk | None = None
-            best_free = nbytes - 1
+            best_free = -1
             for d in eligible.get(h.id, ()):
                 i = d.id
                 free = cap[i] - (d.used_gib - charged[i]) * GiB - stored[i]
@@ -527,7 +534,19 @@ class ObjectStore:
                     free -= reserved.get(i, 0)
                 if free > best_free:
                     best, best_free = d, free
-            if best is None:
+            return best, best_free
+
+        def good(h: Host) -> bool:
+            if h.id in avoid:
+                return False
+            if room is None:
+                best, free = best_of(h)
+            else:
+                entry = room.get(h.id)
+                if entry is None:
+                    entry = room[h.id] = best_of(h)
+                best, free = entry
+            if best is None or free < nbytes:
                 return False
             fit[h.id] = best
             return True
@@ -713,11 +732,13 @@ class ObjectStore:
         if n > MAX_CHUNKS_PER_PUT:
             raise _bad(f"{n} chunks is too many for one object (at most {MAX_CHUNKS_PER_PUT}; raise the chunk size)")
         reserved: dict[str, int] = {}
+        room: dict[str, tuple[Disk | None, int]] = {}
+        disk_host = {d_id: d.host.id for d_id, d in self.hw.disks.items()}
         plans: list[tuple[int, int, list[str]]] = []
         for i in range(n):
             csize = min(chunk_bytes, size - i * chunk_bytes)
             piece = scheme.piece_bytes(csize)
-            disks = self._choose(scheme, cfg.placement, piece, [], set(), reserved, host_w, True, scheme.width)
+            disks = self._choose(scheme, cfg.placement, piece, [], set(), reserved, host_w, True, scheme.width, room)
             if len(disks) < scheme.width:
                 usable = len(self._eligible())
                 raise CloudError(
@@ -727,6 +748,7 @@ class ObjectStore:
                 )
             for d in disks:
                 reserved[d] = reserved.get(d, 0) + piece
+                room.pop(disk_host[d], None)
             plans.append((csize, piece, disks))
         obj = StoredObject(name, size, chunk_bytes, scheme, cfg.placement, self._now())
         write_ms = 0.0
@@ -772,11 +794,12 @@ class ObjectStore:
         writer: Host | None,
         new_block: bool,
         count: int,
+        room: dict[str, tuple[Disk | None, int]] | None = None,
     ) -> list[str]:
         """Hosts by policy, then on each host the disk with the most free space.
         ``avoid`` must already hold the hosts in ``chosen``."""
         fit: dict[str, Disk] = {}
-        good = self._good(piece, avoid, reserved, fit)
+        good = self._good(piece, avoid, reserved, fit, room)
         hosts = self.placement.choose(policy, scheme.erasure, count, chosen, good, writer, new_block)
         return [fit[h.id].id for h in hosts]
 
@@ -1207,7 +1230,9 @@ class ObjectStore:
             return (s.need * c.piece if rebuild else 0) + (rebuild + move) * c.piece
         return rebuild * c.piece
 
-    def _plan(self, c: Chunk, reserved: dict[str, int] | None) -> tuple[list[int | None], list[int], list[str]]:
+    def _plan(
+        self, c: Chunk, reserved: dict[str, int] | None, room: dict[str, tuple[Disk | None, int]] | None = None
+    ) -> tuple[list[int | None], list[int], list[str]]:
         s = c.obj.scheme
         missing, draining = self._repair_jobs(c)
         if not s.erasure:
@@ -1226,7 +1251,7 @@ class ObjectStore:
             if source is None and readable[d]:
                 source = h
         targets = self._choose(
-            s, c.obj.placement, c.piece, present, avoid, reserved, source, False, len(missing) + len(draining)
+            s, c.obj.placement, c.piece, present, avoid, reserved, source, False, len(missing) + len(draining), room
         )
         return missing, draining, targets
 
@@ -1300,14 +1325,16 @@ class ObjectStore:
         """Plan every queued repair in priority order without doing any: sources and
         targets per chunk, with the space each target will use reserved as it goes."""
         reserved: dict[str, int] = {}
+        room: dict[str, tuple[Disk | None, int]] = {}
         out: list[RepairPlan] = []
-        readable = self._readable
+        readable, disks = self._readable, self.hw.disks
         for margin in sorted(self._buckets):
             for c in list(self._buckets[margin]):
-                missing, draining, targets = self._plan(c, reserved)
+                missing, draining, targets = self._plan(c, reserved, room)
                 piece = c.piece
                 for d in targets:
                     reserved[d] = reserved.get(d, 0) + piece
+                    room.pop(disks[d].host.id, None)
                 sources = tuple([d for d in c.pieces if d is not None and readable[d]][: c.obj.scheme.need])
                 cost = self._repair_bytes(c, len(missing), len(draining))
                 out.append(RepairPlan(c.name, c.live, sources, tuple(targets), cost))
