@@ -25,6 +25,7 @@ sandbox replays).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union
@@ -151,7 +152,9 @@ def load_scenario(path: str | Path, catalogue: Catalogue | None = None) -> Loade
         for err in exc.errors():
             text = err["msg"].removeprefix("Value error, ")
             where = "timeline" if "timeline" in text else "load" if "load" in text else "world"
-            problems.append(LoadProblem(doc.path, doc.line_of((where,)), f"{where}: {text}"))
+            entry = re.search(r"timeline entry (\d+)", text)
+            loc: tuple = ("timeline", int(entry.group(1)) - 1) if entry else (where,)
+            problems.append(LoadProblem(doc.path, doc.line_of(loc), f"{where}: {text}"))
         raise ScenarioError(problems) from None
     objectives = scenario.objectives
     if objectives is None:
