@@ -327,3 +327,137 @@ def test_same_world_seed_and_actions_give_the_same_log():
 
     assert play(4) == play(4)
     assert play(4) != play(5)  # other health-check phases
+
+
+# -- the console ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def chapter9():
+    from cloudquest.game.chapters import load_all
+
+    return load_all().get("failure-design")
+
+
+def session_of(chapter, *lines, seed=0):
+    from cloudquest.game.session import Session
+
+    s = Session(chapter, seed)
+    for line in lines:
+        out = s.execute(line)
+        assert out.ok, (line, out.output)
+    return s
+
+
+@pytest.mark.parametrize(
+    "line, fragment",
+    [
+        ("lb create web2 --zones eu-west-1a", "at least two zones"),
+        ("lb create web", "already exists"),
+        ("lb create Web", "bad load balancer name"),
+        ("lb create web2 --zones eu-west-1a,mars-1", "unknown zone 'mars-1'"),
+        ("lb create web2 --zones eu-west-1a,eu-west-1a", "each zone may be given once"),
+        ("lb register web web-a1,nope", "no live instance named 'nope'"),
+        ("lb register nope web-a1", "no load balancer named 'nope'"),
+        ("lb register web ,", "name at least one instance"),
+        ("lb register web web-a1,web-a1", "each instance may be named once"),
+        ("lb set web interval 3", "interval_s must be from 5 to 300"),
+        ("lb set web interval 5", "must be less than the interval"),
+        ("lb set web healthy-threshold 11", "healthy_threshold must be from 2 to 10"),
+        ("lb set web jitter 3", "setting must be one of"),
+        ("lb deregister web web-a1", "'web-a1' is not registered with web"),
+    ],
+)
+def test_bad_console_input_is_one_line_and_changes_nothing(chapter9, line, fragment):
+    s = session_of(chapter9, "launch --type nano --zone eu-west-1a --name web-a1", "lb create web")
+    before = (len(s.cloud.log), dict(s.cloud.extensions["loadbalancer"].balancers), s.cloud.extensions["loadbalancer"].balancers["web"].health_check)
+    out = s.execute(line)
+    assert not out.ok and fragment in out.output, out.output
+    assert len(out.output.splitlines()) == 1
+    after = (len(s.cloud.log), dict(s.cloud.extensions["loadbalancer"].balancers), s.cloud.extensions["loadbalancer"].balancers["web"].health_check)
+    assert after == before
+    assert not s.cloud.extensions["loadbalancer"].balancers["web"].targets
+
+
+def test_console_lb_flow_budget_and_incidents(chapter9):
+    s = session_of(
+        chapter9,
+        "launch --type nano --zone eu-west-1a --name web-a1",
+        "launch --type nano --zone eu-west-1b --name web-b1",
+        "lb create web",
+        "tick 20",
+        "lb register web web-a1,web-b1",
+        "tick 40",
+    )
+    health = s.execute("lb health").output
+    assert "web-a1" in health and health.count("healthy") >= 6 and "detection gap 30-60 s" in health
+    budget = s.execute("budget").output
+    assert budget.startswith("cost $0.0329 per hour against a budget of $0.07: $0.0371 under")
+    assert "2 x nano at $0.0052" in budget
+    assert s.execute("incidents").output == "no incidents yet"
+    s.execute("fail host " + s.cloud.control.instances["web-a1"].host.id)
+    s.execute("tick 120")
+    text = s.execute("incidents").output
+    assert text.startswith("incident 1: host ") and "web-a1 taken out by 3 load balancer nodes" in text
+    assert "load balancers: web" in s.execute("status").output
+    view = s.execute("describe").output
+    assert view.startswith("failure design at t=") and "availability" in view
+
+
+def test_lb_commands_need_a_world_with_load_balancing():
+    from cloudquest.game.schema import World
+    from cloudquest.game.session import Session, free_play_chapter
+
+    s = Session(free_play_chapter(World.model_validate(three_zones())), 0, sandbox=True)
+    out = s.execute("lb create web")
+    assert not out.ok and "no load balancing" in out.output
+    out = s.execute("budget")
+    assert not out.ok and "no cost or incident accounts" in out.output
+
+
+def test_verify_replays_the_design_under_other_seeds_and_logs_the_outcome(chapter9):
+    s = session_of(chapter9)
+    out = s.execute("verify")
+    assert not out.ok and "no design to verify yet" in out.output
+    weak = [  # three nanos: two of them cannot carry 120 rps when a zone goes dark
+        "set placement zone-aware",
+        "put catalogue 20GiB",
+        "put images 30GiB",
+        "put orders 10GiB",
+        "launch --type nano --zone eu-west-1a --name web-a",
+        "launch --type nano --zone eu-west-1b --name web-b",
+        "launch --type nano --zone eu-west-1c --name web-c",
+        "lb create web",
+        "lb set web timeout 4",
+        "lb set web interval 5",
+        "tick 30",
+        "lb register web web-a,web-b,web-c",
+    ]
+    s = session_of(chapter9, *weak)
+    out = s.execute("verify --seeds 2")
+    assert out.ok
+    assert "2 of 2 seeds fail" in out.output and "✘ available" in out.output
+    (event,) = [e for e in s.cloud.log if e.kind == "verify.result"]
+    assert (event.get("seeds"), event.get("passed"), event.get("failed_seeds"), event.get("commands")) == (2, 0, "1,2", 12)
+    # the replayed design is the same commands at the same times: seed 1 again gives seed 1's run
+    from cloudquest.game.commands.reliability import replay_design
+
+    a = replay_design(s, 1, 200_000)
+    b = replay_design(s, 1, 200_000)
+    assert a.event_log_sha256 == b.event_log_sha256
+
+
+@pytest.mark.parametrize(
+    "change, failing",
+    [
+        (("set placement zone-aware", "set placement rack-aware"), {"available", "nothing-lost"}),  # two racks of one zone
+        (("set replication 3", "set erasure 6 3"), {"available", "nothing-lost"}),  # repairs crowd a zone
+        (("lb set web interval 5", "lb health"), {"available"}),  # 30 s checks: long detection gaps
+        (("--type nano", "--type micro"), {"on-budget"}),  # same capacity at twice the price
+    ],
+)
+def test_chapter_9_grades_each_design_as_the_story_predicts(chapter9, change, failing):
+    lines = [line.replace(*change) for line in chapter9.solution if line != "verify"]
+    if change[0] == "lb set web interval 5":
+        lines = [line for line in lines if line != "lb set web timeout 4"]
+    s = session_of(chapter9, *lines)
+    result = s.finish()
+    assert {o.id for o in result.objectives if not o.passed} == failing | {"not-luck"}
