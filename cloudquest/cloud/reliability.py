@@ -13,7 +13,11 @@ every load balancer at its hourly charge, and the storage cluster's *raw* bytes 
 copy or fragment) at ``storage_usd_per_gib_month`` divided by 730 hours (AWS's
 hours-per-month convention). The default $0.045 per GiB-month is Amazon EBS st1
 (throughput-optimised HDD) in us-east-1, the closest AWS price to the spinning disks of
-the storage chapter. ``cost_peak_per_hour`` is the highest it was at any step.
+the storage chapter. ``cost_peak_per_hour`` is the highest it was after any step or
+command.
+
+**History.** One :class:`Minute` per simulated minute (requests offered and failed, the
+most chunks under-replicated, the most incidents open) for the live view's sparklines.
 
 **Incidents.** Every ``fault.injected`` event (a timeline entry or a player's ``fail`` /
 ``degrade``) opens an incident. It is *recovered* at the first moment, at or after it
@@ -46,6 +50,8 @@ GiB = 1 << 30
 EBS_ST1_USD_PER_GIB_MONTH = 0.045
 BILLED_STATES = ("running", "impaired")
 MAX_NOTES = 12
+HISTORY_BUCKET_MS = 60_000  # the views' sparklines: one cell per simulated minute
+MAX_HISTORY = 7 * 24 * 60
 # events an incident's evidence quotes (besides the request counts)
 EVIDENCE_KINDS = (
     "lb.target_unhealthy",
@@ -84,6 +90,21 @@ def config_from_section(section: dict[str, Any] | None) -> ReliabilityConfig:
     return ReliabilityConfig(
         None if budget is None else float(budget), float(price), None if run_s is None else int(run_s)
     )
+
+
+@dataclass
+class Minute:
+    """One bucket of the run's history: what the views draw as sparklines."""
+
+    start_ms: int
+    offered: int = 0
+    failed: int = 0
+    short: int = 0  # most chunks under-replicated at any step in it
+    open: int = 0  # most incidents open at any step in it
+
+    @property
+    def availability_pct(self) -> float:
+        return 100.0 if not self.offered else 100 * (self.offered - self.failed) / self.offered
 
 
 @dataclass
@@ -164,6 +185,7 @@ class Reliability:
         self._seen = 0
         self._open: list[Incident] = []
         self._cost: tuple[int, float] | None = None
+        self.history: list[Minute] = []
 
     # -- cost ---------------------------------------------------------------------------
     def cost_breakdown(self) -> dict[str, float]:
@@ -232,6 +254,7 @@ class Reliability:
     def step(self, dt_ms: int) -> None:
         self._scan()
         self.cost_peak = max(self.cost_peak, self.cost_per_hour())
+        self._record(dt_ms)
         if not self._open:
             return
         lbs = self.cloud.extensions.get("loadbalancer")
@@ -258,14 +281,31 @@ class Reliability:
                 )
             self._open = []
 
+    def _record(self, dt_ms: int) -> None:
+        start = (self.cloud.now_ms - dt_ms) // HISTORY_BUCKET_MS * HISTORY_BUCKET_MS
+        if not self.history or self.history[-1].start_ms != start:
+            self.history.append(Minute(start))
+            if len(self.history) > MAX_HISTORY:
+                del self.history[0]
+        minute = self.history[-1]
+        lbs = self.cloud.extensions.get("loadbalancer")
+        if lbs is not None:
+            minute.offered += lbs.last_step_offered
+            minute.failed += lbs.last_step_failed
+        store = self.cloud.extensions.get("storage")
+        if store is not None:
+            minute.short = max(minute.short, store.chunks_under)
+        minute.open = max(minute.open, len(self._open))
+
     # -- metrics ------------------------------------------------------------------------
     def metrics(self) -> dict[str, float | int]:
         self._scan()
         now = self.cloud.now_ms
         cost = self.cost_per_hour()
+        self.cost_peak = max(self.cost_peak, cost)  # what a command just bought counts too
         out: dict[str, float | int] = {
             "cost_per_hour": cost,
-            "cost_peak_per_hour": round(max(self.cost_peak, cost), 6),
+            "cost_peak_per_hour": round(self.cost_peak, 6),
             "incidents": len(self.incidents),
             "incidents_open": sum(1 for i in self.incidents if i.open),
             "time_to_recover_s": max((i.seconds(now) for i in self.incidents), default=0.0),
