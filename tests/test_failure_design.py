@@ -461,3 +461,33 @@ def test_chapter_9_grades_each_design_as_the_story_predicts(chapter9, change, fa
     s = session_of(chapter9, *lines)
     result = s.finish()
     assert {o.id for o in result.objectives if not o.passed} == failing | {"not-luck"}
+
+
+# -- the live view ------------------------------------------------------------------------------
+def test_the_live_view_draws_sparklines_and_the_detection_gap_and_changes_nothing(chapter9):
+    from cloudquest.game.session import Session
+    from cloudquest.tui.views import view_for
+    from cloudquest.tui.views.reliability import ReliabilityView, availability_cell
+
+    assert chapter9.world.view == "reliability" and view_for("reliability") is ReliabilityView
+    lines = [line for line in chapter9.solution if line not in ("verify", "tick 14370")] + ["tick 7770"]
+    plain, drawn = Session(chapter9, 0), Session(chapter9, 0)
+    view = ReliabilityView(drawn)
+    view.layout_rows = lambda: 20
+    for line in lines:
+        plain.execute(line)
+        drawn.execute(line)
+        view.draw(80)
+    assert plain.cloud.log.sha256() == drawn.cloud.log.sha256()
+    # the zone has just gone dark: the other nodes still hold web-a1 healthy; it is dead
+    drawn.execute("tick 2")
+    text = view.draw(80).plain
+    rows = text.splitlines()
+    assert rows[0].startswith("t=2:10:02  120 rps  avail ")
+    assert rows[1].startswith("avail ") and "█" in rows[1]
+    assert rows[2].startswith("short ") and rows[2].endswith("now 960")
+    web_a1 = next(r for r in rows if r.strip().startswith("web-a1"))
+    assert web_a1.split()[1] == "-✔✔" and web_a1.endswith("dead")
+    assert "#4 zone eu-west-1a open 2s" in text
+    assert availability_cell(100.0, 10)[0] == "█" and availability_cell(99.95, 10)[0] == "▇"
+    assert availability_cell(0.0, 10)[0] == "▁" and availability_cell(100.0, 0)[0] == " "
