@@ -16,12 +16,14 @@ from __future__ import annotations
 from .base import LiveView, MetricsView
 from .fleet import FleetView
 from .host import HostView
+from .reliability import ReliabilityView
 from .scheduling import SchedulingView
 
 VIEWS: dict[str, type[LiveView]] = {
     "fleet": FleetView,
     "host": HostView,
     "scheduling": SchedulingView,
+    "reliability": ReliabilityView,
 }
 
 
