@@ -19,6 +19,8 @@ from ..game.replay import ReplayError, ReplayFile, read, record
 from ..game.session import Session
 
 KEEP_PER_CHAPTER = 5
+# The wall clock that names saved runs (tests pin it for repeatable screenshots).
+CLOCK = time.time
 _STAMP = r"\d{8}-\d{6}-\d+"
 
 
@@ -49,7 +51,7 @@ def _is_auto_name(path: Path, chapter: str) -> bool:
 
 def new_run_path(chapter: str, directory: Path | None = None, now: float | None = None) -> Path:
     d = directory or replays_dir()
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else CLOCK()))
     n = 1
     while True:
         path = d / f"{chapter}-{stamp}-{n}.json"

@@ -114,10 +114,11 @@ class Timeline:
     def moment_showing(self, event_index: int) -> int:
         """The index of the first moment at which the full run's event ``event_index`` has
         happened."""
+        e = self.full.cloud.log[event_index]
         for i, span in enumerate(self.spans):
             if span.first_event <= event_index < span.end_event:
-                return self.index_of((span.t_ms, i + 1))
-        e = self.full.cloud.log[event_index]
+                # a command's own event, or one that happened while it ran (a tick)
+                return self.index_of((max(span.t_ms, e.t_ms), i + 1))
         ran = sum(1 for s in self.spans if s.end_event <= event_index)
         return self.index_of((e.t_ms, ran))
 

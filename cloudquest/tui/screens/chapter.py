@@ -98,16 +98,19 @@ class ChapterScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one(Console).set_completer(self._complete)
+        self._timer = self.set_interval(FRAME_S, self._frame, pause=not self.clock.running)
+        self.refresh_all()
+        self.call_after_refresh(self._greet)  # once the panes have their size
+
+    def _greet(self) -> None:
         console = self.query_one(Console)
-        console.set_completer(self._complete)
         console.note(
             f"Chapter {self.chapter.number}: {self.chapter.title}. Type commands below (help lists them, "
             "tab completes). F2 pauses or runs the clock; F1 lists every key; Esc goes back.",
         )
         if self.note:
             console.note(self.note, style="bold yellow")
-        self._timer = self.set_interval(FRAME_S, self._frame, pause=not self.clock.running)
-        self.refresh_all()
 
     # -- the one road in ---------------------------------------------------------------
     def _complete(self, words: list[str], partial: str) -> list[str]:

@@ -29,7 +29,8 @@ class LevelMapScreen(Screen):
     CSS_PATH = "level_map.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
-        Binding("enter", "play", "Play", priority=False),
+        # priority: the table would take Enter first and hide it from the footer
+        Binding("enter", "play", "Play", priority=True),
         Binding("z", "quiz", "Quiz"),
         Binding("r", "replays", "Replays"),
         Binding("escape", "back", "Back"),

@@ -144,6 +144,7 @@ class QuizScreen(Screen):
             self._finish()
             return
         self.answered = False
+        self.refresh_bindings()
         self._head()
         text = Text()
         if q.id.startswith("own-"):
@@ -179,6 +180,7 @@ class QuizScreen(Screen):
         self.answered = True
         self.score.add(q, ok)
         self._head()
+        self.refresh_bindings()
         text = Text()
         if ok:
             text.append("✔ RIGHT\n", style="bold green")
@@ -220,6 +222,13 @@ class QuizScreen(Screen):
         if 1 <= n <= len(q.options):
             self._answer(n - 1)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next":
+            return self.phase == "question" and self.answered
+        if action == "retake":
+            return self.phase in ("done", "error")
+        return True
+
     def key_enter(self) -> None:
         if self.phase == "question" and self.answered:
             self.action_next()
@@ -233,6 +242,7 @@ class QuizScreen(Screen):
     # -- the end -------------------------------------------------------------------------
     def _finish(self) -> None:
         self.phase = "done"
+        self.refresh_bindings()
         self._show_inputs(None)
         score = self.score
         passed = score.passed(self.mark)

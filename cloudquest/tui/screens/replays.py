@@ -114,14 +114,14 @@ class ReplayViewerScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         # priority: the arrows scrub even when the pane tabs have focus (not in the filter box)
-        Binding("left", "step(-1)", "Back", priority=True),
-        Binding("right", "step(1)", "Step", priority=True),
+        Binding("left", "step(-1)", "Earlier", priority=True),
+        Binding("right", "step(1)", "Later", priority=True),
         Binding("home", "edge(0)", "Start", priority=True),
         Binding("end", "edge(1)", "End", priority=True),
         Binding("n", "event(1)", "Next event"),
         Binding("p", "event(-1)", "Prev event"),
-        Binding("f", "fork", "Fork from here"),
-        Binding("escape", "back", "Back"),
+        Binding("f", "fork", "Fork here"),
+        Binding("escape", "back", "Back", show=False),
     ]
 
     def __init__(self, path: Path) -> None:
@@ -208,14 +208,15 @@ class ReplayViewerScreen(Screen):
         self.query_one(ObjectivesPanel).update_states(s.grader.states)
         self.query_one(EventLogPanel).sync(s.cloud.log)
         end = self.replay.end_ms
-        verdict = Text("✔ reproduces the recording", style="green") if not self.problems else Text(
+        verdict = Text("✔ verified", style="green") if not self.problems else Text(
             "⚠ " + "; ".join(self.problems), style="bold yellow"
         )
         self.query_one(StatusBar).show(
-            Text(f"replay {self.path.name}", style="bold"),
             Text(f"t={self.t_ms / 1000:.3f}s of {end / 1000:g}s", style="bold"),
-            f"moment {self.index + 1}/{len(self.timeline.moments)}, {self.moment[1]}/{len(self.replay.commands)} commands",
+            f"moment {self.index + 1}/{len(self.timeline.moments)}",
+            f"{self.moment[1]}/{len(self.replay.commands)} commands",
             verdict,
+            Text(self.path.name, style="dim"),
         )
         self._timeline()
         self._commands()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -60,15 +61,19 @@ class ResultScreen(Screen):
             text.append(f"✘ NOT YET {passed}/{len(r.objectives)}", style="bold red")
         return text
 
-    def _objectives(self) -> Text:
-        text = Text()
+    def _objectives(self) -> Table:
+        # Two columns, so wrapped evidence stays under its objective, not under the glyph.
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(width=9, no_wrap=True)
+        grid.add_column(ratio=1)
         for o in self.result.objectives:
-            text.append_text(status_text("passed" if o.passed else "failed"))
-            text.append(f" {o.id}", style="bold")
-            text.append(f"  {o.text}\n")
-            text.append(f"    skills: {', '.join(o.skills)}\n", style="italic")
-            text.append(f"    evidence: {o.evidence}\n", style="dim" if o.passed else "")
-        return text
+            body = Text()
+            body.append(o.id, style="bold")
+            body.append(f"  {o.text}\n")
+            body.append(f"skills: {', '.join(o.skills)}\n", style="italic")
+            body.append(f"evidence: {o.evidence}", style="dim" if o.passed else "")
+            grid.add_row(status_text("passed" if o.passed else "failed"), body)
+        return grid
 
     def _summary(self) -> Text:
         r = self.result

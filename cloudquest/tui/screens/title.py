@@ -45,7 +45,8 @@ class TitleScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="title-box"):
-            yield Static(BANNER, id="banner")
+            with Center():
+                yield Static(BANNER, id="banner")
             yield Static(TAGLINE, id="tagline")
             yield Static(PITCH, id="pitch")
             with Center():

@@ -84,7 +84,10 @@ class FleetView(LiveView):
         else:
             self._hosts(text, hw, width)
         self._launches(text, width)
-        text.append("\n")
+        text.rstrip()
+        if width < WIDE:
+            return text  # every host says its state in a word; the legend is for the wide view
+        text.append("\n\n")
         legend = "· idle ▂ light ▄ busy ▆ high █ full ✘ down ~ degraded"
         if len(legend) > width:
             legend = "·idle ▂light ▄busy ▆high █full ✘down ~degraded"

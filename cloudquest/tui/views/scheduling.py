@@ -33,7 +33,7 @@ from .fleet import BAND_GLYPH, BAND_STYLE
 WIDE = 64
 GROUP_MARK = "◆"
 MAX_GROUP_LINES = 3
-EXPLAIN_MIN_ROWS = 4  # title, filters, header, winner: below this the map gets simpler
+EXPLAIN_MIN_HOSTS = 3  # the table always shows the winner and the next two (scrolling if it must)
 COND_GLYPH = {"down": ("✘", "bold red"), "degraded": ("~", "bold magenta")}
 BAND_ORDER = ("idle", "light", "busy", "high", "full")
 
@@ -95,9 +95,10 @@ class SchedulingView(FittedView):
         pending = [self._pending(fleet, width)] if fleet is not None else []
         fixed = len(head) + len(groups) + len(pending)
         ex = self.explained.current
-        wanted = EXPLAIN_MIN_ROWS if ex is not None and ex.explanation is not None else 1
-        fleet_map = self._map(cloud.hardware, cfg, width, rows - fixed - wanted)
         legend = 1 if rows >= 12 else 0  # the key to the glyphs, where it costs little
+        # title, filters, header and the first hosts: the map gets simpler before these go
+        wanted = (3 + EXPLAIN_MIN_HOSTS if ex is not None and ex.explanation is not None else 1) + legend
+        fleet_map = self._map(cloud.hardware, cfg, width, rows - fixed - wanted)
         explain = self._explain(width, wide, rows - fixed - len(fleet_map) - legend)
 
         lines = [*head, *fleet_map, *groups, *pending, *explain]
@@ -289,8 +290,8 @@ class SchedulingView(FittedView):
         filtered = Text(f"filtered out: {reasons}" if reasons else "filtered out: none", style="yellow" if reasons else "dim")
         rows = ex.ordered()
         # The verdict (title, filters) first; the table below it gets the rows left, and
-        # never fewer than EXPLAIN_MIN_ROWS - 1 hosts: on a short pane they scroll.
-        room = min(len(rows), max(budget - 3, EXPLAIN_MIN_ROWS - 1))
+        # never fewer than EXPLAIN_MIN_HOSTS hosts: on a short pane they scroll.
+        room = min(len(rows), max(budget - 3, EXPLAIN_MIN_HOSTS))
         if room < len(rows):
             more = len(rows) - room
             filtered.append(f"  (+{more} more hosts in the console)" if wide else f" +{more} more", style="dim")

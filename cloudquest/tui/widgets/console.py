@@ -173,21 +173,24 @@ class Console(Vertical):
         self.line.cursor_blink = not self.app.is_headless
 
     # -- writing -----------------------------------------------------------------------
-    def echo(self, line: str, output: str, ok: bool) -> None:
+    def _write(self, text: Text) -> None:
         log = self.output
+        # Wrap to the pane as it is now (RichLog would otherwise measure against the
+        # whole terminal's default width).
+        width = log.scrollable_content_region.width
+        log.write(text, width=width if width > 0 else None)
+
+    def echo(self, line: str, output: str, ok: bool) -> None:
         head = Text("› ", style="bold")
         head.append(line)
-        log.write(head)
+        self._write(head)
         if output:
             style = "" if ok else "bold red"
-            for i, text_line in enumerate(output.splitlines()):
-                if not ok and i == 0:
-                    log.write(Text("✘ " + text_line, style=style))
-                else:
-                    log.write(Text("  " + text_line, style=style))
+            body = Text("\n".join(("✘ " if not ok and i == 0 else "  ") + t for i, t in enumerate(output.splitlines())), style=style)
+            self._write(body)
 
     def note(self, message: str, style: str = "italic") -> None:
-        self.output.write(Text(message, style=style))
+        self._write(Text(message, style=style))
 
     def show_candidates(self, candidates: list[str]) -> None:
         hints = self.query_one("#console-hints", Static)

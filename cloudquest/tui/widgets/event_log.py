@@ -29,7 +29,7 @@ KIND_STYLE = {
 
 
 def event_line(e: Event) -> Text:
-    text = Text(f"{e.t_ms / 1000:9.3f} ", style="dim")
+    text = Text(f"{e.t_ms / 1000:8.3f} ", style="dim")
     style = KIND_STYLE.get(e.kind) or KIND_STYLE.get(e.kind.split(".")[0], "")
     text.append(e.kind, style=style or "bold")
     for k, v in e.data:
@@ -70,7 +70,7 @@ class EventLogPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter events: words, !word to drop", id="event-filter")
-        yield RichLog(id="event-lines", wrap=False, markup=False, highlight=False, max_lines=SHOWN, auto_scroll=True)
+        yield RichLog(id="event-lines", wrap=True, markup=False, highlight=False, max_lines=SHOWN, auto_scroll=True)
 
     def on_mount(self) -> None:
         self.query_one("#event-filter", Input).cursor_blink = not self.app.is_headless
@@ -94,12 +94,16 @@ class EventLogPanel(Vertical):
             return
         if end == self._seen:
             return
-        lines = self.lines
         for e in log.since(self._seen)[: end - self._seen]:
             if self._filter(e):
-                lines.write(event_line(e))
+                self._write(event_line(e))
                 self._shown += 1
         self._seen = self._end = end
+
+    def _write(self, text: Text) -> None:
+        lines = self.lines
+        width = lines.scrollable_content_region.width
+        lines.write(text, width=width if width > 0 else None)
 
     def _rebuild(self) -> None:
         lines = self.lines
@@ -119,7 +123,7 @@ class EventLogPanel(Vertical):
                 if len(matches) >= SHOWN:
                     break
         for e in reversed(matches):
-            lines.write(event_line(e))
+            self._write(event_line(e))
         self._shown = len(matches) if len(matches) < SHOWN else sum(1 for i in range(end) if self._filter(log[i]))
         self._seen = end
 

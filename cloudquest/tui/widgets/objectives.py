@@ -29,6 +29,7 @@ class ObjectivesPanel(Vertical):
     DEFAULT_CSS = """
     ObjectivesPanel { height: auto; }
     ObjectivesPanel > OptionList { height: auto; max-height: 8; border: none; padding: 0; }
+    ObjectivesPanel > OptionList:focus { border: none; background-tint: $foreground 5%; }
     ObjectivesPanel > #objective-detail { height: auto; max-height: 4; color: $text-muted; padding: 0 1; }
     """
 

@@ -1,0 +1,272 @@
+"""The compute chapters' live views, played through the app: the hypervisor's host view
+(pCPU lanes, CPU and steal per VM, memory) and the scheduling view (fleet map, tally,
+placement groups, pending requests, the last explain), each following console commands.
+
+The chapters are the real ones (levels/), so these also prove that each chapter names the
+view that draws it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from cloudquest.game.chapters import load_all
+from cloudquest.game.session import Session
+from cloudquest.game.view_text import VIEW_TEXT, LatestExplain
+from cloudquest.tui.screens.chapter import ChapterScreen
+from cloudquest.tui.views import VIEWS, view_for
+from cloudquest.tui.views.fit import fine_bar, short_labels
+from cloudquest.tui.views.host import HostView, assign_letters, lane_chars, steal_mark
+from cloudquest.tui.views.scheduling import SchedulingView
+
+from .conftest import settle, type_text
+
+REAL_LEVELS = Path(__file__).resolve().parents[2] / "levels"
+
+CATALOGUE = load_all(REAL_LEVELS)
+HYPERVISOR = CATALOGUE.get("hypervisor")
+SCHEDULING = CATALOGUE.get("scheduling")
+
+
+async def open_chapter(pilot, chapter) -> ChapterScreen:
+    await settle(pilot)
+    pilot.app.open_chapter(chapter, ask=False)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ChapterScreen)
+    assert not screen.clock.running
+    return screen
+
+
+async def run(pilot, *lines: str) -> None:
+    for line in lines:
+        await type_text(pilot, line)
+        await pilot.press("enter")
+    await settle(pilot)
+
+
+def visible_rows(screen: ChapterScreen) -> int:
+    return screen.query_one("#view-scroll").scrollable_content_region.height
+
+
+def lanes(view: HostView) -> dict[int, str]:
+    """pCPU -> the lane's characters, read back from the drawn text."""
+    out: dict[int, str] = {}
+    for line in view.text.plain.splitlines():
+        m = re.match(r"^(\d+)-(\d+) +(.*)$", line) or re.match(r"^p(\d+)() +(\S+)", line)
+        if not m:
+            continue
+        start = int(m.group(1))
+        for i, cell in enumerate(re.split(r"[ │]", m.group(3).strip())):
+            out[start + i] = cell
+    return out
+
+
+def vm_line(view, name: str) -> str:
+    return next(line for line in view.text.plain.splitlines() if re.match(rf"^\S {re.escape(name)} ", line))
+
+
+def steal_of(line: str) -> float:
+    return float(re.search(r"([\d.]+)%(✓|!!|!)", line).group(1))
+
+
+# -- the host view ---------------------------------------------------------------------------
+def test_the_compute_chapters_name_their_views():
+    assert HYPERVISOR.world.view == "host" and view_for("host") is HostView
+    assert SCHEDULING.world.view == "scheduling" and view_for("scheduling") is SchedulingView
+    assert VIEW_TEXT["host"] and VIEW_TEXT["scheduling"]
+    assert {"host", "scheduling"} <= set(VIEWS)
+
+
+async def test_host_view_follows_pinning_weights_new_vms_and_the_balloon(make_app):
+    app = make_app(levels=REAL_LEVELS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_chapter(pilot, HYPERVISOR)
+        view = screen.view
+        assert isinstance(view, HostView)
+        sim = screen.session.cloud.extensions["hypervisor"]
+
+        await run(pilot, "tick 3")
+        # db and batch are pinned to pCPUs 0-3 and 0-7: batch's letter fills those lanes
+        # and pCPUs 10-15 sit idle; db waits, and its row says so with a number and a mark.
+        before = lanes(view)
+        assert len(before) == sim.pcpus
+        assert all("b" in before[p] for p in range(4, 8))
+        assert all(set(before[p]) == {"·"} for p in range(10, 16))
+        db = vm_line(view, "db")
+        assert steal_of(db) == pytest.approx(sim.metrics()["steal_pct.db"], abs=0.05)
+        assert "!!" in db  # over 20 % steal: the mark, not only a colour
+
+        await run(pilot, "pin batch all", "vm set db --weight 512", "tick 5")
+        after = lanes(view)
+        assert any("b" in after[p] for p in range(8, 16)), after  # batch spread over the host
+        assert any("d" in after[p] for p in range(0, 4))
+        db = vm_line(view, "db")
+        assert steal_of(db) < 5 and "✓" in db
+
+        await run(pilot, "vm create ci --vcpus 4 --ram 8 --workload bursty", "balloon legacy 4", "tick 3")
+        assert vm_line(view, "ci").startswith("c ci ")
+        legacy = vm_line(view, "legacy")
+        held, ram = re.search(r"([\d.]+)/([\d.]+)G", legacy).groups()
+        assert float(ram) == 12 and 4 <= float(held) < 12  # the balloon on its way down
+        # The whole host, five VMs, fits the 80x24 pane: nothing cut, nothing scrolled.
+        assert len(view.text.plain.splitlines()) <= visible_rows(screen)
+        assert not any(line.endswith("…") for line in view.text.plain.splitlines())
+
+
+async def test_host_view_shows_swap_and_grows_with_the_terminal(make_app):
+    app = make_app(levels=REAL_LEVELS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_chapter(pilot, HYPERVISOR)
+        view = screen.view
+        await run(pilot, "vm create big --vcpus 2 --ram 30 --workload idle", "tick 1")
+        text = view.text.plain
+        assert "swap" in text and "✘" in text.splitlines()[1]  # the RAM line marks swapping
+        assert "WEIGHT" in text and "PINS" in text  # the wide pane adds the settings
+        assert "big" in text
+        rows = visible_rows(screen)
+        assert len(text.splitlines()) <= rows
+        await run(pilot, "vm delete big", "tick 1")
+        assert "big" not in view.text.plain
+        assert "✓" in view.text.plain.splitlines()[1]
+
+
+# -- the scheduling view ---------------------------------------------------------------------
+async def test_scheduling_view_follows_groups_explain_policy_stream_and_faults(make_app):
+    app = make_app(levels=REAL_LEVELS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_chapter(pilot, SCHEDULING)
+        view = screen.view
+        assert isinstance(view, SchedulingView)
+        text = view.text.plain
+        assert "pending 200" in text
+        b_zone = next(line for line in text.splitlines() if " b2 " in line)
+        assert "~" in b_zone  # b2-old is degraded from the start: marked, not only coloured
+        assert "explain NAME" in text  # the invitation until something is explained
+
+        await run(pilot, "group create web --strategy spread", "launch --name web-1 --type medium --group web")
+        await run(pilot, "explain web-1")
+        winner = screen.session.cloud.control.instances["web-1"].host.id
+        text = view.text.plain
+        assert f"explain web-1 → {winner}" in text
+        assert "◆ web spread: 1 on 1 rack" in text
+        assert "filtered out: host_degraded 1" in text
+
+        await run(pilot, "scheduler policy pack", "tick 5")
+        text = view.text.plain
+        assert text.splitlines()[0].startswith("pack")
+        assert "pending 190" in text
+        # The verdict is on screen without scrolling at 80x24; the table continues below.
+        first = text.splitlines()[: visible_rows(screen)]
+        assert any(line.startswith("explain web-1") for line in first)
+        assert any(line.startswith("filtered out") for line in first)
+        assert any(line.startswith("pending") for line in first)
+
+        await run(pilot, "degrade host a1-h1")
+        a_zone = next(line for line in view.text.plain.splitlines() if " a1 " in line)
+        assert "~" in a_zone.split(" a1 ")[1].split(" ")[0]
+
+
+async def test_scheduling_view_explain_table_on_a_wide_screen(make_app):
+    app = make_app(levels=REAL_LEVELS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_chapter(pilot, SCHEDULING)
+        view = screen.view
+        await run(pilot, "tick 3", "explain req-010")
+        session = screen.session
+        expl = session.cloud.scheduler.explain(session.cloud.extensions["fleet"].request_of(session.cloud.extensions["fleet"].requests["req-010"]))
+        lines = view.text.plain.splitlines()
+        win = next(line for line in lines if line.endswith("◀ winner"))
+        row = expl.winner_row
+        assert win.split()[:2] == [row.host, row.rack]
+        assert [int(x) for x in win.split()[2:5]] == [row.cpu, row.ram, row.total]
+        # The rows below the winner are the next best by total, as the console's table has them.
+        table = lines[lines.index(win) + 1 :]
+        totals = [int(line.split()[-1]) for line in table if re.match(r"^\S+ +\S+ +\d+ +\d+ +(\+\d+ +)?\d+$", line)]
+        assert totals and totals == sorted(totals, reverse=True) and totals[0] <= row.total
+        assert len(lines) <= visible_rows(screen)
+
+
+# -- drawing reads, never writes ---------------------------------------------------------------
+def test_drawing_the_views_changes_nothing():
+    """The same commands with the view drawn after each one give the same event log."""
+    for chapter, view_cls in ((HYPERVISOR, HostView), (SCHEDULING, SchedulingView)):
+        plain = Session(chapter, 3)
+        drawn = Session(chapter, 3)
+        view = view_cls(drawn)
+        for line in chapter.solution:
+            plain.execute(line)
+            drawn.execute(line)
+            for width in (46, 69, 120):
+                view.draw(width)
+        assert plain.cloud.log.sha256() == drawn.cloud.log.sha256()
+        assert VIEW_TEXT[chapter.world.view](drawn)  # and describe reads the same state
+
+
+def test_describe_prints_the_scheduling_view_in_words():
+    s = Session(SCHEDULING, 0)
+    s.run_script(["group create web --strategy spread", "launch --name web-1 --type medium --group web", "explain web-1"])
+    out = s.execute("describe").output
+    assert out.startswith("scheduling view at t=")
+    assert "b2-old" in out and "degraded" in out
+    assert "placement group web (spread): 1 instance(s)" in out
+    assert "pending requests: 200" in out
+    winner = s.cloud.control.instances["web-1"].host.id
+    assert f"winner {winner}" in out and f"{winner} (rack" in out
+
+
+def test_latest_explain_follows_the_last_explained_name():
+    s = Session(SCHEDULING, 0)
+    latest = LatestExplain()
+    assert not latest.update(s) and latest.current is None
+    s.execute("explain req-005")
+    assert latest.update(s) and latest.current.name == "req-005"
+    s.execute("explain req-007")
+    s.execute("explain nothing-here")  # refused: no event, the last good one stays
+    latest.update(s)
+    assert latest.current.name == "req-007"
+    ordered = latest.current.ordered()
+    assert ordered[0].host == latest.current.explanation.winner
+    passed = [r.total for r in ordered if r.passed]
+    assert passed[1:] == sorted(passed[1:], reverse=True)
+
+
+# -- the drawing pieces ------------------------------------------------------------------------
+def test_lane_chars_gives_each_stretch_to_whoever_held_it_longest():
+    # 30 ms slice: a 18 ms, b 0.6 ms, idle 11.4 ms.
+    lane = [("a", 18_000), ("b", 600)]
+    assert lane_chars(lane, 1) == ["a"]
+    assert lane_chars(lane, 5) == ["a", "a", "a", None, None]  # 6 ms stretches
+    assert lane_chars([], 3) == [None, None, None]
+    assert lane_chars([("x", 30_000)], 30) == ["x"] * 30
+
+
+def test_vm_letters_are_unique_and_stay_put():
+    letters: dict[str, str] = {}
+    assign_letters(["db", "batch", "web", "api", "app", "aaa"], letters)
+    assert letters["db"] == "d" and letters["batch"] == "b" and letters["web"] == "w"
+    assert letters["api"] == "a" and letters["app"] == "p"
+    assert letters["aaa"] == "A"
+    assert len(set(letters.values())) == len(letters)
+    assign_letters(["web", "new"], letters)
+    assert letters["web"] == "w" and letters["new"] == "n"
+
+
+def test_steal_marks_and_bars_carry_the_level_without_colour():
+    assert [steal_mark(x)[0] for x in (0, 4.9, 5, 19.9, 20, 80)] == ["✓ ", "✓ ", "! ", "! ", "!!", "!!"]
+    from rich.text import Text
+
+    t = Text()
+    fine_bar(t, 0.001, 4, "red")
+    assert t.plain != "▕    ▏"  # a little is never drawn as nothing
+    t = Text()
+    fine_bar(t, 0.5, 4, "red")
+    assert t.plain == "▕██  ▏"
+
+
+def test_short_zone_labels():
+    assert short_labels(["eu-west-1a", "eu-west-1b"]) == {"eu-west-1a": "1a", "eu-west-1b": "1b"}
+    assert short_labels(["z1"]) == {"z1": "z1"}
+    assert short_labels(["a", "b"]) == {"a": "a", "b": "b"}
