@@ -9,7 +9,9 @@ What is timed (target for the three together: under 2 s):
 3. ``plan``: ``plan_repair()`` picks a source and a target host/disk for every queued
    chunk under HDFS's rack-aware rules, reserving space as it goes.
 
-Building the cluster (placing 3,000,000 replicas) is timed too, for information.
+Building the cluster (placing 3,000,000 replicas) is timed too, for information. Each
+phase prints wall time and this process's CPU time: on a shared machine the wall time
+also counts other processes' turns on the cores, the CPU time only ours.
 
 Run: ``/work/venv/bin/python bench/bench_storage.py [--chunks N]``
 """

@@ -508,47 +508,32 @@ class ObjectStore:
             self._host_ok = ok
         return self._host_ok
 
-    def _good(
-        self,
-        nbytes: int,
-        avoid: set[str],
-        reserved: dict[str, int] | None,
-        fit: dict[str, Disk],
-        room: dict[str, tuple[Disk | None, int]] | None = None,
-    ):
+    def _good(self, nbytes: int, avoid: set[str], fit: dict[str, list], free: dict[str, list[list]]):
         """The placement test for one piece: eligible host, no piece of this chunk on it
-        yet, and a disk with room (space already promised in ``reserved`` counts). The
-        disk it would use (most free space) is left in ``fit``. ``room`` caches each
-        host's best disk across the many chunks of one put or repair plan; the caller
-        drops a host from it when it reserves space there."""
+        yet, and a disk with room. ``free`` maps a host to ``[disk, bytes free]`` entries
+        for its eligible disks, filled lazily; callers take promised space off an entry,
+        so one put or one repair plan never promises the same space twice. The entry the
+        piece would use (the disk with most free space) is left in ``fit``."""
         eligible = self._eligible()
         cap, stored, charged = self._cap, self.stored, self._charged_gib
 
-        def best_of(h: Host) -> tuple[Disk | None, int]:
-            best: Disk | None = None
-            best_free = -1
-            for d in eligible.get(h.id, ()):
-                i = d.id
-                free = cap[i] - (d.used_gib - charged[i]) * GiB - stored[i]
-                if reserved:
-                    free -= reserved.get(i, 0)
-                if free > best_free:
-                    best, best_free = d, free
-            return best, best_free
-
         def good(h: Host) -> bool:
-            if h.id in avoid:
+            hid = h.id
+            if hid in avoid:
                 return False
-            if room is None:
-                best, free = best_of(h)
-            else:
-                entry = room.get(h.id)
-                if entry is None:
-                    entry = room[h.id] = best_of(h)
-                best, free = entry
-            if best is None or free < nbytes:
+            entries = free.get(hid)
+            if entries is None:
+                entries = free[hid] = [
+                    [d, cap[d.id] - (d.used_gib - charged[d.id]) * GiB - stored[d.id]] for d in eligible.get(hid, ())
+                ]
+            best = None
+            best_free = nbytes - 1
+            for e in entries:
+                if e[1] > best_free:
+                    best, best_free = e, e[1]
+            if best is None:
                 return False
-            fit[h.id] = best
+            fit[hid] = best
             return True
 
         return good
@@ -611,13 +596,21 @@ class ObjectStore:
         return (False, live < s.need, live < s.width)
 
     def _settle(self, c: Chunk, before: tuple[bool, bool, bool]) -> None:
-        """Update the counters after ``c`` changed from state ``before``, then requeue."""
-        after = self._classify(c)
+        """Update the counters after ``c`` changed from state ``before``, then requeue.
+        (The hot path of a rack failure: written flat, with the common cases first.)"""
+        obj = c.obj
+        scheme = obj.scheme
+        need = scheme.need
+        lost = c.reg < need
+        after = (True, False, False) if lost else (False, c.live < need, c.live < scheme.width)
         self._regroup_due[c] = None
-        self._stale(c)
-        self._count_margin(c, None if after[0] else c.live - c.obj.scheme.need)
+        c.lat = STALE  # read latency: recompute this chunk, and its object's maximum
+        self._dirty[obj.name] = None
+        self._p99 = None
+        margin = None if lost else c.live - need
+        if margin != c.m:
+            self._count_margin(c, margin)
         if after != before:
-            obj = c.obj
             if after[0] != before[0]:
                 self.chunks_lost += 1 if after[0] else -1
                 obj.lost_chunks += 1 if after[0] else -1
@@ -634,7 +627,8 @@ class ObjectStore:
                     self.objects_unavailable += 1 if now else -1
             if after[2] != before[2]:
                 self.chunks_under += 1 if after[2] else -1
-        self._requeue(c)
+        if c.q is not None or (not lost and (c.reg if not self.draining else self._effective(c)) < scheme.width):
+            self._requeue(c)
 
     def _effective(self, c: Chunk) -> int:
         """Pieces that count toward the target: those not on a draining disk."""
@@ -731,14 +725,12 @@ class ObjectStore:
         n = -(-size // chunk_bytes)
         if n > MAX_CHUNKS_PER_PUT:
             raise _bad(f"{n} chunks is too many for one object (at most {MAX_CHUNKS_PER_PUT}; raise the chunk size)")
-        reserved: dict[str, int] = {}
-        room: dict[str, tuple[Disk | None, int]] = {}
-        disk_host = {d_id: d.host.id for d_id, d in self.hw.disks.items()}
+        free: dict[str, list[list]] = {}
         plans: list[tuple[int, int, list[str]]] = []
         for i in range(n):
             csize = min(chunk_bytes, size - i * chunk_bytes)
             piece = scheme.piece_bytes(csize)
-            disks = self._choose(scheme, cfg.placement, piece, [], set(), reserved, host_w, True, scheme.width, room)
+            disks = self._choose(scheme, cfg.placement, piece, [], set(), free, host_w, True, scheme.width)
             if len(disks) < scheme.width:
                 usable = len(self._eligible())
                 raise CloudError(
@@ -746,9 +738,6 @@ class ObjectStore:
                     f"chunk {i} of {name} needs {scheme.width} hosts with {format_bytes(piece)} free "
                     f"under {cfg.placement} placement; found {len(disks)} ({usable} hosts can take writes)",
                 )
-            for d in disks:
-                reserved[d] = reserved.get(d, 0) + piece
-                room.pop(disk_host[d], None)
             plans.append((csize, piece, disks))
         obj = StoredObject(name, size, chunk_bytes, scheme, cfg.placement, self._now())
         write_ms = 0.0
@@ -790,18 +779,23 @@ class ObjectStore:
         piece: int,
         chosen: list[Host],
         avoid: set[str],
-        reserved: dict[str, int] | None,
+        free: dict[str, list[list]],
         writer: Host | None,
         new_block: bool,
         count: int,
-        room: dict[str, tuple[Disk | None, int]] | None = None,
     ) -> list[str]:
-        """Hosts by policy, then on each host the disk with the most free space.
-        ``avoid`` must already hold the hosts in ``chosen``."""
-        fit: dict[str, Disk] = {}
-        good = self._good(piece, avoid, reserved, fit, room)
+        """Hosts by policy, then on each host the disk with the most free space, whose
+        space is then promised (taken off ``free``). ``avoid`` must already hold the
+        hosts in ``chosen``."""
+        fit: dict[str, list] = {}
+        good = self._good(piece, avoid, fit, free)
         hosts = self.placement.choose(policy, scheme.erasure, count, chosen, good, writer, new_block)
-        return [fit[h.id].id for h in hosts]
+        out = []
+        for h in hosts:
+            entry = fit[h.id]
+            entry[1] -= piece
+            out.append(entry[0].id)
+        return out
 
     # -- read path ------------------------------------------------------------------------
     def _chunk_read(self, c: Chunk) -> tuple[float, str, bool] | None:
@@ -1230,13 +1224,14 @@ class ObjectStore:
             return (s.need * c.piece if rebuild else 0) + (rebuild + move) * c.piece
         return rebuild * c.piece
 
-    def _plan(
-        self, c: Chunk, reserved: dict[str, int] | None, room: dict[str, tuple[Disk | None, int]] | None = None
-    ) -> tuple[list[int | None], list[int], list[str]]:
+    def _plan(self, c: Chunk, free: dict[str, list[list]]) -> tuple[list[int | None], list[int], list[str]]:
         s = c.obj.scheme
-        missing, draining = self._repair_jobs(c)
-        if not s.erasure:
-            draining = []  # extra copies are made by `missing`; the draining one is dropped after
+        if s.erasure or self.draining:
+            missing, draining = self._repair_jobs(c)
+            if not s.erasure:
+                draining = []  # extra copies are made by `missing`; the draining one is dropped after
+        else:  # the common case, copies with nothing draining: just count the gap
+            missing, draining = [None] * (s.width - c.reg), []
         disks, readable, draining_disks = self.hw.disks, self._readable, self.draining
         avoid: set[str] = set()  # never a second piece on a host that has one
         present: list[Host] = []  # pieces that count, for the policy's rack/zone rules
@@ -1251,7 +1246,7 @@ class ObjectStore:
             if source is None and readable[d]:
                 source = h
         targets = self._choose(
-            s, c.obj.placement, c.piece, present, avoid, reserved, source, False, len(missing) + len(draining), room
+            s, c.obj.placement, c.piece, present, avoid, free, source, False, len(missing) + len(draining)
         )
         return missing, draining, targets
 
@@ -1274,7 +1269,7 @@ class ObjectStore:
             cost = self._repair_bytes(c, len(missing), len(draining) if c.obj.scheme.erasure else 0)
             if self._credit < cost:
                 break
-            missing, draining, targets = self._plan(c, None)
+            missing, draining, targets = self._plan(c, {})
             if not targets:
                 self._requeue(c, blocked=True)
                 continue
@@ -1324,17 +1319,12 @@ class ObjectStore:
     def plan_repair(self) -> list[RepairPlan]:
         """Plan every queued repair in priority order without doing any: sources and
         targets per chunk, with the space each target will use reserved as it goes."""
-        reserved: dict[str, int] = {}
-        room: dict[str, tuple[Disk | None, int]] = {}
+        free: dict[str, list[list]] = {}
         out: list[RepairPlan] = []
-        readable, disks = self._readable, self.hw.disks
+        readable = self._readable
         for margin in sorted(self._buckets):
             for c in list(self._buckets[margin]):
-                missing, draining, targets = self._plan(c, reserved, room)
-                piece = c.piece
-                for d in targets:
-                    reserved[d] = reserved.get(d, 0) + piece
-                    room.pop(disks[d].host.id, None)
+                missing, draining, targets = self._plan(c, free)
                 sources = tuple([d for d in c.pieces if d is not None and readable[d]][: c.obj.scheme.need])
                 cost = self._repair_bytes(c, len(missing), len(draining))
                 out.append(RepairPlan(c.name, c.live, sources, tuple(targets), cost))
