@@ -21,7 +21,7 @@ Three questions decide whether stored data survives hardware failing under it:
      erasure-coded chunks it spreads fragments over racks as evenly as possible, as
      HDFS's ``BlockPlacementPolicyRackFaultTolerant`` does for EC block groups.
    - ``zone-aware``: one piece per availability zone while zones last, then spread over
-     racks, the way regional object stores (S3 Standard, GCS regional, Azure ZRS) keep
+     racks, the way regional object stores (S3 Standard, Azure ZRS) keep
      data in at least three zones so a whole building can go.
 3. *How fast is redundancy restored after a loss?* That is the store's repair loop
    (:mod:`cloudquest.cloud.storage`); this module supplies the priority (fewest live

@@ -46,7 +46,8 @@ Where the game simplifies:
 - a read costs the disk's access time plus the transfer at ``disk_mibps``; there is no
   queueing between concurrent reads, and a degraded (fail-slow) disk or host is
   ``degraded_slowdown`` times slower: Gunawi et al., "Fail-Slow at Scale" (FAST 2018),
-  report slow-but-alive hardware running one to several orders of magnitude slow.
+  report slow-but-alive disks, NICs and processors running far below their rated speed,
+  in the worst cases by orders of magnitude.
 """
 
 from __future__ import annotations
