@@ -491,3 +491,32 @@ def test_the_live_view_draws_sparklines_and_the_detection_gap_and_changes_nothin
     assert "#4 zone eu-west-1a open 2s" in text
     assert availability_cell(100.0, 10)[0] == "█" and availability_cell(99.95, 10)[0] == "▇"
     assert availability_cell(0.0, 10)[0] == "▁" and availability_cell(100.0, 0)[0] == " "
+
+
+def test_a_verify_vouches_only_for_the_design_it_replayed(chapter9):
+    lines = [line for line in chapter9.solution if line not in ("verify", "tick 14370", "incidents")]
+    s = session_of(chapter9, *lines)
+    assert s.cloud.metrics()["verify_passed"] == 0
+    assert s.execute("verify --seeds 1").ok
+    assert s.cloud.metrics()["verify_passed"] == 1
+    for look in ("budget", "lb health", "tick 5", "status", "incidents", "ls"):
+        s.execute(look)
+    assert s.cloud.metrics()["verify_passed"] == 1
+    assert not s.execute("lb set web interval 3").ok  # refused: changes nothing
+    assert s.cloud.metrics()["verify_passed"] == 1
+    assert s.execute("lb set web interval 6").ok
+    assert s.cloud.metrics()["verify_passed"] == 0
+
+
+def test_repairing_what_the_timeline_broke_by_hand_is_counted():
+    cloud = Cloud(three_zones(timeline=[{"at_s": 10, "part": "rack", "id": "b1", "for_s": 100}]), 0)
+    set_health(cloud, "host", "c1-h1", Health.FAILED)
+    cloud.advance(20_000)
+    set_health(cloud, "host", "c1-h1", Health.HEALTHY)  # the player's own fault: not the timeline's
+    assert cloud.metrics()["timeline_hand_repairs"] == 0
+    set_health(cloud, "rack", "b1", Health.HEALTHY)
+    assert cloud.metrics()["timeline_hand_repairs"] == 1
+    (event,) = [e for e in cloud.log if e.kind == "timeline.overridden"]
+    assert (event.get("part"), event.get("id")) == ("rack", "b1")
+    cloud.advance(200_000)  # the timeline's own repair finds it healthy: skipped, not counted
+    assert cloud.metrics()["timeline_hand_repairs"] == 1

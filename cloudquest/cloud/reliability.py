@@ -16,6 +16,10 @@ hours-per-month convention). The default $0.045 per GiB-month is Amazon EBS st1
 the storage chapter. ``cost_peak_per_hour`` is the highest it was after any step or
 command.
 
+**Verification.** ``verify_passed`` is how many seeds the game's ``verify`` last passed
+with the design as it still stands (0 before any verify, and again once the design
+changes after it); the game supplies it through ``verify_status``.
+
 **History.** One :class:`Minute` per simulated minute (requests offered and failed, the
 most chunks under-replicated, the most incidents open) for the live view's sparklines.
 
@@ -38,6 +42,7 @@ storage declared a host dead and finished re-replicating, and objects lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -186,6 +191,9 @@ class Reliability:
         self._open: list[Incident] = []
         self._cost: tuple[int, float] | None = None
         self.history: list[Minute] = []
+        # Set by the game's `verify`: how many seeds the latest verify passed, or 0 once
+        # the design has changed since (the cloud cannot see commands; the game can).
+        self.verify_status: Callable[[], int] | None = None
 
     # -- cost ---------------------------------------------------------------------------
     def cost_breakdown(self) -> dict[str, float]:
@@ -309,6 +317,7 @@ class Reliability:
             "incidents": len(self.incidents),
             "incidents_open": sum(1 for i in self.incidents if i.open),
             "time_to_recover_s": max((i.seconds(now) for i in self.incidents), default=0.0),
+            "verify_passed": self.verify_status() if self.verify_status is not None else 0,
         }
         if self.config.budget_per_hour is not None:
             out["budget_per_hour"] = self.config.budget_per_hour

@@ -20,7 +20,10 @@ when the world is built, so a storm is the same storm for the same seed and a di
 one for another seed.
 
 An entry whose part already has the health it would set is skipped (a rack that is
-already down cannot lose power again); nothing is logged for it.
+already down cannot lose power again); nothing is logged for it. A part made healthier
+that the timeline broke, made healthier by hand (the player's ``repair``), is logged as
+``timeline.overridden`` and counted in ``timeline_hand_repairs``: a rehearsal whose
+faults are undone by hand proves nothing.
 
 The fleet's ``faults`` list (cloud/fleet.py) is scheduled through this module too, so
 there is one implementation of a timed fault.
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 SECTION = "timeline"
 ACTIONS: dict[str, Health] = {"fail": Health.FAILED, "repair": Health.HEALTHY, "degrade": Health.DEGRADED}
 ACTION_OF: dict[Health, str] = {v: k for k, v in ACTIONS.items()}
+RANK = {Health.HEALTHY: 0, Health.DEGRADED: 1, Health.FAILED: 2}  # how broken
 MAX_ENTRIES = 100_000
 
 
@@ -130,16 +134,26 @@ def expand(cloud: "Cloud", section: list[dict[str, Any]]) -> list[TimedFault]:
     return out
 
 
-def schedule_fault(cloud: "Cloud", fault: TimedFault, on_fire: "Any" = None) -> None:
+def schedule_fault(cloud: "Cloud", fault: TimedFault, timeline: "Timeline | None" = None) -> None:
     """Put one timed fault (and its repair, with ``for_ms``) on the cloud's clock."""
 
     def fire(health: Health) -> None:
         thing = cloud.hardware.find(fault.part, fault.id)
         if thing.health is health:
             return  # already so: a rack that is down cannot lose power again
-        set_health(cloud, fault.part, fault.id, health, cause="timeline")
-        if on_fire is not None:
-            on_fire(fault, health)
+        if timeline is None:
+            set_health(cloud, fault.part, fault.id, health, cause="timeline")
+            return
+        timeline.firing = True
+        try:
+            set_health(cloud, fault.part, fault.id, health, cause="timeline")
+        finally:
+            timeline.firing = False
+        timeline.fired += 1
+        if health is Health.HEALTHY:
+            timeline.broken.discard((fault.part, fault.id))
+        else:
+            timeline.broken.add((fault.part, fault.id))
 
     cloud.clock.schedule(fault.at_ms, lambda: fire(fault.health))
     if fault.for_ms and fault.health is not Health.HEALTHY:
@@ -153,15 +167,26 @@ class Timeline:
         self.cloud = cloud
         self.faults = sorted(faults, key=lambda f: f.at_ms)
         self.fired = 0
+        self.firing = False
+        self.hand_repairs = 0
+        self.broken: set[tuple[str, str]] = set()  # parts the timeline broke and has not restored
         self.actions = sum(2 if f.for_ms and f.action != "repair" else 1 for f in faults)
         for f in faults:  # in written order, so equal times fire in the order written
-            schedule_fault(cloud, f, self._count)
+            schedule_fault(cloud, f, self)
+        cloud.health_listeners.append(self._watch)
         self._due = sorted(
             [f.at_ms for f in faults] + [f.at_ms + f.for_ms for f in faults if f.for_ms and f.action != "repair"]
         )
 
-    def _count(self, fault: TimedFault, health: Health) -> None:
-        self.fired += 1
+    def _watch(self, kind: str, ident: str, before: Health, after: Health) -> None:
+        """A part made healthier by hand while a timeline plays undoes the rehearsal (a
+        real zone does not come back because someone typed repair): count and log it."""
+        if self.firing or RANK[after] >= RANK[before] or (kind, ident) not in self.broken:
+            return
+        if after is Health.HEALTHY:
+            self.broken.discard((kind, ident))
+        self.hand_repairs += 1
+        self.cloud.emit("timeline.overridden", part=kind, id=ident, health=after.value)
 
     @property
     def end_ms(self) -> int:
@@ -181,6 +206,7 @@ class Timeline:
             "timeline_actions": self.actions,
             "timeline_fired": self.fired,
             "timeline_pending": self.pending(),
+            "timeline_hand_repairs": self.hand_repairs,
         }
 
 

@@ -242,6 +242,29 @@ def incidents(session: "Session") -> str:
 
 
 # -- verify: the same design under other seeds ------------------------------------------------
+# Commands that look, wait or check, and change nothing a verify would have replayed.
+READ_ONLY_VERBS = frozenset(
+    {"help", "status", "tick", "objectives", "hint", "describe", "lb health", "budget", "incidents", "verify",
+     "ls", "df", "locate", "get", "storage"}
+)  # fmt: skip
+
+
+def design_changes_after(session: "Session", index: int) -> int:
+    """Commands after transcript position ``index`` that changed the design (accepted,
+    and not read-only): a verify vouches only for the design it replayed."""
+    from ..registry import resolve_verb
+
+    changes = 0
+    for outcome in session.transcript[index + 1 :]:
+        if not outcome.ok:
+            continue
+        try:
+            spec, _ = resolve_verb(tokenize(outcome.line), None)
+        except CommandError:
+            continue
+        if spec.verb not in READ_ONLY_VERBS:
+            changes += 1
+    return changes
 def _is_verify(line: str) -> bool:
     try:
         tokens = tokenize(line)
@@ -251,10 +274,12 @@ def _is_verify(line: str) -> bool:
 
 
 def _uses_verify(check: "Check") -> bool:
-    from ..schema import AllCheck, AnyCheck, EventCheck, NotCheck
+    from ..schema import AllCheck, AnyCheck, EventCheck, MetricCheck, NotCheck
 
     if isinstance(check, EventCheck):
         return check.event.startswith("verify.")
+    if isinstance(check, MetricCheck):
+        return check.metric.startswith("verify")
     if isinstance(check, AllCheck):
         return any(_uses_verify(c) for c in check.all)
     if isinstance(check, AnyCheck):
@@ -307,7 +332,8 @@ def _seed_line(seed: int, result: "RunResult") -> str:
     details="""Your commands so far (everything but verify itself) are played again, at the same
 simulated times, in fresh worlds built with seeds 1, 2, ... N: other boot times,
 other health-check phases, other data placement. Each run goes to the end of the
-exercise and is graded on the chapter's other objectives. The outcome is logged.""",
+exercise and is graded on the chapter's other objectives. The outcome is logged, and
+counts (metric verify_passed) until you change the design again.""",
     group="reliability",
 )
 def verify(session: "Session", seeds: int) -> str:
@@ -332,6 +358,10 @@ def verify(session: "Session", seeds: int) -> str:
         design_sha256=digest,
         until_s=until_ms / 1000,
     )
+    rel = session.cloud.extensions.get("reliability")
+    if rel is not None:
+        at = len(session.transcript)  # where this verify's own line will be
+        rel.verify_status = lambda: len(passed) if design_changes_after(session, at) == 0 else 0
     verdict = "every seed passes: the design holds, not the dice" if not failed else f"{len(failed)} of {seeds} seeds fail"
     lines = [f"verify: your {len(design)} commands replayed to t={until_ms / 1000:g}s under seeds 1..{seeds}: {verdict}"]
     lines += [_seed_line(s, r) for s, r in results]
