@@ -651,12 +651,11 @@ class LoadBalancing:
         }
         for reason in FAIL_REASONS:
             out[f"requests_failed_{reason}"] = self.failed[reason]
-        lb = self.entry()
-        if lb is not None:
-            out["lb_targets"] = len(lb.targets)
-            out["lb_targets_healthy"] = lb.healthy_everywhere()
-            out["lb_nodes_up"] = len(lb.nodes_up())
-            out["lb_capacity_rps"] = sum(self.capacity_rps(t) for t in lb.targets)
+        lb = self.entry()  # the front door's figures (all 0 before it exists)
+        out["lb_targets"] = len(lb.targets) if lb is not None else 0
+        out["lb_targets_healthy"] = lb.healthy_everywhere() if lb is not None else 0
+        out["lb_nodes_up"] = len(lb.nodes_up()) if lb is not None else 0
+        out["lb_capacity_rps"] = sum(self.capacity_rps(t) for t in lb.targets) if lb is not None else 0
         return out
 
 
