@@ -17,7 +17,7 @@ from cloudquest.game.session import Session
 from cloudquest.game.view_text import VIEW_TEXT, LatestExplain
 from cloudquest.tui.screens.chapter import ChapterScreen
 from cloudquest.tui.views import VIEWS, view_for
-from cloudquest.tui.views.fit import fine_bar, short_labels
+from cloudquest.tui.views.fit import Line, fine_bar, join_lines, short_labels
 from cloudquest.tui.views.host import HostView, assign_letters, lane_chars, steal_mark
 from cloudquest.tui.views.scheduling import SchedulingView
 
@@ -256,14 +256,23 @@ def test_vm_letters_are_unique_and_stay_put():
 
 def test_steal_marks_and_bars_carry_the_level_without_colour():
     assert [steal_mark(x)[0] for x in (0, 4.9, 5, 19.9, 20, 80)] == ["✓ ", "✓ ", "! ", "! ", "!!", "!!"]
-    from rich.text import Text
-
-    t = Text()
+    t = Line()
     fine_bar(t, 0.001, 4, "red")
-    assert t.plain != "▕    ▏"  # a little is never drawn as nothing
-    t = Text()
+    assert t.plain == "▕▏   ▏"  # a little is never drawn as nothing
+    t = Line()
     fine_bar(t, 0.5, 4, "red")
     assert t.plain == "▕██  ▏"
+    t = Line()
+    fine_bar(t, 1.7, 4, "red")
+    assert t.plain == "▕████▏" and t.width == 6
+
+
+def test_lines_join_into_one_styled_text():
+    a = Line("ab", "red").add("c")
+    b = Line("d").add("ef", "bold")
+    text = join_lines([a, b])
+    assert text.plain == "abc\ndef"
+    assert [(s.start, s.end, s.style) for s in text.spans] == [(0, 2, "red"), (5, 7, "bold")]
 
 
 def test_short_zone_labels():

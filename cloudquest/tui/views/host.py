@@ -31,7 +31,7 @@ from rich.text import Text
 
 from ...cloud.credit_scheduler import SLICE_US
 from ...game.view_text import band
-from .fit import FittedView, fine_bar
+from .fit import FittedView, Line, fine_bar, join_lines
 from .fleet import BAND_GLYPH, BAND_STYLE
 
 WIDE = 64  # from here: two summary lines, a header row and the optional columns
@@ -134,7 +134,7 @@ def lane_chars(lane: list[tuple[str, int]], chars: int) -> list[str | None]:
 class Column:
     header: str
     width: int
-    cell: Callable[[dict[str, Any]], Text]
+    cell: Callable[[dict[str, Any], Line], None]
 
 
 class HostView(FittedView):
@@ -163,10 +163,8 @@ class HostView(FittedView):
         self._drawn_state = self._state()
         rows = self.layout_rows()
         sim = self.session.cloud.extensions.get("hypervisor")
-        text = Text()
         if sim is None:
-            text.append("this world has no hypervisor host (its world needs a hypervisor: section)", style="dim")
-            return text
+            return Text("this world has no hypervisor host (its world needs a hypervisor: section)", style="dim")
         top = sim.top()
         metrics = sim.metrics()
         assign_letters([r["name"] for r in top], self.letters)
@@ -178,22 +176,19 @@ class HostView(FittedView):
         header_rows = 1 if wide and top else 0
         vm_rows = len(top) if top else 1
         budget = rows - len(head) - header_rows - vm_rows
-        lanes = self._lanes(sim, width, budget, styles)
-        legend = self._legend(width, wide)
-
-        lines: list[Text] = [*head, *lanes]
+        lines: list[Line] = [*head, *self._lanes(sim, width, budget, styles)]
         if header_rows:
             lines.append(self._header(columns))
         if top:
             lines.extend(self._vm_row(r, columns) for r in top)
         else:
-            lines.append(Text("no VMs yet: vm create NAME --vcpus N --ram GIB", style="dim"))
+            lines.append(Line("no VMs yet: vm create NAME --vcpus N --ram GIB", "dim"))
         if len(lines) + 1 <= rows:
-            lines.append(legend)
-        return Text("\n").join(lines)
+            lines.append(self._legend(width, wide))
+        return join_lines(lines)
 
     # -- the host ----------------------------------------------------------------------
-    def _summary(self, sim, m: dict[str, float], width: int, wide: bool) -> list[Text]:
+    def _summary(self, sim, m: dict[str, float], width: int, wide: bool) -> list[Line]:
         util = m["host_cpu_util"]
         word = band(util)
         swap = m["swap_used_gib"]
@@ -202,49 +197,42 @@ class HostView(FittedView):
         swap_style = "bold red" if swap else "green"
         swap_mark = "✘" if swap else "✓"
         if not wide:
-            line = Text()
-            line.append("CPU ")
-            line.append(BAND_GLYPH[word], style=BAND_STYLE[word])
-            line.append(f"{util:.0f}%", style="bold")
-            line.append(f" vCPU {sim.vcpus_total}/{sim.pcpus}")
-            line.append(f" RAM {held:.0f}/{ram:g}G")
-            line.append(" swap ")
-            line.append(f"{gib(swap)}G", style=swap_style)
+            line = Line("CPU ")
+            line.add(BAND_GLYPH[word], BAND_STYLE[word])
+            line.add(f"{util:.0f}%", "bold")
+            line.add(f" vCPU {sim.vcpus_total}/{sim.pcpus} RAM {held:.0f}/{ram:g}G swap ")
+            line.add(f"{gib(swap)}G", swap_style)
             if swap:
-                line.append(" ✘", style=swap_style)
+                line.add(" ✘", swap_style)
             return [line]
-        cpu = Text()
-        cpu.append("CPU ", style="bold")
+        cpu = Line("CPU ", "bold")
         fine_bar(cpu, util / 100, 8, BAND_STYLE[word])
-        cpu.append(f" {util:5.1f}% ", style="bold")
-        cpu.append(f"{BAND_GLYPH[word]} {word}", style=BAND_STYLE[word])
-        ratio_style = "yellow" if m["vcpu_ratio"] > 1 else ""
-        cpu.append(f"  vCPU {sim.vcpus_total} on {sim.pcpus} pCPUs ")
-        cpu.append(f"= {m['vcpu_ratio']:g}x", style=ratio_style)
+        cpu.add(f" {util:5.1f}% ", "bold")
+        cpu.add(f"{BAND_GLYPH[word]} {word}", BAND_STYLE[word])
+        cpu.add(f"  vCPU {sim.vcpus_total} on {sim.pcpus} pCPUs ")
+        cpu.add(f"= {m['vcpu_ratio']:g}x", "yellow" if m["vcpu_ratio"] > 1 else "")
         if sim.sockets > 1 or sim.threads > 1:
             shape = f"{sim.sockets}x{sim.cores}" + (f"x{sim.threads}" if sim.threads > 1 else "")
-            cpu.append(f" ({shape})", style="dim")
-        mem = Text()
-        mem.append("RAM ", style="bold")
+            cpu.add(f" ({shape})", "dim")
+        mem = Line("RAM ", "bold")
         fine_bar(mem, sim.memory.held_mib / sim.ram_mib if sim.ram_mib else 0, 8, "red" if swap else "blue")
-        mem.append(f" held {held:.1f}/{ram:g}G", style="bold")
-        mem.append("  swap ")
-        mem.append(f"{gib(swap)}G {swap_mark}", style=swap_style)
+        mem.add(f" held {held:.1f}/{ram:g}G", "bold")
+        mem.add("  swap ")
+        mem.add(f"{gib(swap)}G {swap_mark}", swap_style)
         promised = sim.memory.configured_mib / 1024
         balloons = sum(g.balloon_mib for g in sim.memory.guests.values()) / 1024
+        over = m["ram_overcommit"]
         extras = [
-            Text.assemble(
-                "  promised ", (f"{gib(promised)}G = {m['ram_overcommit']:g}x", "yellow" if m["ram_overcommit"] > 1 else "")
-            ),
-            Text(f"  balloons {gib(balloons)}G"),
+            Line("  promised ").add(f"{gib(promised)}G = {over:g}x", "yellow" if over > 1 else ""),
+            Line(f"  balloons {gib(balloons)}G"),
         ]
         for extra in extras:  # the less essential figures, only where they fit whole
-            if mem.cell_len + extra.cell_len <= width:
-                mem.append_text(extra)
+            if mem.width + extra.width <= width:
+                mem.extend(extra)
         return [cpu, mem]
 
     # -- the pCPU lanes ----------------------------------------------------------------
-    def _lanes(self, sim, width: int, budget: int, styles: dict[str, str]) -> list[Text]:
+    def _lanes(self, sim, width: int, budget: int, styles: dict[str, str]) -> list[Line]:
         """The last slice, pCPU by pCPU, in as many rows as the room allows: the most
         characters per lane that fit ``budget`` rows (down to one per pCPU)."""
         p = sim.pcpus
@@ -257,29 +245,35 @@ class HostView(FittedView):
             chars = min(MAX_LANE_CHARS, (width - label_w) // k - 1)
             if chars < 1:
                 continue
-            fits = ceil(p / k) <= max(budget, 1)
-            if fits:
-                chosen = (k, label_w, chars)
+            chosen = (k, label_w, chars)  # the fewest rows so far, if nothing fits
+            if ceil(p / k) <= max(budget, 1):
                 break
-            chosen = (k, label_w, chars)  # fewest rows so far, if nothing fits
         if chosen is None:
-            return [Text(f"{p} pCPUs: widen the window to see their lanes", style="dim")]
+            return [Line(f"{p} pCPUs: widen the window to see their lanes", "dim")]
         k, label_w, chars = chosen
         letters = self.letters
         out = []
         for start in range(0, p, k):
             end = min(start + k, p) - 1
-            line = Text(self._label(start, end, k).ljust(label_w), style="dim")
+            line = Line(self._label(start, end, k).ljust(label_w), "dim")
             for cpu in range(start, end + 1):
                 if cpu != start:
-                    line.append("│" if per_socket < p and cpu % per_socket == 0 else " ", style="dim")
-                for who in lane_chars(lanes[cpu], chars):
-                    if who is None:
-                        line.append(IDLE, style="dim")
-                    else:
-                        line.append(letters.get(who, "?"), style=styles.get(who, ""))
-            if k == 1 and width - line.cell_len > 12:
-                line.append(" " + self._lane_words(lanes[cpu]), style="dim")
+                    line.add("│" if per_socket < p and cpu % per_socket == 0 else " ", "dim")
+                # one piece per run of the same owner
+                run_owner, run = None, 0
+                for who in lane_chars(lanes[cpu], chars) + ["\0"]:
+                    if who == run_owner:
+                        run += 1
+                        continue
+                    if run:
+                        if run_owner is None:
+                            line.add(IDLE * run, "dim")
+                        else:
+                            line.add(letters.get(run_owner, "?") * run, styles.get(run_owner, ""))
+                    run_owner, run = who, 1
+            if k == 1 and width - line.width > 12:
+                words = " " + self._lane_words(lanes[start])
+                line.add(words[: width - line.width], "dim")
             out.append(line)
         return out
 
@@ -306,35 +300,33 @@ class HostView(FittedView):
         name_w = min(max(len(r["name"]) for r in top), 10)
         bar_w = 8 if width >= 100 else 6 if wide else 4
 
-        def key(r):
-            t = Text(letters.get(r["name"], "?"), style=styles[r["name"]])
+        def key(r, line):
             name = r["name"] if len(r["name"]) <= name_w else r["name"][: name_w - 1] + "…"
-            t.append(" " + name.ljust(name_w))
-            return t
+            line.add(letters.get(r["name"], "?"), styles[r["name"]])
+            line.add(" " + name.ljust(name_w))
 
-        def cpu(r):
-            t = Text()
-            t.append(f"{r['cpu_pct']:>4.0f}%", style="bold")
+        def cpu(r, line):
+            line.add(f"{r['cpu_pct']:>4.0f}%", "bold")
             share = r["cpu_pct"] / (100 * r["vcpus"]) if r["vcpus"] else 0
-            fine_bar(t, share, bar_w, styles[r["name"]].replace("bold ", ""))
-            return t
+            fine_bar(line, share, bar_w, styles[r["name"]].replace("bold ", ""))
 
-        def steal(r):
+        def steal(r, line):
             glyph, _word, style = steal_mark(r["steal_pct"])
-            t = Text()
             if not wide:
-                t.append("st", style="dim")
-            t.append(f"{r['steal_pct']:>5.1f}%", style="bold" if r["steal_pct"] >= 5 else "")
-            t.append(glyph, style=style)
-            fine_bar(t, r["steal_pct"] / 100, bar_w, style)
-            return t
+                line.add("st", "dim")
+            line.add(f"{r['steal_pct']:>5.1f}%", "bold" if r["steal_pct"] >= 5 else "")
+            line.add(glyph, style)
+            fine_bar(line, r["steal_pct"] / 100, bar_w, style)
 
-        def mem(r):
+        def mem_text(r) -> str:
             # What the guest holds of what it was promised (less once ballooned).
             held, ram = r["mem_gib"], r["ram_gib"]
-            return Text(f"{gib(held)}/{gib(ram)}G" if held != ram else f"{gib(ram)}G")
+            return f"{gib(held)}/{gib(ram)}G" if held != ram else f"{gib(ram)}G"
 
-        mem_w = max(len(mem(r).plain) for r in top)
+        def mem(r, line):
+            line.add(mem_text(r))
+
+        mem_w = max(len(mem_text(r)) for r in top)
         cpu_w = 5 + bar_w + 2
         steal_w = (0 if wide else 2) + 6 + 2 + bar_w + 2
         essentials = [
@@ -346,33 +338,35 @@ class HostView(FittedView):
         if not wide:
             return essentials
 
-        def resp(r):
+        def resp(r, line):
             if r["response_ms"] is None:
-                return Text("-", style="dim")
-            return Text(f"{r['response_ms']:.1f}ms")
+                line.add("-", "dim")
+            else:
+                line.add(f"{r['response_ms']:.1f}ms")
 
-        def state(r):
-            return Text(r["state"], style=STATE_STYLE.get(r["state"], ""))
+        def state(r, line):
+            line.add(r["state"], STATE_STYLE.get(r["state"], ""))
 
-        def weight(r):
-            return Text(str(r["weight"]))
+        def weight(r, line):
+            line.add(str(r["weight"]))
 
-        def cap(r):
-            return Text(str(r["cap"]) if r["cap"] else "-", style="" if r["cap"] else "dim")
+        def cap(r, line):
+            line.add(str(r["cap"]) if r["cap"] else "-", "" if r["cap"] else "dim")
 
-        def pins(r):
-            return Text(r["pins"], style="dim" if r["pins"] == "any" else "")
+        def pins(r, line):
+            line.add(r["pins"], "dim" if r["pins"] == "any" else "")
 
-        def vcpus(r):
-            return Text(str(r["vcpus"]))
+        def vcpus(r, line):
+            line.add(str(r["vcpus"]))
 
-        def workload(r):
-            return Text(WORKLOAD_SHORT.get(r["workload"], r["workload"]), style="dim")
+        def workload(r, line):
+            line.add(WORKLOAD_SHORT.get(r["workload"], r["workload"]), "dim")
 
-        def swapped(r):
-            if not r["swap_gib"]:
-                return Text("0", style="dim")
-            return Text(f"{gib(r['swap_gib'])}G x{r['slowdown']:.1f}", style="bold red")
+        def swap_text(r) -> str:
+            return f"{gib(r['swap_gib'])}G x{r['slowdown']:.1f}" if r["swap_gib"] else "0"
+
+        def swapped(r, line):
+            line.add(swap_text(r), "bold red" if r["swap_gib"] else "dim")
 
         pins_w = max(4, max(len(r["pins"]) for r in top))
         # (priority, column): what the player sets first (pins, weight, cap), then the
@@ -384,7 +378,7 @@ class HostView(FittedView):
             (0, Column("PINS", pins_w, pins)),
             (3, Column("STATE", 6, state)),
         ]
-        swap_w = max(4, max(len(swapped(r).plain) for r in top))
+        swap_w = max(4, max(len(swap_text(r)) for r in top))
         trailing = [
             (4, Column("RESP", 7, resp)),
             (6, Column("SWAP", swap_w, swapped)),
@@ -401,33 +395,28 @@ class HostView(FittedView):
         return [essentials[0], *front, *essentials[1:], *back]
 
     @staticmethod
-    def _header(columns: list[Column]) -> Text:
-        t = Text(style="dim")
-        for i, col in enumerate(columns):
-            if i:
-                t.append(" ")
-            t.append(col.header.ljust(col.width)[: col.width], style="dim bold")
-        return t
+    def _header(columns: list[Column]) -> Line:
+        return Line(" ".join(col.header.ljust(col.width)[: col.width] for col in columns).rstrip(), "dim bold")
 
     @staticmethod
-    def _vm_row(r: dict[str, Any], columns: list[Column]) -> Text:
-        t = Text()
+    def _vm_row(r: dict[str, Any], columns: list[Column]) -> Line:
+        line = Line()
+        last = len(columns) - 1
         for i, col in enumerate(columns):
-            if i:
-                t.append(" ")
-            cell = col.cell(r)
-            t.append_text(cell)
-            if cell.cell_len < col.width and i < len(columns) - 1:
-                t.append(" " * (col.width - cell.cell_len))
-        return t
+            start = line.width
+            col.cell(r, line)
+            if i < last:
+                line.pad(start + col.width)
+                line.add(" ")
+        return line
 
     @staticmethod
-    def _legend(width: int, wide: bool) -> Text:
+    def _legend(width: int, wide: bool) -> Line:
         for legend in (
             "lanes: each pCPU's last 30 ms slice, a letter per VM, · idle;  steal ✓ under 5%  ! 5-20%  !! 20%+",
             "lanes: pCPU's last 30ms, letter=VM, ·idle; steal ✓<5% !<20% !!20%+",
             "lane: pCPU's last 30ms, ·idle; st ✓<5 !<20 !!20+",
         ):
             if len(legend) <= width:
-                return Text(legend, style="dim")
-        return Text("· idle  ✓ !  !! steal", style="dim")
+                return Line(legend, "dim")
+        return Line("· idle  ✓ !  !! steal", "dim")

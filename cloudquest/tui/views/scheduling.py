@@ -27,7 +27,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ...game.view_text import LatestExplain, band, host_condition, host_utilisation, zone_utilisation
-from .fit import FittedView, short_labels
+from .fit import FittedView, Line, join_lines, short_labels
 from .fleet import BAND_GLYPH, BAND_STYLE
 
 WIDE = 64
@@ -49,15 +49,26 @@ def host_mark(host, cfg) -> tuple[str, str, int]:
     return BAND_GLYPH[word], BAND_STYLE[word], pct
 
 
-def fit_parts(parts: list[Text], width: int, sep: str = "  ") -> Text:
+def fit_parts(parts: list[Line], width: int, sep: str = "  ") -> Line:
     """Join parts in order of importance, leaving out (whole) the ones that do not fit."""
-    line = Text()
+    line = Line()
     for part in parts:
-        extra = (len(sep) if line.cell_len else 0) + part.cell_len
-        if line.cell_len + extra <= width:
-            if line.cell_len:
-                line.append(sep)
-            line.append_text(part)
+        extra = (len(sep) if line.width else 0) + part.width
+        if line.width + extra <= width:
+            if line.width:
+                line.add(sep)
+            line.extend(part)
+    return line
+
+
+def part(*pieces: str | tuple[str, str]) -> Line:
+    """A piece of a line from plain strings and (string, style) pairs."""
+    line = Line()
+    for piece in pieces:
+        if isinstance(piece, tuple):
+            line.add(*piece)
+        else:
+            line.add(piece)
     return line
 
 
@@ -68,6 +79,7 @@ class SchedulingView(FittedView):
         super().__init__(session, **kwargs)
         self.explained = LatestExplain()
         self._drawn_events = -1
+        self._member_hosts: set[str] = set()
 
     def reset(self) -> None:
         self.explained = LatestExplain()
@@ -104,25 +116,25 @@ class SchedulingView(FittedView):
         lines = [*head, *fleet_map, *groups, *pending, *explain]
         if len(lines) < rows:
             lines.append(self._legend(width))
-        return Text("\n").join(lines)
+        return join_lines(lines)
 
     # -- the tally ---------------------------------------------------------------------
-    def _summary(self, cfg, m: dict, fleet, width: int, wide: bool) -> list[Text]:
-        policy = Text(cfg.policy, style="bold")
+    def _summary(self, cfg, m: dict, fleet, width: int, wide: bool) -> list[Line]:
+        policy = Line(cfg.policy, "bold")
         if cfg.policy != "balanced":
-            policy.append(f" cpu:ram {cfg.cpu_weight}:{cfg.ram_weight}", style="")
+            policy.add(f" cpu:ram {cfg.cpu_weight}:{cfg.ram_weight}")
         overcommit = max(cfg.cpu_ratio, cfg.ram_ratio) > 1
-        ratios = Text(f"ratio {cfg.cpu_ratio:g}/{cfg.ram_ratio:g}", style="yellow" if overcommit else "")
+        ratios = Line(f"ratio {cfg.cpu_ratio:g}/{cfg.ram_ratio:g}", "yellow" if overcommit else "")
         rejected = m.get("rejected", 0)
         degraded = m.get("on_degraded_hosts", 0)
         frag = m.get("fragmentation", 0)
 
-        def tally(placed: str, rej: str, fr: str, deg: str) -> list[Text]:
+        def tally(placed: str, rej: str, fr: str, deg: str) -> list[Line]:
             return [
-                Text.assemble(placed, (str(m.get("placed", 0)), "bold")),
-                Text.assemble(rej, (str(rejected), "bold red" if rejected else "green"), (" ✘" if rejected else "", "bold red")),
-                Text.assemble(fr, (f"{frag:.0f}%" if not wide else f"{frag:g}%", "bold")),
-                Text.assemble(deg, (str(degraded), "bold magenta" if degraded else "green")),
+                part(placed, (str(m.get("placed", 0)), "bold")),
+                part(rej, (str(rejected), "bold red" if rejected else "green"), (" ✘" if rejected else "", "bold red")),
+                part(fr, (f"{frag:.0f}%" if not wide else f"{frag:g}%", "bold")),
+                part(deg, (str(degraded), "bold magenta" if degraded else "green")),
             ]
 
         if not wide:
@@ -131,17 +143,17 @@ class SchedulingView(FittedView):
                 parts += tally("placed ", "rej ", "frag ", "on~ ")
             return [fit_parts([*parts, ratios], width, sep=" ")]
         first = fit_parts(
-            [Text.assemble("policy ", policy), ratios, Text(f"zone imbalance {m.get('zone_imbalance', 0):g} pts")], width
+            [part("policy ").extend(policy), ratios, Line(f"zone imbalance {m.get('zone_imbalance', 0):g} pts")], width
         )
         if fleet is None:
             return [first]
         return [first, fit_parts(tally("placed ", "rejected ", "fragmentation ", "on degraded hosts "), width)]
 
     # -- the fleet map -----------------------------------------------------------------
-    def _map(self, hw, cfg, width: int, budget: int) -> list[Text]:
+    def _map(self, hw, cfg, width: int, budget: int) -> list[Line]:
         zones = list(hw.zones.values())
         if not zones:
-            return [Text("no hardware in this world", style="dim")]
+            return [Line("no hardware in this world", "dim")]
         labels = short_labels([z.id for z in zones])
         zw = max(len(v) for v in labels.values())
         racks = [r for z in zones for r in z.racks]
@@ -156,180 +168,169 @@ class SchedulingView(FittedView):
         zone_need = max(zw + 6 + sum(len(r.id) + 1 + len(r.hosts) + 1 for r in z.racks) for z in zones)
         if zone_need <= width:
             return [self._zone_glyphs(z, labels[z.id], zw, cfg) for z in zones]
-        return [self._zone_counts(z, labels[z.id], zw, cfg, width) for z in zones]
+        return [self._zone_counts(z, labels[z.id], zw, cfg) for z in zones]
 
-    def _zone_head(self, zone, label: str, zw: int, cfg) -> Text:
-        line = Text(label.ljust(zw) + " ", style="bold")
+    @staticmethod
+    def _zone_head(zone, label: str, zw: int, cfg) -> Line:
+        line = Line(label.ljust(zw) + " ", "bold")
         if not zone.up:
-            line.append("✘DOWN", style="bold red")
-            return line
+            return line.add("✘DOWN", "bold red")
         pct = zone_utilisation(zone, cfg)
         word = band(pct)
         if zone.health.value == "degraded":
-            line.append("~", style="bold magenta")
+            line.add("~", "bold magenta")
         else:
-            line.append(BAND_GLYPH[word], style=BAND_STYLE[word])
-        line.append(f"{pct:>3}%", style="bold")
-        return line
+            line.add(BAND_GLYPH[word], BAND_STYLE[word])
+        return line.add(f"{pct:>3}%", "bold")
 
-    def _by_rack(self, zones, labels, zw: int, rw: int, cfg, width: int) -> list[Text]:
-        out = [fit_parts([Text("zones", style="dim")] + [self._zone_head(z, labels[z.id], 0, cfg) for z in zones], width)]
+    @staticmethod
+    def _rack_style(rack, healthy: str) -> str:
+        if not rack.up:
+            return "bold red"
+        return "bold magenta" if rack.health.value == "degraded" else healthy
+
+    def _by_rack(self, zones, labels, zw: int, rw: int, cfg, width: int) -> list[Line]:
+        out = [fit_parts([Line("zones", "dim")] + [self._zone_head(z, labels[z.id], 0, cfg) for z in zones], width)]
+        members = self._member_hosts
         for zone in zones:
             for i, rack in enumerate(zone.racks):
-                line = Text((labels[zone.id] if i == 0 else "").ljust(zw) + " ", style="bold")
-                rack_style = "bold red" if not rack.up else "bold magenta" if rack.health.value == "degraded" else ""
-                line.append(rack.id.ljust(rw), style=rack_style)
-                line.append(" ")
+                line = Line((labels[zone.id] if i == 0 else "").ljust(zw) + " ", "bold")
+                line.add(rack.id.ljust(rw), self._rack_style(rack, ""))
+                line.add(" ")
                 for h in rack.hosts:
                     glyph, style, pct = host_mark(h, cfg)
-                    line.append(glyph, style=style)
-                    line.append(f"{pct:>3}", style=style if style.startswith("bold") else "")
-                    if h.id in self._member_hosts:
-                        line.append(GROUP_MARK, style="bold cyan")
-                    else:
-                        line.append(" ")
+                    line.add(glyph, style)
+                    line.add(f"{pct:>3}", style if style.startswith("bold") else "")
+                    line.add(GROUP_MARK, "bold cyan") if h.id in members else line.add(" ")
                 if not rack.up:
-                    line.append(" ✘ rack down", style="bold red")
+                    line.add(" ✘ rack down", "bold red")
                 elif rack.health.value == "degraded":
-                    line.append(" ~ rack degraded", style="bold magenta")
+                    line.add(" ~ rack degraded", "bold magenta")
                 out.append(line)
         return out
 
-    def _zone_glyphs(self, zone, label: str, zw: int, cfg) -> Text:
+    def _zone_glyphs(self, zone, label: str, zw: int, cfg) -> Line:
         line = self._zone_head(zone, label, zw, cfg)
         for rack in zone.racks:
-            line.append(" ")
-            rack_style = "bold red" if not rack.up else "bold magenta" if rack.health.value == "degraded" else "dim"
-            line.append(rack.id, style=rack_style)
-            line.append(" " if rack.up else "✘", style=rack_style)
+            style = self._rack_style(rack, "dim")
+            line.add(" ")
+            line.add(rack.id + (" " if rack.up else "✘"), style)
             for h in rack.hosts:
-                glyph, style, _pct = host_mark(h, cfg)
-                line.append(glyph, style=style)
+                glyph, hstyle, _pct = host_mark(h, cfg)
+                line.add(glyph, hstyle)
         return line
 
-    def _zone_counts(self, zone, label: str, zw: int, cfg, width: int) -> Text:
+    def _zone_counts(self, zone, label: str, zw: int, cfg) -> Line:
         counts: dict[str, int] = {}
-        for h in zone.hosts():
+        hosts = zone.hosts()
+        for h in hosts:
             cond = host_condition(h)
             key = cond if cond in COND_GLYPH else band(host_utilisation(h, cfg))
             counts[key] = counts.get(key, 0) + 1
         line = self._zone_head(zone, label, zw, cfg)
-        line.append(f" {len(zone.hosts())}h")
+        line.add(f" {len(hosts)}h")
         for key in (*BAND_ORDER, "degraded", "down"):
             if key in counts:
                 glyph, style = COND_GLYPH.get(key, (BAND_GLYPH.get(key, "?"), BAND_STYLE.get(key, "")))
-                line.append(" ")
-                line.append(glyph, style=style)
-                line.append(str(counts[key]))
+                line.add(" ")
+                line.add(glyph, style)
+                line.add(str(counts[key]))
         return line
 
     # -- groups and the stream ---------------------------------------------------------
-    def _groups(self, sched, m: dict, width: int) -> list[Text]:
+    def _groups(self, sched, m: dict, width: int) -> list[Line]:
         out = []
         names = list(sched.groups)
         for name in names[:MAX_GROUP_LINES]:
             group = sched.groups[name]
             size = len(group.live())
             per_rack = m.get(f"group_max_per_rack.{name}", 0)
-            line = Text(GROUP_MARK + " ", style="bold cyan")
-            line.append(name, style="bold")
             racks = m.get(f"group_racks.{name}", 0)
             zones = m.get(f"group_zones.{name}", 0)
             ok = per_rack <= 1
+            line = Line(GROUP_MARK + " ", "bold cyan").add(name, "bold").add(" ")
             parts = [
-                Text(f"{group.strategy}: {size} on {racks} rack{'s' if racks != 1 else ''}"),
-                Text.assemble(
-                    ("≤", "bold"), (f"{per_rack}/rack", "bold"), (" ✓" if ok else " !", "green" if ok else "yellow")
-                ),
-                Text(f"{zones} zone{'s' if zones != 1 else ''}"),
-                Text(f"{m.get(f'group_max_hops.{name}', 0)} hops", style="dim"),
+                Line(f"{group.strategy}: {size} on {racks} rack{'s' if racks != 1 else ''}"),
+                part(("≤", "bold"), (f"{per_rack}/rack", "bold"), (" ✓" if ok else " !", "green" if ok else "yellow")),
+                Line(f"{zones} zone{'s' if zones != 1 else ''}"),
+                Line(f"{m.get(f'group_max_hops.{name}', 0)} hops", "dim"),
             ]
-            line.append(" ")
-            line.append_text(fit_parts(parts, width - line.cell_len, sep=", "))
-            out.append(line)
+            out.append(line.extend(fit_parts(parts, width - line.width, sep=", ")))
         if len(names) > MAX_GROUP_LINES:
-            out[-1].append(f" +{len(names) - MAX_GROUP_LINES} more", style="dim")
+            out[-1].add(f" +{len(names) - MAX_GROUP_LINES} more", "dim")
         return out
 
-    def _pending(self, fleet, width: int) -> Text:
+    @staticmethod
+    def _pending(fleet, width: int) -> Line:
         pending = fleet.pending()
-        line = Text("pending ", style="dim")
-        line.append(str(len(pending)), style="bold")
+        line = Line("pending ", "dim").add(str(len(pending)), "bold")
         if not pending:
-            line.append(": the stream has all arrived", style="dim")
-            return line
-        line.append(" next")
+            return line.add(": the stream has all arrived", "dim")
+        line.add(" next")
         for r in pending:
             t = r.type
             chunk = f" {r.name} {t.vcpus}c{t.ram_gib:g}G"
-            if line.cell_len + len(chunk) > width:
+            if line.width + len(chunk) > width:
                 break
-            line.append(chunk)
+            line.add(chunk)
         return line
 
     # -- explain -----------------------------------------------------------------------
-    def _explain(self, width: int, wide: bool, budget: int) -> list[Text]:
+    def _explain(self, width: int, wide: bool, budget: int) -> list[Line]:
         ex = self.explained.current
         if ex is None:
-            return [Text("explain NAME: every host's filters and scores here", style="dim")]
+            return [Line("explain NAME: every host's filters and scores here", "dim")]
         expl = ex.explanation
-        title = Text("explain ", style="bold")
-        title.append(ex.name, style="bold cyan")
+        title = Line("explain ", "bold").add(ex.name, "bold cyan")
         if expl is None:
-            title.append(f": {ex.how}", style="dim")
-            return [title]
+            return [title.add(f": {ex.how}", "dim")]
         win = expl.winner_row
         if win is not None:
-            title.append(" → ")
-            title.append(win.host, style="bold green")
-            title.append(f" total {win.total}")
+            title.add(" → ").add(win.host, "bold green").add(f" total {win.total}")
         else:
-            title.append(" → no host passed", style="bold red")
-        title.append(f"  {expl.policy}, t={ex.asked_ms / 1000:g}s", style="dim")
+            title.add(" → no host passed", "bold red")
+        title.add(f"  {expl.policy}, t={ex.asked_ms / 1000:g}s", "dim")
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(expl.reasons.items()))
-        filtered = Text(f"filtered out: {reasons}" if reasons else "filtered out: none", style="yellow" if reasons else "dim")
+        filtered = Line(f"filtered out: {reasons}" if reasons else "filtered out: none", "yellow" if reasons else "dim")
         rows = ex.ordered()
         # The verdict (title, filters) first; the table below it gets the rows left, and
         # never fewer than EXPLAIN_MIN_HOSTS hosts: on a short pane they scroll.
         room = min(len(rows), max(budget - 3, EXPLAIN_MIN_HOSTS))
         if room < len(rows):
             more = len(rows) - room
-            filtered.append(f"  (+{more} more hosts in the console)" if wide else f" +{more} more", style="dim")
+            filtered.add(f"  (+{more} more hosts in the console)" if wide else f" +{more} more", "dim")
         out = [title, filtered]
         if not rows:
             return out
         shown = rows[:room]
         hw = max(4, max(len(r.host) for r in shown))
         rw = max(4, max(len(r.rack) for r in shown))
-        header = Text(f"{'host'.ljust(hw)} {'rack'.ljust(rw)} ", style="dim bold")
         cpu_head, ram_head = ("cpu%", "ram%") if expl.policy == "balanced" else ("cpu", "ram")
-        header.append(f"{cpu_head:>4} {ram_head:>4} {'aff':>4} {'total':>5}", style="dim bold")
-        out.append(header)
+        out.append(Line(f"{'host'.ljust(hw)} {'rack'.ljust(rw)} {cpu_head:>4} {ram_head:>4} {'aff':>4} {'total':>5}", "dim bold"))
         for r in shown:
-            line = Text(r.host.ljust(hw) + " ", style="bold" if r.host == expl.winner else "")
-            line.append(r.rack.ljust(rw) + " ", style="dim")
+            line = Line(r.host.ljust(hw) + " ", "bold" if r.host == expl.winner else "")
+            line.add(r.rack.ljust(rw) + " ", "dim")
             if r.passed:
                 aff = f"+{r.affinity}" if r.affinity else ""
-                line.append(f"{r.cpu:>4} {r.ram:>4} {aff:>4} ")
-                line.append(f"{r.total:>5}", style="bold")
+                line.add(f"{r.cpu:>4} {r.ram:>4} {aff:>4} ")
+                line.add(f"{r.total:>5}", "bold")
                 if r.host == expl.winner:
-                    line.append(" ◀ winner", style="bold green")
+                    line.add(" ◀ winner", "bold green")
             else:
-                line.append("✘ ", style="bold red")
-                line.append(r.reason or "", style="red")
+                line.add("✘ ", "bold red").add(r.reason or "", "red")
                 detail = f" {r.detail}"
-                if line.cell_len + len(detail) <= width:
-                    line.append(detail, style="dim")
+                if line.width + len(detail) <= width:
+                    line.add(detail, "dim")
             out.append(line)
         return out
 
     @staticmethod
-    def _legend(width: int) -> Text:
+    def _legend(width: int) -> Line:
         for legend in (
             "· idle ▂ light ▄ busy ▆ high █ full (after ratios)  ~ degraded  ✘ down  ◆ group member",
             "· idle ▂ light ▄ busy ▆ high █ full ~ degraded ✘ down ◆ group",
             "·idle ▂light ▄busy ▆high █full ~degr ✘down",
         ):
             if len(legend) <= width:
-                return Text(legend, style="dim")
-        return Text("▂▄▆█ use ~ degraded ✘ down", style="dim")
+                return Line(legend, "dim")
+        return Line("▂▄▆█ use ~ degraded ✘ down", "dim")
