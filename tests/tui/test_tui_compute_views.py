@@ -245,10 +245,11 @@ def test_lane_chars_gives_each_stretch_to_whoever_held_it_longest():
 
 def test_vm_letters_are_unique_and_stay_put():
     letters: dict[str, str] = {}
-    assign_letters(["db", "batch", "web", "api", "app", "aaa"], letters)
+    assign_letters(["db", "batch", "web", "api", "app", "aaa", "vm1", "vm2", "vm11"], letters)
     assert letters["db"] == "d" and letters["batch"] == "b" and letters["web"] == "w"
     assert letters["api"] == "a" and letters["app"] == "p"
     assert letters["aaa"] == "A"
+    assert (letters["vm1"], letters["vm2"], letters["vm11"]) == ("v", "m", "1")
     assert len(set(letters.values())) == len(letters)
     assign_letters(["web", "new"], letters)
     assert letters["web"] == "w" and letters["new"] == "n"
@@ -279,3 +280,36 @@ def test_short_zone_labels():
     assert short_labels(["eu-west-1a", "eu-west-1b"]) == {"eu-west-1a": "1a", "eu-west-1b": "1b"}
     assert short_labels(["z1"]) == {"z1": "z1"}
     assert short_labels(["a", "b"]) == {"a": "a", "b": "b"}
+
+
+def test_fleet_scan_marks_agree_with_the_describe_rules():
+    """The map's one-pass scan gives every host the health and utilisation that describe's
+    host_condition and host_utilisation give it, degraded racks, failed hosts and
+    allocation ratios included."""
+    from cloudquest.game.view_text import host_condition, host_utilisation
+    from cloudquest.tui.views.scheduling import COND_GLYPH, scan
+
+    s = Session(SCHEDULING, 0)
+    s.run_script(["tick 30", "degrade rack b1", "fail host c1-h2", "scheduler ratio cpu 2", "tick 1"])
+    cfg = s.cloud.scheduler.config
+    seen = 0
+    for z in scan(s.cloud.hardware, cfg):
+        for r in z.racks:
+            for h, (glyph, _style, pct) in zip(r.rack.hosts, r.marks):
+                assert pct == host_utilisation(h, cfg)
+                cond = host_condition(h)
+                if cond in COND_GLYPH:
+                    assert glyph == COND_GLYPH[cond][0], h.id
+                seen += 1
+    assert seen == len(s.cloud.hardware.hosts)
+    marks = {h.id: m for z in scan(s.cloud.hardware, cfg) for r in z.racks for h, m in zip(r.rack.hosts, r.marks)}
+    assert marks["c1-h2"][0] == "✘" and marks["b1-h1"][0] == "~" and marks["b2-old"][0] == "~"
+
+
+def test_explain_title_says_what_kind_of_decision_it_is():
+    from cloudquest.tui.views.scheduling import how_tag
+
+    assert how_tag("pending: how it would be placed if it arrived now") == "if it arrived now"
+    assert how_tag("the decision that placed it (it is running on a1-h1)") == "its placement"
+    assert how_tag("no record of its decision: how a new request of its size would be placed now") == "one like it, now"
+    assert how_tag("something new") == "something new"

@@ -80,23 +80,15 @@ def steal_mark(pct: float) -> tuple[str, str, str]:
 
 def assign_letters(names: list[str], taken: dict[str, str]) -> None:
     """Give each VM a one-character key for the lanes, kept for the session: the first
-    letter of its name not yet used, else one in upper case, else a digit."""
+    character of its name not yet used (so ``db`` is ``d`` and ``vm7`` is ``7`` once ``v``
+    and ``m`` are taken), else one of its letters in upper case, else any free letter."""
     used = set(taken.values())
+    spare = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     for name in names:
         if name in taken:
             continue
-        pick = ""
-        for ch in name:
-            if ch.isalpha() and ch not in used:
-                pick = ch
-                break
-        if not pick:
-            for ch in name.upper():
-                if ch.isalpha() and ch not in used:
-                    pick = ch
-                    break
-        if not pick:
-            pick = next((d for d in "0123456789" if d not in used), "?")
+        own = [ch for ch in name if ch.isalnum()]
+        pick = next((ch for ch in [*own, *(c.upper() for c in own), *spare] if ch not in used), "?")
         taken[name] = pick
         used.add(pick)
 
@@ -164,7 +156,7 @@ class HostView(FittedView):
         rows = self.layout_rows()
         sim = self.session.cloud.extensions.get("hypervisor")
         if sim is None:
-            return Text("this world has no hypervisor host (its world needs a hypervisor: section)", style="dim")
+            return Text("no hypervisor host in this world\n(its world needs a hypervisor: section)", style="dim")
         top = sim.top()
         metrics = sim.metrics()
         assign_letters([r["name"] for r in top], self.letters)
