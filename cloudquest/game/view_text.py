@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from ..cloud.control_plane import STEPS
 from ..cloud.events import EventLog
@@ -222,9 +223,8 @@ VIEW_TEXT["fleet"] = fleet_text
 # -- the scheduling view: fleet map, request stream, placement groups, the last explain ----
 @dataclass
 class Explained:
-    """The decision the player last asked ``explain`` about, worked out when the view
-    first saw the ``scheduler.explained`` event: in live play that is the same moment the
-    console printed it, so the view and the console show the same table."""
+    """The decision the player last asked ``explain`` about: the table the command printed
+    (see :func:`remember_explained`)."""
 
     name: str
     asked_ms: int  # when the player typed explain
@@ -243,20 +243,39 @@ class Explained:
         return passed + [r for r in expl.rows if not r.passed]
 
 
+# The table each session's last `explain` printed, kept by the command itself, so a view
+# drawn later (a replay scrubbed to a later moment) shows the decision as it was read,
+# not as it would be now. Weak keys: a finished session takes its entry with it.
+_EXPLAINED: "WeakKeyDictionary[Session, Explained]" = WeakKeyDictionary()
+
+
+def remember_explained(session: "Session", name: str, explanation: "Explanation", how: str) -> None:
+    """Called by the ``explain`` command with the table it printed."""
+    now = session.cloud.now_ms
+    _EXPLAINED[session] = Explained(name, now, now, explanation, how)
+
+
 class LatestExplain:
-    """Follows the log for ``scheduler.explained`` events, incrementally."""
+    """The session's last explained decision: the one the ``explain`` command kept, or,
+    for a session that has the ``scheduler.explained`` event but no kept table, the same
+    lookup worked out when the event is first seen."""
 
     def __init__(self) -> None:
         self.current: Explained | None = None
         self._seen = 0
 
     def update(self, session: "Session") -> bool:
+        kept = _EXPLAINED.get(session)
         log = session.cloud.log
         last = None
         for e in log.since(self._seen):
             if e.kind == "scheduler.explained":
                 last = e
         self._seen = len(log)
+        if kept is not None:
+            changed = kept is not self.current
+            self.current = kept
+            return changed
         if last is None:
             return False
         # The command's own lookup (pending request, rejection, recorded decision), so

@@ -21,6 +21,7 @@ from ...cloud.scheduler import (
 from ..parser import CommandError
 from ..registry import Param, command
 from ..session import ID_SOURCES
+from ..view_text import remember_explained
 from .core import STATUS_PROVIDERS
 
 if TYPE_CHECKING:
@@ -323,6 +324,7 @@ def explain(session: "Session", name: str) -> str:
     else:
         lines.append("  winner: none: no host passed every filter (InsufficientInstanceCapacity)")
     session.cloud.emit("scheduler.explained", name=name, winner=expl.winner or "", hosts=len(rows), passed=len(passed))
+    remember_explained(session, name, expl, how)  # the views show this same table
     return "\n".join(lines)
 
 
