@@ -313,3 +313,21 @@ def test_explain_title_says_what_kind_of_decision_it_is():
     assert how_tag("the decision that placed it (it is running on a1-h1)") == "its placement"
     assert how_tag("no record of its decision: how a new request of its size would be placed now") == "one like it, now"
     assert how_tag("something new") == "something new"
+
+
+def test_a_view_drawn_later_shows_the_table_explain_printed():
+    """A replay scrubbed to a later moment (or a view drawn after time moved) shows the
+    decision as the player read it, not as it would come out now."""
+    s = Session(SCHEDULING, 0)
+    s.run_script(["tick 5"])
+    printed = s.execute("explain req-020").output
+    winner = re.search(r"winner: (\S+) ", printed).group(1)
+    s.run_script(["tick 3"])
+    view = SchedulingView(s)
+    view.rows_available = lambda: 14
+    text = view.draw(69).plain
+    assert f"explain req-020 → {winner} " in text
+    assert "t=5s" in text
+    latest = LatestExplain()
+    latest.update(s)
+    assert latest.current.asked_ms == 5000 and latest.current.explanation.winner == winner
