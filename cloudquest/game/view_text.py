@@ -19,6 +19,7 @@ of the terminal game uses it too, so the picture and the text agree.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -397,3 +398,405 @@ def explained_text(ex: "Explained | None", limit: int = 10) -> list[str]:
 
 
 VIEW_TEXT["scheduling"] = scheduling_text
+
+
+# -- the storage view: the disk map, the object last touched, under-replication and repair ---
+# Shared by the terminal game's storage view and by `describe`, so the picture and the
+# words always agree on what a disk's state is, which object is in focus and what the
+# history of a failure looks like.
+
+FOCUS_VERBS = ("put", "get", "locate")
+# Every event after which the count of under-replicated chunks may have moved by an
+# amount the event does not state (a fault, a return, a write-off, a delete).
+UNDER_MOVES = frozenset(
+    {
+        "fault.injected",
+        "fault.repaired",
+        "storage.disk_lost",
+        "storage.heartbeat_lost",
+        "storage.host_dead",
+        "storage.host_rejoined",
+        "storage.object_lost",
+        "storage.delete",
+    }
+)
+# Sparkline cell lengths (ms): the shortest that fits the whole run is used, so a short run
+# is drawn in seconds and a long one in minutes; after the longest the line scrolls.
+HISTORY_CELLS_MS = (
+    5_000, 10_000, 15_000, 30_000,
+    60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000,
+)  # fmt: skip
+
+
+def hms(ms: int) -> str:
+    s = int(ms) // 1000
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def span_text(ms: int) -> str:
+    """A duration in its largest whole unit: 30s, 2m, 1h, 1h30m."""
+    s = int(ms) // 1000
+    if s < 60 or s % 60:
+        return f"{s}s" if s < 60 else f"{s // 60}m{s % 60:02d}s"
+    m = s // 60
+    if m < 60 or m % 60:
+        return f"{m}m" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+    return f"{m // 60}h"
+
+
+def disk_condition(store, disk) -> str:
+    """One word for a disk as the storage cluster sees it, the worst that applies:
+
+    - ``failed``: the disk died; its pieces are gone (reported at the next heartbeat);
+    - ``dead``: its host was declared dead after the heartbeat timeout; every piece on it
+      is written off and re-copied elsewhere;
+    - ``silent``: its host stopped heartbeating and the timeout has not run out yet: its
+      pieces cannot be read but are still counted on (no repair starts);
+    - ``drained`` / ``draining``: decommissioned, or being emptied at the repair bandwidth;
+    - ``slow``: the disk or its host is degraded (fail-slow): reads take
+      ``degraded_slowdown`` times longer;
+    - ``ok``.
+    """
+    from ..cloud.hardware import Health
+
+    if disk.health is Health.FAILED:
+        return "failed"
+    host = disk.host
+    if host.id in store.dead_hosts:
+        return "dead"
+    if not host.up:
+        return "silent"
+    if disk.id in store.draining:
+        return "drained" if store.draining[disk.id] else "draining"
+    if disk.health is Health.DEGRADED or host.health is Health.DEGRADED:
+        return "slow"
+    return "ok"
+
+
+@dataclass
+class TouchedObject:
+    """The object the player last put, read or located, and the chunk to show: the one
+    ``locate --chunk`` named, the slowest one of a ``get`` (it set the read's latency),
+    otherwise chunk 0 (the one ``put`` prints the pipeline of)."""
+
+    name: str
+    verb: str
+    t_ms: int
+    chunk: int = 0
+    slowest_disk: str = ""
+    latency_ms: float = 0.0
+
+
+class LatestObject:
+    """Follows the transcript for successful ``put``, ``get`` and ``locate`` lines (a
+    ``locate`` leaves no event, so the console's own record is the one that knows)."""
+
+    def __init__(self) -> None:
+        self.current: TouchedObject | None = None
+        self._lines = 0
+        self._events = 0
+        self._gets: dict[str, tuple[int, str, float]] = {}
+
+    def update(self, session: "Session") -> bool:
+        from .parser import CommandError
+        from .registry import parse
+
+        log = session.cloud.log
+        if len(log) != self._events:
+            for e in log.since(self._events):
+                if e.kind == "storage.get":
+                    self._gets[str(e.get("object"))] = (
+                        int(e.get("chunk", 0)),
+                        str(e.get("slowest_disk", "")),
+                        float(e.get("latency_ms", 0.0)),
+                    )
+            self._events = len(log)
+        transcript = session.transcript
+        if len(transcript) == self._lines:
+            return False
+        changed = False
+        for out in transcript[self._lines :]:
+            if not out.ok or out.line.split(None, 1)[:1] not in (["put"], ["get"], ["locate"]):
+                continue
+            try:
+                parsed = parse(out.line, session.enabled)
+            except CommandError:
+                continue
+            if parsed is None or parsed.spec.verb not in FOCUS_VERBS:
+                continue
+            name = str(parsed.values.get("name", ""))
+            touched = TouchedObject(name, parsed.spec.verb, out.t_ms, int(parsed.values.get("chunk") or 0))
+            if touched.verb == "get" and name in self._gets:
+                touched.chunk, touched.slowest_disk, touched.latency_ms = self._gets[name]
+            self.current = touched
+            changed = True
+        self._lines = len(transcript)
+        return changed
+
+
+@dataclass(frozen=True)
+class FocusPiece:
+    slot: int
+    role: str  # replica | data | parity
+    disk: str | None  # None: the piece is missing (lost, not rebuilt yet)
+    condition: str  # disk_condition of its disk, or "missing"
+
+    @property
+    def label(self) -> str:
+        return f"copy{self.slot + 1}" if self.role == "replica" else f"{self.role[0]}{self.slot}"
+
+
+def focus_pieces(store, touched: TouchedObject | None) -> tuple[object, int, list[FocusPiece]] | None:
+    """(object, chunk index, its pieces) for the object in focus, or None if it is gone."""
+    if touched is None:
+        return None
+    obj = store.objects.get(touched.name)
+    if obj is None or not obj.chunks:
+        return None
+    index = min(max(touched.chunk, 0), len(obj.chunks) - 1)
+    c = obj.chunks[index]
+    disks = store.hw.disks
+    width = max(len(c.pieces), obj.scheme.width)
+    out = []
+    for slot in range(width):
+        d = c.pieces[slot] if slot < len(c.pieces) else None
+        cond = disk_condition(store, disks[d]) if d is not None else "missing"
+        out.append(FocusPiece(slot, obj.scheme.role(slot), d, cond))
+    return obj, index, out
+
+
+def spread_of(store, pieces: list[FocusPiece]) -> tuple[int, int, int]:
+    """(hosts, racks, zones) the present pieces of one chunk span."""
+    hosts = [store.hw.disks[p.disk].host for p in pieces if p.disk is not None]
+    return len({h.id for h in hosts}), len({h.rack.id for h in hosts}), len({h.rack.zone.id for h in hosts})
+
+
+class RepairHistory:
+    """How many chunks were under-replicated, and how many bytes repair copied, over
+    simulated time: what the storage view draws as its two sparklines.
+
+    Rebuilt from the event log, so one ``tick 3600`` draws the whole hour, not only its
+    end. Repair is exact: every ``storage.repaired`` event carries its bytes, and a chunk
+    leaves the under-replicated count when one brings it back to full width. The rise at
+    a failure is not in any event, so it is worked out: ``storage.at_risk`` states the
+    count when an incident opens, ``storage.protected`` that it is back to zero, and the
+    store's own count at each update closes the span; whatever the repairs do not explain
+    happened at the first fault-like event of the span (:data:`UNDER_MOVES`). That is
+    exact whenever one failure (or one return) falls between two of those fixed points,
+    as in every chapter's timeline; two failures inside one incident and one ``tick``
+    are drawn as one step at the first of them.
+    """
+
+    def __init__(self) -> None:
+        self.under_t: list[int] = [0]
+        self.under_v: list[int] = [0]
+        self.repair_t: list[int] = []
+        self.repair_cum: list[int] = []
+        self.peak = (0, 0)  # (chunks, at ms)
+        self._seen = 0
+        self._value = 0
+
+    # -- reading the log ---------------------------------------------------------------
+    def update(self, session: "Session") -> bool:
+        store = session.cloud.extensions.get("storage")
+        log = session.cloud.log
+        now = session.cloud.now_ms
+        if store is None:
+            return False
+        count = store.chunks_under
+        if len(log) == self._seen and count == self._value:
+            return False
+        span: list[list] = []  # [t, delta or None (unknown)]
+        for e in log.since(self._seen):
+            kind = e.kind
+            if kind == "storage.repaired":
+                self._repaired(e.t_ms, int(e.get("bytes", 0)))
+                if int(e.get("was", 0)) < int(e.get("of", 0)) <= int(e.get("live", 0)):
+                    span.append([e.t_ms, -1])
+            elif kind == "storage.at_risk":
+                self._close(span, int(e.get("chunks", 0)), e.t_ms)
+            elif kind == "storage.protected":
+                self._close(span, 0, e.t_ms)
+            elif kind in UNDER_MOVES:
+                span.append([e.t_ms, None])
+        self._seen = len(log)
+        self._close(span, count, now)
+        return True
+
+    def _close(self, span: list[list], end: int, t_end: int) -> None:
+        v = self._value
+        gap = end - v - sum(d for _, d in span if d is not None)
+        if gap:
+            unknown = next((item for item in span if item[1] is None), None)
+            if unknown is not None:
+                unknown[1] = gap
+            else:
+                span.append([t_end, gap])
+        for t, d in span:
+            if d:
+                v = max(0, v + d)
+                self._point(t, v)
+        if v != end:
+            self._point(t_end, end)
+        span.clear()
+        self._value = end
+
+    def _point(self, t: int, v: int) -> None:
+        if self.under_t[-1] == t:
+            self.under_v[-1] = v
+        elif self.under_v[-1] != v:
+            self.under_t.append(t)
+            self.under_v.append(v)
+        if v > self.peak[0]:
+            self.peak = (v, t)
+
+    def _repaired(self, t: int, nbytes: int) -> None:
+        total = (self.repair_cum[-1] if self.repair_cum else 0) + nbytes
+        if self.repair_t and self.repair_t[-1] == t:
+            self.repair_cum[-1] = total
+        else:
+            self.repair_t.append(t)
+            self.repair_cum.append(total)
+
+    # -- reading it back ---------------------------------------------------------------
+    @staticmethod
+    def window(now_ms: int, tick_ms: int, cells: int) -> tuple[int, int, int]:
+        """(start ms, cell ms, cells): the whole run when the cells can hold it, in the
+        shortest cell that is a whole number of steps (repair happens at step ends, so a
+        shorter cell would draw a comb); else the latest cells of the longest length."""
+        cells = max(1, cells)
+        fits = [c for c in HISTORY_CELLS_MS if c % tick_ms == 0] or [tick_ms]
+        cell = next((c for c in fits if c * cells >= now_ms), fits[-1])
+        total = -(-now_ms // cell)
+        shown = min(cells, total)
+        return (total - shown) * cell, cell, shown
+
+    def value_at(self, t: int) -> int:
+        """Chunks under-replicated just after time ``t``."""
+        return self.under_v[bisect_right(self.under_t, t) - 1]
+
+    def under_cells(self, start: int, cell: int, n: int) -> list[int]:
+        """The most chunks under-replicated at any moment of each cell (a, a + cell]."""
+        T, V = self.under_t, self.under_v
+        out = []
+        for i in range(n):
+            a = start + i * cell
+            lo = bisect_right(T, a)
+            hi = bisect_right(T, a + cell)
+            v = V[lo - 1]
+            if hi > lo:
+                v = max(v, max(V[lo:hi]))
+            out.append(v)
+        return out
+
+    def repaired_by(self, t: int) -> int:
+        """Bytes repaired up to and including time ``t``."""
+        i = bisect_right(self.repair_t, t)
+        return self.repair_cum[i - 1] if i else 0
+
+    def repair_cells(self, start: int, cell: int, n: int) -> list[int]:
+        """Bytes repaired in each cell (a, a + cell]."""
+        if not self.repair_t:
+            return [0] * n
+        edges = [self.repaired_by(start + i * cell) for i in range(n + 1)]
+        return [edges[i + 1] - edges[i] for i in range(n)]
+
+
+def storage_text(session: "Session") -> str:
+    """The storage view in words: settings, what is stored and how safe it is, every disk
+    (zone, rack, host) with its fill and state, where the object last touched sits, the
+    repair in progress and the history of under-replication and repair."""
+    from ..cloud.storage import format_bytes
+
+    cloud = session.cloud
+    store = cloud.extensions.get("storage")
+    lines = [f"storage view at t={hms(cloud.now_ms)} (chapter {session.chapter.id}, seed {session.seed})"]
+    if store is None:
+        return "\n".join([*lines, "this world has no storage cluster"])
+    m = store.metrics()
+    lines.append(f"settings for new writes: {store.config.describe()}")
+    lines.append(
+        f"data: {m['objects']} objects, {format_bytes(m['bytes_stored'])} stored, {format_bytes(m['bytes_raw'])} on disk "
+        f"({m['storage_overhead']:g}x); {m['objects_lost']} lost, {m['objects_unavailable']} unreadable now; fullest disk "
+        f"{m['max_disk_fill_pct']:g}%; read p99 {m['read_p99_ms']:g} ms; {m['durability_nines']:g} nines; "
+        f"the weakest chunk survives {m['failures_tolerated']} more losses"
+    )
+    usage = {u.disk: u for u in store.df()}
+    lines.append("disks (fill, pieces, state):")
+    for zone in cloud.hardware.zones.values():
+        lines.append(f"  zone {zone.id}" + ("" if zone.up else " (down)"))
+        for rack in zone.racks:
+            lines.append(f"    rack {rack.id}" + ("" if rack.up else " (down)"))
+            for h in rack.hosts:
+                disks = "; ".join(
+                    f"{d.id} {usage[d.id].fill_pct:g}% {usage[d.id].pieces} pieces {disk_condition(store, d)}" for d in h.disks
+                )
+                lines.append(f"      host {h.id}: {disks or 'no disks'}")
+    latest = LatestObject()
+    latest.update(session)
+    lines.extend(focus_text(store, latest.current))
+    lines.extend(repair_text(store, m))
+    history = RepairHistory()
+    history.update(session)
+    start, cell, n = history.window(cloud.now_ms, cloud.tick_ms, 30)
+    if n:
+        under = history.under_cells(start, cell, n)
+        done = history.repair_cells(start, cell, n)
+        lines.append(
+            f"history, one figure per {span_text(cell)} from t={hms(start)}: chunks under-replicated "
+            + " ".join(str(v) for v in under)
+        )
+        lines.append("  MiB repaired per figure: " + " ".join(f"{b / (1 << 20):.0f}" for b in done))
+        peak, at = history.peak
+        if peak:
+            lines.append(f"  most chunks under-replicated at once: {peak} at t={hms(at)}")
+    return "\n".join(lines)
+
+
+def focus_text(store, touched: TouchedObject | None) -> list[str]:
+    if touched is None:
+        return ["object in focus: none yet (put, get or locate an object to see where its pieces are)"]
+    found = focus_pieces(store, touched)
+    if found is None:
+        return [f"object in focus: {touched.name} is gone (deleted)"]
+    obj, index, pieces = found
+    hosts, racks, zones = spread_of(store, pieces)
+    why = f"{touched.verb} at t={hms(touched.t_ms)}"
+    if touched.verb == "get":
+        why += f", {touched.latency_ms:g} ms, slowest chunk {index} from {touched.slowest_disk}"
+    out = [
+        f"object in focus: {obj.name} chunk {index} of {len(obj.chunks)} ({why}); {obj.scheme.label} {obj.placement}; "
+        f"its pieces span {hosts} hosts, {racks} racks, {zones} zones"
+    ]
+    disks = store.hw.disks
+    for p in pieces:
+        if p.disk is None:
+            out.append(f"  {p.label}: missing (to be rebuilt)")
+        else:
+            h = disks[p.disk].host
+            out.append(f"  {p.label}: {p.disk} (host {h.id}, rack {h.rack.id}, zone {h.rack.zone.id}) {p.condition}")
+    return out
+
+
+def repair_text(store, m: dict) -> list[str]:
+    from ..cloud.storage import format_bytes
+
+    out = [f"under-replicated chunks: {m['chunks_under_replicated']}; repair queue: {m['repair_queue']} chunks"]
+    if m["chunks_under_replicated"] or m["repair_queue"]:
+        r = store.repair_status()
+        if r.queued or r.waiting_report or r.stalled or r.blocked:
+            out.append(
+                f"repair: {format_bytes(r.bytes_pending)} to copy, about {r.eta_s:.0f} s at {store.config.repair_mbps:g} MiB/s; "
+                f"{r.waiting_report} waiting for the next heartbeat, {r.stalled} with no readable source, "
+                f"{r.blocked} with no host to take them"
+            )
+        elif r.suspect_hosts:
+            out.append("repair: nothing to copy until a silent host is declared dead (its pieces still count)")
+        for host, at in r.suspect_hosts:
+            out.append(f"  {host}: silent; declared dead at t={hms(int(at * 1000))} unless it comes back")
+    if store.dead_hosts:
+        out.append(f"dead hosts (pieces written off): {', '.join(store.dead_hosts)}")
+    return out
+
+
+VIEW_TEXT["storage"] = storage_text

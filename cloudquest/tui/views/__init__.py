@@ -18,12 +18,14 @@ from .fleet import FleetView
 from .host import HostView
 from .reliability import ReliabilityView
 from .scheduling import SchedulingView
+from .storage import StorageView
 
 VIEWS: dict[str, type[LiveView]] = {
     "fleet": FleetView,
     "host": HostView,
     "scheduling": SchedulingView,
     "reliability": ReliabilityView,
+    "storage": StorageView,
 }
 
 
