@@ -98,6 +98,9 @@ class ChapterScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self._objectives = self.query_one(ObjectivesPanel)
+        self._events = self.query_one(EventLogPanel)
+        self._status = self.query_one(StatusBar)
         self.query_one(Console).set_completer(self._complete)
         self._timer = self.set_interval(FRAME_S, self._frame, pause=not self.clock.running)
         self.refresh_all()
@@ -158,10 +161,10 @@ class ChapterScreen(Screen):
 
     # -- drawing -----------------------------------------------------------------------
     def refresh_status(self) -> None:
-        passed, total = self.query_one(ObjectivesPanel).summary()
+        passed, total = self._objectives.summary()
         hints = self.chapter.hints
         done = Text(f"objectives {passed}/{total}", style="bold green" if total and passed == total else "")
-        self.query_one(StatusBar).show(
+        self._status.show(
             Text(f"{self.chapter.number} · {self.chapter.title}", style="bold"),
             clock_text(self.session.cloud.now_ms, self.clock.running, self.clock.speed),
             done,
@@ -170,23 +173,22 @@ class ChapterScreen(Screen):
 
     def refresh_all(self) -> None:
         self.view.update_view()
-        self.query_one(ObjectivesPanel).update_states(self.session.grader.states)
-        self.query_one(EventLogPanel).sync(self.session.cloud.log)
+        self._objectives.update_states(self.session.grader.states)
+        self._events.sync(self.session.cloud.log)
         self.refresh_status()
         self._check_progress()
 
     def _check_progress(self) -> None:
         states = self.session.grader.states
-        console = self.query_one(Console)
         for s in states:
             if s.status == "failed" and s.settled and s.id not in self._announced_failed:
                 self._announced_failed.add(s.id)
-                console.note(f"✘ FAIL for good: {s.id} ({s.evidence}). F8 starts the chapter again.", style="bold red")
+                self.query_one(Console).note(f"✘ FAIL for good: {s.id} ({s.evidence}). F8 starts the chapter again.", style="bold red")
         if states and not self._announced_done and all(s.status == "passed" for s in states):
             self._announced_done = True
             if self.clock.running:
                 self.action_toggle_clock()
-            console.note(
+            self.query_one(Console).note(
                 "✔ Every objective passes. The clock is paused. F6 finishes the run and shows your result; "
                 "or keep exploring. The reference solution (F7) is now open to you.",
                 style="bold green",

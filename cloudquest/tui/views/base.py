@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
+from textual.strip import Strip
 from textual.widget import Widget
 
 if TYPE_CHECKING:
@@ -35,8 +37,10 @@ class LiveView(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.session = session
         self._text = Text()
-        self._lines = 0
         self._width = 0
+        self._line_texts: list[Text] = []
+        self._keys: list[tuple] = []
+        self._strips: dict[tuple, Strip] = {}
 
     # -- what subclasses write ---------------------------------------------------------
     def draw(self, width: int) -> Text:  # pragma: no cover - abstract
@@ -62,27 +66,40 @@ class LiveView(Widget):
         if not force and width == self._width and not self.changed():
             return
         self._width = width
-        text = self._prepare(self.draw(width), width)
-        lines = _count_lines(text)
+        self._set_text(self._prepare(self.draw(width), width), repaint=True)
+
+    def _set_text(self, text: Text, repaint: bool) -> None:
+        """Keep the new picture line by line; repaint only the lines that changed (a
+        live tick usually moves a few bars and a step mark, not the whole view)."""
         self._text = text
-        if lines != self._lines:
-            self._lines = lines
+        lines = text.split("\n", allow_blank=True) if text.plain else []
+        keys = [(line.plain, tuple(line.spans)) for line in lines]
+        old = self._keys
+        self._line_texts, self._keys = lines, keys
+        if not repaint:
+            return
+        if len(keys) != len(old):
             self.refresh(layout=True)
-        else:
-            self.refresh()
+            return
+        changed = [y for y, (new, was) in enumerate(zip(keys, old)) if new != was]
+        if changed:
+            # one region from the first changed line to the last: one pass of the
+            # compositor rather than one per line
+            self.refresh(Region(0, changed[0], self.size.width, changed[-1] - changed[0] + 1))
 
     @staticmethod
     def _prepare(text: Text, width: int) -> Text:
         # Views lay out their own lines to the width; anything longer is cut with an
         # ellipsis, not wrapped, so the line count (and the layout) stays predictable.
-        lines = text.split("\n", allow_blank=True)
-        for line in lines:
-            if line.cell_len > width:
-                line.truncate(width, overflow="ellipsis")
-        out = Text("\n").join(lines)
-        out.no_wrap = True
-        out.end = ""
-        return out
+        if any(cell_len(line) > width for line in text.plain.split("\n")):
+            lines = text.split("\n", allow_blank=True)
+            for line in lines:
+                if line.cell_len > width:
+                    line.truncate(width, overflow="ellipsis")
+            text = Text("\n").join(lines)
+        text.no_wrap = True
+        text.end = ""
+        return text
 
     @property
     def text(self) -> Text:
@@ -100,12 +117,30 @@ class LiveView(Widget):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width != self._width:
             self._width = width
-            self._text = self._prepare(self.draw(width), width)
-            self._lines = _count_lines(self._text)
-        return max(self._lines, 1)
+            self._set_text(self._prepare(self.draw(width), width), repaint=False)
+        return max(len(self._keys), 1)
 
-    def render(self) -> Text:
-        return self._text
+    def render_line(self, y: int) -> Strip:
+        # The line API: Textual asks for the lines it repaints; each line's strip is
+        # cached by its content, so an unchanged line costs a dictionary lookup.
+        width = self.size.width
+        style = self.rich_style
+        if y >= len(self._keys):
+            return Strip.blank(width, style)
+        key = (self._keys[y], width, style)
+        strip = self._strips.get(key)
+        if strip is None:
+            line = self._line_texts[y].copy()
+            line.style = style
+            line.no_wrap = True
+            strip = Strip(line.render(self.app.console), line.cell_len).crop_extend(0, width, style)
+            if len(self._strips) > STRIP_CACHE:
+                self._strips.clear()
+            self._strips[key] = strip
+        return strip
+
+
+STRIP_CACHE = 4096
 
 
 def _count_lines(text: Text) -> int:

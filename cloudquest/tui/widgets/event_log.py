@@ -67,6 +67,9 @@ class EventLogPanel(Vertical):
         self._filter = EventFilter()
         self._shown = 0
         self._end = 0
+        self._lines: RichLog | None = None
+        self._stale = False
+        self._drawn_width = 0
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter events: words, !word to drop", id="event-filter")
@@ -77,7 +80,9 @@ class EventLogPanel(Vertical):
 
     @property
     def lines(self) -> RichLog:
-        return self.query_one("#event-lines", RichLog)
+        if self._lines is None:
+            self._lines = self.query_one("#event-lines", RichLog)
+        return self._lines
 
     @property
     def shown(self) -> int:
@@ -87,25 +92,38 @@ class EventLogPanel(Vertical):
     def sync(self, log: EventLog, upto: int | None = None) -> None:
         """Show the events of ``log`` (only its first ``upto``, when a replay is scrubbed)."""
         end = len(log) if upto is None else min(upto, len(log))
-        if log is not self._log or end < self._seen:
+        if self._width() is None:
+            # Hidden (the other tab is showing): nothing to wrap to; catch up when shown.
+            self._log, self._end, self._stale = log, end, True
+            return
+        if log is not self._log or end < self._seen or self._stale:
             self._log = log
             self._end = end
             self._rebuild()
             return
         if end == self._seen:
             return
+        width = self._width()
         for e in log.since(self._seen)[: end - self._seen]:
             if self._filter(e):
-                self._write(event_line(e))
+                self.lines.write(event_line(e), width=width)
                 self._shown += 1
         self._seen = self._end = end
 
-    def _write(self, text: Text) -> None:
-        lines = self.lines
-        width = lines.scrollable_content_region.width
-        lines.write(text, width=width if width > 0 else None)
+    def _width(self) -> int | None:
+        # Wrap to the pane as it is now (RichLog would otherwise measure against the
+        # whole terminal's default width).
+        width = self.lines.scrollable_content_region.width
+        return width if width > 0 else None
+
+    def on_resize(self) -> None:
+        width = self._width()
+        if width is not None and (width != self._drawn_width or self._stale):
+            self._rebuild()
 
     def _rebuild(self) -> None:
+        self._stale = False
+        self._drawn_width = self._width() or 0
         lines = self.lines
         lines.clear()
         self._shown = 0
@@ -122,8 +140,9 @@ class EventLogPanel(Vertical):
                 matches.append(e)
                 if len(matches) >= SHOWN:
                     break
+        width = self._width()
         for e in reversed(matches):
-            self._write(event_line(e))
+            lines.write(event_line(e), width=width)
         self._shown = len(matches) if len(matches) < SHOWN else sum(1 for i in range(end) if self._filter(log[i]))
         self._seen = end
 

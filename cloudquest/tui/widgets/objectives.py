@@ -30,7 +30,7 @@ class ObjectivesPanel(Vertical):
     ObjectivesPanel { height: auto; }
     ObjectivesPanel > OptionList { height: auto; max-height: 8; border: none; padding: 0; }
     ObjectivesPanel > OptionList:focus { border: none; background-tint: $foreground 5%; }
-    ObjectivesPanel > #objective-detail { height: auto; max-height: 4; color: $text-muted; padding: 0 1; }
+    ObjectivesPanel > #objective-detail { height: 4; color: $text-muted; padding: 0 1; }
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -38,6 +38,9 @@ class ObjectivesPanel(Vertical):
         self._rows: list[tuple[str, str]] = []  # (status, id) as drawn
         self._states: Sequence = ()
         self._drawn_width = 0
+        self._list: OptionList | None = None
+        self._detail: Static | None = None
+        self._detail_plain = ""
 
     def compose(self) -> ComposeResult:
         yield OptionList(id="objective-list")
@@ -45,7 +48,9 @@ class ObjectivesPanel(Vertical):
 
     @property
     def option_list(self) -> OptionList:
-        return self.query_one(OptionList)
+        if self._list is None:
+            self._list = self.query_one(OptionList)
+        return self._list
 
     def summary(self) -> tuple[int, int]:
         return sum(1 for s in self._states if s.status == "passed"), len(self._states)
@@ -67,7 +72,9 @@ class ObjectivesPanel(Vertical):
         self._rows = rows
         self._drawn_width = self._width()
         passed, total = self.summary()
-        self.border_title = f"objectives {passed}/{total}"
+        title = f"objectives {passed}/{total}"
+        if self.border_title != title:  # setting it repaints the whole panel
+            self.border_title = title
         self._show_detail()
 
     def _width(self) -> int:
@@ -92,7 +99,8 @@ class ObjectivesPanel(Vertical):
 
     def _show_detail(self) -> None:
         ol = self.option_list
-        detail = self.query_one("#objective-detail", Static)
+        detail = self._detail or self.query_one("#objective-detail", Static)
+        self._detail = detail
         i = ol.highlighted
         if i is None or i >= len(self._states):
             detail.update("")
@@ -102,7 +110,12 @@ class ObjectivesPanel(Vertical):
         text.append(f"{s.objective.text}", style="bold")
         text.append(f"  [{', '.join(s.objective.skills)}]\n", style="italic")
         text.append(s.evidence or "not sampled yet")
-        detail.update(text)
+        if text.plain == self._detail_plain:
+            return
+        # Evidence changes every tick ("now t=..."); the detail has a fixed height, so no
+        # layout pass is needed, only a repaint of its four lines.
+        detail.update(text, layout=False)
+        self._detail_plain = text.plain
 
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -27,4 +27,4 @@ class StatusBar(Static):
             if i:
                 text.append(" │ ", style="dim")
             text.append_text(part if isinstance(part, Text) else Text(part))
-        self.update(text)
+        self.update(text, layout=False)  # one line, always: no layout pass needed
