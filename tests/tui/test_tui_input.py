@@ -206,3 +206,19 @@ async def test_no_color_is_respected(make_app, monkeypatch):
         assert app.no_color
         # colour is never the only signal: the objectives say PENDING in words
         assert "PENDING" in str(screen.query_one("#objective-list").get_option_at_index(0).prompt)
+
+
+async def test_keys_arriving_in_one_burst_keep_their_order(make_app):
+    """A fast typist, or a paste in a terminal without bracketed paste: Enter, tab and the
+    arrows act exactly where they came among the characters."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_launch(app, pilot)
+        burst = [*"lau", "tab", *"--na", "tab", *"api --zone eu-west-1b", "enter", *"help", "enter", "up", "up"]
+        for key in burst:
+            char = {"tab": "\t", "enter": "\r", "up": None}.get(key, key)
+            name = {" ": "space", "-": "minus"}.get(key, key)
+            app._driver.send_message(events.Key(name, char))  # all at once, no waiting
+        await settle(pilot)
+        assert [line for _t, line in screen.session.command_log] == ["launch --name api --zone eu-west-1b", "help"]
+        assert screen.query_one(Console).line.value == "launch --name api --zone eu-west-1b"

@@ -61,6 +61,15 @@ class CommandLine(Input):
             return self.line
 
     @dataclass
+    class Entered(Message):
+        line: "CommandLine"
+        text: str
+
+        @property
+        def control(self) -> "CommandLine":
+            return self.line
+
+    @dataclass
     class Pasted(Message):
         line: "CommandLine"
         lines: list[str]
@@ -109,6 +118,27 @@ class CommandLine(Input):
             self.value = before + addition + after
             self.cursor_position = len(before) + len(addition)
         self.post_message(self.Completions(self, candidates if len(candidates) != 1 else []))
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Enter, tab and the arrows are handled here, in the order the keys came: a
+        # binding would run only after the key bubbled up through the app, by which time
+        # the characters typed after it (a fast typist, a paste in a terminal without
+        # bracketed paste) would already be on the line.
+        key = event.key
+        if key in ("enter", "tab", "up", "down"):
+            event.stop()
+            event.prevent_default()
+            if key == "enter":
+                # Take the line and clear it now, so the next keys start a new line.
+                line, self.value = self.value, ""
+                self.remember(line)
+                self.post_message(self.Entered(self, line))
+            elif key == "tab":
+                self.action_complete()
+            else:
+                self.action_history(-1 if key == "up" else 1)
+            return
+        await super()._on_key(event)
 
     async def _on_paste(self, event: events.Paste) -> None:
         lines = event.text.splitlines()
@@ -207,14 +237,11 @@ class Console(Vertical):
         self.line.focus()
 
     # -- events ------------------------------------------------------------------------
-    @on(CommandLine.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
+    @on(CommandLine.Entered)
+    def _entered(self, event: CommandLine.Entered) -> None:
         event.stop()
-        line = event.value
-        self.line.remember(line)
-        self.line.value = ""
         self.show_candidates([])
-        self.post_message(self.Command(self, line))
+        self.post_message(self.Command(self, event.text))
 
     @on(CommandLine.Pasted)
     def _pasted(self, event: CommandLine.Pasted) -> None:
