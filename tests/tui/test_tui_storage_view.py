@@ -349,3 +349,27 @@ def test_describe_prints_the_storage_view_in_words():
     series = re.search(r"history, one figure per 1m from t=0:00:00: chunks under-replicated ([\d ]+)\n", out).group(1)
     under = [int(x) for x in series.split()]
     assert len(under) == 16 and under[0] > 0 and 0 in under[1:14] and under[-1] == store.chunks_under > 0
+
+
+def test_the_focus_chunk_is_reversed_on_every_map():
+    """Dense, cells or bars: the disks holding the chunk in focus are drawn reversed (a mark
+    that needs no colour), exactly as many as the chunk has pieces."""
+    s = Session(REPLICATION, 0)
+    s.run_script(["set erasure 6 3", "set placement zone-aware", "put events-1 6GiB", "locate events-1 --chunk 4"])
+    chunk = s.cloud.extensions["storage"].objects["events-1"].chunks[4]
+    view = StorageView(s)
+    for rows, width, form in ((9, 46, "dense"), (16, 67, "cells"), (60, 67, "bars")):
+        view.layout_rows = lambda rows=rows: rows
+        text = view.draw(width)
+        plain = text.plain
+        map_end = plain.index("\nunder ")
+        reversed_cells = [plain[sp.start : sp.end] for sp in text.spans if "reverse" in str(sp.style) and sp.end <= map_end]
+        assert len(reversed_cells) == len(chunk.pieces) == 9, form
+        assert all(len(c) == 1 and c in FILL for c in reversed_cells), (form, reversed_cells)
+        lines = plain[:map_end].splitlines()
+        if form == "dense":
+            assert len(lines) == 2 + 3  # settings, data, one line per zone
+        elif form == "cells":
+            assert sum(1 for line in lines if re.match(r"^(1[abc]|  ) [abc][12] ", line)) == 6
+        else:
+            assert "disks by host" not in plain and sum(1 for line in lines if line.startswith("  ")) == 24

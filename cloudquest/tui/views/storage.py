@@ -327,6 +327,11 @@ class StorageView(FittedView):
                     for d in h.disks:
                         glyph, style = disk_glyph(states[d.id], usage[d.id].fill_pct)
                         self._mark(row, d.id, glyph, style, marks)
+            # no room for a percent per disk: the zone's fullest disk instead
+            fullest = max((usage[d.id].fill_pct for h in z.hosts() for d in h.disks), default=0.0)
+            tail = f"  max {pct_text(fullest)}%"
+            if row.width + len(tail) <= width:
+                row.add(tail, fill_style(fullest))
             out.append(row)
         return out
 
@@ -383,7 +388,9 @@ class StorageView(FittedView):
         now_under = m["chunks_under_replicated"]
         u_tail = f" {now_under} now"
         r_tail = " " + self._repair_now(store, m, width)
-        cells = max(4, width - LABEL - max(len(u_tail), len(r_tail)))
+        # a fixed room for the figures after the lines, so the lines do not jitter as
+        # "wait 10m20s" becomes "wait 9m35s"
+        cells = max(4, width - LABEL - max(16, len(u_tail), len(r_tail)))
         start, cell, n = self.history.window(now, cloud.tick_ms, cells)
         scale = f" ({span_text(cell)}/cell)"
         if n and LABEL + cells + len(u_tail) + len(scale) <= width:
@@ -457,14 +464,14 @@ class StorageView(FittedView):
         # the pieces by name, as many lines as the room below allows
         cur = Row("  ")
         for p in pieces:
-            piece = f"{p.label} {p.disk or 'missing'}"
+            where = p.disk or "missing"
             if p.condition != "ok":
-                piece += f" {WORD.get(p.condition, p.condition)}"
-            if cur.width + len(piece) + 1 > width and cur.width > 2:
+                where += f" {WORD.get(p.condition, p.condition)}"
+            if cur.width + len(p.label) + len(where) + 2 > width and cur.width > 2:
                 out.append(cur)
                 cur = Row("  ")
             style = "" if p.condition in ("ok", "slow") else "bold red" if p.condition != "silent" else "yellow"
-            cur.add(" " if cur.width > 2 else "").add(piece, style)
+            cur.add(" " if cur.width > 2 else "").add(p.label, "dim").add(" " + where, style)
         if cur.width > 2:
             out.append(cur)
         return out
