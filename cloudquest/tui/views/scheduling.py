@@ -15,22 +15,24 @@ groups, and the last decision the player read with ``explain``.
 - **Pending requests.** How many, and the next ones in arrival order.
 - **explain.** The last decision read with ``explain``: the winner, then the other hosts
   that passed by total, each with its CPU, RAM and affinity scores, and what the filters
-  threw out. The table is worked out from the same lookup the command uses, when the view
-  first sees the ``scheduler.explained`` event, so it matches the console.
+  threw out. It is the table the command printed (the command keeps it: see
+  ``game.view_text.remember_explained``), so a replay scrubbed to a later moment still
+  shows the decision as it was read.
 
 The layout follows the room (about 46 x 8 at 80x24): rack lines give way to zone lines,
-and those to per-zone counts for big fleets, before the explain table loses its rows.
+and those to per-zone counts for big fleets, before the explain table loses rows; it
+always keeps its verdict (winner, total, what was filtered out) and the best three hosts,
+scrolling below the pane if it must.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
 
 from ...cloud.fleet import group_metrics
-from ...cloud.hardware import Health
+from ...cloud.hardware import Health, Rack, Zone
 from ...game.view_text import LatestExplain, band
 from .fit import FittedView, Line, join_lines, short_labels
 from .fleet import BAND_GLYPH, BAND_STYLE
@@ -45,14 +47,14 @@ BAND_ORDER = ("idle", "light", "busy", "high", "full")
 
 @dataclass
 class RackScan:
-    rack: Any
+    rack: Rack
     up: bool
     marks: list[tuple[str, str, int]]  # per host: glyph, style, utilisation %
 
 
 @dataclass
 class ZoneScan:
-    zone: Any
+    zone: Zone
     pct: int  # the zone's hosts that are up, taken together (as zone_imbalance counts)
     counts: dict[str, int]  # hosts per band word, or "degraded" / "down"
     racks: list[RackScan]
@@ -368,7 +370,10 @@ class SchedulingView(FittedView):
         room = min(len(rows), max(budget - 3, EXPLAIN_MIN_HOSTS))
         if room < len(rows):
             more = len(rows) - room
-            filtered.add(f"  (+{more} more hosts in the console)" if wide else f" +{more} more", "dim")
+            for suffix in (f"  (+{more} more hosts in the console)", f" (+{more} more)", f" +{more}"):
+                if filtered.width + len(suffix) <= width:
+                    filtered.add(suffix, "dim")
+                    break
         out = [title, filtered]
         if not rows:
             return out
