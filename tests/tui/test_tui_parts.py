@@ -296,3 +296,23 @@ async def test_an_unwritable_replay_folder_is_reported_not_fatal(make_app):
         assert isinstance(app.screen, ResultScreen)
         assert app.screen.replay is None
         assert any("could not keep this run" in str(n.message) for n in app._notifications)
+
+
+async def test_scrubbing_in_a_burst_shows_exactly_the_moment_reached(make_app):
+    """Keys faster than the rebuilds: the moment shown is always the state at that moment."""
+    from textual import events
+
+    path = save_run(played(LAUNCH.solution))
+    app = make_app(replay_file=path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        viewer = app.screen
+        for burst in (["end", "home", "right", "right"], ["end", "left", "left", "home", "n", "n"], ["right"] * 9 + ["p"]):
+            for key in burst:
+                app._driver.send_message(events.Key(key, key if len(key) == 1 else None))
+            await settle(pilot)
+            await viewer.settled()
+            await settle(pilot)
+            fresh = viewer.timeline.build(viewer.moment)
+            assert viewer.session.cloud.log.to_jsonl() == fresh.cloud.log.to_jsonl(), viewer.moment
+            assert viewer.session.cloud.now_ms == viewer.moment[0]

@@ -18,6 +18,12 @@ from ...game.schema import SKILLS
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
 
+class ChapterTable(DataTable):
+    """The chapter list; Enter plays the chapter under the cursor (and says so)."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Play")]
+
+
 STATE_MARK = {
     "completed": ("✔ completed", "bold green"),
     "open": ("○ open", "bold"),
@@ -29,8 +35,6 @@ class LevelMapScreen(Screen):
     CSS_PATH = "level_map.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
-        # priority: the table would take Enter first and hide it from the footer
-        Binding("enter", "play", "Play", priority=True),
         Binding("z", "quiz", "Quiz"),
         Binding("r", "replays", "Replays"),
         Binding("escape", "back", "Back"),
@@ -43,7 +47,7 @@ class LevelMapScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="map-progress")
         with Horizontal(id="map-body"):
-            yield DataTable(id="chapters", cursor_type="row", zebra_stripes=False)
+            yield ChapterTable(id="chapters", cursor_type="row", zebra_stripes=False)
             with Vertical(id="map-side"):
                 yield Static("", id="chapter-detail")
                 yield Static("", id="skills")

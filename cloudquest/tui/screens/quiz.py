@@ -20,6 +20,7 @@ from ...game.quiz import AskedQuestion, QuizError, QuizScore, prepare
 from ...game.schema import SKILLS
 from ..own_runs import own_run_questions
 from ..runs import list_runs
+from ..widgets import OrderedInput
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
@@ -64,7 +65,7 @@ class QuizScreen(Screen):
         with VerticalScroll(id="quiz-body"):
             yield Static("Preparing the questions (predict questions run small worlds)…", id="quiz-question")
             yield OptionList(id="quiz-options")
-            yield Input(placeholder="your answer, a number; Enter to answer", id="quiz-answer")
+            yield OrderedInput(placeholder="a number, then Enter", id="quiz-answer")
             yield Static("", id="quiz-feedback")
         yield Footer(compact=True)
 

@@ -9,6 +9,7 @@ moment shown, on the chapter screen; the replay itself never changes.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,10 +35,15 @@ if TYPE_CHECKING:
     from ..app import CloudQuestApp
 
 
+class RunTable(DataTable):
+    """The list of runs; Enter opens the one under the cursor (and says so)."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+
+
 class ReplaysScreen(Screen):
     CSS_PATH = "replays.tcss"
     BINDINGS = [
-        Binding("enter", "open", "Open"),
         Binding("escape", "back", "Back"),
     ]
 
@@ -51,7 +57,7 @@ class ReplaysScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="replays-head")
-        yield DataTable(id="replay-list", cursor_type="row")
+        yield RunTable(id="replay-list", cursor_type="row")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -132,6 +138,8 @@ class ReplayViewerScreen(Screen):
         self.full: Session | None = None
         self.session: Session | None = None
         self.timeline: Timeline | None = None
+        self._at: tuple[int, int] = (0, 0)  # the moment self.session stands at
+        self._pending: tuple[int, int] | None = None  # a rebuild on its way
         self.index = 0
         self.problems: list[str] = []
         self.view: LiveView | None = None
@@ -254,26 +262,39 @@ class ReplayViewerScreen(Screen):
         index = max(0, min(self.timeline.end, index))
         if index == self.index:
             return
-        before, self.index = self.moment, index
-        if self.moment > before:
-            self.timeline.forward(self.session, before, self.moment)
+        self.index = index
+        target = self.moment
+        if self._pending is None and target >= self._at:
+            # forward: play only the commands in between, on the session shown
+            self.timeline.forward(self.session, self._at, target)
+            self._at = target
             self._show()
         else:
-            self._rebuild(self.moment)
+            self._pending = target
+            self._rebuild(target)
 
     @work(thread=True, exclusive=True, group="scrub")
     def _rebuild(self, moment: tuple[int, int]) -> None:
         # Going back means re-running from the start: off the event loop, so the keys keep
-        # working on a long run; only the newest request is shown.
+        # working on a long run. Each result is a fresh session nobody else touches.
         assert self.timeline is not None
         session = self.timeline.build(moment)
         self.app.call_from_thread(self._rebuilt, session, moment)
 
     def _rebuilt(self, session: Session, moment: tuple[int, int]) -> None:
-        if self.moment != moment:
-            return
-        self.session = session
+        assert self.timeline is not None
+        want = self.moment
+        if want < moment:
+            return  # the player went further back meanwhile: a newer rebuild is coming
+        if want > moment:
+            self.timeline.forward(session, moment, want)
+        self.session, self._at, self._pending = session, want, None
         self._show()
+
+    async def settled(self) -> None:
+        """Wait until the session on screen stands at the moment shown."""
+        while self._pending is not None:
+            await asyncio.sleep(0.005)
 
     # -- keys ----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -289,10 +310,11 @@ class ReplayViewerScreen(Screen):
         if self.timeline is not None:
             self.go(self.timeline.end if end else 0)
 
-    def action_event(self, direction: int) -> None:
+    async def action_event(self, direction: int) -> None:
         """Jump to the moment that shows the next (or the previous) event."""
         if self.timeline is None or self.session is None:
             return
+        await self.settled()  # count the events of the moment shown, not of a stale one
         shown = len(self.session.cloud.log)
         if direction > 0:
             target = self.timeline.next_event(shown)

@@ -61,6 +61,7 @@ STATE = {
 }
 WORD = {"ok": "ok", "slow": "slow", "failed": "FAILED", "silent": "silent", "dead": "DEAD", "draining": "draining", "drained": "drained"}
 LABEL = 7  # "under  ", "repair "
+EXACT_QUEUE = 3_000  # repair queue length up to which the store's exact status is asked
 DETAIL_HOSTS = 64  # below the fold: at most this many host lines
 LEGEND = "·▁▄█ fill  ~ slow  ✘ failed  ? silent  † dead  ↓ draining  ◆◇ focus"
 LEGEND_SHORT = "~slow ✘failed ?silent †dead ↓drain ◆focus"
@@ -202,7 +203,12 @@ class StorageView(FittedView):
 
         settings, data = self._settings(store, width), self._data(m)
         head = [chips(settings, width), chips(data, width)]
-        spark = self._sparklines(store, m, width)
+        # The store's repair status walks the whole queue; past EXACT_QUEUE chunks the
+        # view estimates what is left instead (see _repair_now), to keep a tick cheap.
+        status = None
+        if (m["chunks_under_replicated"] or m["repair_queue"]) and m["repair_queue"] <= EXACT_QUEUE:
+            status = store.repair_status()
+        spark = self._sparklines(store, m, status, width)
         focus = self._focus(store, found, width)
         zones = list(hw.zones.values())
         zlabel = self._zone_labels(zones)
@@ -222,8 +228,8 @@ class StorageView(FittedView):
                     # short of rows: the settings and the data share one line
                     head = [chips(settings + [(p + 2 if p else 0, t, st) for p, t, st in data], width)]
         out = head + disk_map + spark + focus[:1]
-        status = self._status(store, m, width)
-        extra = status + focus[1:] if status else focus[1:]
+        lines = self._status(store, m, status, width)
+        extra = lines + focus[1:] if lines else focus[1:]
         spare = rows - len(out)
         if spare > 0:
             out += extra[:spare]
@@ -382,12 +388,12 @@ class StorageView(FittedView):
         return out
 
     # -- time ----------------------------------------------------------------------------
-    def _sparklines(self, store, m: dict, width: int) -> list[Row]:
+    def _sparklines(self, store, m: dict, status, width: int) -> list[Row]:
         cloud = self.session.cloud
         now = cloud.now_ms
         now_under = m["chunks_under_replicated"]
         u_tail = f" {now_under} now"
-        r_tail = " " + self._repair_now(store, m, width)
+        r_tail = " " + self._repair_now(store, m, status, width)
         # a fixed room for the figures after the lines, so the lines do not jitter as
         # "wait 10m20s" becomes "wait 9m35s"
         cells = max(4, width - LABEL - max(16, len(u_tail), len(r_tail)))
@@ -419,26 +425,31 @@ class StorageView(FittedView):
         r.add(r_tail, "cyan" if m["repair_queue"] else "dim")
         return [u, r]
 
-    def _repair_now(self, store, m: dict, width: int) -> str:
+    def _repair_now(self, store, m: dict, status, width: int) -> str:
+        """What repair is doing now, after the sparkline: idle, how long until a silent
+        host is written off, or the share of this incident's copying done and its ETA."""
         queue = m["repair_queue"]
         if not queue:
             if not m["chunks_under_replicated"]:
                 return "idle"
             # nothing to copy yet: a heartbeat report, a host's timeout, or a source is due
-            suspects = store.repair_status().suspect_hosts
+            suspects = status.suspect_hosts if status is not None else ()
             if suspects:
                 due = int(min(at for _, at in suspects) * 1000) - self.session.cloud.now_ms
                 return f"wait {span_text(max(0, due))}"
             return "waiting"
-        status = store.repair_status()
-        done = self.history.repaired_by(self.session.cloud.now_ms)
-        since = status.incident_started_s
-        if since is not None:
-            done -= self.history.repaired_by(int(since * 1000) - 1)
-        total = done + status.bytes_pending
+        now = self.session.cloud.now_ms
+        start = store.incident_start_ms
+        done = self.history.repaired_by(now) - (self.history.repaired_by(start - 1) if start is not None else 0)
+        if status is not None:
+            pending, approx = status.bytes_pending, ""
+        else:
+            # a long queue: what is left estimated from the chunks repaired so far
+            pending, approx = queue * self.history.mean_repair_bytes(store.config.chunk_bytes), "~"
+        total = done + pending
         pct = 100 * done / total if total else 0
-        eta = span_text(int(status.eta_s) * 1000 + 1000)
-        return f"{pct:.0f}% ETA {eta}" if width >= 40 else f"{pct:.0f}%"
+        eta = span_text(int(pending / (store.config.repair_mbps * MiB)) * 1000 + 1000)
+        return f"{pct:.0f}% ETA {approx}{eta}" if width >= 40 else f"{pct:.0f}%"
 
     # -- focus and status ----------------------------------------------------------------
     def _focus(self, store, found, width: int) -> list[Row]:
@@ -476,11 +487,12 @@ class StorageView(FittedView):
             out.append(cur)
         return out
 
-    def _status(self, store, m: dict, width: int) -> list[Row]:
+    def _status(self, store, m: dict, r, width: int) -> list[Row]:
         out = []
         now = self.session.cloud.now_ms
-        if m["chunks_under_replicated"] or m["repair_queue"]:
-            r = store.repair_status()
+        if r is None and m["repair_queue"]:
+            out.append(chips([(0, f"queued {m['repair_queue']}", "cyan"), (1, "ETA estimated", "dim")], width))
+        if r is not None:
             items = [] if not (r.queued or r.waiting_report or r.stalled or r.blocked) else [
                 (0, f"queued {r.queued}", "cyan"),
                 (1, f"{format_bytes(r.bytes_pending)} to copy", ""),

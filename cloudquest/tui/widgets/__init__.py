@@ -1,6 +1,6 @@
 """Widgets of the terminal game: console, objectives, event log, status bar."""
 
-from .console import CommandLine, Console
+from .console import CommandLine, Console, OrderedInput
 from .event_log import EventFilter, EventLogPanel
 from .objectives import ObjectivesPanel, status_text
 from .status import StatusBar, clock_text
@@ -11,6 +11,7 @@ __all__ = [
     "EventFilter",
     "EventLogPanel",
     "ObjectivesPanel",
+    "OrderedInput",
     "StatusBar",
     "clock_text",
     "status_text",

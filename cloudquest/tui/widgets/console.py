@@ -42,7 +42,25 @@ def common_prefix(words: list[str]) -> str:
     return first[:i]
 
 
-class CommandLine(Input):
+class OrderedInput(Input):
+    """An Input whose own keys (Enter, ctrl+u, the arrows...) act where they came among
+    the keys typed.
+
+    Textual runs a widget's key bindings only after the key has bubbled up to the app,
+    so with keys arriving in a burst (a fast typist, a paste in a terminal without
+    bracketed paste) the characters typed after Enter would land on the line first."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        bindings = self._bindings.key_to_bindings.get(event.key)
+        if bindings:
+            event.stop()
+            event.prevent_default()
+            await self.run_action(bindings[0].action)
+            return
+        await super()._on_key(event)
+
+
+class CommandLine(OrderedInput):
     """One line of input with history (up/down) and completion (tab)."""
 
     BINDINGS = [
@@ -138,7 +156,7 @@ class CommandLine(Input):
             else:
                 self.action_history(-1 if key == "up" else 1)
             return
-        await super()._on_key(event)
+        await super()._on_key(event)  # the line's own editing keys, in order too
 
     async def _on_paste(self, event: events.Paste) -> None:
         lines = event.text.splitlines()

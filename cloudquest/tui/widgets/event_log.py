@@ -145,6 +145,8 @@ class EventLogPanel(Vertical):
             lines.write(event_line(e), width=width)
         self._shown = len(matches) if len(matches) < SHOWN else sum(1 for i in range(end) if self._filter(log[i]))
         self._seen = end
+        # the newest event in view once the pane has laid its lines out
+        self.call_after_refresh(lines.scroll_end, animate=False)
 
     @on(Input.Changed, "#event-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
