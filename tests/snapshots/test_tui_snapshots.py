@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cloudquest.game.chapters import load_all
-from cloudquest.game.locations import progress_file, replays_dir
+from cloudquest.game.locations import progress_file
 from cloudquest.game.session import Session
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tui" / "fixtures"
