@@ -593,6 +593,8 @@ class RepairHistory:
         self.repair_t: list[int] = []
         self.repair_cum: list[int] = []
         self.peak = (0, 0)  # (chunks, at ms)
+        self.repairs = 0  # storage.repaired events seen
+        self.moves = 0  # fault-like events seen (UNDER_MOVES, at_risk, protected, drains)
         self._seen = 0
         self._value = 0
 
@@ -614,11 +616,16 @@ class RepairHistory:
                 if int(e.get("was", 0)) < int(e.get("of", 0)) <= int(e.get("live", 0)):
                     span.append([e.t_ms, -1])
             elif kind == "storage.at_risk":
+                self.moves += 1
                 self._close(span, int(e.get("chunks", 0)), e.t_ms)
             elif kind == "storage.protected":
+                self.moves += 1
                 self._close(span, 0, e.t_ms)
             elif kind in UNDER_MOVES:
+                self.moves += 1
                 span.append([e.t_ms, None])
+            elif kind in ("storage.drain", "storage.undrain", "storage.drained", "storage.balanced"):
+                self.moves += 1
         self._seen = len(log)
         self._close(span, count, now)
         return True
@@ -651,6 +658,7 @@ class RepairHistory:
             self.peak = (v, t)
 
     def _repaired(self, t: int, nbytes: int) -> None:
+        self.repairs += 1
         total = (self.repair_cum[-1] if self.repair_cum else 0) + nbytes
         if self.repair_t and self.repair_t[-1] == t:
             self.repair_cum[-1] = total

@@ -33,6 +33,7 @@ logic live in :mod:`cloudquest.game.view_text`, shared with ``describe``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
 from rich.text import Span, Text
 
@@ -61,7 +62,6 @@ STATE = {
 }
 WORD = {"ok": "ok", "slow": "slow", "failed": "FAILED", "silent": "silent", "dead": "DEAD", "draining": "draining", "drained": "drained"}
 LABEL = 7  # "under  ", "repair "
-EXACT_QUEUE = 3_000  # repair queue length up to which the store's exact status is asked
 DETAIL_HOSTS = 64  # below the fold: at most this many host lines
 LEGEND = "·▁▄█ fill  ~ slow  ✘ failed  ? silent  † dead  ↓ draining  ◆◇ focus"
 LEGEND_SHORT = "~slow ✘failed ?silent †dead ↓drain ◆focus"
@@ -111,10 +111,15 @@ class Row:
 
     def add(self, s: str, style: str = "") -> "Row":
         if s:
+            end = self.width + len(s)
             if style:
-                self.spans.append(Span(self.width, self.width + len(s), style))
+                spans = self.spans
+                if spans and spans[-1].end == self.width and spans[-1].style == style:
+                    spans[-1] = Span(spans[-1].start, end, style)  # one span, not two
+                else:
+                    spans.append(Span(self.width, end, style))
             self.parts.append(s)
-            self.width += len(s)
+            self.width = end
         return self
 
     def extend(self, other: "Row") -> "Row":
@@ -158,6 +163,25 @@ def chips(items: list[tuple[int, str, str]], width: int, sep: str = " · ") -> R
     return row
 
 
+@dataclass(frozen=True)
+class RepairNow:
+    """What the repair is doing, as the store's ``repair_status`` last said, carried
+    forward by the bytes repaired since (see :meth:`StorageView._repair_state`)."""
+
+    queued: int
+    waiting: int  # pieces lost, reported at the next heartbeat
+    stalled: int  # no readable source
+    blocked: int  # no host can take a piece
+    pending: int  # bytes left to copy
+    suspects: tuple[tuple[str, float], ...]  # silent hosts, declared dead at (s)
+    moves: int  # the history's fault-like events when asked
+    done: int  # bytes repaired when asked
+
+    @property
+    def suspect_hosts(self) -> tuple[tuple[str, float], ...]:
+        return self.suspects
+
+
 class StorageView(FittedView):
     VIEW_TITLE = "storage"
 
@@ -165,11 +189,13 @@ class StorageView(FittedView):
         super().__init__(session, **kwargs)
         self.latest = LatestObject()
         self.history = RepairHistory()
+        self._repair: RepairNow | None = None
         self._drawn: tuple | None = None
 
     def reset(self) -> None:
         self.latest = LatestObject()
         self.history = RepairHistory()
+        self._repair = None
         self._drawn = None
 
     def _key(self) -> tuple:
@@ -203,11 +229,7 @@ class StorageView(FittedView):
 
         settings, data = self._settings(store, width), self._data(m)
         head = [chips(settings, width), chips(data, width)]
-        # The store's repair status walks the whole queue; past EXACT_QUEUE chunks the
-        # view estimates what is left instead (see _repair_now), to keep a tick cheap.
-        status = None
-        if (m["chunks_under_replicated"] or m["repair_queue"]) and m["repair_queue"] <= EXACT_QUEUE:
-            status = store.repair_status()
+        status = self._repair_state(store, m)
         spark = self._sparklines(store, m, status, width)
         focus = self._focus(store, found, width)
         zones = list(hw.zones.values())
@@ -342,25 +364,28 @@ class StorageView(FittedView):
         return out
 
     def _bars(self, zones, usage, states, marks, width: int) -> list[Row]:
-        """Every host on a line of its own under its zone and rack: a bar per disk with its
-        percent and (with room) its piece count, then the host's state in a word."""
+        """Every host on a line of its own under its zone and rack: per disk its glyph, its
+        percent and a bar (and with room its piece count), then the host's state in a word.
+        Pieces of one style are written together: a live tick redraws this every step."""
         hosts = [h for z in zones for r in z.racks for h in r.hosts]
         if not hosts:
             return [Row("no disks in this world", "dim")]
         hw_ = max(len(h.id) for h in hosts)
         per = max(len(h.disks) for h in hosts) or 1
         room = width - 2 - hw_ - 8  # indent, host id, state word
-        cell = max(8, room // per)
-        show_pieces = cell >= 20
-        bar_w = max(2, cell - (9 + (6 if show_pieces else 0)))
+        cell = max(9, room // per)
+        show_pieces = cell >= 22
+        bar_w = max(2, cell - (8 + (6 if show_pieces else 0)))
         out: list[Row] = []
+        drawn = 0
         for z in zones:
             out.append(Row("▣ " + z.id, "bold").add("" if z.up else "  ✘ DOWN", "bold red"))
             for rack in z.racks:
                 out.append(Row(" rack " + rack.id, "dim").add("" if rack.up else "  ✘ DOWN", "bold red"))
                 for h in rack.hosts:
-                    if len(out) >= DETAIL_HOSTS * 2:
-                        break
+                    drawn += 1
+                    if drawn > DETAIL_HOSTS:
+                        continue
                     row = Row("  " + h.id.ljust(hw_), "bold" if h.up else "dim")
                     worst = "ok"
                     for d in h.disks:
@@ -369,22 +394,23 @@ class StorageView(FittedView):
                         if state != "ok" and worst == "ok":
                             worst = state
                         glyph, style = disk_glyph(state, u.fill_pct)
-                        row.add(" ")
-                        mark = marks.get(d.id, " ")
-                        row.add(mark, "bold" if mark != " " else "")
-                        self._mark(row, d.id, glyph, style, marks)
-                        share = min(1.0, u.fill_pct / 100)
-                        full = round(share * bar_w)
+                        mark = marks.get(d.id)
+                        row.add(" " + (mark or " "), "bold" if mark else "")
+                        full = round(min(1.0, u.fill_pct / 100) * bar_w)
                         if u.fill_pct > 0 and full == 0:
                             full = 1
                         bar_style = fill_style(u.fill_pct) if state == "ok" else "dim"
-                        row.add("▕", "dim").add("█" * full, bar_style).add(" " * (bar_w - full)).add("▏", "dim")
-                        row.add(pct_text(u.fill_pct).rjust(3) + "%", bar_style)
-                        if show_pieces:
-                            row.add(f" {u.pieces:>4}p", "dim")
-                    glyph, style = STATE.get(worst, ("", "green"))
-                    row.add(f" {WORD[worst]}", style)
+                        figure = f"{pct_text(u.fill_pct):>3}% " + "█" * full
+                        if mark or style != bar_style:
+                            self._mark(row, d.id, glyph, style, marks)
+                            row.add(figure, bar_style)
+                        else:
+                            row.add(glyph + figure, bar_style)
+                        row.add("░" * (bar_w - full) + (f" {u.pieces:>4}p" if show_pieces else ""), "dim")
+                    row.add(f" {WORD[worst]}", STATE.get(worst, ("", "green"))[1])
                     out.append(row)
+        if drawn > DETAIL_HOSTS:
+            out.append(Row(f"… {drawn - DETAIL_HOSTS} more hosts (df lists every disk)", "dim"))
         return out
 
     # -- time ----------------------------------------------------------------------------
@@ -425,6 +451,29 @@ class StorageView(FittedView):
         r.add(r_tail, "cyan" if m["repair_queue"] else "dim")
         return [u, r]
 
+    def _repair_state(self, store, m: dict) -> "RepairNow | None":
+        """The repair's state without walking the queue on every tick.
+
+        The store's ``repair_status`` sums the bytes of every queued chunk (a walk of the
+        whole queue). It is asked again only when the work may have grown: the queue is
+        longer than last asked, or a fault, return, write-off or delete happened since (the
+        history counts those). Otherwise the queue only drains, and what is left is what
+        was left then minus what the repair events have copied since."""
+        if not (m["chunks_under_replicated"] or m["repair_queue"]):
+            self._repair = None
+            return None
+        queue = m["repair_queue"]
+        done = self.history.repaired_by(self.session.cloud.now_ms)
+        was = self._repair
+        if was is None or queue > was.queued or self.history.moves != was.moves or done < was.done:
+            r = store.repair_status()
+            self._repair = RepairNow(
+                r.queued, r.waiting_report, r.stalled, r.blocked, r.bytes_pending, r.suspect_hosts, self.history.moves, done
+            )
+            return self._repair
+        self._repair = replace(was, queued=queue, pending=max(0, was.pending - (done - was.done)), done=done)
+        return self._repair
+
     def _repair_now(self, store, m: dict, status, width: int) -> str:
         """What repair is doing now, after the sparkline: idle, how long until a silent
         host is written off, or the share of this incident's copying done and its ETA."""
@@ -441,15 +490,11 @@ class StorageView(FittedView):
         now = self.session.cloud.now_ms
         start = store.incident_start_ms
         done = self.history.repaired_by(now) - (self.history.repaired_by(start - 1) if start is not None else 0)
-        if status is not None:
-            pending, approx = status.bytes_pending, ""
-        else:
-            # a long queue: what is left estimated from the chunks repaired so far
-            pending, approx = queue * self.history.mean_repair_bytes(store.config.chunk_bytes), "~"
+        pending = status.pending if status is not None else 0
         total = done + pending
         pct = 100 * done / total if total else 0
         eta = span_text(int(pending / (store.config.repair_mbps * MiB)) * 1000 + 1000)
-        return f"{pct:.0f}% ETA {approx}{eta}" if width >= 40 else f"{pct:.0f}%"
+        return f"{pct:.0f}% ETA {eta}" if width >= 40 else f"{pct:.0f}%"
 
     # -- focus and status ----------------------------------------------------------------
     def _focus(self, store, found, width: int) -> list[Row]:
@@ -490,13 +535,11 @@ class StorageView(FittedView):
     def _status(self, store, m: dict, r, width: int) -> list[Row]:
         out = []
         now = self.session.cloud.now_ms
-        if r is None and m["repair_queue"]:
-            out.append(chips([(0, f"queued {m['repair_queue']}", "cyan"), (1, "ETA estimated", "dim")], width))
         if r is not None:
-            items = [] if not (r.queued or r.waiting_report or r.stalled or r.blocked) else [
+            items = [] if not (r.queued or r.waiting or r.stalled or r.blocked) else [
                 (0, f"queued {r.queued}", "cyan"),
-                (1, f"{format_bytes(r.bytes_pending)} to copy", ""),
-                (2, f"{r.waiting_report} await heartbeat", "dim") if r.waiting_report else None,
+                (1, f"{format_bytes(r.pending)} to copy", ""),
+                (2, f"{r.waiting} await heartbeat", "dim") if r.waiting else None,
                 (2, f"{r.stalled} no source", "bold red") if r.stalled else None,
                 (2, f"{r.blocked} no room", "bold red") if r.blocked else None,
             ]
