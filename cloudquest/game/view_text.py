@@ -473,6 +473,28 @@ def disk_condition(store, disk) -> str:
     return "ok"
 
 
+def disk_conditions(store) -> dict[str, str]:
+    """:func:`disk_condition` for every disk, each host's part worked out once."""
+    from ..cloud.hardware import Health
+
+    out: dict[str, str] = {}
+    dead, draining = store.dead_hosts, store.draining
+    for h in store.hw.hosts.values():
+        host = "dead" if h.id in dead else "silent" if not h.up else "slow" if h.health is Health.DEGRADED else "ok"
+        for d in h.disks:
+            if d.health is Health.FAILED:
+                out[d.id] = "failed"
+            elif host in ("dead", "silent"):
+                out[d.id] = host
+            elif d.id in draining:
+                out[d.id] = "drained" if draining[d.id] else "draining"
+            elif host == "slow" or d.health is Health.DEGRADED:
+                out[d.id] = "slow"
+            else:
+                out[d.id] = "ok"
+    return out
+
+
 @dataclass
 class TouchedObject:
     """The object the player last put, read or located, and the chunk to show: the one

@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from cloudquest.game.chapters import load_all
-from cloudquest.game.session import Session
+from cloudquest.game.schema import World
+from cloudquest.game.session import Session, free_play_chapter
 from cloudquest.game.view_text import (
     VIEW_TEXT,
     LatestObject,
     RepairHistory,
     disk_condition,
+    disk_conditions,
 )
 from cloudquest.tui.screens.chapter import ChapterScreen
 from cloudquest.tui.views import VIEWS, view_for
@@ -314,8 +316,31 @@ def test_disk_conditions_follow_the_store():
     assert disk_condition(store, disks["b1-h2-d1"]) == "silent"
     assert disk_condition(store, disks["c1-h1-d1"]) in ("draining", "drained")
     assert disk_condition(store, disks["a2-h1-d1"]) == "ok"
+    assert disk_conditions(store) == {d: disk_condition(store, disk) for d, disk in disks.items()}
     s.execute("tick 700")
     assert disk_condition(store, disks["b1-h2-d1"]) == "dead"
+    assert disk_conditions(store) == {d: disk_condition(store, disk) for d, disk in disks.items()}
+
+
+def test_a_map_taller_than_the_pane_goes_below_time_and_focus():
+    """A sandbox cluster of 4 zones x 4 racks x 12 hosts: the dense map does not fit 9 rows,
+    so the sparklines and the focus come first; racks wider than the pane end in +N."""
+    rack = {"hosts": [{"count": 12, "vcpus": 8, "ram_gib": 32, "disks": [{"size_gib": 500, "count": 3}]}]}
+    world = {
+        "view": "storage",
+        "regions": [{"name": "r", "zones": [{"name": f"z{z}", "racks": [{**rack, "name": f"z{z}r{r}"} for r in range(4)]} for z in range(4)]}],
+        "storage": {"chunk_mib": 64},
+    }
+    s = Session(free_play_chapter(World.model_validate(world)), 0, sandbox=True)
+    s.run_script(["put big 10GiB", "fail rack z1r2", "tick 5"])
+    view = StorageView(s)
+    view.layout_rows = lambda: 9
+    lines = view.draw(46).plain.splitlines()
+    assert lines[1].startswith("under ") and lines[2].startswith("repair ") and lines[3].startswith("◆ big#0")
+    assert all(len(line) <= 46 for line in lines)
+    z1 = [line for line in lines if re.match(r"^(z1|  ) z1r\d", line)]
+    assert len(z1) == 4 and all(re.search(r" \+\d+$", line) for line in z1)
+    assert "?" in next(line for line in z1 if " z1r2 " in line)
 
 
 def test_percent_rounds_up_so_over_a_limit_never_reads_as_at_it():

@@ -41,7 +41,7 @@ from ...cloud.storage import MiB, format_bytes
 from ...game.view_text import (
     LatestObject,
     RepairHistory,
-    disk_condition,
+    disk_conditions,
     focus_pieces,
     hms,
     span_text,
@@ -217,15 +217,17 @@ class StorageView(FittedView):
         self.latest.update(session)
         self.history.update(session)
         m = store.metrics()
-        usage = {u.disk: u for u in store.df()}
+        hw = cloud.hardware
+        # fill from the hardware's own accounting (whole GiB in use, kept current by the
+        # store): no per-disk report objects to build on every tick
+        fills = {d.id: 100.0 * d.used_gib / d.size_gib if d.size_gib else 0.0 for d in hw.disks.values()}
+        states = disk_conditions(store)
         found = focus_pieces(store, self.latest.current)
         marks: dict[str, str] = {}
         if found is not None:
             for p in found[2]:
                 if p.disk is not None:
                     marks[p.disk] = "◇" if p.role == "parity" else "◆"
-        hw = cloud.hardware
-        states = {d.id: disk_condition(store, d) for d in hw.disks.values()}
 
         settings, data = self._settings(store, width), self._data(m)
         head = [chips(settings, width), chips(data, width)]
@@ -235,21 +237,25 @@ class StorageView(FittedView):
         zones = list(hw.zones.values())
         zlabel = self._zone_labels(zones)
         room = rows - len(head) - len(spark) - 1
-        bars = self._bars(zones, usage, states, marks, width)
+        bars = self._bars(store, zones, fills, states, marks, width)
         detail: list[Row] = []
         if len(bars) <= room:
             disk_map = bars
         else:
             detail = bars
-            cells = self._cells(zones, zlabel, usage, states, marks, width)
-            if cells is not None and len(cells) <= room:
+            cells = self._cells(zones, zlabel, fills, states, marks, width, room)
+            if cells is not None:
                 disk_map = cells
             else:
-                disk_map = self._dense(zones, zlabel, usage, states, marks, width)
+                disk_map = self._dense(zones, zlabel, fills, states, marks, width)
                 if len(disk_map) > room:
                     # short of rows: the settings and the data share one line
                     head = [chips(settings + [(p + 2 if p else 0, t, st) for p, t, st in data], width)]
-        out = head + disk_map + spark + focus[:1]
+        if len(disk_map) > rows - len(head) - len(spark) - 1:
+            # a map taller than the pane: time and focus first, the map below them
+            out = head + spark + focus[:1] + disk_map
+        else:
+            out = head + disk_map + spark + focus[:1]
         lines = self._status(store, m, status, width)
         extra = lines + focus[1:] if lines else focus[1:]
         spare = rows - len(out)
@@ -313,10 +319,14 @@ class StorageView(FittedView):
     def _mark(row: Row, disk: str, glyph: str, style: str, marks: dict[str, str]) -> None:
         row.add(glyph, f"{style} reverse" if disk in marks else style)
 
-    def _cells(self, zones, zlabel, usage, states, marks, width: int) -> list[Row] | None:
-        """One line per rack: each disk a marker column, its glyph and its percent."""
+    def _cells(self, zones, zlabel, fills, states, marks, width: int, room: int) -> list[Row] | None:
+        """One line per rack: each disk a marker column, its glyph and its percent. None
+        when the racks do not fit the width or the lines the room."""
         zw = max(len(v) for v in zlabel.values())
         rw = max((len(r.id) for z in zones for r in z.racks), default=1)
+        racks = [r for z in zones for r in z.racks]
+        if len(racks) > room or any(zw + 1 + rw + sum(1 + 5 * len(h.disks) for h in r.hosts) > width for r in racks):
+            return None
         out = []
         for z in zones:
             for i, rack in enumerate(z.racks):
@@ -325,19 +335,22 @@ class StorageView(FittedView):
                 for h in rack.hosts:
                     row.add(" ")
                     for d in h.disks:
-                        mark = marks.get(d.id, " ")
-                        row.add(mark, "bold" if mark != " " else "")
-                        pct = usage[d.id].fill_pct
+                        mark = marks.get(d.id)
+                        row.add(mark or " ", "bold" if mark else "")
+                        pct = fills[d.id]
                         glyph, style = disk_glyph(states[d.id], pct)
-                        self._mark(row, d.id, glyph, style, marks)
-                        row.add(pct_text(pct).rjust(3), style if states[d.id] == "ok" else "dim")
-                if row.width > width:
-                    return None
+                        figure = pct_text(pct).rjust(3)
+                        if mark or states[d.id] != "ok":
+                            self._mark(row, d.id, glyph, style, marks)
+                            row.add(figure, style if states[d.id] == "ok" else "dim")
+                        else:
+                            row.add(glyph + figure, style)
                 out.append(row)
         return out
 
-    def _dense(self, zones, zlabel, usage, states, marks, width: int) -> list[Row]:
-        """One line per zone (wrapped by rack when wide): one glyph per disk, hosts apart."""
+    def _dense(self, zones, zlabel, fills, states, marks, width: int) -> list[Row]:
+        """One line per zone (wrapped by rack when wide): one glyph per disk, hosts apart;
+        hosts beyond the width counted as +N."""
         zw = max(len(v) for v in zlabel.values())
         out = []
         for z in zones:
@@ -348,22 +361,25 @@ class StorageView(FittedView):
                     out.append(row)
                     row = Row(" " * zw)
                 row.add(" " + rack.id, "bold" if rack.up else "dim")
-                for h in rack.hosts:
-                    if row.width + 1 + len(h.disks) > width:
+                hosts = rack.hosts
+                for i, h in enumerate(hosts):
+                    rest = len(hosts) - i - 1
+                    if row.width + 1 + len(h.disks) + (len(f" +{rest}") if rest else 0) > width:
+                        row.add(f" +{len(hosts) - i}", "dim")
                         break
                     row.add(" ")
                     for d in h.disks:
-                        glyph, style = disk_glyph(states[d.id], usage[d.id].fill_pct)
+                        glyph, style = disk_glyph(states[d.id], fills[d.id])
                         self._mark(row, d.id, glyph, style, marks)
             # no room for a percent per disk: the zone's fullest disk instead
-            fullest = max((usage[d.id].fill_pct for h in z.hosts() for d in h.disks), default=0.0)
+            fullest = max((fills[d.id] for h in z.hosts() for d in h.disks), default=0.0)
             tail = f"  max {pct_text(fullest)}%"
             if row.width + len(tail) <= width:
                 row.add(tail, fill_style(fullest))
             out.append(row)
         return out
 
-    def _bars(self, zones, usage, states, marks, width: int) -> list[Row]:
+    def _bars(self, store, zones, fills, states, marks, width: int) -> list[Row]:
         """Every host on a line of its own under its zone and rack: per disk its glyph, its
         percent and a bar (and with room its piece count), then the host's state in a word.
         Pieces of one style are written together: a live tick redraws this every step."""
@@ -389,24 +405,24 @@ class StorageView(FittedView):
                     row = Row("  " + h.id.ljust(hw_), "bold" if h.up else "dim")
                     worst = "ok"
                     for d in h.disks:
-                        u = usage[d.id]
+                        pct = fills[d.id]
                         state = states[d.id]
                         if state != "ok" and worst == "ok":
                             worst = state
-                        glyph, style = disk_glyph(state, u.fill_pct)
+                        glyph, style = disk_glyph(state, pct)
                         mark = marks.get(d.id)
                         row.add(" " + (mark or " "), "bold" if mark else "")
-                        full = round(min(1.0, u.fill_pct / 100) * bar_w)
-                        if u.fill_pct > 0 and full == 0:
+                        full = round(min(1.0, pct / 100) * bar_w)
+                        if pct > 0 and full == 0:
                             full = 1
-                        bar_style = fill_style(u.fill_pct) if state == "ok" else "dim"
-                        figure = f"{pct_text(u.fill_pct):>3}% " + "█" * full
+                        bar_style = fill_style(pct) if state == "ok" else "dim"
+                        figure = f"{pct_text(pct):>3}% " + "█" * full
                         if mark or style != bar_style:
                             self._mark(row, d.id, glyph, style, marks)
                             row.add(figure, bar_style)
                         else:
                             row.add(glyph + figure, bar_style)
-                        row.add("░" * (bar_w - full) + (f" {u.pieces:>4}p" if show_pieces else ""), "dim")
+                        row.add("░" * (bar_w - full) + (f" {len(store.on_disk[d.id]):>4}p" if show_pieces else ""), "dim")
                     row.add(f" {WORD[worst]}", STATE.get(worst, ("", "green"))[1])
                     out.append(row)
         if drawn > DETAIL_HOSTS:
@@ -532,6 +548,25 @@ class StorageView(FittedView):
             out.append(cur)
         return out
 
+    @staticmethod
+    def _suspects(suspects, now: int, width: int) -> Row:
+        """``? host host +N silent: dead at 0:25:30 (in 9m30s)``, shortened to the width."""
+        hosts = [h for h, _ in suspects]
+        at = int(min(a for _, a in suspects) * 1000)
+        for tail in (f"silent: dead at {hms(at)} (in {span_text(at - now)})", f"silent, dead at {hms(at)}", "silent"):
+            row = Row("? ", "bold yellow")
+            for i, h in enumerate(hosts):
+                rest = len(hosts) - i - 1
+                more = len(f"+{rest} ") if rest else 0
+                if row.width + len(h) + 1 + more + len(tail) > width and i:
+                    row.add(f"+{len(hosts) - i} ", "yellow")
+                    break
+                row.add(h + " ", "yellow")
+            row.add(tail, "yellow")
+            if row.width <= width:
+                return row
+        return row
+
     def _status(self, store, m: dict, r, width: int) -> list[Row]:
         out = []
         now = self.session.cloud.now_ms
@@ -546,20 +581,7 @@ class StorageView(FittedView):
             if items:
                 out.append(chips([i for i in items if i], width))
             if r.suspect_hosts:
-                hosts = [h for h, _ in r.suspect_hosts]
-                at = min(a for _, a in r.suspect_hosts)
-                tail = f" silent: dead at {hms(int(at * 1000))} (in {span_text(int(at * 1000) - now)})"
-                names = Row("? ", "bold yellow")
-                shown = 0
-                for h in hosts:
-                    if names.width + len(h) + 1 + len(tail) + 4 > width and shown:
-                        break
-                    names.add(h + " ", "yellow")
-                    shown += 1
-                if shown < len(hosts):
-                    names.add(f"+{len(hosts) - shown} ", "yellow")
-                names.add(tail.lstrip(), "yellow")
-                out.append(names)
+                out.append(self._suspects(r.suspect_hosts, now, width))
         if store.dead_hosts:
             dead = list(store.dead_hosts)
             row = Row("† dead:", "bold red")
