@@ -316,3 +316,47 @@ async def test_scrubbing_in_a_burst_shows_exactly_the_moment_reached(make_app):
             fresh = viewer.timeline.build(viewer.moment)
             assert viewer.session.cloud.log.to_jsonl() == fresh.cloud.log.to_jsonl(), viewer.moment
             assert viewer.session.cloud.now_ms == viewer.moment[0]
+
+
+async def test_a_view_or_mechanism_bug_is_reported_not_fatal(make_app, monkeypatch):
+    from cloudquest.tui.screens.chapter import ChapterScreen
+    from cloudquest.tui.widgets import Console
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_chapter(app.catalogue.get("launch"), ask=False)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChapterScreen)
+
+        def broken(width):
+            raise ZeroDivisionError("a view bug")
+
+        monkeypatch.setattr(screen.view, "draw", broken)
+        screen.view.update_view(force=True)
+        assert "could not draw itself: ZeroDivisionError" in " ".join(screen.view.text.plain.split())
+
+        def hook(ms):
+            raise RuntimeError("a mechanism bug")
+
+        screen.session.cloud.step_hooks.append(hook)
+        screen.action_toggle_clock()  # running
+        await pilot.press("f3")
+        await settle(pilot)
+        assert not screen.clock.running  # paused, with the error said in the console
+        out = "\n".join(s.text for s in screen.query_one(Console).output.lines)
+        assert "internal error while time moved: RuntimeError: a mechanism bug" in out
+
+
+async def test_a_broken_sandbox_replay_is_said_not_fatal(make_app, tmp_path):
+    s = played(LAUNCH.solution)
+    path = tmp_path / "sandbox.json"
+    record(s, path)
+    text = path.read_text().replace('"sandbox": false', '"sandbox": true, "world": {"regions": "nope"}')
+    path.write_text(text)
+    app = make_app(replay_file=path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        err = str(app.screen.query_one("#replay-error").render())
+        assert "cannot be shown: ValidationError" in err

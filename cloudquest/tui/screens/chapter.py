@@ -139,8 +139,19 @@ class ChapterScreen(Screen):
         wall, self._last_wall = now - self._last_wall, now
         ms = self.clock.due(self.session, wall)
         if ms > 0:
+            self._advance(ms)
+
+    def _advance(self, ms: int) -> None:
+        try:
             self.session.advance(ms)
-            self.refresh_all()
+        except Exception as exc:  # noqa: BLE001 - a mechanism's bug must not end the game
+            if self.clock.running:
+                self.action_toggle_clock()
+            self.query_one(Console).note(
+                f"internal error while time moved: {type(exc).__name__}: {exc} (please report). The clock is paused.",
+                style="bold red",
+            )
+        self.refresh_all()
 
     def action_toggle_clock(self) -> None:
         running = self.clock.toggle()
@@ -152,8 +163,7 @@ class ChapterScreen(Screen):
         self.refresh_status()
 
     def action_step(self) -> None:
-        self.session.advance(self.clock.step_ms(self.session))
-        self.refresh_all()
+        self._advance(self.clock.step_ms(self.session))
 
     def action_speed(self) -> None:
         self.clock.next_speed()

@@ -84,13 +84,16 @@ class QuizScreen(Screen):
         self.query_one("#quiz-feedback", Static).update("")
         self._prepare(self.seed)
 
-    @work(thread=True, exclusive=True, group="quiz")
+    @work(thread=True, exclusive=True, group="quiz", exit_on_error=False)
     def _prepare(self, seed: int) -> None:
         try:
             bank = self.cq.load_quiz_bank()
             asked = prepare(bank, seed)
         except (ChapterError, QuizError, OSError) as exc:
             self.app.call_from_thread(self._failed, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug: say it, do not crash the game
+            self.app.call_from_thread(self._failed, f"internal error: {type(exc).__name__}: {exc} (please report)")
             return
         try:
             own = own_run_questions(list_runs(), self.cq.catalogue, seed)

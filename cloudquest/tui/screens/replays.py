@@ -173,10 +173,14 @@ class ReplayViewerScreen(Screen):
     def _open(self) -> None:
         """Read the file and re-run it whole (the timeline's end and its events)."""
         try:
-            replay = read(self.path)
+            self._open_file()
         except ReplayError as exc:
             self.error = str(exc)
-            return
+        except Exception as exc:  # noqa: BLE001 - a hand-edited file or a bug: say it, never crash
+            self.error = f"{self.path.name} cannot be shown: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+    def _open_file(self) -> None:
+        replay = read(self.path)
         chapter = chapter_of(replay, self.cq.catalogue)
         if chapter is None:
             self.error = f"{self.path.name} is a replay of chapter {replay.chapter!r}, which is not installed."
@@ -273,13 +277,23 @@ class ReplayViewerScreen(Screen):
             self._pending = target
             self._rebuild(target)
 
-    @work(thread=True, exclusive=True, group="scrub")
+    @work(thread=True, exclusive=True, group="scrub", exit_on_error=False)
     def _rebuild(self, moment: tuple[int, int]) -> None:
         # Going back means re-running from the start: off the event loop, so the keys keep
         # working on a long run. Each result is a fresh session nobody else touches.
         assert self.timeline is not None
-        session = self.timeline.build(moment)
+        try:
+            session = self.timeline.build(moment)
+        except Exception as exc:  # noqa: BLE001 - stay on the moment shown, say why
+            self.app.call_from_thread(self._rebuild_failed, f"{type(exc).__name__}: {exc}")
+            return
         self.app.call_from_thread(self._rebuilt, session, moment)
+
+    def _rebuild_failed(self, message: str) -> None:
+        self._pending = None
+        self.index = self.timeline.index_of(self._at) if self.timeline else 0
+        self._show()
+        self.notify(f"could not rebuild that moment: {message} (please report)", severity="error")
 
     def _rebuilt(self, session: Session, moment: tuple[int, int]) -> None:
         assert self.timeline is not None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
-from rich.text import Text
+from rich.text import Span, Text
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
@@ -66,7 +67,20 @@ class LiveView(Widget):
         if not force and width == self._width and not self.changed():
             return
         self._width = width
-        self._set_text(self._prepare(self.draw(width), width), repaint=True)
+        self._set_text(self._prepare(self._safe_draw(width), width), repaint=True)
+
+    def _safe_draw(self, width: int) -> Text:
+        # A bug in a view must not take the player's run down with it: say so in the
+        # view and carry on (the simulation, the console and `describe` still work).
+        try:
+            return self.draw(width)
+        except Exception as exc:  # noqa: BLE001 - any view's bug
+            self.reset()
+            message = (
+                f"this view could not draw itself: {type(exc).__name__}: {exc} (please report; "
+                "the simulation is fine and `describe` still prints it)"
+            )
+            return Text("\n".join(textwrap.wrap(message, max(width, 20))), style="bold red")
 
     def _set_text(self, text: Text, repaint: bool) -> None:
         """Keep the new picture line by line; repaint only the lines that changed (a
@@ -91,6 +105,11 @@ class LiveView(Widget):
     def _prepare(text: Text, width: int) -> Text:
         # Views lay out their own lines to the width; anything longer is cut with an
         # ellipsis, not wrapped, so the line count (and the layout) stays predictable.
+        if text.style:
+            # a base style on the whole picture becomes its lowest span, so it survives
+            # the split into lines (each line is drawn on the widget's own base style)
+            text.spans.insert(0, Span(0, len(text), text.style))
+            text.style = ""
         if any(cell_len(line) > width for line in text.plain.split("\n")):
             lines = text.split("\n", allow_blank=True)
             for line in lines:
@@ -117,7 +136,7 @@ class LiveView(Widget):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if width != self._width:
             self._width = width
-            self._set_text(self._prepare(self.draw(width), width), repaint=False)
+            self._set_text(self._prepare(self._safe_draw(width), width), repaint=False)
         return max(len(self._keys), 1)
 
     def render_line(self, y: int) -> Strip:
