@@ -10,8 +10,10 @@ focus sits, and a failure and its repair as they unfold.
   (``·▁▂▃▄▅▆▇█``, green, yellow from 70 %, red from 85 %), ``~`` slow (fail-slow:
   degraded), ``✘`` failed, ``?`` its host is silent (no heartbeat, not yet declared
   dead), ``†`` its host was declared dead, ``↓`` decommissioning, ``○`` decommissioned.
-  With room, each disk also shows its fill in percent; in the densest form one glyph per
-  disk. The disks holding the chunk in focus are drawn reversed and, where there is a
+  With room, one line per rack and each disk's fill in percent (rounded up, so a disk
+  over a limit never reads as at it); in the densest form one line per zone, one glyph
+  per disk and the zone's fullest disk. Fill is the hardware's own accounting (whole GiB
+  in use). The disks holding the chunk in focus are drawn reversed and, where there is a
   column for it, marked ``◆`` (a copy or data fragment) or ``◇`` (a parity fragment).
 - **History.** ``under``: chunks below full strength, scaled to the worst moment shown,
   so a failure draws a cliff and the repair a slope back to the floor; ``repair``: bytes
@@ -25,9 +27,12 @@ focus sits, and a failure and its repair as they unfold.
   heartbeat timeout, hosts declared dead.
 
 The view lays itself out to the pane: the settings, the map, both sparklines and the focus
-first (the map as dense as the rows require), then the rest as rows allow; below the
-fold, every host with a bar per disk. It only reads the session; the history and focus
-logic live in :mod:`cloudquest.game.view_text`, shared with ``describe``.
+first (the map as dense as the rows require; a map taller than the pane goes below the
+sparklines), then the rest as rows allow; below the fold, every host with a bar per disk
+and its piece count. It only reads the session; the history, focus and disk-state logic
+live in :mod:`cloudquest.game.view_text`, shared with ``describe``. A live tick redraws
+it: the store's repair status (a walk of the whole queue) is asked only when the work
+may have grown, and lines are built as plain strings with merged spans.
 """
 
 from __future__ import annotations
