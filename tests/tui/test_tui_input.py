@@ -222,3 +222,31 @@ async def test_keys_arriving_in_one_burst_keep_their_order(make_app):
         await settle(pilot)
         assert [line for _t, line in screen.session.command_log] == ["launch --name api --zone eu-west-1b", "help"]
         assert screen.query_one(Console).line.value == "launch --name api --zone eu-west-1b"
+
+
+async def test_a_long_tick_runs_off_the_event_loop_and_later_lines_wait_their_turn(make_app):
+    import asyncio
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_launch(app, pilot)
+        await run(pilot, "launch --name api --zone eu-west-1b")
+        # Called directly, not through Pilot.press: the pilot waits for the process to go
+        # idle, which it is not while the tick runs.
+        screen.run_line("tick 100000")  # 100,000 steps: long
+        was_busy = screen.busy == "tick 100000"
+        screen.action_hint()  # a key that needs the session: refused while busy
+        refused = screen.session.hints_used == 0
+        screen.run_line("describe api")  # typed while it runs: queued, not lost
+        for _ in range(3000):
+            if not screen.busy:
+                break
+            await asyncio.sleep(0.01)
+        await settle(pilot)
+        assert not screen.busy
+        lines = [line for _t, line in screen.session.command_log if line != "hint"]
+        assert lines == ["launch --name api --zone eu-west-1b", "tick 100000", "describe api"]
+        assert screen.session.cloud.now_ms == 100_000_000
+        assert "launch steps:" in output_text(screen)
+        assert was_busy, "the tick should still be running right after Enter"
+        assert refused and screen.session.hints_used == 0

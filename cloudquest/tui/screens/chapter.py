@@ -9,6 +9,7 @@ cloud itself.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, TabbedContent, TabPane
 
-from ...game.registry import completions
+from ...game.parser import CommandError
+from ...game.registry import completions, parse
 from ...game.schema import Chapter
 from ...game.session import Session
 from ..clock import FRAME_S, LiveClock
@@ -30,6 +32,9 @@ from .confirm import Confirm
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
+
+# A `tick` longer than this many simulation steps runs off the event loop.
+LONG_STEPS = 2000
 
 
 class ChapterScreen(Screen):
@@ -72,6 +77,8 @@ class ChapterScreen(Screen):
         self._announced_done = False
         self._announced_failed: set[str] = set()
         self._solution: list[str] = []
+        self._queued: list[str] = []
+        self.busy: str | None = None  # the long command running off the event loop
         self._last_wall = time.monotonic()
         self.view: LiveView = view_for(chapter.world.view)(self.session, id="live-view")
 
@@ -128,15 +135,68 @@ class ChapterScreen(Screen):
         """Send one line through the session, show what it said, redraw."""
         if not line.strip():
             return
+        console = self.query_one(Console)
+        if self.busy:
+            self._queued.append(line)
+            console.note(f"queued until `{self.busy}` has finished: {line}", style="dim")
+            return
+        if self._long(line):
+            # A long tick runs off the event loop so the screen stays alive; nothing else
+            # touches the session until it is done (frames, keys and redraws wait).
+            self.busy = line
+            console.note(f"› {line}   (running: the rest waits until it is done)", style="bold")
+            self.refresh_status()
+            self.refresh_bindings()
+            threading.Thread(target=self._run_long, args=(line,), daemon=True, name="cloudquest-tick").start()
+            return
         outcome = self.session.execute(line)
-        self.query_one(Console).echo(line, outcome.output, outcome.ok)
+        console.echo(line, outcome.output, outcome.ok)
         self.refresh_all()
         self._offer_solution(ran=line)
+
+    def _long(self, line: str) -> bool:
+        """A ``tick`` of more than LONG_STEPS simulation steps."""
+        try:
+            parsed = parse(line, self.session.enabled)
+        except CommandError:
+            return False
+        if parsed is None or parsed.spec.verb != "tick":
+            return False
+        return parsed.values.get("seconds", 0) * 1000 / max(1, self.session.cloud.tick_ms) > LONG_STEPS
+
+    def _run_long(self, line: str) -> None:
+        outcome = self.session.execute(line)  # execute reports every error as an outcome
+        try:
+            self.app.call_from_thread(self._long_done, line, outcome)
+        except RuntimeError:
+            pass  # the game was closed meanwhile
+
+    def _long_done(self, line: str, outcome) -> None:
+        self.busy = None
+        self._last_wall = time.monotonic()
+        self.query_one(Console).echo(line, outcome.output, outcome.ok)
+        self.refresh_all()
+        self.refresh_bindings()
+        self._offer_solution(ran=line)
+        queued, self._queued = self._queued, []
+        for i, later in enumerate(queued):
+            self.run_line(later)
+            if self.busy:  # another long one: keep the rest queued behind it
+                self._queued = queued[i + 1 :] + self._queued
+                break
+
+    def _wait_busy(self) -> bool:
+        if self.busy:
+            self.notify(f"`{self.busy}` is still running; this waits until it is done", severity="warning")
+            return True
+        return False
 
     # -- the live clock ----------------------------------------------------------------
     def _frame(self) -> None:
         now = time.monotonic()
         wall, self._last_wall = now - self._last_wall, now
+        if self.busy:
+            return
         ms = self.clock.due(self.session, wall)
         if ms > 0:
             self._advance(ms)
@@ -154,6 +214,8 @@ class ChapterScreen(Screen):
         self.refresh_all()
 
     def action_toggle_clock(self) -> None:
+        if self._wait_busy():
+            return
         running = self.clock.toggle()
         self._last_wall = time.monotonic()
         if running:
@@ -163,6 +225,8 @@ class ChapterScreen(Screen):
         self.refresh_status()
 
     def action_step(self) -> None:
+        if self._wait_busy():
+            return
         self._advance(self.clock.step_ms(self.session))
 
     def action_speed(self) -> None:
@@ -174,6 +238,12 @@ class ChapterScreen(Screen):
         passed, total = self._objectives.summary()
         hints = self.chapter.hints
         done = Text(f"objectives {passed}/{total}", style="bold green" if total and passed == total else "")
+        if self.busy:
+            self._status.show(
+                Text(f"{self.chapter.number} · {self.chapter.title}", style="bold"),
+                Text(f"running {self.busy} …", style="bold yellow"),
+            )
+            return
         self._status.show(
             Text(f"{self.chapter.number} · {self.chapter.title}", style="bold"),
             clock_text(self.session.cloud.now_ms, self.clock.running, self.clock.speed),
@@ -182,6 +252,8 @@ class ChapterScreen(Screen):
         )
 
     def refresh_all(self) -> None:
+        if self.busy:
+            return  # the session is being changed by the long command
         self.view.update_view()
         self._objectives.update_states(self.session.grader.states)
         self._events.sync(self.session.cloud.log)
@@ -212,13 +284,19 @@ class ChapterScreen(Screen):
     # -- actions -----------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "solution":
-            return self.completed
+            return self.completed and (None if self.busy else True)
+        if self.busy and action in ("step", "hint", "finish", "reset", "toggle_clock", "speed"):
+            return None  # shown, greyed out, until the long command is done
         return True
 
     def action_hint(self) -> None:
+        if self._wait_busy():
+            return
         self.run_line("hint")
 
     def action_solution(self) -> None:
+        if self._wait_busy():
+            return
         if not self.completed:
             self.notify("The reference solution opens once you have completed the chapter.", severity="warning")
             return
@@ -257,6 +335,8 @@ class ChapterScreen(Screen):
         tabs.active = "tab-events" if tabs.active == "tab-story" else "tab-story"
 
     def action_finish(self) -> None:
+        if self._wait_busy():
+            return
         from .result import ResultScreen
 
         result = self.session.finish()
@@ -266,6 +346,8 @@ class ChapterScreen(Screen):
         self.app.switch_screen(ResultScreen(self.chapter, result, path, newly_completed=result.passed and not before))
 
     def action_reset(self) -> None:
+        if self._wait_busy():
+            return
         def answer(yes: bool | None) -> None:
             if yes:
                 self.reset()
@@ -295,6 +377,8 @@ class ChapterScreen(Screen):
         self.refresh_bindings()
 
     def action_leave(self) -> None:
+        if self._wait_busy():
+            return
         console = self.query_one(Console)
         if console.line.value:
             console.line.value = ""
@@ -309,6 +393,8 @@ class ChapterScreen(Screen):
         """Record this run as a replay, once (finish, reset, leave and quit all call it)."""
         if self._saved:
             return self.saved_path
+        if self.busy:
+            return None  # half-way through a command is no run to replay
         self._saved = True
         self.saved_path = self.cq.save_run(self.session)
         return self.saved_path

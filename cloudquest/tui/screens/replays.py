@@ -26,6 +26,7 @@ from ...game.replay import ReplayError, ReplayFile, read
 from ...game.schema import Chapter
 from ...game.session import Session, chapter_fingerprint
 from ..own_runs import chapter_of
+from .chapter import LONG_STEPS, ChapterScreen
 from ..runs import SavedRun, list_runs
 from ..timeline import Timeline
 from ..views import LiveView, view_for
@@ -268,8 +269,9 @@ class ReplayViewerScreen(Screen):
             return
         self.index = index
         target = self.moment
-        if self._pending is None and target >= self._at:
-            # forward: play only the commands in between, on the session shown
+        steps = (target[0] - self._at[0]) / max(1, self.timeline.full.cloud.tick_ms)
+        if self._pending is None and target >= self._at and steps <= LONG_STEPS:
+            # a short way forward: play only the commands in between, on the session shown
             self.timeline.forward(self.session, self._at, target)
             self._at = target
             self._show()
@@ -342,7 +344,6 @@ class ReplayViewerScreen(Screen):
     def action_fork(self) -> None:
         if self.replay is None or self.chapter is None:
             return
-        from .chapter import ChapterScreen
 
         t = self.t_ms
         session = self.timeline.build(self.moment)
