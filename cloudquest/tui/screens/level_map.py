@@ -24,6 +24,18 @@ class ChapterTable(DataTable):
     BINDINGS = [Binding("enter", "select_cursor", "Play")]
 
 
+# Short names for the skills column; the skills panel gives each in full beside it.
+SKILL_SHORT = {
+    "virtualization internals": "virt",
+    "resource scheduling": "sched",
+    "distributed storage": "store",
+    "replication systems": "repl",
+    "cloud networking internals": "net",
+    "scaling automation": "scale",
+    "isolation layers": "isol",
+    "reliability engineering": "rel",
+}
+
 STATE_MARK = {
     "completed": ("✔ completed", "bold green"),
     "open": ("○ open", "bold"),
@@ -59,6 +71,7 @@ class LevelMapScreen(Screen):
         table.add_column("chapter", key="title")
         table.add_column("state", key="state", width=12)
         table.add_column("best", key="best")
+        table.add_column("skills", key="skills")
         self.fill()
         table.focus()
 
@@ -82,6 +95,7 @@ class LevelMapScreen(Screen):
                 Text(c.title, style="bold" if c.id == first_open else ""),
                 Text(word, style=style),
                 Text(self._best(c.id)),
+                Text(" ".join(SKILL_SHORT.get(s, s) for s in c.skills), style="dim"),
                 key=c.id,
             )
         if chapters:
@@ -102,10 +116,11 @@ class LevelMapScreen(Screen):
         for s in SKILLS:
             if s in earned:
                 skills.append("✔ ", style="bold green")
-                skills.append(s + "\n")
+                skills.append(s)
             else:
                 skills.append("· ", style="dim")
-                skills.append(s + "\n", style="dim")
+                skills.append(s, style="dim")
+            skills.append(f" ({SKILL_SHORT[s]})\n", style="dim")
         skills.rstrip()
         self.query_one("#skills", Static).update(skills)
         self._detail()
