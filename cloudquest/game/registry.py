@@ -77,6 +77,7 @@ class CommandSpec:
     options: tuple[Param, ...] = ()
     details: str = ""
     group: str = "core"
+    slow: bool = False  # may take seconds of real time (the game runs it off the UI loop)
 
     @property
     def usage(self) -> str:
@@ -114,11 +115,12 @@ def command(
     options: tuple[Param, ...] | list[Param] = (),
     details: str = "",
     group: str = "core",
+    slow: bool = False,
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         if verb in REGISTRY:
             raise ValueError(f"command {verb!r} registered twice")
-        REGISTRY[verb] = CommandSpec(verb, summary, handler, tuple(args), tuple(options), details, group)
+        REGISTRY[verb] = CommandSpec(verb, summary, handler, tuple(args), tuple(options), details, group, slow)
         return handler
 
     return register

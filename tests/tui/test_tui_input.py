@@ -250,3 +250,30 @@ async def test_a_long_tick_runs_off_the_event_loop_and_later_lines_wait_their_tu
         assert "launch steps:" in output_text(screen)
         assert was_busy, "the tick should still be running right after Enter"
         assert refused and screen.session.hints_used == 0
+
+
+async def test_a_slow_command_runs_off_the_event_loop(make_app):
+    """verify replays the whole design under other seeds: seconds of work, so the game
+    runs it like a long tick instead of freezing the screen."""
+    import asyncio
+
+    from cloudquest.game.chapters import load_all
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_chapter(load_all().get("failure-design"), ask=False)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChapterScreen)
+        screen.run_line("lb create web")
+        screen.run_line("verify --seeds 1")
+        was_busy = screen.busy == "verify --seeds 1"
+        for _ in range(6000):
+            if not screen.busy:
+                break
+            await asyncio.sleep(0.01)
+        await settle(pilot)
+        assert was_busy and not screen.busy
+        assert [line for _t, line in screen.session.command_log][-1] == "verify --seeds 1"
+        assert screen.session.cloud.log.count("verify.result") == 1

@@ -334,6 +334,7 @@ simulated times, in fresh worlds built with seeds 1, 2, ... N: other boot times,
 other health-check phases, other data placement. Each run goes to the end of the
 exercise and is graded on the chapter's other objectives. The outcome is logged, and
 counts (metric verify_passed) until you change the design again.""",
+    slow=True,
     group="reliability",
 )
 def verify(session: "Session", seeds: int) -> str:

@@ -155,12 +155,16 @@ class ChapterScreen(Screen):
         self._offer_solution(ran=line)
 
     def _long(self, line: str) -> bool:
-        """A ``tick`` of more than LONG_STEPS simulation steps."""
+        """A command registered as slow, or a ``tick`` of more than LONG_STEPS steps."""
         try:
             parsed = parse(line, self.session.enabled)
         except CommandError:
             return False
-        if parsed is None or parsed.spec.verb != "tick":
+        if parsed is None:
+            return False
+        if parsed.spec.slow:
+            return True
+        if parsed.spec.verb != "tick":
             return False
         return parsed.values.get("seconds", 0) * 1000 / max(1, self.session.cloud.tick_ms) > LONG_STEPS
 
