@@ -140,14 +140,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         loaded = progress_mod.load()
         if loaded.message:
             _err(loaded.message)
-        loaded.progress.record_run(
-            chapter.id,
-            sum(o.passed for o in result.objectives),
-            len(result.objectives),
-            result.hints_used,
-            result.end_ms / 1000,
-            list(chapter.skills),
-        )
+        loaded.progress.record_result(chapter, result)
         try:
             progress_mod.save(loaded.progress)
         except OSError as exc:

@@ -10,13 +10,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .locations import progress_file
 from .schema import SKILLS
 from .storage_io import set_aside, write_json_atomic
+
+if TYPE_CHECKING:
+    from .schema import Chapter
+    from .session import RunResult
 
 FORMAT = 1
 
@@ -49,6 +53,17 @@ class Progress(BaseModel):
     def skills_earned(self) -> list[str]:
         earned = {s for c in self.chapters.values() if c.completed for s in c.skills}
         return [s for s in SKILLS if s in earned]
+
+    def record_result(self, chapter: "Chapter", result: "RunResult") -> ChapterProgress:
+        """Count one finished run of a chapter."""
+        return self.record_run(
+            chapter.id,
+            sum(o.passed for o in result.objectives),
+            len(result.objectives),
+            result.hints_used,
+            result.end_ms / 1000,
+            list(chapter.skills),
+        )
 
     def record_run(self, chapter_id: str, passed: int, total: int, hints: int, time_s: float, skills: list[str]) -> ChapterProgress:
         cp = self.chapters.setdefault(chapter_id, ChapterProgress())

@@ -138,14 +138,7 @@ class CloudQuestApp(App[int]):
     def record_result(self, chapter: "Chapter", result: "RunResult") -> None:
         if chapter.id == "sandbox" or self.progress is None:
             return
-        self.progress.record_run(
-            chapter.id,
-            sum(o.passed for o in result.objectives),
-            len(result.objectives),
-            result.hints_used,
-            result.end_ms / 1000,
-            list(chapter.skills),
-        )
+        self.progress.record_result(chapter, result)
         self.save_progress()
 
     def save_progress(self) -> None:

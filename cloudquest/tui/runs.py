@@ -95,7 +95,7 @@ def prune(chapter: str, directory: Path | None = None, keep: int = KEEP_PER_CHAP
 
 def _order_key(path: Path) -> tuple:
     # <chapter>-YYYYmmdd-HHMMSS-n: the stamp and counter order runs; mtime breaks ties.
-    m = re.search(rf"-(\d{{8}})-(\d{{6}})-(\d+)\.json$", path.name)
+    m = re.search(r"-(\d{8})-(\d{6})-(\d+)\.json$", path.name)
     if m:
         return (m.group(1), m.group(2), int(m.group(3)), path.name)
     return ("", "", 0, path.name)

@@ -11,59 +11,21 @@ anything dated. Review a changed screenshot in the report before accepting it wi
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import pytest
 
-from cloudquest.game.chapters import load_all
+from .support import FIXTURES, SIZES
+from .support import make_app as _make_app
+from .support import opened as _opened
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tui" / "fixtures"
 LEVELS = FIXTURES / "storage"
-QUIZ = FIXTURES / "quiz.yaml"
-PINNED = 1_767_225_600  # 2026-01-01 00:00:00 UTC
-SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
-
-
-@pytest.fixture(autouse=True)
-def _deterministic(monkeypatch):
-    import cloudquest.tui.runs as runs
-
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    if hasattr(runs, "CLOCK"):
-        monkeypatch.setattr(runs, "CLOCK", lambda: PINNED)
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def make_app():
-    from cloudquest.tui.app import CloudQuestApp
-
-    return CloudQuestApp(levels=LEVELS, quiz_file=QUIZ, live_clock=False, quiz_seed=1)
-
-
-async def settle(pilot) -> None:
-    app = pilot.app
-    await app.ensure_loaded()
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
+    return _make_app(LEVELS)
 
 
 def opened(ident: str, *lines: str):
-    async def run_before(pilot):
-        await settle(pilot)
-        pilot.app.open_chapter(load_all(LEVELS).get(ident), ask=False)
-        await settle(pilot)
-        for line in lines:
-            await pilot.press(*line)
-            await pilot.press("enter")
-        await settle(pilot)
-
-    return run_before
+    return _opened(LEVELS, ident, *lines)
 
 
 @pytest.mark.parametrize("size", SIZES)

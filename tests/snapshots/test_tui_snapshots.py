@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -21,31 +20,14 @@ from cloudquest.game.chapters import load_all
 from cloudquest.game.locations import progress_file
 from cloudquest.game.session import Session
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tui" / "fixtures"
+from .support import FIXTURES, PINNED, SIZES, settle
+from .support import make_app as _make_app
+
 LEVELS = FIXTURES / "levels"
-QUIZ = FIXTURES / "quiz.yaml"
-PINNED = 1_767_225_600  # 2026-01-01 00:00:00 UTC
-SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
-
-
-@pytest.fixture(autouse=True)
-def _deterministic(monkeypatch):
-    import cloudquest.tui.runs as runs
-
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    monkeypatch.setattr(runs, "CLOCK", lambda: PINNED)
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def make_app(**kwargs):
-    from cloudquest.tui.app import CloudQuestApp
-
-    kwargs.setdefault("levels", LEVELS)
-    kwargs.setdefault("quiz_file", QUIZ)
-    return CloudQuestApp(live_clock=False, quiz_seed=1, **kwargs)
+    return _make_app(kwargs.pop("levels", LEVELS), **kwargs)
 
 
 def chapter(ident: str):
@@ -86,14 +68,6 @@ def completed_first_chapter() -> None:
         )
     )
 
-
-async def settle(pilot) -> None:
-    app = pilot.app
-    await app.ensure_loaded()
-    for _ in range(3):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def type_line(pilot, line: str) -> None:

@@ -91,7 +91,7 @@ def describe(session: "Session", name: str | None) -> str:
     group="launch",
 )
 def trace(session: "Session", name: str) -> str:
-    inst = _known(session, name)
+    _known(session, name)  # an unknown name is refused before anything is logged
     cloud = session.cloud
     cloud.api_call("LookupEvents", instance=name)
     session.state["traced"] = name

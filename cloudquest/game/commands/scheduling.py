@@ -295,7 +295,7 @@ def explain(session: "Session", name: str) -> str:
         f"explain {name}: {req.vcpus} vCPU, {req.ram_mib / 1024:g} GiB, {req.disk_gib} GiB disk{group}",
         f"  {how}",
         f"  policy {expl.policy}" + ("" if expl.policy == "balanced" else f", weights cpu {cfg.cpu_weight} ram {cfg.ram_weight}")
-        + f"; filters first, then scores 0-100 (kube-scheduler formulas)",
+        + "; filters first, then scores 0-100 (kube-scheduler formulas)",
     ]
     cpu_head, ram_head = ("cpu%", "ram%") if expl.policy == "balanced" else ("cpu", "ram")
     rows = expl.rows
