@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -147,20 +147,30 @@ def _semantic_checks(chapter: Chapter, doc: LocatedYaml) -> list[LoadProblem]:
     return problems
 
 
-def load_chapter(path: str | Path) -> Chapter:
-    """Load one chapter file or raise :class:`ChapterError` with every problem found."""
-    from . import commands  # noqa: F401  (registers the commands the check needs)
+M = TypeVar("M", bound=Strict)
 
+
+def load_validated(path: str | Path, model: type[M], shape: str) -> tuple[M, LocatedYaml]:
+    """Read a YAML file and validate it as ``model``; raise :class:`ChapterError` with
+    every problem as FILE:LINE. ``shape`` says what the file should be, for a file that is
+    not a mapping at all (e.g. "a chapter file must be a mapping of keys (id, title, ...)")."""
     try:
         doc = load_file(path)
     except YamlError as exc:
         raise ChapterError([LoadProblem(exc.path, exc.line, exc.message)]) from None
     if not isinstance(doc.data, dict):
-        raise ChapterError([LoadProblem(doc.path, 1, "a chapter file must be a mapping of keys (id, title, ...)")])
+        raise ChapterError([LoadProblem(doc.path, 1, shape)])
     try:
-        chapter = Chapter.model_validate(doc.data)
+        return model.model_validate(doc.data), doc
     except ValidationError as exc:
-        raise ChapterError(describe_errors(exc, doc, Chapter)) from None
+        raise ChapterError(describe_errors(exc, doc, model)) from None
+
+
+def load_chapter(path: str | Path) -> Chapter:
+    """Load one chapter file or raise :class:`ChapterError` with every problem found."""
+    from . import commands  # noqa: F401  (registers the commands the check needs)
+
+    chapter, doc = load_validated(path, Chapter, "a chapter file must be a mapping of keys (id, title, ...)")
     problems = _semantic_checks(chapter, doc)
     if problems:
         raise ChapterError(problems)
@@ -169,14 +179,8 @@ def load_chapter(path: str | Path) -> Chapter:
 
 def load_quiz(path: str | Path | None = None) -> QuizBank:
     p = Path(path) if path else levels_dir() / QUIZ_FILE
-    try:
-        doc = load_file(p)
-    except YamlError as exc:
-        raise ChapterError([LoadProblem(exc.path, exc.line, exc.message)]) from None
-    try:
-        return QuizBank.model_validate(doc.data)
-    except ValidationError as exc:
-        raise ChapterError(describe_errors(exc, doc, QuizBank)) from None
+    bank, _ = load_validated(p, QuizBank, "a quiz bank must be a mapping with a 'questions' list")
+    return bank
 
 
 def chapter_files(directory: Path | None = None) -> list[Path]:

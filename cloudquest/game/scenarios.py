@@ -32,11 +32,10 @@ from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Field, Tag, ValidationError
 
-from .chapters import SCENARIO_DIR, Catalogue, LoadProblem, describe_errors, load_all
+from .chapters import SCENARIO_DIR, Catalogue, ChapterError, LoadProblem, load_all, load_validated
 from .locations import levels_dir
 from .schema import Chapter, LoadPointSpec, Objective, Strict, TimelineEntry, World
 from .session import RunResult, Session
-from .yamlfile import YamlError, load_file
 
 SCENARIO_ID_PREFIX = "scenario-"
 # What a scenario reports and compares, and which way is better.
@@ -116,15 +115,9 @@ def load_scenario(path: str | Path, catalogue: Catalogue | None = None) -> Loade
     """Load, validate and build one scenario, or raise :class:`ScenarioError` with every
     problem as FILE:LINE: what is wrong."""
     try:
-        doc = load_file(path)
-    except YamlError as exc:
-        raise ScenarioError([LoadProblem(exc.path, exc.line, exc.message)]) from None
-    if not isinstance(doc.data, dict):
-        raise ScenarioError([LoadProblem(doc.path, 1, "a scenario file must be a mapping (name, title, world, ...)")])
-    try:
-        scenario = Scenario.model_validate(doc.data)
-    except ValidationError as exc:
-        raise ScenarioError(describe_errors(exc, doc, Scenario)) from None
+        scenario, doc = load_validated(path, Scenario, "a scenario file must be a mapping (name, title, world, ...)")
+    except ChapterError as exc:
+        raise ScenarioError(exc.problems) from None
     base: Chapter | None = None
     if isinstance(scenario.world, str):
         catalogue = catalogue or load_all()
