@@ -106,3 +106,16 @@ def test_not_evidence_reads_as_a_requirement():
     assert r.passed and "as required, no instance.terminated yet" in r.evidence
     r = run(obj, ["launch --name w --zone zb", "tick 20", "terminate w"])["n"]
     assert not r.passed and "must not happen, but: t=20.000s instance.terminated" in r.evidence
+
+
+def test_evidence_of_an_after_filter_names_the_event_still_awaited():
+    obj = [
+        {
+            "id": "a",
+            "text": "t",
+            "skills": SK,
+            "check": {"event": "instance.recovered", "after": {"event": "fault.injected", "where": {"id": "a1"}}},
+        }
+    ]
+    r = run(obj, ["fail host a1-h1"])["a"]
+    assert not r.passed and "no fault.injected id=a1 yet, so no instance.recovered after fault.injected id=a1" in r.evidence

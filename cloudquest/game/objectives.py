@@ -75,10 +75,14 @@ class EventWatcher:
                     self.first = event
         self._seen = len(log)
 
+    def describe_after(self) -> str:
+        a = self.check.after
+        return a.event + "".join(f" {k}={v}" for k, v in a.where.items()) if a else ""
+
     def describe_want(self) -> str:
         c = self.check
         where = "".join(f" {k}={v}" for k, v in c.where.items())
-        after = f" after {c.after.event}" + "".join(f" {k}={v}" for k, v in c.after.where.items()) if c.after else ""
+        after = f" after {self.describe_after()}" if c.after else ""
         times = f" (at least {c.min_count}x)" if c.min_count > 1 else ""
         return f"{c.event}{where}{after}{times}"
 
@@ -125,7 +129,7 @@ class CheckEvaluator:
             if w.count:
                 return Verdict(False, f"only {w.count} of {check.min_count}x {w.describe_want()}")
             if not w.armed:
-                return Verdict(False, f"no {check.after.event} yet, so no {w.describe_want()}")
+                return Verdict(False, f"no {w.describe_after()} yet, so no {w.describe_want()}")
             return Verdict(False, f"no {w.describe_want()} yet")
         if isinstance(check, AllCheck):
             parts = [self.evaluate(metrics, c) for c in check.all]
