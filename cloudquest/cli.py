@@ -236,8 +236,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .game.chapters import QUIZ_FILE, ChapterError, chapter_files, load_chapter, load_quiz
     from .game.locations import levels_dir
     from .game.quiz import QuizError, check_bank
+    from .game.scenarios import ScenarioError, load_scenario, scenario_files, scenarios_dir
 
-    paths = [Path(p) for p in args.paths] if args.paths else [*chapter_files(), levels_dir() / QUIZ_FILE]
+    if args.paths:
+        paths = [Path(p) for p in args.paths]
+    else:
+        paths = [*chapter_files(), levels_dir() / QUIZ_FILE, *scenario_files()]
     bad = 0
     for path in paths:
         try:
@@ -246,8 +250,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 check_bank(bank)
                 print(f"ok    {path}: {len(bank.questions)} questions")
                 continue
+            if path.parent.name == scenarios_dir().name:
+                load_scenario(path)
+                print(f"ok    {path}: failure scenario")
+                continue
             chapter = load_chapter(path)
-        except ChapterError as exc:
+        except (ChapterError, ScenarioError) as exc:
             bad += 1
             for p in exc.problems:
                 print(str(p))

@@ -191,3 +191,13 @@ def test_installed_wheel_bundles_levels_and_assets(tmp_path):
     for level in LEVELS.glob("*.yaml"):
         assert f"cloudquest/_bundled/levels/{level.name}" in names
     assert any(n.startswith("cloudquest/_bundled/assets/") for n in names)
+
+
+def test_validate_checks_scenario_files_too(tmp_path):
+    out = run_cli("validate")
+    assert "scenarios/disk-storm.yaml: failure scenario" in out.stdout
+    bad = tmp_path / "scenarios" / "bad.yaml"
+    bad.parent.mkdir()
+    bad.write_text((LEVELS / "scenarios" / "zone-outage.yaml").read_text().replace("title:", "titel:", 1))
+    out = run_cli("validate", str(bad))
+    assert out.returncode == 2 and f"{bad}:" in out.stdout and "unknown key 'titel'" in out.stdout
