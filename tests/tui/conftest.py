@@ -37,3 +37,29 @@ async def settle(pilot, app=None) -> None:
         await pilot.pause()
         await app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def open_chapter(pilot, chapter):
+    """Open a chapter in the app with the clock paused; return its screen."""
+    from cloudquest.tui.screens.chapter import ChapterScreen
+
+    await settle(pilot)
+    pilot.app.open_chapter(chapter, ask=False)
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ChapterScreen)
+    assert not screen.clock.running
+    return screen
+
+
+async def run(pilot, *lines: str) -> None:
+    """Type console lines, each followed by Enter, then let the app settle."""
+    for line in lines:
+        await type_text(pilot, line)
+        await pilot.press("enter")
+    await settle(pilot)
+
+
+def visible_rows(screen) -> int:
+    """How many rows of the live view's pane are on screen."""
+    return screen.query_one("#view-scroll").scrollable_content_region.height

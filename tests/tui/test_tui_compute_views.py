@@ -15,40 +15,18 @@ import pytest
 from cloudquest.game.chapters import load_all
 from cloudquest.game.session import Session
 from cloudquest.game.view_text import VIEW_TEXT, LatestExplain
-from cloudquest.tui.screens.chapter import ChapterScreen
 from cloudquest.tui.views import VIEWS, view_for
 from cloudquest.tui.views.fit import Line, fine_bar, join_lines, short_labels
 from cloudquest.tui.views.host import HostView, assign_letters, lane_chars, steal_mark
 from cloudquest.tui.views.scheduling import SchedulingView
 
-from .conftest import settle, type_text
+from .conftest import open_chapter, run, visible_rows
 
 REAL_LEVELS = Path(__file__).resolve().parents[2] / "levels"
 
 CATALOGUE = load_all(REAL_LEVELS)
 HYPERVISOR = CATALOGUE.get("hypervisor")
 SCHEDULING = CATALOGUE.get("scheduling")
-
-
-async def open_chapter(pilot, chapter) -> ChapterScreen:
-    await settle(pilot)
-    pilot.app.open_chapter(chapter, ask=False)
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, ChapterScreen)
-    assert not screen.clock.running
-    return screen
-
-
-async def run(pilot, *lines: str) -> None:
-    for line in lines:
-        await type_text(pilot, line)
-        await pilot.press("enter")
-    await settle(pilot)
-
-
-def visible_rows(screen: ChapterScreen) -> int:
-    return screen.query_one("#view-scroll").scrollable_content_region.height
 
 
 def lanes(view: HostView) -> dict[int, str]:

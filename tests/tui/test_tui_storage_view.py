@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 
 from cloudquest.game.chapters import load_all
 from cloudquest.game.schema import World
@@ -28,34 +27,13 @@ from cloudquest.tui.screens.chapter import ChapterScreen
 from cloudquest.tui.views import VIEWS, view_for
 from cloudquest.tui.views.storage import FILL, STATE, StorageView, chips, disk_glyph, level, pct_text
 
-from .conftest import settle, type_text
+from .conftest import open_chapter, run, settle, visible_rows
 
 REAL_LEVELS = Path(__file__).resolve().parents[2] / "levels"
 CATALOGUE = load_all(REAL_LEVELS)
 STORAGE = CATALOGUE.get("storage")
 REPLICATION = CATALOGUE.get("replication")
 SPARK = set("▂▃▄▅▆▇█")
-
-
-async def open_chapter(pilot, chapter) -> ChapterScreen:
-    await settle(pilot)
-    pilot.app.open_chapter(chapter, ask=False)
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, ChapterScreen)
-    assert not screen.clock.running
-    return screen
-
-
-async def run(pilot, *lines: str) -> None:
-    for line in lines:
-        await type_text(pilot, line)
-        await pilot.press("enter")
-    await settle(pilot)
-
-
-def visible_rows(screen: ChapterScreen) -> int:
-    return screen.query_one("#view-scroll").scrollable_content_region.height
 
 
 def on_screen(screen: ChapterScreen, view: StorageView) -> list[str]:
