@@ -583,14 +583,19 @@ class Chapter(Strict):
 
 
 # -- the quiz bank ----------------------------------------------------------------------
-class ChoiceQuestion(Strict):
+class Question(Strict):
+    """What every quiz question has."""
+
     id: str = Name
-    kind: Literal["choice"]
     skills: list[Skill] = Field(min_length=1)
     text: str
+    explanation: str
+
+
+class ChoiceQuestion(Question):
+    kind: Literal["choice"]
     options: list[str] = Field(min_length=2, max_length=6)
     answer: int = Field(ge=0, description="index of the right option")
-    explanation: str
 
     @model_validator(mode="after")
     def _answer_in_range(self) -> "ChoiceQuestion":
@@ -599,18 +604,14 @@ class ChoiceQuestion(Strict):
         return self
 
 
-class PredictQuestion(Strict):
+class PredictQuestion(Question):
     """A numeric question whose answer is computed by running a small world."""
 
-    id: str = Name
     kind: Literal["predict"]
-    skills: list[Skill] = Field(min_length=1)
-    text: str
     world: World = Field(default_factory=World)
     commands: list[str] = Field(default_factory=list)
     metric: str
     tolerance: float = Field(default=0, ge=0)
-    explanation: str
 
 
 class QuizBank(Strict):

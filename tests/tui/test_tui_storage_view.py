@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-
 from cloudquest.game.chapters import load_all
 from cloudquest.game.schema import World
 from cloudquest.game.session import Session, free_play_chapter
