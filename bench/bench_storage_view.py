@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_tui import PaintClock, ms, open_chapter, p95  # noqa: E402
+from bench_tui import PaintClock, measured_step, ms, open_chapter, p95  # noqa: E402
 
 SETUPS = {
     "storage": (
@@ -58,14 +58,7 @@ async def tick_cost(chapter_id: str, size: tuple[int, int], ticks: int) -> tuple
         paints = PaintClock(app)
         queue0 = screen.session.cloud.metrics()["repair_queue"]
         for _ in range(ticks):
-            await pilot.pause()
-            await pilot.pause()
-            paints.arm()
-            t0, c0 = time.perf_counter(), time.process_time()
-            screen.action_step()  # Session.advance by one step; view, objectives, events redrawn
-            await paints.wait()  # ... and the next frame painted
-            cost.append(paints.cpu - c0)
-            latency.append(paints.last - t0)
+            await measured_step(pilot, screen, paints, cost, latency)
             d0 = time.perf_counter()
             view.draw(view.content_size.width)
             draws.append(time.perf_counter() - d0)

@@ -113,6 +113,18 @@ async def enter_to_effect(runs: int) -> tuple[list[float], list[float]]:
     return latency, cost
 
 
+async def measured_step(pilot, screen, paints: PaintClock, cost: list[float], latency: list[float]) -> None:
+    """Step the live clock once; record the CPU it took and the time until it was painted."""
+    await pilot.pause()
+    await pilot.pause()
+    paints.arm()
+    t0, c0 = time.perf_counter(), time.process_time()
+    screen.action_step()  # Session.advance by one step; view, objectives, events redrawn
+    await paints.wait()  # ... and the next frame painted
+    cost.append(paints.cpu - c0)
+    latency.append(paints.last - t0)
+
+
 async def tick_cost(chapter_id: str, ticks: int, busy: bool) -> tuple[list[float], list[float], str]:
     """(CPU cost, latency) from one step of the live clock to the frame showing it."""
     from cloudquest.tui.app import CloudQuestApp
@@ -129,14 +141,7 @@ async def tick_cost(chapter_id: str, ticks: int, busy: bool) -> tuple[list[float
                 screen.session.execute(f"launch --name t{i} --zone eu-west-1b")
                 if i >= 8:
                     screen.session.execute(f"terminate t{i - 8}")
-            await pilot.pause()
-            await pilot.pause()
-            paints.arm()
-            t0, c0 = time.perf_counter(), time.process_time()
-            screen.action_step()  # Session.advance by one step; view, objectives, events redrawn
-            await paints.wait()  # ... and the next frame painted
-            cost.append(paints.cpu - c0)
-            latency.append(paints.last - t0)
+            await measured_step(pilot, screen, paints, cost, latency)
     return cost, latency, view
 
 
