@@ -290,7 +290,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from .game import progress as progress_mod
-    from .game.storage_io import write_atomic
+    from .game.userfiles import write_atomic
 
     loaded = progress_mod.load()
     if loaded.message:

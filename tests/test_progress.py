@@ -9,7 +9,7 @@ import pytest
 
 from cloudquest.game import progress as P
 from cloudquest.game.locations import data_home, progress_file
-from cloudquest.game.storage_io import write_atomic
+from cloudquest.game.userfiles import write_atomic
 
 
 def test_home_follows_cloudquest_home(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .locations import progress_file
 from .schema import SKILLS
-from .storage_io import set_aside, write_json_atomic
+from .userfiles import set_aside, write_json_atomic
 
 if TYPE_CHECKING:
     from .schema import Chapter
@@ -109,7 +109,7 @@ def load(path: Path | None = None) -> LoadedProgress:
 
 
 def save(progress: Progress, path: Path | None = None) -> None:
-    write_json_atomic(path or progress_file(), progress.model_dump(mode="json"))
+    write_json_atomic(path or progress_file(), progress.model_dump(mode="json"), make_folder=True)
 
 
 def parse_export(text: str) -> Progress:

@@ -17,7 +17,7 @@ from .. import ENGINE_VERSION
 from .chapters import Catalogue
 from .schema import Chapter
 from .session import RunResult, Session, chapter_fingerprint
-from .storage_io import write_json_atomic
+from .userfiles import write_json_atomic
 
 FORMAT = "cloudquest-replay"
 

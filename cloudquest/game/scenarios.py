@@ -279,7 +279,7 @@ def default_design(loaded: LoadedScenario) -> tuple[list[str], str]:
 def record_run(r: ScenarioRun, path: Path) -> None:
     """Write the run as a replay: the session's own record plus the scenario's name (to
     rebuild its chapter) and its world (for viewers that replay it as a sandbox)."""
-    from .storage_io import write_json_atomic
+    from .userfiles import write_json_atomic
 
     data = r.session.replay_record()
     source = r.scenario.path
