@@ -137,14 +137,13 @@ def cmd_play(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CliError(f"cannot write the replay {args.record}: {exc.strerror or exc}") from None
     if not sandbox and not args.no_save:
-        loaded = progress_mod.load()
-        if loaded.message:
-            _err(loaded.message)
-        loaded.progress.record_result(chapter, result)
         try:
-            progress_mod.save(loaded.progress)
+            saved = progress_mod.record(chapter, result)
         except OSError as exc:
             _err(f"could not save progress: {exc.strerror or exc}")
+        else:
+            if saved.message:
+                _err(saved.message)
     _print_result(result, chapter, args.json)
     return EXIT_OK if result.passed else EXIT_FAILED
 
@@ -287,10 +286,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from .game import progress as progress_mod
-    from .game.userfiles import write_atomic
+    from .game.userfiles import UserFileError, write_json_atomic
 
     loaded = progress_mod.load()
     if loaded.message:
@@ -304,7 +301,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
         if not args.target:
             raise CliError("progress export needs a FILE")
         try:
-            write_atomic(Path(args.target), json.dumps(prog.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+            write_json_atomic(Path(args.target), prog.model_dump(mode="json"))
         except OSError as exc:
             raise CliError(f"cannot write {args.target}: {exc.strerror or exc}") from None
         print(f"exported progress to {args.target}")
@@ -313,16 +310,15 @@ def cmd_progress(args: argparse.Namespace) -> int:
         if not args.target:
             raise CliError("progress import needs a FILE")
         try:
-            new = progress_mod.parse_export(Path(args.target).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CliError(f"cannot read {args.target}: {getattr(exc, 'strerror', None) or exc}") from None
-        except (ValueError, ValidationError) as exc:
-            raise CliError(f"{args.target} is not a progress export: {str(exc).splitlines()[0]}") from None
+            new = progress_mod.read_export(Path(args.target), _catalogue().chapters)
+        except UserFileError as exc:
+            raise CliError(str(exc)) from None
         if not _confirm(args, f"replace your progress with {args.target}?"):
             print("nothing changed")
             return EXIT_OK
-        progress_mod.save(new)
-        print(f"imported progress from {args.target}")
+        _change_progress(lambda _current: new)
+        aside = f"; kept aside, as chapters this game does not have: {', '.join(sorted(new.unknown))}" if new.unknown else ""
+        print(f"imported progress from {args.target}{aside}")
         return EXIT_OK
     if args.action == "reset":
         what = f"chapter {args.target}" if args.target else "ALL progress"
@@ -331,22 +327,41 @@ def cmd_progress(args: argparse.Namespace) -> int:
         if not _confirm(args, f"reset {what}?"):
             print("nothing changed")
             return EXIT_OK
-        if args.target:
-            del prog.chapters[args.target]
-        else:
-            prog = progress_mod.Progress()
-        progress_mod.save(prog)
+        def reset(current):
+            if not args.target:
+                return progress_mod.Progress()
+            current.chapters.pop(args.target, None)
+            return current
+
+        _change_progress(reset)
         print(f"reset {what}")
         return EXIT_OK
     raise CliError(f"unknown progress action {args.action!r} (show, export, import, reset)")
 
 
+def _change_progress(change) -> None:
+    """Apply a change the player confirmed to the save (under its lock)."""
+    from .game import progress as progress_mod
+
+    try:
+        saved = progress_mod.update(change)
+    except OSError as exc:
+        raise CliError(f"cannot save progress: {exc.strerror or exc}") from None
+    if saved.message:
+        _err(saved.message)
+
+
 def _confirm(args: argparse.Namespace, question: str) -> bool:
+    """Ask on the terminal; no terminal (or stdin closed) needs --yes, end of input is no."""
     if args.yes:
         return True
-    if not sys.stdin.isatty():
+    if sys.stdin is None or sys.stdin.closed or not sys.stdin.isatty():
         raise CliError(f"{question} needs confirmation: add --yes")
-    answer = input(f"{question} [y/N] ").strip().lower()
+    try:
+        answer = input(f"{question} [y/N] ").strip().lower()
+    except EOFError:
+        print()
+        return False
     return answer in ("y", "yes")
 
 

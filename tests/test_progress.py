@@ -9,7 +9,7 @@ import pytest
 
 from cloudquest.game import progress as P
 from cloudquest.game.locations import data_home, progress_file
-from cloudquest.game.userfiles import write_atomic
+from cloudquest.game.userfiles import UserFileError, write_atomic
 
 
 def test_home_follows_cloudquest_home(tmp_path, monkeypatch):
@@ -76,7 +76,7 @@ def test_atomic_write_replaces_whole_file(tmp_path):
 
 
 def test_export_format_is_checked():
-    with pytest.raises(ValueError):
-        P.parse_export('{"format": 99}')
-    prog = P.parse_export(json.dumps(P.Progress().model_dump(mode="json")))
+    with pytest.raises(UserFileError, match="newer CloudQuest"):
+        P.parse_export({"format": 99, "chapters": {}}, [])
+    prog = P.parse_export(P.Progress().model_dump(mode="json"), [])
     assert prog.chapters == {}

@@ -148,7 +148,8 @@ def first_problem(exc: ValidationError) -> str:
     """A pydantic error as one line: where, what, and how many more there are."""
     errors = exc.errors()
     err = errors[0]
-    where = ".".join(str(p) for p in err["loc"]) or "the top level"
+    # a key from the file may hold anything (a NUL, an escape sequence): shown escaped
+    where = ".".join(str(p) if str(p).isprintable() else repr(p) for p in err["loc"]) or "the top level"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"

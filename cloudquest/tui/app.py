@@ -145,9 +145,13 @@ class CloudQuestApp(App[int]):
         from ..game import progress as progress_mod
 
         try:
-            progress_mod.save(self.progress)
+            saved = progress_mod.save(self.progress)  # merged with what other games saved meanwhile
         except OSError as exc:
             self.notify(f"could not save your progress: {exc.strerror or exc}", severity="error", timeout=15)
+            return
+        self.progress = saved.progress
+        if saved.message:
+            self.notify(saved.message, title="Saved progress", severity="warning", timeout=30)
 
     def save_run(self, session: "Session") -> Path | None:
         from .runs import save_run
