@@ -165,7 +165,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from .game.schema import World
         from .game.session import free_play_chapter
 
-        chapter = free_play_chapter(World.model_validate(replay.world or {}))
+        chapter = free_play_chapter(replay.world if replay.world is not None else World())
     else:
         chapter = None
     try:

@@ -8,22 +8,51 @@ each command's time, runs it, advances to the end, and compares hashes.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import ENGINE_VERSION
 from .chapters import Catalogue
-from .schema import Chapter
+from .limits import MAX_REPLAY_BYTES, MAX_REPLAY_COMMANDS, MAX_RUN_MS, MAX_SEED
+from .schema import Chapter, World
 from .session import RunResult, Session, chapter_fingerprint
-from .userfiles import write_json_atomic
+from .userfiles import UserFileError, first_problem, read_json, write_json_atomic
 
 FORMAT = "cloudquest-replay"
+SHA256 = r"^[0-9a-f]{64}$"
 
 
 class ReplayError(Exception):
     pass
+
+
+class _TimedCommand(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    t_ms: int = Field(ge=0, le=MAX_RUN_MS)
+    line: str
+
+
+class _ReplayDoc(BaseModel):
+    """A replay file as written by :meth:`Session.replay_record`, checked strictly: a seed
+    of 1.5 is not 1, and no time lies past what a run can reach (``MAX_RUN_MS``; a replay
+    moves the clock without the ``tick`` command's limit, so an unchecked time would
+    simulate for ever)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    format: Literal["cloudquest-replay"]
+    engine_version: str = Field(max_length=32)
+    chapter: str = Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")
+    chapter_sha256: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
+    seed: int = Field(ge=0, le=MAX_SEED)
+    sandbox: bool = False
+    commands: list[_TimedCommand] = Field(max_length=MAX_REPLAY_COMMANDS)
+    end_ms: int = Field(ge=0, le=MAX_RUN_MS)
+    event_log_sha256: str = Field(pattern=SHA256)
+    world: World | None = None
+    scenario: str | None = Field(default=None, min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f]*$")
 
 
 @dataclass
@@ -36,7 +65,7 @@ class ReplayFile:
     end_ms: int
     event_log_sha256: str
     sandbox: bool = False
-    world: dict[str, Any] | None = None  # sandbox worlds travel inside the replay
+    world: World | None = None  # sandbox worlds travel inside the replay, checked on reading
     scenario: str | None = None  # a failure scenario's name (or file): rebuilds its chapter
 
     @classmethod
@@ -44,24 +73,27 @@ class ReplayFile:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ReplayError(f"{source}: not a CloudQuest replay (no 'format: {FORMAT}')")
         try:
-            commands = [(int(c["t_ms"]), str(c["line"])) for c in data["commands"]]
-            times = [t for t, _ in commands]
-            if times != sorted(times) or any(t < 0 for t in times):
-                raise ReplayError(f"{source}: command times go backwards; the file was edited")
-            return cls(
-                chapter=str(data["chapter"]),
-                seed=int(data["seed"]),
-                engine_version=str(data["engine_version"]),
-                chapter_sha256=str(data.get("chapter_sha256", "")),
-                commands=commands,
-                end_ms=int(data["end_ms"]),
-                event_log_sha256=str(data["event_log_sha256"]),
-                sandbox=bool(data.get("sandbox", False)),
-                world=data.get("world"),
-                scenario=data.get("scenario"),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ReplayError(f"{source}: replay is missing or has a bad field ({exc})") from None
+            doc = _ReplayDoc.model_validate(data)
+        except ValidationError as exc:
+            world = [e for e in exc.errors() if e["loc"][:1] == ("world",)]
+            what = "the replay's world is not valid" if world and len(world) == len(exc.errors()) else "bad replay"
+            raise ReplayError(f"{source}: {what}: {first_problem(exc)}") from None
+        commands = [(c.t_ms, c.line) for c in doc.commands]
+        times = [t for t, _ in commands] + [doc.end_ms]
+        if times != sorted(times):
+            raise ReplayError(f"{source}: command times go backwards; the file was edited")
+        return cls(
+            chapter=doc.chapter,
+            seed=doc.seed,
+            engine_version=doc.engine_version,
+            chapter_sha256=doc.chapter_sha256,
+            commands=commands,
+            end_ms=doc.end_ms,
+            event_log_sha256=doc.event_log_sha256,
+            sandbox=doc.sandbox,
+            world=doc.world,
+            scenario=doc.scenario,
+        )
 
 
 def record(session: Session, path: Path) -> None:
@@ -73,11 +105,9 @@ def record(session: Session, path: Path) -> None:
 
 def read(path: Path) -> ReplayFile:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReplayError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReplayError(f"{path}: not valid JSON ({exc})") from None
+        data = read_json(path, MAX_REPLAY_BYTES, "the replay")
+    except UserFileError as exc:
+        raise ReplayError(str(exc)) from None
     return ReplayFile.from_dict(data, str(path))
 
 
