@@ -16,12 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .parser import CommandError, tokenize
+from .parser import CommandError, check_digits, parse_number, shown, tokenize
 
 if TYPE_CHECKING:
     from .session import Session
 
 Handler = Callable[..., str]
+
+
+def _plain(bound: float) -> str:
+    """A bound as written: 2000000, not 2e+06; 0.001 stays 0.001."""
+    return str(int(bound)) if bound == int(bound) else f"{bound:g}"
 
 
 @dataclass(frozen=True)
@@ -47,24 +52,19 @@ class Param:
 
     def convert(self, raw: str, usage: str) -> Any:
         value: Any = raw
-        if self.type is int:
-            try:
-                value = int(raw)
-            except ValueError:
-                raise CommandError(f"{self.name} must be a whole number, not {raw!r} (usage: {usage})") from None
-        elif self.type is float:
-            try:
-                value = float(raw)
-            except ValueError:
-                raise CommandError(f"{self.name} must be a number, not {raw!r} (usage: {usage})") from None
-            if value != value or value in (float("inf"), float("-inf")):
-                raise CommandError(f"{self.name} must be a finite number (usage: {usage})")
+        try:
+            if self.type in (int, float):
+                value = parse_number(raw, self.name, whole=self.type is int)
+            else:
+                check_digits(raw, self.name)
+        except CommandError as exc:
+            raise CommandError(f"{exc} (usage: {usage})") from None
         if self.choices is not None and value not in self.choices:
-            raise CommandError(f"{self.name} must be one of {', '.join(self.choices)}, not {raw!r}")
+            raise CommandError(f"{self.name} must be one of {', '.join(self.choices)}, not {shown(raw)}")
         if self.min is not None and value < self.min:
-            raise CommandError(f"{self.name} must be at least {self.min:g}, not {raw} (usage: {usage})")
+            raise CommandError(f"{self.name} must be at least {_plain(self.min)}, not {raw} (usage: {usage})")
         if self.max is not None and value > self.max:
-            raise CommandError(f"{self.name} must be at most {self.max:g}, not {raw} (usage: {usage})")
+            raise CommandError(f"{self.name} must be at most {_plain(self.max)}, not {raw} (usage: {usage})")
         return value
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ...cloud.faults import FAULT_KINDS, set_health
 from ...cloud.hardware import Health
+from ..limits import MAX_RUN_MS
 from ..objectives import GLYPH
 from ..parser import CommandError
 from ..registry import REGISTRY, Param, command, help_index
@@ -136,11 +137,15 @@ def status(session: "Session", thing: str | None) -> str:
     "tick",
     "advance simulated time",
     args=[Param("seconds", "how long", type=float, min=0.001, max=MAX_TICK_S)],
-    details="Time only moves when you say so (or when the live clock runs in the game).",
+    details="Time only moves when you say so (or when the live clock runs in the game). A run\n"
+    f"may go on for {MAX_RUN_MS // 86_400_000} simulated days at most.",
 )
 def tick(session: "Session", seconds: float) -> str:
     cloud = session.cloud
     before, start = len(cloud.log), cloud.now_ms
+    if start + int(round(seconds * 1000)) > MAX_RUN_MS:
+        left = (MAX_RUN_MS - start) / 1000
+        raise CommandError(f"the clock stops at t={MAX_RUN_MS // 1000}s, the longest a run may go ({left:g} s left)")
     session.advance(int(round(seconds * 1000)))
     if cloud.now_ms - start != int(round(seconds * 1000)):
         session.effective_line = f"tick {(cloud.now_ms - start) / 1000:g}"

@@ -69,7 +69,11 @@ def _workload_text(vm: Any) -> str:
 
 VM_NAME = Param("name", "the VM", complete="vm")
 WEIGHT = Param("weight", f"credit scheduler weight, {MIN_WEIGHT}-{MAX_WEIGHT}", type=int, min=MIN_WEIGHT, max=MAX_WEIGHT)
-CAP = Param("cap", "ceiling in percent of one pCPU (0 = no cap, 100 = one pCPU)", type=int, min=0)
+# The largest host a world may declare (schema: HostSpec vcpus <= 1024, ram_gib <= 65,536);
+# the host itself then checks against what it really has.
+MAX_VCPUS = 1024
+MAX_RAM_GIB = 65_536
+CAP = Param("cap", "ceiling in percent of one pCPU (0 = no cap, 100 = one pCPU)", type=int, min=0, max=100 * MAX_VCPUS)
 WORKLOAD = Param("workload", "what the guest runs", choices=WORKLOAD_NAMES)
 LOAD = Param("load", "percent per vCPU, for steady and latency-sensitive", type=int, min=0, max=100)
 
@@ -79,10 +83,10 @@ LOAD = Param("load", "percent per vCPU, for steady and latency-sensitive", type=
     "create a VM on the host: vCPUs, RAM, scheduler weight and cap, workload",
     args=[Param("name", "a name: lower-case letters, digits and '-'")],
     options=[
-        Param("vcpus", "virtual CPUs (required)", type=int, min=1),
-        Param("ram", "RAM in GiB (required)", type=float),
+        Param("vcpus", "virtual CPUs (required)", type=int, min=1, max=MAX_VCPUS),
+        Param("ram", "RAM in GiB (required)", type=float, min=0, max=MAX_RAM_GIB),
         Param("weight", WEIGHT.help, type=int, min=MIN_WEIGHT, max=MAX_WEIGHT, default=DEFAULT_WEIGHT),
-        Param("cap", CAP.help, type=int, min=0, default=0),
+        Param("cap", CAP.help, type=int, min=0, max=CAP.max, default=0),
         Param("workload", WORKLOAD.help, choices=WORKLOAD_NAMES, default="steady"),
         LOAD,
         Param("pin", "pCPUs its vCPUs may run on, e.g. 0-3,8 (default: any)"),
@@ -177,7 +181,7 @@ def pin(session: "Session", name: str, cpus: str) -> str:
 @command(
     "balloon",
     "set how much RAM a VM keeps; its balloon driver gives the rest back to the host",
-    args=[VM_NAME, Param("gib", "RAM the guest keeps, in GiB", type=float)],
+    args=[VM_NAME, Param("gib", "RAM the guest keeps, in GiB", type=float, min=0, max=MAX_RAM_GIB)],
     details="""The balloon inflates inside the guest at about 1 GiB per second. Above the guest's
 working set it costs nothing; below it the guest pages its own memory out and slows down.
 Xen's equivalent: xl mem-set NAME SIZE.""",

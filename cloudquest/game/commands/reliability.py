@@ -119,7 +119,13 @@ def lb_deregister(session: "Session", lb: str, instance: str) -> str:
     args=[
         Param("lb", "the load balancer", complete="lb"),
         Param("setting", "what to change", choices=SETTINGS),
-        Param("value", "seconds, or a count of checks", type=int),
+        Param(
+            "value",
+            "seconds, or a count of checks",
+            type=int,
+            min=min(lo for lo, _, _ in HEALTH_CHECK_LIMITS.values()),
+            max=max(hi for _, hi, _ in HEALTH_CHECK_LIMITS.values()),
+        ),
     ],
     details="""interval             seconds between checks by each node (5-300, AWS default 30)
 timeout              seconds without an answer that fail a check (2-120, default 5; below the interval)

@@ -18,6 +18,7 @@ from ...cloud.errors import CloudError
 from ...cloud.replication import POLICIES
 from ...cloud.storage import (
     MAX_CHUNK_MIB,
+    MAX_CHUNKS_PER_PUT,
     MIN_CHUNK_MIB,
     MiB,
     ObjectStore,
@@ -25,7 +26,7 @@ from ...cloud.storage import (
     format_bytes,
     parse_size,
 )
-from ..parser import CommandError
+from ..parser import CommandError, parse_number
 from ..registry import Param, command
 from ..session import ID_SOURCES
 from .core import STATUS_PROVIDERS
@@ -168,7 +169,7 @@ def _spread(store: ObjectStore, obj) -> str:
     "locate",
     "where every piece of an object is: disk, host, rack, zone",
     args=[Param("name", "an object", complete="object")],
-    options=[Param("chunk", "show only this chunk (0 = the first)", type=int, min=0)],
+    options=[Param("chunk", "show only this chunk (0 = the first)", type=int, min=0, max=MAX_CHUNKS_PER_PUT)],
     group="storage",
 )
 def locate(session: "Session", name: str, chunk: int | None = None) -> str:
@@ -290,9 +291,9 @@ def set_erasure(session: "Session", k: str, m: int | None) -> str:
             raise CommandError("set erasure off takes no M (usage: set erasure K M, or set erasure off)")
         return _apply(session, "erasure", None)
     try:
-        k_int = int(k)
-    except ValueError:
-        raise CommandError(f"K must be a whole number or off, not {k!r} (usage: set erasure K M)") from None
+        k_int = int(parse_number(k, "K", whole=True))
+    except CommandError as exc:
+        raise CommandError(f"{exc}, or off (usage: set erasure K M)") from None
     if m is None:
         raise CommandError("missing M, the parity fragments (usage: set erasure K M, e.g. set erasure 6 3)")
     return _apply(session, "erasure", (k_int, m))
@@ -340,9 +341,9 @@ def set_hedged_read(session: "Session", ms: str) -> str:
     if ms.lower() in ("off", "none"):
         return _apply(session, "hedged_read_ms", None)
     try:
-        value = float(ms)
-    except ValueError:
-        raise CommandError(f"the threshold must be a number of ms or off, not {ms!r}") from None
+        value = parse_number(ms, "the threshold in ms", whole=False)
+    except CommandError as exc:
+        raise CommandError(f"{exc}, or off") from None
     return _apply(session, "hedged_read_ms", value)
 
 
