@@ -143,8 +143,11 @@ class Session:
                     "internal",
                 )
         # A handler that did less than asked (a tick cut short at a replay's moment)
-        # logs what it did, so a fork's own replay reproduces it.
-        self.command_log.append((t_ms, self.effective_line or line))
+        # logs what it did, so a fork's own replay reproduces it. A rejected line changed
+        # nothing, so it stays out of the log a replay and ``verify`` re-run (and hash):
+        # the player still reads it in the transcript.
+        if outcome.error_kind != "input":
+            self.command_log.append((t_ms, self.effective_line or line))
         self.effective_line: str | None = None
         self.transcript.append(outcome)
         self.sample()
