@@ -2,13 +2,16 @@
 tests and chapter authors.
 
 Exit codes: 0 success (every objective passed), 1 a run that failed an objective,
-2 bad input (unknown chapter, unreadable file, invalid chapter).
+2 bad input (unknown chapter, unreadable file, invalid chapter, a replay that does not
+match), 130 interrupted (ctrl+c), 141 the reader of the output went away (``| head``).
+Bad input is one line on stderr: ``cloudquest: ...`` or ``FILE:LINE: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ from typing import Any
 from . import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # ctrl+c (128 + SIGINT)
+EXIT_BROKEN_PIPE = 141  # the reader of the output went away (128 + SIGPIPE)
 
 
 class CliError(Exception):
@@ -27,14 +32,42 @@ def _err(message: str) -> None:
 
 
 def _read_script(source: str) -> list[str]:
-    if source == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CliError(f"cannot read script {source}: {getattr(exc, 'strerror', None) or exc}") from None
-    return text.splitlines()
+    """A script's lines, from a file or ``-`` (stdin): UTF-8, at most MAX_SCRIPT_BYTES,
+    split on newlines only (see :func:`split_lines`). A pipe or ``/dev/stdin`` works; a
+    file that never ends is cut at the limit."""
+    from .cloud.storage import format_bytes
+    from .game.limits import MAX_SCRIPT_BYTES
+    from .game.parser import split_lines
+    from .game.userfiles import UserFileError, decode_utf8
+
+    name = "stdin" if source == "-" else source
+    try:
+        if source == "-":
+            if sys.stdin is None or sys.stdin.closed:
+                raise CliError("cannot read the script from stdin: there is no standard input")
+            data = sys.stdin.buffer.read(MAX_SCRIPT_BYTES + 1)
+        else:
+            with open(source, "rb") as f:
+                data = f.read(MAX_SCRIPT_BYTES + 1)
+    except OSError as exc:
+        raise CliError(f"cannot read script {name}: {exc.strerror or exc}") from None
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise CliError(f"script {name} is over the limit of {format_bytes(MAX_SCRIPT_BYTES)}")
+    try:
+        return split_lines(decode_utf8(data, name))
+    except UserFileError as exc:
+        raise CliError(f"cannot read script {exc}") from None
+
+
+def _check_record_target(record: str | None) -> None:
+    """Refuse a replay path that cannot be written before the run, not after it."""
+    if record is None:
+        return
+    target = Path(record)
+    if not target.parent.is_dir():
+        raise CliError(f"cannot write the replay {record}: there is no folder {target.parent}")
+    if target.is_dir():
+        raise CliError(f"cannot write the replay {record}: it is a folder")
 
 
 def _catalogue():
@@ -127,6 +160,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     from .game.session import Session
 
     chapter, sandbox = _chapter(args.chapter, args.world)
+    _check_record_target(args.record)
     lines = _read_script(args.script) if args.script else []
     session = Session(chapter, args.seed, sandbox=sandbox)
     session.run_script(lines)
@@ -235,7 +269,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .game.chapters import QUIZ_FILE, ChapterError, chapter_files, load_chapter, load_quiz
     from .game.locations import levels_dir
     from .game.quiz import QuizError, check_bank
-    from .game.scenarios import ScenarioError, load_scenario, scenario_files, scenarios_dir
+    from .game.scenarios import ScenarioError, load_scenario, scenario_files
 
     if args.paths:
         paths = [Path(p) for p in args.paths]
@@ -244,12 +278,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     bad = 0
     for path in paths:
         try:
-            if path.name == QUIZ_FILE:
+            kind = _file_kind(path)
+            if kind == "quiz":
                 bank = load_quiz(path)
                 check_bank(bank)
                 print(f"ok    {path}: {len(bank.questions)} questions")
                 continue
-            if path.parent.name == scenarios_dir().name:
+            if kind == "scenario":
                 load_scenario(path)
                 print(f"ok    {path}: failure scenario")
                 continue
@@ -275,6 +310,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{bad} of {len(paths)} files have problems")
         return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+def _file_kind(path: Path) -> str:
+    """What a YAML file is, told by its keys (not its folder or name): the chapter, the
+    failure scenario or the quiz bank whose schema names most of them; a chapter when in
+    doubt, so the chapter loader says what is wrong."""
+    from .game.scenarios import Scenario
+    from .game.schema import Chapter, QuizBank
+    from .game.yamlfile import YamlError, load_file
+
+    try:
+        data = load_file(path).data
+    except YamlError:
+        return "chapter"
+    keys = set(data) if isinstance(data, dict) else set()
+    models = {"chapter": Chapter, "scenario": Scenario, "quiz": QuizBank}
+    scores = {kind: len(keys & {f.alias or n for n, f in m.model_fields.items()}) for kind, m in models.items()}
+    return max(scores, key=lambda kind: scores[kind])
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -359,7 +412,7 @@ def _confirm(args: argparse.Namespace, question: str) -> bool:
         raise CliError(f"{question} needs confirmation: add --yes")
     try:
         answer = input(f"{question} [y/N] ").strip().lower()
-    except EOFError:
+    except (EOFError, UnicodeDecodeError):  # end of input, or bytes that are no answer: no
         print()
         return False
     return answer in ("y", "yes")
@@ -456,6 +509,7 @@ def _print_scenario_run(r) -> None:
 def cmd_scenario_run(args: argparse.Namespace) -> int:
     from .game.scenarios import record_run, run
 
+    _check_record_target(args.record)
     loaded = _scenario(args.name)
     lines, source = _design(loaded, args.design, args.chapter)
     r = run(loaded, lines, args.seed, source)
@@ -517,6 +571,15 @@ def _incident_outcome(inc: dict[str, Any]) -> str:
     return f"{whole}, {inc['requests_failed']} requests failed, {inc['objects_lost']} objects lost"
 
 
+def _seed(text: str) -> int:
+    from .game.parser import parse_seed
+
+    try:
+        return parse_seed(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line and exit 2, not a usage dump
         raise CliError(f"{message} (see cloudquest {self.prog.split()[-1] if ' ' in self.prog else ''} --help)".replace("  ", " "))
@@ -530,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     play = sub.add_parser("play", help="play a chapter headless from a script")
     play.add_argument("chapter", help="chapter id or number, a chapter file, or 'sandbox'")
     play.add_argument("--script", help="file of console commands, or - for stdin")
-    play.add_argument("--seed", type=int, default=0)
+    play.add_argument("--seed", type=_seed, default=0)
     play.add_argument("--json", action="store_true", help="print one JSON object")
     play.add_argument("--record", metavar="FILE", help="write a replay file")
     play.add_argument("--world", metavar="FILE", help="the sandbox's world (YAML, chapter world format)")
@@ -572,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("name", help="scenario name, or a scenario file")
     sr.add_argument("--design", metavar="FILE", help="a file of console commands (or chapter:ID)")
     sr.add_argument("--chapter", metavar="ID", help="use this chapter's reference solution as the design")
-    sr.add_argument("--seed", type=int, default=0)
+    sr.add_argument("--seed", type=_seed, default=0)
     sr.add_argument("--json", action="store_true")
     sr.add_argument("--record", metavar="FILE", help="write a replay file")
     sr.set_defaults(func=cmd_scenario_run)
@@ -593,12 +656,21 @@ def main(argv: list[str] | None = None) -> int:
             from .tui import run_app
 
             return run_app()
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that went away is found out here, not at exit
+        return code
     except CliError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (`cloudquest progress show | head -1`): stop
+        # quietly, as a program killed by SIGPIPE would. Python flushes stdout again at
+        # exit, so point it at devnull first (the recipe in Python's signal docs).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def test_play_reads_the_script_from_stdin():
     [
         (["play", "no-such-chapter", "--script", "-"], "no chapter 'no-such-chapter' (chapters: 0:big-realization, 1:launch"),
         (["play", "launch", "--script", "/no/such/file"], "cannot read script /no/such/file"),
-        (["play", "launch", "--seed", "abc"], "invalid int value"),
+        (["play", "launch", "--seed", "abc"], "a seed is a whole number from 0 to"),
         (["play", "sandbox"], "the sandbox needs a world"),
         (["replay", "/no/such/replay.json"], "cannot read"),
         (["frobnicate"], "invalid choice"),

@@ -106,7 +106,9 @@ def test_parse_seeds():
     assert parse_seeds("1..5") == [1, 2, 3, 4, 5]
     assert parse_seeds("1,3,7") == [1, 3, 7]
     assert parse_seeds("4") == [4]
-    for bad in ("5..1", "a..b", "", "-1", "1..1000"):
+    assert parse_seeds("0..99")[-1] == 99 and parse_seeds("9223372036854775807") == [2**63 - 1]
+    for bad in ("5..1", "a..b", "", "-1", "1..1000", "1 .. 5", " 1..5", "\u0661..\u0665", "1,,3", "1,", "1.5",
+                "1..18446744073709551616", "9223372036854775808", "1_0", "0..100"):
         with pytest.raises(ValueError):
             parse_seeds(bad)
 
@@ -221,7 +223,7 @@ def test_cli_compare_json_and_text(capsys, tmp_path, reference):
         (["scenario", "run", "cascading", "--chapter", "nope"], "no chapter 'nope'"),
         (["scenario", "compare", "cascading", "--design", "chapter:failure-design"], "exactly two designs"),
         (["scenario", "compare", "cascading", "--design", "a", "--design", "b", "--seeds", "x"], "seeds must look like"),
-        (["scenario", "run", "cascading", "--seed", "x"], "invalid int value"),
+        (["scenario", "run", "cascading", "--seed", "x"], "a seed is a whole number from 0 to"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(capsys, args, fragment):

@@ -35,6 +35,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError
 from .chapters import SCENARIO_DIR, Catalogue, ChapterError, LoadProblem, load_all, load_validated
 from .locations import levels_dir
 from .schema import Chapter, LoadPointSpec, Objective, Strict, TimelineEntry, World
+from .parser import parse_seed, shown
 from .session import RunResult, Session
 
 SCENARIO_ID_PREFIX = "scenario-"
@@ -362,19 +363,22 @@ def compare(loaded: LoadedScenario, a: tuple[str, list[str]], b: tuple[str, list
     return Comparison(loaded, (a[0], b[0]), seeds, runs)
 
 
+MAX_SEEDS = 100
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``1..5``, ``1,3,7`` or ``4`` -> seeds. ValueError with what is valid."""
-    text = text.strip()
+    """``1..5``, ``1,3,7`` or ``4`` -> seeds (1 to 100 of them, each a whole number in
+    digits 0-9 from 0 to MAX_SEED). ValueError with what is valid."""
     try:
         if ".." in text:
-            lo, hi = (int(x) for x in text.split("..", 1))
-            if hi < lo:
+            lo_text, _, hi_text = text.partition("..")
+            lo, hi = parse_seed(lo_text), parse_seed(hi_text)
+            if hi < lo or hi - lo >= MAX_SEEDS:
                 raise ValueError
-            seeds = list(range(lo, hi + 1))
-        else:
-            seeds = [int(x) for x in text.split(",") if x.strip()]
+            return list(range(lo, hi + 1))
+        parts = text.split(",")
+        if len(parts) > MAX_SEEDS:
+            raise ValueError
+        return [parse_seed(p) for p in parts]
     except ValueError:
-        raise ValueError(f"seeds must look like 1..5, 1,3,7 or 4, not {text!r}") from None
-    if not seeds or len(seeds) > 100 or any(s < 0 for s in seeds):
-        raise ValueError(f"give 1 to 100 seeds, none negative (not {text!r})")
-    return seeds
+        raise ValueError(f"seeds must look like 1..5, 1,3,7 or 4 (1 to {MAX_SEEDS} seeds), not {shown(text)}") from None

@@ -20,6 +20,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, RichLog, Static
 
+from ...game.parser import split_lines
+
 Completer = Callable[[list[str], str], list[str]]
 HISTORY_LIMIT = 500
 
@@ -159,7 +161,7 @@ class CommandLine(OrderedInput):
         await super()._on_key(event)  # the line's own editing keys, in order too
 
     async def _on_paste(self, event: events.Paste) -> None:
-        lines = event.text.splitlines()
+        lines = split_lines(event.text, pasted=True)  # not str.splitlines: U+2028 is no line break here
         if len(lines) > 1:
             event.stop()
             event.prevent_default()
