@@ -271,10 +271,10 @@ def parse_export(data: object, chapters: Iterable["Chapter"], source: str = "the
     chapter. Progress in chapters this game does not have is kept under ``unknown``.
     Raises :class:`UserFileError`."""
     found = data.get("format") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or "chapters" not in data:
-        raise UserFileError(source, f"not a CloudQuest progress export (a mapping with format {FORMAT} and chapters)")
     if isinstance(found, int) and not isinstance(found, bool) and found > FORMAT:
         raise UserFileError(source, f"made by a newer CloudQuest (format {found}; this one reads format {FORMAT})")
+    if not isinstance(data, dict) or "chapters" not in data:
+        raise UserFileError(source, f"not a CloudQuest progress export (a mapping with format {FORMAT} and chapters)")
     try:
         progress = Progress.model_validate(data)
     except ValidationError as exc:

@@ -153,8 +153,9 @@ def first_problem(exc: ValidationError) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    return f"{where}: {msg}{more}"
+    more = len(errors) - 1
+    more_text = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{where}: {msg}{more_text}"
 
 
 # -- writing ------------------------------------------------------------------------------
