@@ -50,9 +50,10 @@ async def test_unknown_empty_and_very_long_input_change_nothing(make_app):
         assert "line too long (5014 characters; at most 2000)" in output_text(screen)
         await run(pilot, 'launch --name "unclosed')
         assert "close the quote" in output_text(screen)
-        assert len(screen.session.cloud.log) == events_before  # a rejected command changes nothing
-        assert [line for _t, line in screen.session.command_log][0] == "lanch --name x"
-        assert len(screen.session.command_log) == 3  # the empty line is not a command
+        assert len(screen.session.cloud.log) == events_before  # a rejected command changes nothing,
+        assert screen.session.command_log == []  # not even the log a replay re-runs
+        assert [t.line for t in screen.session.transcript][0] == "lanch --name x"  # the player still sees it
+        assert len(screen.session.transcript) == 3  # the empty line is not a command
         assert console.line.value == ""
 
 

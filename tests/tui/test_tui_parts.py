@@ -359,4 +359,4 @@ async def test_a_broken_sandbox_replay_is_said_not_fatal(make_app, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         err = str(app.screen.query_one("#replay-error").render())
-        assert "cannot be shown: ValidationError" in err
+        assert "sandbox.json: the replay's world is not valid: world.regions: Input should be a valid list" in err

@@ -26,7 +26,7 @@ from ...cloud.storage import (
     format_bytes,
     parse_size,
 )
-from ..parser import CommandError, parse_number
+from ..parser import CommandError, parse_number, shown
 from ..registry import Param, command
 from ..session import ID_SOURCES
 from .core import STATUS_PROVIDERS
@@ -292,8 +292,8 @@ def set_erasure(session: "Session", k: str, m: int | None) -> str:
         return _apply(session, "erasure", None)
     try:
         k_int = int(parse_number(k, "K", whole=True))
-    except CommandError as exc:
-        raise CommandError(f"{exc}, or off (usage: set erasure K M)") from None
+    except CommandError:
+        raise CommandError(f"K must be a whole number or off (digits 0-9, like 6), not {shown(k)} (usage: set erasure K M)") from None
     if m is None:
         raise CommandError("missing M, the parity fragments (usage: set erasure K M, e.g. set erasure 6 3)")
     return _apply(session, "erasure", (k_int, m))
@@ -341,9 +341,9 @@ def set_hedged_read(session: "Session", ms: str) -> str:
     if ms.lower() in ("off", "none"):
         return _apply(session, "hedged_read_ms", None)
     try:
-        value = parse_number(ms, "the threshold in ms", whole=False)
-    except CommandError as exc:
-        raise CommandError(f"{exc}, or off") from None
+        value = parse_number(ms, "the threshold", whole=False)
+    except CommandError:
+        raise CommandError(f"the threshold must be a number of ms or off (digits 0-9, like 50 or 2.5), not {shown(ms)}") from None
     return _apply(session, "hedged_read_ms", value)
 
 
