@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown, TabbedContent, TabPane
 
+from ...game.limits import MAX_RUN_MS
 from ...game.parser import CommandError
 from ...game.registry import completions, parse
 from ...game.schema import Chapter
@@ -206,6 +207,12 @@ class ChapterScreen(Screen):
             self._advance(ms)
 
     def _advance(self, ms: int) -> None:
+        ms = min(ms, MAX_RUN_MS - self.session.cloud.now_ms)  # as far as a run may go, as `tick` does
+        if ms <= 0:
+            if self.clock.running:
+                self.action_toggle_clock()
+            self.query_one(Console).note(f"the clock stops at t={MAX_RUN_MS // 1000}s, the longest a run may go")
+            return
         try:
             self.session.advance(ms)
         except Exception as exc:  # noqa: BLE001 - a mechanism's bug must not end the game
