@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from cloudquest.game import commands  # noqa: F401
-from cloudquest.game.parser import CommandError, tokenize
+from cloudquest.game.parser import CommandError, split_lines, tokenize
 from cloudquest.game.registry import REGISTRY, completions, help_index, parse
 
 
@@ -29,6 +29,20 @@ def test_tokenize_handles_quotes_and_comments():
         ("tick nan", "must be a number in digits 0-9"),
         ("tick 1 2", "too many arguments"),
         ("fail moon m1", "must be one of disk, host, rack, zone, link"),
+        # a number is ASCII digits (sign, one point), at most 15 of them, within the parameter's bounds
+        ("tick 1e5", "not '1e5'"),
+        ("tick 1_000", "not '1_000'"),
+        ("tick \u0661\u0662", "not '\u0661\u0662'"),
+        ("tick inf", "not 'inf'"),
+        ("tick 1.5.5", "not '1.5.5'"),
+        ("tick " + "9" * 16, "a number of 16 digits (at most 15)"),
+        ("put a " + "9" * 400, "size: a number of 400 digits (at most 15)"),
+        ("set chunk " + "9" * 400, "size: a number of 400 digits (at most 15)"),
+        ("put a \u0663GiB", "size: write digits as 0-9"),
+        ("vm create a --vcpus 99999 --ram 1", "vcpus must be at most 1024"),
+        ("vm create a --vcpus 1 --ram 1e3", "ram must be a number in digits 0-9"),
+        ("locate a --chunk 99999999", "chunk must be at most 2000000"),
+        ("lb set web interval 9999", "value must be at most 300"),
     ],
 )
 def test_bad_input_is_one_clear_line(line, fragment):
@@ -71,3 +85,26 @@ def test_completion_of_verbs_and_ids():
     assert completions(["launch", "--zone"], "z", None, lambda k: ids(k) or []) == ["za", "zb"]
     assert completions(["launch"], "--t", None, lambda k: []) == ["--type"]
     assert completions(["fail"], "ho", None, lambda k: []) == ["host"]
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("status\u2028launch\n", ["status\u2028launch"]),
+        ("a\x0cb\x0bc\x1cd\x85e\n", ["a\x0cb\x0bc\x1cd\x85e"]),
+        ("a\r\nb\nc", ["a", "b", "c"]),
+        ("a\n\nb\n", ["a", "", "b"]),
+        ("", []),
+    ],
+)
+def test_a_script_splits_on_newlines_only(text, says):
+    assert split_lines(text) == says
+    assert split_lines("a\rb\r\nc", pasted=True) == ["a", "b", "c"]  # a terminal pastes line breaks as \r
+
+
+def test_numbers_in_the_plain_forms_are_read():
+    assert parse("tick 2.5").values["seconds"] == 2.5
+    assert parse("tick .5").values["seconds"] == 0.5
+    assert parse("tick +3").values["seconds"] == 3.0
+    assert parse("set replication 3").values["n"] == 3
+    assert parse("put a " + "9" * 15).values["size"] == "9" * 15  # 15 digits: at the limit, read

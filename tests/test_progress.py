@@ -80,3 +80,48 @@ def test_export_format_is_checked():
         P.parse_export({"format": 99, "chapters": {}}, [])
     prog = P.parse_export(P.Progress().model_dump(mode="json"), [])
     assert prog.chapters == {}
+
+
+def test_two_games_open_at_once_keep_everything_either_earned():
+    """The terminal game saves the whole progress it holds: merged, never overwriting."""
+    first, second = P.load().progress, P.load().progress  # both opened on the same save
+    first.record_run("launch", 3, 3, 2, 20.0, ["resource scheduling"])
+    second.record_run("storage", 4, 4, 0, 90.0, ["distributed storage"])
+    second.record_run("launch", 1, 3, 0, 5.0, ["resource scheduling"])  # worse than first's
+    second.quiz.best_pct, second.quiz.passed = 80, True
+    P.save(first)
+    P.save(second)
+    saved = P.load().progress
+    assert saved.chapters["launch"].completed and saved.chapters["launch"].best_passed == 3
+    assert saved.chapters["launch"].best_hints == 2
+    assert saved.chapters["storage"].completed
+    assert saved.skills_earned() == ["resource scheduling", "distributed storage"]
+    assert saved.quiz.best_pct == 80 and saved.quiz.passed
+    P.save(P.Progress())  # an empty game saving takes nothing away
+    assert P.load().progress == saved
+
+
+def test_a_newer_save_is_set_aside_and_never_written_over():
+    path = progress_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"format": 2, "chapters": {"launch": {"attempts": 7}}}')
+    loaded = P.load()
+    assert "newer CloudQuest: format 2" in loaded.message
+    P.save(loaded.progress)
+    assert path.with_name("progress.json.newer-1").read_text() == '{"format": 2, "chapters": {"launch": {"attempts": 7}}}'
+
+
+def test_an_import_keeps_chapters_this_game_lacks_aside_where_they_earn_nothing():
+    from cloudquest.game.chapters import load_all
+
+    data = {
+        "format": 1,
+        "chapters": {
+            "launch": {"completed": True, "best_passed": 3, "objectives": 3, "skills": ["resource scheduling"]},
+            "from-the-future": {"completed": True, "skills": ["isolation layers"]},
+        },
+    }
+    prog = P.parse_export(data, load_all().chapters)
+    assert list(prog.chapters) == ["launch"] and list(prog.unknown) == ["from-the-future"]
+    assert prog.skills_earned() == ["resource scheduling"]
+
