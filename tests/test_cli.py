@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +202,16 @@ def test_validate_checks_scenario_files_too(tmp_path):
     bad.write_text((LEVELS / "scenarios" / "zone-outage.yaml").read_text().replace("title:", "titel:", 1))
     out = run_cli("validate", str(bad))
     assert out.returncode == 2 and f"{bad}:" in out.stdout and "unknown key 'titel'" in out.stdout
+
+
+def test_validate_tells_a_file_by_its_keys_not_its_folder(tmp_path):
+    scenario = tmp_path / "elsewhere" / "my-outage.yaml"
+    scenario.parent.mkdir()
+    shutil.copy(LEVELS / "scenarios" / "zone-outage.yaml", scenario)
+    chapter = tmp_path / "scenarios" / "01-launch.yaml"
+    chapter.parent.mkdir()
+    shutil.copy(LEVELS / "01-launch.yaml", chapter)
+    out = run_cli("validate", "--no-run", str(scenario), str(chapter))
+    assert out.returncode == 0, out.stdout
+    assert f"ok    {scenario}: failure scenario" in out.stdout
+    assert f"ok    {chapter}: chapter 1 launch" in out.stdout
