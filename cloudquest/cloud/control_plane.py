@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import hypervisor
 from .catalogue import CATALOGUE, DEFAULT_TYPE, InstanceType
 from .errors import CloudError
 from .hardware import Disk, Host
-from .ipam import IpamError
 from .scheduler import NoValidHost, Request
 
 if TYPE_CHECKING:
@@ -85,11 +84,37 @@ class Instance:
         return self.state in ("pending", "running", "impaired")
 
 
+class NetworkPort(Protocol):
+    """What the launch pipeline asks of the network mechanism (cloud/network.py).
+
+    Each method either does its part or raises :class:`CloudError` having changed nothing;
+    the ``assign_nic`` and ``configure_firewall`` answers are the fields of their
+    ``launch.step`` events."""
+
+    def launch_zones(self, zone: str | None, zones: list[str]) -> tuple[str, ...]: ...
+
+    def reserve(self, inst: "Instance") -> None: ...
+
+    def assign_nic(self, inst: "Instance") -> dict[str, Any]: ...
+
+    def configure_firewall(self, inst: "Instance") -> dict[str, Any]: ...
+
+    def release(self, inst: "Instance") -> None: ...
+
+
 class ControlPlane:
     def __init__(self, cloud: "Cloud") -> None:
         self.cloud = cloud
         self.instances: dict[str, Instance] = {}
+        # live migrations in flight: instance -> (source host, destination host)
+        self.migrating: dict[str, tuple[str, str]] = {}
         self._counter = 0
+
+    def _network(self) -> NetworkPort:
+        network = self.cloud.network
+        if network is None:
+            raise CloudError("InvalidSubnet", "this world has no network to plug an instance into")
+        return network
 
     # -- queries ---------------------------------------------------------------------
     def get(self, name: str) -> Instance:
@@ -147,20 +172,8 @@ class ControlPlane:
             )
         if name in self.instances and self.instances[name].alive:
             raise CloudError("InvalidParameterValue", f"an instance named {name!r} already exists")
-        if zone is not None:
-            subnet = cloud.ipam.subnet_for_zone(zone)
-            if subnet is None:
-                raise CloudError("InvalidSubnet", f"zone {zone} has no subnet in the VPC")
-            if subnet.free <= 0:
-                raise CloudError(
-                    "InsufficientFreeAddressesInSubnet", f"subnet {subnet.id} ({subnet.cidr}) has no free addresses"
-                )
-            zones: tuple[str, ...] = (zone,)
-        else:
-            # Without a zone, any zone whose subnet still has an address will do.
-            zones = tuple(z for z in cloud.hardware.zones if (s := cloud.ipam.subnet_for_zone(z)) and s.free > 0)
-            if not zones:
-                raise CloudError("InsufficientFreeAddressesInSubnet", "no subnet in the VPC has a free address")
+        network = self._network()
+        zones = network.launch_zones(zone, list(cloud.hardware.zones))
         cloud.api_call("RunInstances", instance=name, type=itype.name, zone=zone or "")
         # Step 1 runs within the API call: a capacity error is the call's answer (and,
         # like every API error, it is logged).
@@ -195,7 +208,7 @@ class ControlPlane:
         hypervisor.claim(host, itype.vcpus, itype.ram_mib)
         # The private address is reserved with the request, as the ENI is created with
         # it; the scheduler only offered zones whose subnet still has one.
-        inst.private_ip = cloud.ipam.subnet_for_zone(inst.zone).allocate()
+        network.reserve(inst)
         inst.host = host
         inst.cpu_claimed = True
         host.instances[name] = inst
@@ -243,21 +256,14 @@ class ControlPlane:
             inst.disk_claimed = True
             self._step_done(inst, step, disk=disk.id, gib=inst.type.disk_gib)
         elif step == "assign_nic":
-            subnet = cloud.ipam.subnet_for_zone(inst.zone or "")
-            if subnet is not None and subnet.public:
-                try:
-                    inst.public_ip = cloud.ipam.allocate_public()
-                except IpamError as exc:
-                    self._fail(inst, step, exc.code, str(exc))
-                    return
-            self._step_done(
-                inst, step, subnet=subnet.id if subnet else "", private_ip=inst.private_ip or "", public_ip=inst.public_ip or ""
-            )
+            try:
+                fields = self._network().assign_nic(inst)
+            except CloudError as exc:
+                self._fail(inst, step, exc.code, exc.message)
+                return
+            self._step_done(inst, step, **fields)
         elif step == "configure_firewall":
-            sg = cloud.security_groups["default"]
-            sg.members.add(inst.name)
-            inst.security_groups = [sg.name]
-            self._step_done(inst, step, security_group=sg.name, rules=len(sg.rules))
+            self._step_done(inst, step, **self._network().configure_firewall(inst))
         elif step == "boot":
             self._step_done(inst, step, host=host.id)
             inst.state = "running"
@@ -289,14 +295,8 @@ class ControlPlane:
 
     def _release(self, inst: Instance) -> None:
         cloud = self.cloud
-        if inst.public_ip:
-            cloud.ipam.release_public(inst.public_ip)
-        if inst.private_ip:
-            subnet = cloud.ipam.subnet_for_zone(inst.zone or "")
-            if subnet is not None:
-                subnet.release(inst.private_ip)
-        for sg_name in inst.security_groups:
-            cloud.security_groups[sg_name].members.discard(inst.name)
+        if cloud.network is not None:
+            cloud.network.release(inst)
         if inst.disk is not None and inst.disk_claimed:
             inst.disk.used_gib -= inst.type.disk_gib
             inst.disk_claimed = False
