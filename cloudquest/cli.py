@@ -160,17 +160,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from .tui import run_app
 
         return run_app(replay_file=Path(args.file))
-    if replay.scenario:
-        chapter = _scenario(replay.scenario).chapter  # a scenario run: its scenario's chapter
-    elif replay.sandbox:
-        from .game.schema import World
-        from .game.session import free_play_chapter
-
-        chapter = free_play_chapter(World.model_validate(replay.world or {}))
-    else:
-        chapter = None
     try:
-        outcome = verify(replay, _catalogue(), chapter)
+        outcome = verify(replay, _catalogue())
     except ReplayError as exc:
         raise CliError(str(exc)) from None
     extra = {"replay_matches": outcome.matches, "replay_problems": outcome.problems}

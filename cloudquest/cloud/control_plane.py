@@ -58,6 +58,7 @@ STEP_MS = {
     "boot": 9000,
 }
 BOOT_JITTER_MS = 6000
+DECISION_SCORES = 8  # the best hosts' scores a scheduler.decided event lists
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
@@ -214,6 +215,7 @@ class ControlPlane:
         host.instances[name] = inst
         cloud.scheduler.commit(req, host, inst)
         cloud.emit("launch.requested", instance=name, id=inst.id, type=itype.name, zone=inst.zone)
+        self._log_decision(req, host)
         self._step_done(inst, "find_server", host=host.id, rack=host.rack.id, zone=inst.zone)
         if instant:
             for index in range(1, len(STEPS)):
@@ -221,6 +223,26 @@ class ControlPlane:
         else:
             self._schedule_next(inst, 1)
         return inst
+
+    def _log_decision(self, req: Request, host: Host) -> None:
+        """Log why the scheduler chose ``host`` (in a fleet small enough to score every
+        host): the policy, the best scores and how many hosts each filter removed, so a
+        replay, a trace and the quiz read the decision from the log like anything else."""
+        expl = self.cloud.scheduler.decided
+        if expl is None or expl.request != req or expl.winner != host.id:
+            return
+        passed = sorted((r for r in expl.rows if r.passed), key=lambda r: -(r.total or 0))
+        self.cloud.emit(
+            "scheduler.decided",
+            instance=req.name,
+            host=host.id,
+            policy=expl.policy,
+            hosts=len(expl.rows),
+            passed=len(passed),
+            scores=" ".join(f"{r.host}:{r.total}" for r in passed[:DECISION_SCORES]),
+            filtered=" ".join(f"{reason}:{n}" for reason, n in sorted(expl.reasons.items())),
+            **({"group": req.group} if req.group else {}),
+        )
 
     def _schedule_next(self, inst: Instance, index: int) -> None:
         if index >= len(STEPS):

@@ -70,8 +70,6 @@ if TYPE_CHECKING:
     from .cloud import Cloud
 
 BACKGROUND_SPREAD_PCT = 15
-# Explanations are kept per decision only for fleets a player reads host by host.
-EXPLAIN_KEEP_HOSTS = 100
 
 
 # -- the world section ----------------------------------------------------------------------
@@ -208,7 +206,6 @@ class Fleet:
         self._placed = 0
         self._rejected = 0
         sched = cloud.scheduler
-        sched.record_decisions = len(cloud.hardware.hosts) <= EXPLAIN_KEEP_HOSTS
         for g in spec.groups:
             sched.create_group(g.name, g.strategy, g.partitions)
         self._background_load()
@@ -277,7 +274,7 @@ class Fleet:
             r.error = str(exc)
             if exc.code != "InsufficientInstanceCapacity":
                 self.stream_rejected_other += 1
-            if self.cloud.scheduler.record_decisions:
+            if self.cloud.scheduler.explains:
                 self.rejections[r.name] = self.cloud.scheduler.explain(self.request_of(r))
 
     def _launch(self, r: StreamRequest, host: str | None) -> None:

@@ -166,6 +166,30 @@ class Session:
         if t_ms > self.cloud.now_ms:
             self.advance(t_ms - self.cloud.now_ms)
 
+    # -- where time may stop ----------------------------------------------------------
+    # A live run and its replay must give the same events. A replay re-runs the time
+    # between two commands in one go, cut at step boundaries (multiples of tick_ms). In a
+    # world whose mechanisms run per step (step hooks: the hypervisor's slices, storage's
+    # repair), every hook must see the same step lengths, so a live clock may stop only on
+    # a step boundary. Worlds without step hooks are event-driven only (the clock's
+    # queue): any cut gives the same events, so time may stop anywhere.
+    @property
+    def steps_only(self) -> bool:
+        """Whether time may stop only on step boundaries in this world."""
+        return bool(self.cloud.step_hooks)
+
+    def stoppable(self, ms: int) -> int:
+        """The most of ``ms`` the clock may move now and stop (0 if less than a step)."""
+        if not self.steps_only:
+            return max(0, ms)
+        tick, now = self.cloud.tick_ms, self.cloud.now_ms
+        return max(0, (now + ms) // tick * tick - now)
+
+    def step_ms(self) -> int:
+        """From now to the next step boundary: one single step."""
+        tick, now = self.cloud.tick_ms, self.cloud.now_ms
+        return (now // tick + 1) * tick - now
+
     # -- grading ---------------------------------------------------------------------
     def sample(self) -> None:
         self.grader.sample(self.cloud.now_ms, self.cloud.metrics(), self.cloud.log)

@@ -150,7 +150,7 @@ class CloudQuestApp(App[int]):
             self.notify(f"could not save your progress: {exc.strerror or exc}", severity="error", timeout=15)
 
     def save_run(self, session: "Session") -> Path | None:
-        from .runs import save_run
+        from ..game.runs import save_run
 
         try:
             return save_run(session)

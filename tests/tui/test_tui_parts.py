@@ -14,9 +14,9 @@ from cloudquest.game.replay import ReplayFile, read, record, verify
 from cloudquest.game.schema import Chapter
 from cloudquest.game.session import Session
 from cloudquest.tui.clock import LiveClock
-from cloudquest.tui.own_runs import own_run_questions
-from cloudquest.tui.runs import KEEP_PER_CHAPTER, list_runs, new_run_path, prune, save_run
-from cloudquest.tui.timeline import Timeline
+from cloudquest.game.own_runs import own_run_questions
+from cloudquest.game.runs import KEEP_PER_CHAPTER, list_runs, new_run_path, prune, save_run
+from cloudquest.game.moments import RunTimeline
 from cloudquest.game.mechanism import view_texts
 from cloudquest.tui.views import LiveView, MetricsView, view_for
 from cloudquest.tui.views.fleet import FleetView
@@ -88,7 +88,7 @@ def test_live_advances_replay_to_the_same_log(tmp_path):
 
 # -- the replay timeline --------------------------------------------------------------
 def timeline_of(session: Session) -> Timeline:
-    return Timeline(LAUNCH, ReplayFile.from_dict(session.replay_record(), "mem"))
+    return RunTimeline(LAUNCH, ReplayFile.from_dict(session.replay_record(), "mem"))
 
 
 def test_timeline_moments_step_through_commands_given_at_the_same_time():
@@ -372,4 +372,4 @@ async def test_a_broken_sandbox_replay_is_said_not_fatal(make_app, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         err = str(app.screen.query_one("#replay-error").render())
-        assert "cannot be shown: ValidationError" in err
+        assert "the sandbox world in the replay is not valid: regions: Input should be a valid list" in err

@@ -242,6 +242,11 @@ MECHANISM = Mechanism(
         ("api.call", "action instance type zone zones group strategy partitions destination load_balancer setting value", "an API call (CloudTrail)"),
         ("launch.requested", "instance id type zone", "RunInstances accepted; the pipeline starts"),
         (
+            "scheduler.decided",
+            "instance host policy hosts passed scores filtered group",
+            "why the scheduler chose a host: its policy, the best scores, what each filter removed",
+        ),
+        (
             "launch.step",
             "instance step host rack zone vcpus ram_mib disk gib subnet private_ip public_ip security_group rules",
             "one of the seven launch steps finished",

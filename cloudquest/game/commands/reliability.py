@@ -133,18 +133,14 @@ def replay_design(session: "Session", seed: int, until_ms: int) -> "RunResult":
     """Play this session's commands again (but not ``verify``) at the same times in a
     fresh session of the same chapter with another seed, to ``until_ms``; grade it on
     every objective that is not about verifying."""
+    from ..replay import play
     from ..session import Session
 
     chapter = session.chapter
     objectives = [o for o in chapter.objectives if not _uses_verify(o.check)]
     sub = Session(chapter.model_copy(update={"objectives": objectives}), seed, sandbox=session.sandbox)
-    for t_ms, line in session.command_log:
-        if _is_verify(line):
-            continue
-        sub.advance_to(t_ms)
-        sub.execute(line)
-    sub.advance_to(max(until_ms, sub.cloud.now_ms))
-    return sub.finish()
+    design = [(t_ms, line) for t_ms, line in session.command_log if not _is_verify(line)]
+    return play(sub, design, until_ms).finish()
 
 
 def _seed_line(seed: int, result: "RunResult") -> str:
