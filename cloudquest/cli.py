@@ -277,6 +277,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reference(args: argparse.Namespace) -> int:
+    from .game.reference import reference, write_into
+
+    if args.write is None:
+        print(reference(), end="")
+        return EXIT_OK
+    try:
+        changed = write_into(Path(args.write))
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"{args.write}: {'reference updated' if changed else 'reference already current'}")
+    return EXIT_OK
+
+
 def cmd_progress(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -531,6 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("schema", help="print the JSON Schema of a chapter file")
     sc.add_argument("--quiz", action="store_true", help="the quiz bank's schema instead")
     sc.set_defaults(func=cmd_schema)
+
+    ref = sub.add_parser("reference", help="print every world section, command, metric and event kind (Markdown)")
+    ref.add_argument("--write", metavar="FILE", help="put it between the reference markers of FILE (docs/authoring.md)")
+    ref.set_defaults(func=cmd_reference)
 
     pr = sub.add_parser("progress", help="show, export, import or reset your progress")
     pr.add_argument("action", choices=("show", "export", "import", "reset"))

@@ -29,7 +29,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import hypervisor
 from .catalogue import CATALOGUE, DEFAULT_TYPE, InstanceType
 from .errors import CloudError
 from .hardware import Disk, Host
@@ -206,7 +205,7 @@ class ControlPlane:
             launched_ms=cloud.clock.now_ms,
         )
         self.instances[name] = inst
-        hypervisor.claim(host, itype.vcpus, itype.ram_mib)
+        host.claim(itype.vcpus, itype.ram_mib)
         # The private address is reserved with the request, as the ENI is created with
         # it; the scheduler only offered zones whose subnet still has one.
         network.reserve(inst)
@@ -323,7 +322,7 @@ class ControlPlane:
             inst.disk.used_gib -= inst.type.disk_gib
             inst.disk_claimed = False
         if inst.host is not None and inst.cpu_claimed:
-            hypervisor.release(inst.host, inst.type.vcpus, inst.type.ram_mib)
+            inst.host.release(inst.type.vcpus, inst.type.ram_mib)
             inst.cpu_claimed = False
             inst.host.instances.pop(inst.name, None)
             cloud.scheduler.note(inst.host)

@@ -48,7 +48,6 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator
 
 from .mechanism import events, metrics
-from . import hypervisor
 from .catalogue import CATALOGUE, InstanceType
 from .errors import CloudError
 from .faults import FaultKind
@@ -225,7 +224,7 @@ class Fleet:
                 vcpus = host.vcpus * pct // 100 // 2 * 2  # whole 2-vCPU slices
                 ram_mib = host.ram_mib * pct // 100 // 1024 * 1024  # whole GiB
                 if vcpus or ram_mib:
-                    hypervisor.claim(host, vcpus, ram_mib)
+                    host.claim(vcpus, ram_mib)
                     self.cloud.scheduler.note(host)
                     self.background[host.id] = (vcpus, ram_mib)
                     cpu += vcpus
@@ -430,7 +429,7 @@ def migrate(cloud: "Cloud", name: str, host_id: str | None = None) -> tuple[Host
         where = f"host {host_id}" if host_id else f"zone {src.rack.zone.id}"
         raise CloudError("NoValidHost", f"no other host in {where} can take {name}: filtered out: {exc}") from None
     cloud.api_call("LiveMigrateInstance", instance=name, destination=dst.id)
-    hypervisor.claim(dst, t.vcpus, t.ram_mib)
+    dst.claim(t.vcpus, t.ram_mib)
     src_disk = inst.disk if inst.disk_claimed else None
     if src_disk is not None:
         disks = [d for d in dst.disks if d.up and d.free_gib >= t.disk_gib]
@@ -446,7 +445,7 @@ def migrate(cloud: "Cloud", name: str, host_id: str | None = None) -> tuple[Host
     cloud.emit("migration.started", instance=name, source=src.id, destination=dst.id, duration_ms=duration)
 
     def done() -> None:
-        hypervisor.release(src, t.vcpus, t.ram_mib)
+        src.release(t.vcpus, t.ram_mib)
         if src_disk is not None:
             src_disk.used_gib -= t.disk_gib
         sched.note(src)

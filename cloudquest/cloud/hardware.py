@@ -94,6 +94,18 @@ class Host:
     def disk_gib(self) -> int:
         return sum(d.size_gib for d in self.disks)
 
+    def claim(self, vcpus: int, ram_mib: int) -> None:
+        """The hypervisor sets aside a guest's CPU and RAM slices (the scheduler checked
+        they fit)."""
+        self.used_vcpus += vcpus
+        self.used_ram_mib += ram_mib
+
+    def release(self, vcpus: int, ram_mib: int) -> None:
+        self.used_vcpus -= vcpus
+        self.used_ram_mib -= ram_mib
+        if self.used_vcpus < 0 or self.used_ram_mib < 0:
+            raise AssertionError(f"host {self.id} released more than it held")
+
 
 @dataclass(eq=False)
 class Rack:

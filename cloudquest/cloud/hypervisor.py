@@ -67,25 +67,11 @@ from .credit_scheduler import (
     Domain,
 )
 from .errors import CloudError
-from .hardware import Host
 from .memory import MIB_PER_GIB, MIN_BALLOON_MIB, GuestMemory, HostMemory
 from .world import Strict
 
 if TYPE_CHECKING:
     from .cloud import Cloud
-
-
-def claim(host: Host, vcpus: int, ram_mib: int) -> None:
-    """Set aside a guest's CPU and RAM slices on ``host`` (the scheduler checked they fit)."""
-    host.used_vcpus += vcpus
-    host.used_ram_mib += ram_mib
-
-
-def release(host: Host, vcpus: int, ram_mib: int) -> None:
-    host.used_vcpus -= vcpus
-    host.used_ram_mib -= ram_mib
-    if host.used_vcpus < 0 or host.used_ram_mib < 0:
-        raise AssertionError(f"host {host.id} released more than it held")
 
 
 # -- workloads ------------------------------------------------------------------------------

@@ -81,19 +81,6 @@ MAX_WEIGHT = 100
 MAX_CPU_RATIO = 64.0
 MAX_RAM_RATIO = 16.0
 
-FILTERS = (
-    "host_down",
-    "host_degraded",
-    "source_host",
-    "zone",
-    "cluster_zone",
-    "spread_rack",
-    "spread_zone_limit",
-    "partition_rack",
-    "cpu",
-    "ram",
-    "disk",
-)
 GROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
@@ -172,10 +159,6 @@ def cpu_capacity(host: Host, cfg: SchedulerConfig) -> int:
 
 def ram_capacity(host: Host, cfg: SchedulerConfig) -> int:
     return int(host.ram_mib * cfg.ram_ratio)
-
-
-def is_down(host: Host) -> bool:
-    return not host.up
 
 
 def is_degraded(host: Host) -> bool:

@@ -14,7 +14,9 @@ know about it:
 - its metrics and its event kinds (:mod:`cloudquest.cloud.mechanism`), and the fault
   kinds it lets a player or a timeline fail;
 - its live views, each with the ``describe`` text that says the same in words (the
-  terminal game finds the widget by the view's name: ``cloudquest/tui/views/<name>.py``).
+  terminal game finds the widget by the view's name: ``cloudquest/tui/views/<name>.py``,
+  or, for a mechanism outside this package, the ``"module:Class"`` its record names in
+  ``widgets``).
 
 Nothing is registered as a side effect of an import. The registry finds the records
 itself: every module of :mod:`cloudquest.game.commands` that defines ``MECHANISM``,
@@ -81,6 +83,7 @@ class Mechanism:
     metrics: tuple[Metric, ...] = ()
     events: tuple[EventKind, ...] = ()
     views: Mapping[str, ViewText] = field(default_factory=dict)
+    widgets: Mapping[str, str] = field(default_factory=dict)
 
 
 class MechanismError(Exception):
@@ -198,6 +201,12 @@ def id_sources() -> dict[str, IdSource]:
 @cache
 def view_texts() -> dict[str, ViewText]:
     return {view: fn for r in mechanisms() for view, fn in r.views.items()}
+
+
+@cache
+def view_widgets() -> dict[str, str]:
+    """Views whose widget lives outside ``cloudquest/tui/views``: name -> "module:Class"."""
+    return {view: ref for r in mechanisms() for view, ref in r.widgets.items()}
 
 
 @cache
