@@ -28,6 +28,7 @@ from cloudquest.game.schema import World
 from cloudquest.game.session import Session, free_play_chapter
 from cloudquest.tui.views.host import HostView
 from cloudquest.tui.views.scheduling import SchedulingView
+from cloudquest.cloud.fleet import Fleet
 
 PANES = ((46, 8, "80x24"), (69, 15, "120x40"))
 REDRAWS = 60
@@ -98,7 +99,7 @@ def main() -> None:
         view.draw(69)
         n = 20 if hosts > 1000 else REDRAWS
         report(f"scheduling view, {hosts:,} hosts, pane 69x15 (120x40)", timed_draws(view, s, 69, 100, n))
-        fleet = s.cloud.extensions["fleet"]
+        fleet = s.cloud.get(Fleet)
         t = []
         for _ in range(n):
             t0 = time.perf_counter()

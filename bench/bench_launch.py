@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from cloudquest.cloud import Cloud
+from cloudquest.game.session import new_cloud
 from cloudquest.game.replay import ReplayFile, rerun
 from cloudquest.game.session import Session, free_play_chapter
 
@@ -39,7 +39,7 @@ def launches_per_second(n_hosts: int, n_launches: int, repeats: int = 3) -> tupl
     world = fleet(n_hosts)
     rates = []
     for seed in range(repeats):
-        cloud = Cloud(world, seed)
+        cloud = new_cloud(world, seed)
         hosts = len(cloud.hardware.hosts)
         t0 = time.perf_counter()
         for _ in range(n_launches):

@@ -22,7 +22,7 @@ import argparse
 import gc
 import time
 
-from cloudquest.cloud import Cloud
+from cloudquest.game.session import new_cloud
 from cloudquest.cloud.faults import set_health
 from cloudquest.cloud.hardware import Health
 from cloudquest.cloud.storage import ObjectStore
@@ -53,7 +53,7 @@ def world() -> dict:
             }
         ],
         # no repair bandwidth to speak of: we time finding and planning, not copying
-        "storage": {"chunk_mib": 64, "replication": 3, "placement": "rack-aware", "repair_mbps": 0.1},
+        "storage": {"chunk_mib": 64, "replication": 3, "placement": "rack-aware", "repair_mibps": 0.1},
     }
 
 
@@ -63,8 +63,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
-    cloud = Cloud(world(), seed=args.seed)
-    store: ObjectStore = cloud.extensions["storage"]
+    cloud = new_cloud(world(), seed=args.seed)
+    store: ObjectStore = cloud.get(ObjectStore)
     per_object = 1000
     t0 = time.perf_counter()
     for i in range(args.chunks // per_object):

@@ -193,17 +193,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from .tui import run_app
 
         return run_app(replay_file=Path(args.file))
-    if replay.scenario:
-        chapter = _scenario(replay.scenario).chapter  # a scenario run: its scenario's chapter
-    elif replay.sandbox:
-        from .game.schema import World
-        from .game.session import free_play_chapter
-
-        chapter = free_play_chapter(replay.world if replay.world is not None else World())
-    else:
-        chapter = None
     try:
-        outcome = verify(replay, _catalogue(), chapter)
+        outcome = verify(replay, _catalogue())
     except ReplayError as exc:
         raise CliError(str(exc)) from None
     extra = {"replay_matches": outcome.matches, "replay_problems": outcome.problems}
@@ -335,6 +326,20 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     model = QuizBank if args.quiz else Chapter
     print(json.dumps(model.model_json_schema(by_alias=True), indent=2))
+    return EXIT_OK
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from .game.reference import reference, write_into
+
+    if args.write is None:
+        print(reference(), end="")
+        return EXIT_OK
+    try:
+        changed = write_into(Path(args.write))
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    print(f"{args.write}: {'reference updated' if changed else 'reference already current'}")
     return EXIT_OK
 
 
@@ -618,6 +623,10 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("schema", help="print the JSON Schema of a chapter file")
     sc.add_argument("--quiz", action="store_true", help="the quiz bank's schema instead")
     sc.set_defaults(func=cmd_schema)
+
+    ref = sub.add_parser("reference", help="print every world section, command, metric and event kind (Markdown)")
+    ref.add_argument("--write", metavar="FILE", help="put it between the reference markers of FILE (docs/authoring.md)")
+    ref.set_defaults(func=cmd_reference)
 
     pr = sub.add_parser("progress", help="show, export, import or reset your progress")
     pr.add_argument("action", choices=("show", "export", "import", "reset"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cloudquest.cloud import Cloud
+from cloudquest.cloud.cloud import Cloud
+from cloudquest.game.session import new_cloud
 from cloudquest.cloud.storage import ObjectStore
 
 
@@ -41,8 +42,8 @@ def cluster_world(zones=1, racks=3, hosts=4, disks=2, size_gib=1000, read_ms=5.0
 
 
 def cluster(seed=1, **kw) -> tuple[Cloud, ObjectStore]:
-    cloud = Cloud(cluster_world(**kw), seed=seed)
-    return cloud, cloud.extensions["storage"]
+    cloud = new_cloud(cluster_world(**kw), seed=seed)
+    return cloud, cloud.get(ObjectStore)
 
 
 def piece_hosts(store: ObjectStore, chunk) -> list:

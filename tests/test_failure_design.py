@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from cloudquest.cloud import Cloud
+from cloudquest.game.session import new_cloud
 from cloudquest.cloud.errors import CloudError
 from cloudquest.cloud.faults import set_health
 from cloudquest.cloud.hardware import Health
 from cloudquest.cloud.loadbalancer import ALB_USD_PER_HOUR, HEALTH_CHECK_LIMITS, HealthCheck
 from cloudquest.cloud.reliability import EBS_ST1_USD_PER_GIB_MONTH, HOURS_PER_MONTH
+from cloudquest.cloud.loadbalancer import LoadBalancing
+from cloudquest.cloud.reliability import Reliability
+from cloudquest.cloud.storage import ObjectStore
 
 INTERVAL_MS = 30_000
 
@@ -31,10 +34,10 @@ def three_zones(**extra):
 
 def web_cloud(seed=3, load=None, targets=(("web-a", "za", "a1-h1"), ("web-b", "zb", "b1-h1")), zones=("za", "zb"), **lb):
     section = {"load": load or [], "rps_per_vcpu": 1000, **lb}
-    cloud = Cloud(three_zones(loadbalancer=section, reliability={}), seed)
+    cloud = new_cloud(three_zones(loadbalancer=section, reliability={}), seed)
     for name, zone, host in targets:
         cloud.control.launch(name, "nano", zone, host=host, instant=True)
-    balancer = cloud.extensions["loadbalancer"].create("web", list(zones))
+    balancer = cloud.get(LoadBalancing).create("web", list(zones))
     for name, _, _ in targets:
         balancer.register(name)
     return cloud, balancer
@@ -94,7 +97,7 @@ def test_detection_gap_with_alb_defaults_and_the_requests_it_costs():
     failed. Back, it needs HealthyThresholdCount (5) passes in a row."""
     cloud, lb = web_cloud(load=[{"at_s": 0, "rps": 120}])
     cloud.advance(100_000)
-    assert cloud.extensions["loadbalancer"].failed["dead_target"] == 0
+    assert cloud.get(LoadBalancing).failed["dead_target"] == 0
     anchors = {e.get("node"): e.t_ms for e in events(cloud, "lb.target_healthy", target="web-a")}
     t_fail = 200_000
     cloud.clock.schedule(t_fail, lambda: set_health(cloud, "host", "a1-h1", Health.FAILED))
@@ -108,7 +111,7 @@ def test_detection_gap_with_alb_defaults_and_the_requests_it_costs():
     # 120 rps over two nodes and two healthy targets: each node sends web-a 30 a second,
     # counted per one-second step, until the step in which it took web-a out.
     expected = sum(30 * sum(1 for end in range(t_fail, 400_000, 1000) if end < t_node) for t_node in marked.values())
-    service = cloud.extensions["loadbalancer"]
+    service = cloud.get(LoadBalancing)
     assert service.failed["dead_target"] == expected > 0
     assert service.availability_pct() == round(100 * service.served / service.offered, 4) < 100
     # repaired: healthy again after five passes in a row
@@ -132,7 +135,7 @@ def test_tuned_health_checks_shrink_the_gap():
     cloud.advance(60_000)
     marked = [e.t_ms for e in events(cloud, "lb.target_unhealthy", target="web-a")]
     assert len(marked) == 2 and all(5_000 <= t - t_fail <= 10_000 for t in marked)
-    assert cloud.extensions["loadbalancer"].failed["dead_target"] <= 2 * 30 * 10
+    assert cloud.get(LoadBalancing).failed["dead_target"] <= 2 * 30 * 10
 
 
 def test_fail_open_when_a_node_believes_no_target_healthy():
@@ -160,7 +163,7 @@ def test_gray_failure_passes_shallow_health_checks_but_fails_users():
     cloud.advance(60_000)
     set_health(cloud, "host", "a1-h1", Health.DEGRADED)
     cloud.advance(300_000)
-    service = cloud.extensions["loadbalancer"]
+    service = cloud.get(LoadBalancing)
     assert not events(cloud, "lb.target_unhealthy")
     assert service.failed["slow"] == 300 * 50  # half the load, every second
     lb.configure("timeout_s", 2)
@@ -182,7 +185,7 @@ def test_a_cut_link_is_seen_by_one_node_and_not_the_other():
 # -- load and availability -----------------------------------------------------------------------
 def test_offered_load_integrates_the_curve_exactly():
     cloud, _ = web_cloud(load=[{"at_s": 1.5, "rps": 10}, {"at_s": 3.25, "rps": 3}])
-    service = cloud.extensions["loadbalancer"]
+    service = cloud.get(LoadBalancing)
     cloud.advance(1000)
     assert service.offered == 0
     cloud.advance(2000)  # 1.5 s at 10
@@ -196,7 +199,7 @@ def test_offered_load_integrates_the_curve_exactly():
 
 def test_availability_is_served_over_offered():
     cloud, _ = web_cloud(load=[{"at_s": 0, "rps": 7}])
-    service = cloud.extensions["loadbalancer"]
+    service = cloud.get(LoadBalancing)
     assert service.availability_pct() == 100.0  # nothing offered yet: nothing failed
     cloud.advance(100_000)  # targets turn healthy within the first 30 s; before, fail-open
     m = cloud.metrics()
@@ -207,7 +210,7 @@ def test_availability_is_served_over_offered():
 
 def test_overload_is_shed_and_capacity_follows_vcpus():
     cloud, lb = web_cloud(load=[{"at_s": 0, "rps": 150}], rps_per_vcpu=25)
-    service = cloud.extensions["loadbalancer"]
+    service = cloud.get(LoadBalancing)
     assert service.capacity_rps("web-a") == 2 * 25  # a nano has 2 vCPUs
     cloud.advance(60_000)
     before_offered, before_served = service.offered, service.served
@@ -219,9 +222,9 @@ def test_overload_is_shed_and_capacity_follows_vcpus():
 
 
 def test_requests_with_nowhere_to_go_fail():
-    cloud = Cloud(three_zones(loadbalancer={"load": [{"at_s": 0, "rps": 5}]}), 0)
+    cloud = new_cloud(three_zones(loadbalancer={"load": [{"at_s": 0, "rps": 5}]}), 0)
     cloud.advance(10_000)
-    service = cloud.extensions["loadbalancer"]
+    service = cloud.get(LoadBalancing)
     assert service.failed["no_route"] == 50 and service.availability_pct() == 0.0
     assert not service.serving()
 
@@ -234,7 +237,7 @@ def test_timeline_entries_fire_at_their_times_and_repair_after_for_s():
         {"at_s": 20, "action": "fail", "part": "rack", "id": "b1"},  # already down: skipped
         {"at_s": 40, "action": "repair", "part": "disk", "id": "a1-h1-d1"},
     ]
-    cloud = Cloud(three_zones(timeline=timeline), 0)
+    cloud = new_cloud(three_zones(timeline=timeline), 0)
     cloud.advance(60_000)
     seen = [(e.t_ms, e.kind, e.get("id")) for e in cloud.log if e.kind.startswith("fault.")]
     assert seen == [
@@ -252,7 +255,7 @@ def test_a_random_storm_is_seeded():
     storm = [{"random": {"action": "fail", "part": "disk", "count": 10, "from_s": 0, "to_s": 3600}}]
 
     def failed(seed):
-        cloud = Cloud(three_zones(timeline=storm), seed)
+        cloud = new_cloud(three_zones(timeline=storm), seed)
         cloud.advance(3_600_000)
         return [(e.t_ms, e.get("id")) for e in cloud.log if e.kind == "fault.injected"]
 
@@ -264,12 +267,12 @@ def test_a_random_storm_is_seeded():
 
 
 def test_timeline_rejects_parts_that_do_not_exist():
-    with pytest.raises(ValueError, match="no rack named 'zz'"):
-        Cloud(three_zones(timeline=[{"at_s": 1, "part": "rack", "id": "zz"}]), 0)
+    with pytest.raises(ValueError, match="timeline entry 1 at 1 s: no rack 'zz' \\(racks: a1, a2, b1, b2, c1, c2\\)"):
+        new_cloud(three_zones(timeline=[{"at_s": 1, "part": "rack", "id": "zz"}]), 0)
 
 
 def test_fleet_faults_play_through_the_same_timeline():
-    cloud = Cloud(three_zones(fleet={"faults": [{"at_ms": 5000, "kind": "host", "id": "a1-h1", "health": "degraded"}]}), 0)
+    cloud = new_cloud(three_zones(fleet={"faults": [{"at_ms": 5000, "kind": "host", "id": "a1-h1", "health": "degraded"}]}), 0)
     cloud.advance(6000)
     (event,) = [e for e in cloud.log if e.kind == "fault.injected"]
     assert (event.t_ms, event.get("health"), event.get("cause")) == (5000, "degraded", "timeline")
@@ -278,15 +281,13 @@ def test_fleet_faults_play_through_the_same_timeline():
 # -- cost and incidents -------------------------------------------------------------------------
 def test_cost_per_hour_is_instances_plus_load_balancers_plus_raw_storage():
     cloud, _ = web_cloud()
-    rel = cloud.extensions["reliability"]
+    rel = cloud.get(Reliability)
     assert rel.cost_per_hour() == round(2 * 0.0052 + ALB_USD_PER_HOUR, 6)
 
-    class FakeStore:  # storage's raw bytes are all the price reads
-        bytes_raw = 300 * (1 << 30)
-
-    cloud.extensions["storage"] = FakeStore()
-    assert rel.cost_breakdown()["storage"] == pytest.approx(300 * EBS_ST1_USD_PER_GIB_MONTH / HOURS_PER_MONTH)
-    assert HOURS_PER_MONTH == 730 and EBS_ST1_USD_PER_GIB_MONTH == 0.045
+    # 100 GiB kept in three copies is 300 GiB raw, at Amazon EBS st1's $0.045 per
+    # GiB-month, spread over AWS pricing's 730-hour month
+    stored = new_cloud(three_zones(storage={"objects": [{"name": "logs", "size": "100GiB"}]}, reliability={}), 3)
+    assert stored.get(Reliability).cost_breakdown()["storage"] == pytest.approx(300 * 0.045 / 730)
 
 
 def test_each_fault_is_an_incident_with_time_to_recover_and_evidence():
@@ -302,7 +303,7 @@ def test_each_fault_is_an_incident_with_time_to_recover_and_evidence():
     assert m["time_to_recover_s.1"] == (-(-marked // 1000) * 1000 - 100_000) / 1000
     assert m["time_to_recover_s.2"] == 0  # nothing depended on that disk
     assert m["time_to_recover_s"] == m["time_to_recover_s.1"]
-    first = cloud.extensions["reliability"].report()[0]
+    first = cloud.get(Reliability).report()[0]
     assert first["requests_failed"] == first["failed_by_reason"]["dead_target"] > 0
     assert "web-a taken out by 2 load balancer nodes" in first["evidence"] and "whole again" in first["evidence"]
     assert [e.get("incident") for e in events(cloud, "incident.recovered")] == [1, 2]
@@ -315,7 +316,7 @@ def test_an_incident_that_never_heals_stays_open():
     cloud.advance(100_000)
     m = cloud.metrics()
     assert m["incidents_open"] == 1 and m["time_to_recover_s.1"] == 100
-    assert "not recovered yet" in cloud.extensions["reliability"].report()[0]["evidence"]
+    assert "not recovered yet" in cloud.get(Reliability).report()[0]["evidence"]
 
 
 def test_same_world_seed_and_actions_give_the_same_log():
@@ -368,13 +369,13 @@ def session_of(chapter, *lines, seed=0):
 )
 def test_bad_console_input_is_one_line_and_changes_nothing(chapter9, line, fragment):
     s = session_of(chapter9, "launch --type nano --zone eu-west-1a --name web-a1", "lb create web")
-    before = (len(s.cloud.log), dict(s.cloud.extensions["loadbalancer"].balancers), s.cloud.extensions["loadbalancer"].balancers["web"].health_check)
+    before = (len(s.cloud.log), dict(s.cloud.get(LoadBalancing).balancers), s.cloud.get(LoadBalancing).balancers["web"].health_check)
     out = s.execute(line)
     assert not out.ok and fragment in out.output, out.output
     assert len(out.output.splitlines()) == 1
-    after = (len(s.cloud.log), dict(s.cloud.extensions["loadbalancer"].balancers), s.cloud.extensions["loadbalancer"].balancers["web"].health_check)
+    after = (len(s.cloud.log), dict(s.cloud.get(LoadBalancing).balancers), s.cloud.get(LoadBalancing).balancers["web"].health_check)
     assert after == before
-    assert not s.cloud.extensions["loadbalancer"].balancers["web"].targets
+    assert not s.cloud.get(LoadBalancing).balancers["web"].targets
 
 
 def test_console_lb_flow_budget_and_incidents(chapter9):
@@ -509,7 +510,7 @@ def test_a_verify_vouches_only_for_the_design_it_replayed(chapter9):
 
 
 def test_repairing_what_the_timeline_broke_by_hand_is_counted():
-    cloud = Cloud(three_zones(timeline=[{"at_s": 10, "part": "rack", "id": "b1", "for_s": 100}]), 0)
+    cloud = new_cloud(three_zones(timeline=[{"at_s": 10, "part": "rack", "id": "b1", "for_s": 100}]), 0)
     set_health(cloud, "host", "c1-h1", Health.FAILED)
     cloud.advance(20_000)
     set_health(cloud, "host", "c1-h1", Health.HEALTHY)  # the player's own fault: not the timeline's

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cloudquest.cloud import credit_scheduler as cs
-from cloudquest.cloud.cloud import Cloud
+from cloudquest.game.session import new_cloud
 from cloudquest.cloud.errors import CloudError
 from cloudquest.cloud.hypervisor import (
     WINDOW_SLICES,
@@ -35,6 +35,7 @@ from cloudquest.cloud.hypervisor import (
     parse_cpu_list,
 )
 from cloudquest.cloud.memory import MIB_PER_GIB
+from cloudquest.cloud.hypervisor import HostSim
 
 
 def share(sim: HostSim, name: str) -> float:
@@ -394,9 +395,9 @@ def test_attached_to_a_cloud_it_runs_with_the_clock_and_logs_identically():
     }
     runs = []
     for _ in range(2):
-        cloud = Cloud(world, seed=11)
+        cloud = new_cloud(world, seed=11)
         cloud.advance(1000)
-        sim = cloud.extensions["hypervisor"]
+        sim = cloud.get(HostSim)
         assert sim.slices == 33 and sim.pending_ms == 10  # 1000 ms = 33 slices + 10 ms carried
         cloud.advance(2000)
         assert sim.slices == 100
@@ -579,7 +580,7 @@ def _chapter_session(sandbox: bool = False, chapter: str = "02-hypervisor"):
 
 
 def _snapshot(session) -> tuple:
-    sim = session.cloud.extensions["hypervisor"]
+    sim = session.cloud.get(HostSim)
     return (session.cloud.log.sha256(), session.cloud.metrics(), sim.top(), sim.sched.weight, sim.memory.swap_mib)
 
 
@@ -646,7 +647,7 @@ def test_console_commands_drive_the_host():
     ):
         outcome = session.execute(line)
         assert outcome.ok, (line, outcome.output)
-    sim = session.cloud.extensions["hypervisor"]
+    sim = session.cloud.get(HostSim)
     spare = sim.vms["spare"]
     assert (spare.weight, spare.cap, spare.pins) == (300, 50, (8, 9))
     assert sim.vms["batch"].pins is None

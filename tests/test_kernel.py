@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloudquest.cloud import STEPS, Cloud, CloudError
+from cloudquest.cloud import STEPS, CloudError
+from cloudquest.cloud.cloud import Cloud
+from cloudquest.game.session import new_cloud
 from cloudquest.cloud.clock import Clock
 from cloudquest.cloud.faults import set_health
 from cloudquest.cloud.hardware import Health
@@ -33,7 +35,7 @@ def test_clock_runs_equal_time_actions_in_schedule_order():
 
 
 def test_launch_runs_seven_distinct_timed_steps_in_order():
-    cloud = booted_launch = Cloud(tiny_world(), seed=1)
+    cloud = booted_launch = new_cloud(tiny_world(), seed=1)
     cloud.control.launch("web", "small", "zb")
     booted(cloud)
     steps = [e for e in cloud.log if e.kind == "launch.step"]
@@ -46,21 +48,21 @@ def test_launch_runs_seven_distinct_timed_steps_in_order():
 
 
 def test_capacity_error_names_the_zone_and_leaves_nothing_allocated():
-    cloud = Cloud(tiny_world(), seed=1)
+    cloud = new_cloud(tiny_world(), seed=1)
     before = [(h.used_vcpus, h.used_ram_mib) for h in cloud.hardware.hosts.values()]
-    free_ips = cloud.ipam.subnet_for_zone("za").free
+    free_ips = cloud.network.ipam.subnet_for_zone("za").free
     with pytest.raises(CloudError) as exc:
         cloud.control.launch("big", "xlarge", "za")
     assert exc.value.code == "InsufficientInstanceCapacity"
     assert "zone za" in exc.value.message
     assert [(h.used_vcpus, h.used_ram_mib) for h in cloud.hardware.hosts.values()] == before
-    assert cloud.ipam.subnet_for_zone("za").free == free_ips
+    assert cloud.network.ipam.subnet_for_zone("za").free == free_ips
     failed = [e for e in cloud.log if e.kind == "launch.failed"]
     assert failed[-1].get("step") == "find_server"
 
 
 def test_host_failing_mid_launch_fails_that_step_and_releases_everything():
-    cloud = Cloud(tiny_world(), seed=2)
+    cloud = new_cloud(tiny_world(), seed=2)
     inst = cloud.control.launch("web", "small", "za")
     host = inst.host
     cloud.advance(100)  # past allocate_ram, before allocate_disk
@@ -71,19 +73,19 @@ def test_host_failing_mid_launch_fails_that_step_and_releases_everything():
     assert failed.get("step") == "allocate_disk" and failed.get("code") == "Server.InternalError"
     assert host.used_vcpus == 0 and host.used_ram_mib == 0
     assert all(d.used_gib == 0 for d in host.disks)
-    assert cloud.ipam.subnet_for_zone("za").in_use == set()
+    assert cloud.network.ipam.subnet_for_zone("za").in_use == set()
 
 
 def test_terminate_releases_cpu_ram_disk_ip_and_firewall():
-    cloud = Cloud(tiny_world(), seed=3)
+    cloud = new_cloud(tiny_world(), seed=3)
     inst = cloud.control.launch("web", "medium", "zb")
     booted(cloud)
     host, disk, ip = inst.host, inst.disk, inst.private_ip
     assert host.used_vcpus == 2 and disk.used_gib == 32
     cloud.control.terminate("web")
     assert (host.used_vcpus, host.used_ram_mib, disk.used_gib) == (0, 0, 0)
-    assert ip not in cloud.ipam.subnet_for_zone("zb").in_use
-    assert "web" not in cloud.security_groups["default"].members
+    assert ip not in cloud.network.ipam.subnet_for_zone("zb").in_use
+    assert "web" not in cloud.network.security_groups["default"].members
     with pytest.raises(CloudError, match="already terminated"):
         cloud.control.terminate("web")
 
@@ -117,7 +119,7 @@ def test_subnets_must_fit_the_vpc_and_not_overlap():
 
 
 def test_rack_failure_impairs_its_instances_and_repair_recovers_them():
-    cloud = Cloud(tiny_world(), seed=4)
+    cloud = new_cloud(tiny_world(), seed=4)
     cloud.control.launch("web", "small", "za")
     booted(cloud)
     set_health(cloud, "rack", "a1", Health.FAILED)
@@ -128,7 +130,7 @@ def test_rack_failure_impairs_its_instances_and_repair_recovers_them():
 
 
 def test_uplink_cut_takes_the_rack_off_the_network():
-    cloud = Cloud(tiny_world(), seed=4)
+    cloud = new_cloud(tiny_world(), seed=4)
     cloud.control.launch("web", "small", "zb")
     booted(cloud)
     set_health(cloud, "link", "b1-uplink", Health.FAILED)
@@ -137,7 +139,7 @@ def test_uplink_cut_takes_the_rack_off_the_network():
 
 
 def test_scheduler_skips_degraded_and_failed_hosts():
-    cloud = Cloud(tiny_world(), seed=5)
+    cloud = new_cloud(tiny_world(), seed=5)
     set_health(cloud, "host", "b1-h1", Health.DEGRADED)
     set_health(cloud, "host", "a1-h1", Health.FAILED)
     for i in range(4):
@@ -149,7 +151,7 @@ def test_scheduler_least_allocated_score_spreads():
     """kube-scheduler NodeResourcesFit LeastAllocated: (capacity - requested) * 100 / capacity."""
     from cloudquest.cloud.scheduler import Request, SchedulerConfig, score_host
 
-    cloud = Cloud(tiny_world(), seed=0)
+    cloud = new_cloud(tiny_world(), seed=0)
     host = cloud.hardware.hosts["b1-h1"]  # 16 vCPU, 64 GiB
     host.used_vcpus, host.used_ram_mib = 4, 16 * 1024
     req = Request("x", 4, 16 * 1024)
@@ -173,7 +175,7 @@ KIND_OF = {"a1-h1": "host", "b1-h2": "host", "a1": "rack", "zb": "zone"}
 
 
 def _play(seed: int, steps) -> Cloud:
-    cloud = Cloud(tiny_world(), seed=seed)
+    cloud = new_cloud(tiny_world(), seed=seed)
     names: list[str] = []
     for op, a, b in steps:
         try:
@@ -203,7 +205,7 @@ def _check_invariants(cloud: Cloud) -> None:
     for inst in cloud.control.instances.values():
         if inst.state in ("failed", "terminated"):
             assert not inst.cpu_claimed and not inst.disk_claimed
-    in_use = set().union(*(s.in_use for s in cloud.ipam.subnets.values()))
+    in_use = set().union(*(s.in_use for s in cloud.network.ipam.subnets.values()))
     alive_ips = {i.private_ip for i in cloud.control.instances.values() if i.alive}
     assert in_use == alive_ips
 
@@ -228,7 +230,7 @@ def test_property_events_are_in_time_order_and_runs_are_deterministic(seed, step
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 1000), type_name=st.sampled_from(["nano", "small", "xlarge"]))
 def test_property_a_failed_launch_leaves_nothing_allocated(seed, type_name):
-    cloud = Cloud(tiny_world(), seed=seed)
+    cloud = new_cloud(tiny_world(), seed=seed)
     # fill zone za until it refuses
     for _ in range(10):
         try:
@@ -236,15 +238,15 @@ def test_property_a_failed_launch_leaves_nothing_allocated(seed, type_name):
         except CloudError:
             break
     snapshot = [(h.used_vcpus, h.used_ram_mib, [d.used_gib for d in h.disks]) for h in cloud.hardware.hosts.values()]
-    ips = {s.id: set(s.in_use) for s in cloud.ipam.subnets.values()}
+    ips = {s.id: set(s.in_use) for s in cloud.network.ipam.subnets.values()}
     with pytest.raises(CloudError):
         cloud.control.launch(None, type_name, "za")
     assert [(h.used_vcpus, h.used_ram_mib, [d.used_gib for d in h.disks]) for h in cloud.hardware.hosts.values()] == snapshot
-    assert {s.id: set(s.in_use) for s in cloud.ipam.subnets.values()} == ips
+    assert {s.id: set(s.in_use) for s in cloud.network.ipam.subnets.values()} == ips
 
 
 def test_ip_addresses_come_from_the_zone_subnet():
-    cloud = Cloud(tiny_world(), seed=0)
+    cloud = new_cloud(tiny_world(), seed=0)
     inst = cloud.control.launch("web", "small", "zb")
-    subnet = cloud.ipam.subnet_for_zone("zb")
+    subnet = cloud.network.ipam.subnet_for_zone("zb")
     assert ipaddress.ip_address(inst.private_ip) in subnet.cidr

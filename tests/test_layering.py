@@ -1,4 +1,6 @@
-"""The cloud/ package is the simulation and nothing else (STYLE.md, 'The house')."""
+"""The layers of the level's own model (STYLE.md, 'The house'): cloud/ is the simulation
+and nothing else, game/ never reaches the terminal game, and the cloud's core imports no
+mechanism. The import-linter contracts in pyproject.toml say it; these tests run them."""
 
 from __future__ import annotations
 
@@ -14,11 +16,24 @@ FORBIDDEN_MODULES = ("cloudquest.game", "cloudquest.tui", "textual", "rich")
 FORBIDDEN_IMPORTS = {"os", "pathlib", "io", "socket", "subprocess", "time", "datetime", "shutil", "tempfile"}
 
 
+ROOT = CLOUD_DIR.parent.parent
+
+
+def test_import_linter_contracts_are_kept():
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports; sys.exit(lint_imports())"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "3 kept, 0 broken" in out.stdout
+
+
 def test_importing_cloud_pulls_in_no_game_tui_or_textual():
     code = (
-        "import sys, cloudquest.cloud, cloudquest.cloud.mechanisms as m\n"
-        "import importlib\n"
-        "for target in m.ATTACHERS.values(): importlib.import_module('cloudquest.cloud.' + target.split(':')[0])\n"
+        "import sys, importlib, pkgutil, cloudquest.cloud as c\n"
+        "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('cloudquest.cloud.' + m.name)\n"
         f"bad = [n for n in sys.modules if n.startswith({FORBIDDEN_MODULES!r})]\n"
         "print(','.join(bad))\n"
     )

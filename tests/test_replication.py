@@ -305,7 +305,7 @@ def test_a_failed_disk_is_reported_at_the_next_heartbeat():
 
 
 def test_repair_rate_is_the_bandwidth_limit():
-    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 16, "repair_mbps": 50})
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 16, "repair_mibps": 50})
     store.put("a", "3GiB")
     set_health(cloud, "host", "z0r1-h2", Health.FAILED)
     lost_pieces = sum(1 for c in all_chunks(store) for h in piece_hosts(store, c) if h.id == "z0r1-h2")
@@ -320,7 +320,7 @@ def test_repair_rate_is_the_bandwidth_limit():
 
 def test_most_at_risk_chunks_are_repaired_first():
     """HDFS's LowRedundancyBlocks: a block with one live replica outranks one with two."""
-    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 16, "repair_mbps": 1})
+    cloud, store = cluster(racks=3, hosts=4, storage={"chunk_mib": 16, "repair_mibps": 1})
     store.put("a", "4GiB")
     # two hosts that share some chunk: after both fail, those chunks have one copy left
     c = next(all_chunks(store))
@@ -332,7 +332,7 @@ def test_most_at_risk_chunks_are_repaired_first():
     lives = [p.live for p in plan]
     assert lives == sorted(lives) and lives[0] == 1 and lives[-1] == 2
     assert all(len(p.targets) == 3 - p.live for p in plan)
-    store.set("repair_mbps", 1000)
+    store.set("repair_mibps", 1000)
     cloud.advance(60_000)
     repaired = [e for e in cloud.log if e.kind == "storage.repaired"]
     was = [e.get("was") for e in repaired]
@@ -342,7 +342,7 @@ def test_most_at_risk_chunks_are_repaired_first():
 def test_a_second_failure_during_repair_is_the_danger():
     """The window between failure and full protection: lose the second copy's rack
     while the first rack is still being re-replicated slowly, and data is gone."""
-    cloud, store = cluster(racks=4, hosts=3, storage={"chunk_mib": 16, "repair_mbps": 1})
+    cloud, store = cluster(racks=4, hosts=3, storage={"chunk_mib": 16, "repair_mibps": 1})
     store.put("a", "2GiB")
     c = next(all_chunks(store))
     r1, r2 = sorted({h.rack.id for h in piece_hosts(store, c)})
@@ -405,7 +405,7 @@ def test_durability_nines_rank_schemes_and_react_to_failure():
     ec = layout(erasure=[6, 3])[1].durability()
     assert one < two < three < ec
     assert one < 1  # a single copy on each of many disks: some disk will die this year
-    slow = layout(replication=3, repair_mbps=1)[1].durability()
+    slow = layout(replication=3, repair_mibps=1)[1].durability()
     assert slow < three  # a longer repair window is a longer exposure
     set_health(cloud, "rack", "z0r0", Health.FAILED)
     assert three_store.durability() < three  # chunks down to one readable copy
@@ -418,7 +418,7 @@ SCHEMES = [("rep", 1), ("rep", 2), ("rep", 3), ("rep", 4), ("ec", (2, 1)), ("ec"
 def _prop_cluster(scheme, policy, seed, chunk_mib=64):
     # 0.1 MiB/s cannot finish any repair (>= 64 MiB) within the timeout: the layout the
     # property reasons about is the one the failures hit
-    storage = {"chunk_mib": chunk_mib, "placement": policy, "repair_mbps": 0.1}
+    storage = {"chunk_mib": chunk_mib, "placement": policy, "repair_mibps": 0.1}
     if scheme[0] == "rep":
         storage["replication"] = scheme[1]
     else:
@@ -503,7 +503,7 @@ def _check_invariants(store):
 @given(scheme=st.sampled_from(SCHEMES), policy=st.sampled_from(POLICIES), seed=st.integers(0, 10_000), actions=ACTIONS)
 def test_repair_never_puts_two_pieces_on_one_host_and_counts_stay_exact(scheme, policy, seed, actions):
     cloud, store = _prop_cluster(scheme, policy, seed)
-    store.set("repair_mbps", 200)
+    store.set("repair_mibps", 200)
     hw = cloud.hardware
     for action, a, b in actions:
         if action == "tick":

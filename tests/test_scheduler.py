@@ -7,10 +7,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloudquest.cloud import Cloud, CloudError, Health
+from cloudquest.cloud import CloudError, Health
+from cloudquest.game.session import new_cloud
+from cloudquest.cloud.fleet import Fleet
 from cloudquest.cloud.faults import set_health
 from cloudquest.cloud.fleet import fragmentation, migration_ms
-from cloudquest.cloud.hardware import build_hardware
+from cloudquest.cloud.hardware import build_hardware as _build_hardware
+from cloudquest.cloud.world import CoreWorld
 from cloudquest.cloud.scheduler import (
     NoValidHost,
     Request,
@@ -45,6 +48,10 @@ def hosts_world(*hosts, zones=1, racks_per_zone=1):
 
 def sched_for(world, **cfg):
     return Scheduler(build_hardware(world), SchedulerConfig(**cfg))
+
+
+def build_hardware(world: dict):
+    return _build_hardware(CoreWorld.model_validate(world))
 
 
 # -- kube-scheduler's published scores ------------------------------------------------------
@@ -147,7 +154,7 @@ def test_feasible_nodes_to_find_is_kube_schedulers_formula():
 
 def test_filters_name_the_reason_for_every_host():
     world = hosts_world((4, 8 * GIB), (4, 8 * GIB), (4, 8 * GIB), (4, 8 * GIB), (64, 256 * GIB), zones=2, racks_per_zone=1)
-    cloud = Cloud(world, seed=1)
+    cloud = new_cloud(world, seed=1)
     set_health(cloud, "host", "h1", Health.FAILED)
     set_health(cloud, "host", "h2", Health.DEGRADED)
     h3 = cloud.hardware.hosts["h3"]
@@ -179,7 +186,7 @@ def test_filters_name_the_reason_for_every_host():
 
 def test_degraded_rack_or_zone_is_avoided_too():
     world = hosts_world((8, 8 * GIB), (8, 8 * GIB), zones=2)
-    cloud = Cloud(world, seed=1)
+    cloud = new_cloud(world, seed=1)
     set_health(cloud, "zone", "z0", Health.DEGRADED)
     assert cloud.scheduler.select(Request("x", 1, 512)).id == "h2"
 
@@ -244,7 +251,7 @@ def test_spread_group_uses_another_zone_for_the_eighth():
 
 
 def test_spread_group_member_leaving_frees_its_rack():
-    cloud = Cloud(hosts_world(*[(16, 64 * GIB)] * 2, zones=1, racks_per_zone=2), seed=1)
+    cloud = new_cloud(hosts_world(*[(16, 64 * GIB)] * 2, zones=1, racks_per_zone=2), seed=1)
     cloud.scheduler.create_group("web", "spread")
     cloud.control.launch("a", "small", group="web")
     cloud.control.launch("b", "small", group="web")
@@ -311,7 +318,7 @@ def test_group_rules_are_checked():
 
 
 def test_launch_with_group_and_unknown_group():
-    cloud = Cloud(hosts_world(*[(16, 64 * GIB)] * 4, zones=1, racks_per_zone=4), seed=2)
+    cloud = new_cloud(hosts_world(*[(16, 64 * GIB)] * 4, zones=1, racks_per_zone=4), seed=2)
     with pytest.raises(CloudError) as exc:
         cloud.control.launch("a", "small", group="web")
     assert exc.value.code == "InvalidPlacementGroup.Unknown"
@@ -435,7 +442,7 @@ def test_sampling_mode_scores_a_kube_style_sample():
 def test_no_host_over_capacity_and_every_placement_passed_every_filter(seed, policy, cpu_ratio, ram_ratio, big, ops):
     world = big_world() if big else hosts_world(*[(8, 16 * GIB), (16, 32 * GIB)] * 6, zones=2, racks_per_zone=3)
     world["scheduler"] = {"policy": policy, "cpu_ratio": cpu_ratio, "ram_ratio": ram_ratio}
-    cloud = Cloud(world, seed=seed)
+    cloud = new_cloud(world, seed=seed)
     sched = cloud.scheduler
     sched.create_group("g-spread", "spread")
     sched.create_group("g-part", "partition", partitions=3)
@@ -508,13 +515,13 @@ def fleet_world(**fleet):
 
 
 def test_same_world_same_seed_same_log():
-    a = Cloud(fleet_world(requests={"count": 60, "every_ms": 300, "mix": {"small": 1, "xlarge": 1}, "lifetime_ms": [5000, 20000]}), seed=9)
-    b = Cloud(fleet_world(requests={"count": 60, "every_ms": 300, "mix": {"small": 1, "xlarge": 1}, "lifetime_ms": [5000, 20000]}), seed=9)
+    a = new_cloud(fleet_world(requests={"count": 60, "every_ms": 300, "mix": {"small": 1, "xlarge": 1}, "lifetime_ms": [5000, 20000]}), seed=9)
+    b = new_cloud(fleet_world(requests={"count": 60, "every_ms": 300, "mix": {"small": 1, "xlarge": 1}, "lifetime_ms": [5000, 20000]}), seed=9)
     a.advance(60_000)
     b.advance(60_000)
     assert a.log.sha256() == b.log.sha256()
     assert a.metrics() == b.metrics()
-    c = Cloud(fleet_world(), seed=10)
+    c = new_cloud(fleet_world(), seed=10)
     c.advance(60_000)
     assert c.log.sha256() != a.log.sha256()
 
@@ -523,8 +530,8 @@ def test_same_world_same_seed_same_log():
 
 
 def test_fleet_stream_arrives_over_time_and_is_counted():
-    cloud = Cloud(fleet_world(), seed=3)
-    fleet = cloud.extensions["fleet"]
+    cloud = new_cloud(fleet_world(), seed=3)
+    fleet = cloud.get(Fleet)
     assert cloud.metrics()["requests_pending"] == 30
     cloud.advance(5_000)  # requests arrive at 500, 1000, ... 5000 ms
     m = cloud.metrics()
@@ -541,19 +548,19 @@ def test_fleet_stream_arrives_over_time_and_is_counted():
 
 def test_fleet_rejection_is_counted_and_explained():
     world = fleet_world(requests={"count": 40, "every_ms": 100, "mix": {"xlarge": 1}})
-    cloud = Cloud(world, seed=3)
+    cloud = new_cloud(world, seed=3)
     cloud.advance(10_000)
     m = cloud.metrics()
     assert m["rejected"] > 0
-    fleet = cloud.extensions["fleet"]
+    fleet = cloud.get(Fleet)
     name = next(r.name for r in fleet.requests.values() if r.state == "rejected")
     expl = fleet.rejections[name]
     assert expl.winner is None and set(expl.reasons) <= {"cpu", "ram", "disk"}
 
 
 def test_manual_place_is_filtered_and_a_refusal_changes_nothing():
-    cloud = Cloud(fleet_world(), seed=3)
-    fleet = cloud.extensions["fleet"]
+    cloud = new_cloud(fleet_world(), seed=3)
+    fleet = cloud.get(Fleet)
     set_health(cloud, "host", "za1-h1", Health.DEGRADED)
     before = len(cloud.log)
     with pytest.raises(CloudError, match="host_degraded"):
@@ -593,7 +600,7 @@ def test_spread_strands_capacity_once_the_fleet_fills_up():
     def frag(policy, count):
         world = fleet_world(requests={"count": count, "every_ms": 100, "mix": {"small": 1, "large": 1}}, fragmentation_ref="xlarge")
         world["scheduler"] = {"policy": policy}
-        cloud = Cloud(world, seed=5)
+        cloud = new_cloud(world, seed=5)
         cloud.advance(10_000)
         assert cloud.metrics()["rejected"] == 0
         return cloud.metrics()["fragmentation"]
@@ -606,7 +613,7 @@ def test_spread_strands_capacity_once_the_fleet_fills_up():
 def test_degraded_host_metric_and_live_migration():
     world = fleet_world(requests={"count": 6, "every_ms": 100, "mix": {"large": 1}},
                         faults=[{"at_ms": 20_000, "kind": "host", "id": "za1-h1", "health": "degraded"}])
-    cloud = Cloud(world, seed=3)
+    cloud = new_cloud(world, seed=3)
     cloud.advance(19_000)
     on_h1 = [i.name for i in cloud.control.alive() if i.host.id == "za1-h1"]
     assert on_h1, "spread puts one request on the first host"
@@ -627,7 +634,7 @@ def test_degraded_host_metric_and_live_migration():
 
 def test_group_metrics_for_rack_failure_survival():
     world = fleet_world(requests={"count": 0}, groups=[{"name": "web", "strategy": "spread"}])
-    cloud = Cloud(world, seed=3)
+    cloud = new_cloud(world, seed=3)
     for i in range(4):
         cloud.control.launch(f"w{i}", "small", group="web")
     m = cloud.metrics()
@@ -705,7 +712,7 @@ def test_explain_prints_every_host_and_the_winner():
     lines = out.output.splitlines()
     hosts = list(s.cloud.hardware.hosts)
     assert all(any(line.strip().startswith(h + " ") for line in lines) for h in hosts)
-    winner = s.cloud.scheduler.explain(s.cloud.extensions["fleet"].request_of(s.cloud.extensions["fleet"].requests["req-01"])).winner
+    winner = s.cloud.scheduler.explain(s.cloud.get(Fleet).request_of(s.cloud.get(Fleet).requests["req-01"])).winner
     assert f"winner: {winner} " in out.output
     assert any(line.rstrip().endswith("<- winner") and line.strip().startswith(winner) for line in lines)
     s.execute("tick 1")

@@ -4,16 +4,18 @@ locate/df, the balancer and draining, bad input, metrics and determinism."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from cloudquest.cloud import Cloud, CloudError, Health
+from cloudquest.cloud import CloudError, Health
+from cloudquest.game.session import new_cloud
+from cloudquest.cloud.storage import ObjectStore
 from cloudquest.cloud.faults import set_health
-from cloudquest.cloud.mechanisms import ATTACHERS
 from cloudquest.cloud.storage import (
     GiB,
     MiB,
     SETTINGS,
     StorageConfig,
-    config_from_section,
+    StorageSpec,
     configure,
     format_bytes,
     parse_size,
@@ -37,9 +39,8 @@ METRICS = (
 
 
 def test_storage_attaches_from_the_world_section():
-    assert ATTACHERS["storage"] == "storage:attach"
     cloud, store = cluster()
-    assert cloud.extensions["storage"] is store
+    assert cloud.get(ObjectStore) is store
     assert set(METRICS) <= set(cloud.metrics())
     assert cloud.metrics()["objects"] == 0 and cloud.metrics()["storage_overhead"] == 0
 
@@ -133,8 +134,8 @@ def test_a_hot_disk_with_a_slow_access_time_sets_the_tail():
     world = cluster_world(racks=1, hosts=1, disks=1, storage={"chunk_mib": 16, "replication": 1})
     hosts = world["regions"][0]["zones"][0]["racks"][0]["hosts"]
     hosts.append({"name": "old", "vcpus": 16, "ram_gib": 64, "disks": [{"size_gib": 1000, "read_ms": 200.0}]})
-    cloud = Cloud(world, seed=3)
-    store = cloud.extensions["storage"]
+    cloud = new_cloud(world, seed=3)
+    store = cloud.get(ObjectStore)
     for i in range(20):
         store.put(f"o{i}", "16MiB")
     fast = 5 + 16 / 200 * 1000
@@ -254,12 +255,12 @@ def _uneven():
             {"count": 2, "vcpus": 16, "ram_gib": 64, "disks": [{"size_gib": 1000}]},
             {"count": 1, "vcpus": 16, "ram_gib": 64, "disks": [{"size_gib": 100}]},
         ]
-    return Cloud(world, seed=5)
+    return new_cloud(world, seed=5)
 
 
 def test_balancer_brings_every_disk_within_the_threshold_of_the_average():
     cloud = _uneven()
-    store = cloud.extensions["storage"]
+    store = cloud.get(ObjectStore)
     store.put("dataset", "600GiB")
     assert store.metrics()["max_disk_fill_pct"] > 85
     raw = store.metrics()["bytes_raw"]
@@ -277,7 +278,7 @@ def test_balancer_brings_every_disk_within_the_threshold_of_the_average():
 def test_draining_a_disk_moves_its_pieces_off_at_repair_speed():
     """HDFS decommissioning: the node stops taking writes, its replicas are copied
     elsewhere by the replication monitor, then it holds nothing."""
-    cloud, store = cluster(racks=2, hosts=3, storage={"chunk_mib": 16, "replication": 2, "repair_mbps": 16})
+    cloud, store = cluster(racks=2, hosts=3, storage={"chunk_mib": 16, "replication": 2, "repair_mibps": 16})
     store.put("a", "1GiB")
     disk = max(store.on_disk, key=lambda d: len(store.on_disk[d]))
     n = len(store.on_disk[disk])
@@ -323,7 +324,7 @@ def test_format_bytes():
         ("chunk", "3.5MiB", "whole number of MiB"),
         ("chunk_mib", 4096, "chunk size must be from 1 to 2048"),
         ("colour", "blue", "no storage setting 'colour'"),
-        ("repair_mbps", "fast", "must be a number"),
+        ("repair_mibps", "fast", "must be a number"),
     ],
 )
 def test_bad_settings_are_rejected_and_change_nothing(name, value, fragment):
@@ -341,13 +342,13 @@ def test_erasure_and_replication_settings_replace_each_other():
     cfg = configure(cfg, "replication", 2)
     assert cfg.erasure is None and cfg.scheme.label == "2x replication"
     assert configure(cfg, "erasure", "off").erasure is None
-    assert set(SETTINGS) >= {"chunk_mib", "replication", "placement", "erasure", "repair_mbps", "heartbeat_timeout_s"}
+    assert set(SETTINGS) >= {"chunk_mib", "replication", "placement", "erasure", "repair_mibps", "heartbeat_timeout_s"}
 
 
 def test_world_sections_are_validated():
-    with pytest.raises(CloudError, match="no storage setting 'replicas'"):
-        config_from_section({"replicas": 3})
-    cfg = config_from_section({"chunk_mib": 128, "erasure": {"k": 6, "m": 3}, "heartbeat_timeout_s": 630})
+    with pytest.raises(ValidationError, match="replicas"):
+        StorageSpec.model_validate({"replicas": 3})
+    cfg = StorageSpec.model_validate({"chunk_mib": 128, "erasure": {"k": 6, "m": 3}, "heartbeat_timeout_s": 630}).config()
     assert cfg.chunk_mib == 128 and cfg.erasure == (6, 3)
 
 
@@ -377,14 +378,14 @@ def test_bad_calls_raise_one_clear_error_and_change_nothing(call, code):
 
 def test_world_objects_are_written_at_start():
     world = cluster_world(storage={"chunk_mib": 64, "objects": [{"name": "logs", "size": "1GiB"}, {"name": "db", "size": 640}]})
-    cloud = Cloud(world, seed=2)
+    cloud = new_cloud(world, seed=2)
     m = cloud.metrics()
     assert m["objects"] == 2 and m["chunks"] == 16 + 10
 
 
 # -- determinism ------------------------------------------------------------------------------
 def _run(seed):
-    cloud, store = cluster(seed=seed, racks=3, hosts=3, storage={"chunk_mib": 16, "repair_mbps": 64})
+    cloud, store = cluster(seed=seed, racks=3, hosts=3, storage={"chunk_mib": 16, "repair_mibps": 64})
     store.put("a", "1GiB")
     store.set("erasure", (3, 2))
     store.put("b", "500MiB")

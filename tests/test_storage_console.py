@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from cloudquest.game.chapters import load_chapter
-from cloudquest.game.registry import REGISTRY
+from cloudquest.game.registry import table
 from cloudquest.game.schema import World
 from cloudquest.game.session import Session, free_play_chapter
+from cloudquest.cloud.storage import ObjectStore
 
 from conftest import LEVELS
 from storage_worlds import cluster_world
@@ -21,7 +22,7 @@ def storage_session(**kw) -> Session:
 
 def test_put_get_locate_df_ls_delete_drive_the_store():
     s = storage_session(zones=3, racks=2, hosts=2, storage={"chunk_mib": 64})
-    store = s.cloud.extensions["storage"]
+    store = s.cloud.get(ObjectStore)
     out = s.execute("put photos 200MiB")
     assert out.ok and "4 chunks of 64 MiB" in out.output and "3x replication" in out.output
     assert "photos" in store.objects
@@ -40,8 +41,8 @@ def test_put_get_locate_df_ls_delete_drive_the_store():
 
 def test_the_set_family_is_one_help_page_and_changes_new_writes():
     s = storage_session(racks=3, hosts=4, storage={"chunk_mib": 64})
-    store = s.cloud.extensions["storage"]
-    sets = sorted(v for v in REGISTRY if v.startswith("set "))
+    store = s.cloud.get(ObjectStore)
+    sets = sorted(v for v in table() if v.startswith("set "))
     assert {"set replication", "set placement", "set erasure", "set chunk", "set repair-bandwidth"} <= set(sets)
     page = s.execute("help set").output
     assert all(f"usage: {v}" in page for v in sets)
@@ -86,7 +87,7 @@ def test_the_set_family_is_one_help_page_and_changes_new_writes():
 def test_bad_input_is_one_clear_line_and_changes_nothing(line, fragment):
     s = storage_session(storage={"chunk_mib": 64})
     s.execute("put a 1GiB")
-    store = s.cloud.extensions["storage"]
+    store = s.cloud.get(ObjectStore)
     before = (len(s.cloud.log), s.cloud.log.sha256(), store.config, sorted(store.objects), store.bytes_raw)
     out = s.execute(line)
     assert not out.ok and out.error_kind == "input", out.output
@@ -100,13 +101,13 @@ def test_a_full_cluster_is_an_api_error_that_changes_nothing():
     before = len(s.cloud.log)
     out = s.execute("put big 2GiB")
     assert not out.ok and out.error_kind == "api" and "InsufficientCapacity" in out.output
-    assert len(s.cloud.log) == before and not s.cloud.extensions["storage"].objects
+    assert len(s.cloud.log) == before and not s.cloud.get(ObjectStore).objects
 
 
 def test_reading_lost_data_is_an_api_error():
     s = storage_session(racks=2, hosts=2, storage={"chunk_mib": 64, "replication": 1})
     s.execute("put solo 64MiB")
-    disk = s.cloud.extensions["storage"].objects["solo"].chunks[0].pieces[0]
+    disk = s.cloud.get(ObjectStore).objects["solo"].chunks[0].pieces[0]
     s.execute(f"fail disk {disk}")
     out = s.execute("get solo")
     assert not out.ok and out.error_kind == "api" and "BlockMissing" in out.output and "lost" in out.output
@@ -128,9 +129,9 @@ def test_storage_shows_detection_repair_and_durability():
 
 
 def test_decommission_moves_pieces_away_then_reports_empty():
-    s = storage_session(racks=2, hosts=3, storage={"chunk_mib": 16, "repair_mbps": 64})
+    s = storage_session(racks=2, hosts=3, storage={"chunk_mib": 16, "repair_mibps": 64})
     s.execute("put a 1GiB")
-    store = s.cloud.extensions["storage"]
+    store = s.cloud.get(ObjectStore)
     out = s.execute("decommission host z0r0-h1")
     assert out.ok and "chunks to copy away" in out.output
     s.execute("tick 120")

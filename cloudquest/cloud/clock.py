@@ -30,9 +30,6 @@ class Clock:
     def schedule_in(self, delay_ms: int, action: Action) -> None:
         self.schedule(self.now_ms + int(delay_ms), action)
 
-    def next_due(self) -> int | None:
-        return self._queue[0][0] if self._queue else None
-
     def run_due(self, until_ms: int) -> None:
         """Run every action due at or before ``until_ms``, in time order, moving the
         clock to each action's time as it runs (actions may schedule more)."""

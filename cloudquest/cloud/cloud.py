@@ -1,32 +1,38 @@
 """The whole simulated cloud in one object: hardware, hypervisors, control plane.
 
 ``Cloud`` is what the game holds. It owns the one clock, the one seeded random generator
-and the one event log; every mechanism gets them from here, never from a global.
-Mechanisms added by later chapters plug in through three hooks:
+and the one event log; every mechanism gets them from here, never from a global. It is
+built from a validated world (:class:`~cloudquest.cloud.world.CoreWorld`, or the game's
+``World`` with the mechanisms' sections) and the mechanisms to attach, in order.
+
+The core (hardware, scheduler, control plane, faults) is always there. Mechanisms plug in
+through ``attach(cloud, section)`` and these hooks:
 
 - ``metric_sources``: functions returning ``{name: number}``, merged by :meth:`metrics`;
 - ``step_hooks``: functions called once per simulation step (``tick_ms``) with the
   step's length, for mechanisms that evolve continuously (CPU scheduling, repair);
-- ``extensions``: a dict where a mechanism keeps its state, by name.
+- ``health_listeners``: functions told of every hardware health change;
+- :meth:`get`: a mechanism's state, by its class (``cloud.get(ObjectStore)``), for the
+  few that read what another publishes.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from .clock import Clock
-from .control_plane import ControlPlane, Instance
+from .control_plane import ControlPlane, Instance, NetworkPort
+from .errors import CloudError
 from .events import Event, EventLog
 from .hardware import Hardware, Health, build_hardware
-from .ipam import Ipam
-from .mechanisms import attach_all
-from .network import SecurityGroup, default_security_group
+from .mechanism import Plugin
 from .scheduler import Scheduler, SchedulerConfig
+from .world import CoreWorld
 
 Number = int | float
-DEFAULT_TICK_MS = 1000
+T = TypeVar("T")
 
 
 def make_rng(seed: int | random.Random) -> random.Random:
@@ -35,43 +41,41 @@ def make_rng(seed: int | random.Random) -> random.Random:
 
 
 class Cloud:
-    def __init__(self, world: dict[str, Any] | None = None, seed: int | random.Random = 0) -> None:
-        world = world or {}
+    def __init__(self, world: CoreWorld, seed: int | random.Random = 0, mechanisms: Iterable[Plugin] = ()) -> None:
         self.world = world
         self.rng = make_rng(seed)
         self.clock = Clock()
         self.log = EventLog()
-        self.tick_ms = int(world.get("tick_ms", DEFAULT_TICK_MS))
+        self.tick_ms = world.tick_ms
         self.hardware: Hardware = build_hardware(world)
-        sched = world.get("scheduler") or {}
-        self.scheduler = Scheduler(
-            self.hardware,
-            SchedulerConfig(**{k: v for k, v in sched.items() if k in SchedulerConfig.__dataclass_fields__}),
-        )
-        net = world.get("network") or {}
-        self.ipam = Ipam(net.get("vpc", "10.0.0.0/16"))
-        subnets = net.get("subnets")
-        if subnets is None:
-            # One /20 per zone, carved from the VPC in fleet order.
-            pieces = self.ipam.vpc.subnets(new_prefix=max(self.ipam.vpc.prefixlen, 20))
-            subnets = [
-                {"name": f"subnet-{z}", "zone": z, "cidr": str(next(pieces)), "public": True}
-                for z in self.hardware.zones
-            ]
-        for s in subnets:
-            self.ipam.add_subnet(s.get("name") or f"subnet-{s['zone']}", s["zone"], s["cidr"], bool(s.get("public")))
-        self.security_groups: dict[str, SecurityGroup] = {"default": default_security_group()}
+        self.scheduler = Scheduler(self.hardware, SchedulerConfig(**world.scheduler.model_dump()))
+        self.network: NetworkPort | None = None  # set by the network mechanism
         self.control = ControlPlane(self)
         self.metric_sources: list[Callable[[], dict[str, Number]]] = [self._core_metrics]
         self.step_hooks: list[Callable[[int], None]] = []
-        self.extensions: dict[str, Any] = {}
+        self._state: dict[type, Any] = {}
         self._core_cache: tuple[int, dict[str, Number]] | None = None
         # Called as fn(kind, id, before, after) after faults.set_health changed a part's
         # health, so a mechanism (storage's failure detector) can react to the change.
         self.health_listeners: list[Callable[[str, str, Health, Health], None]] = []
         self.health_listeners.append(lambda *_: self.scheduler.invalidate())
         self.emit("world.created", hosts=len(self.hardware.hosts), zones=len(self.hardware.zones))
-        attach_all(self, world)
+        self.mechanisms: list[str] = []
+        for plugin in mechanisms:
+            section = getattr(world, plugin.name, None)
+            if section is None or plugin.attach is None:
+                continue
+            try:
+                state = plugin.attach(self, section)
+            except CloudError as exc:  # the world cannot be built as written
+                raise CloudError(exc.code, f"world section {plugin.name}: {exc.message}") from None
+            self.mechanisms.append(plugin.name)
+            if state is not None:
+                self._state[type(state)] = state
+
+    def get(self, kind: type[T]) -> T | None:
+        """The attached mechanism whose state is a ``kind`` (None when the world has none)."""
+        return self._state.get(kind)
 
     # -- the log -------------------------------------------------------------------------
     def emit(self, kind: str, /, **data: Any) -> Event:

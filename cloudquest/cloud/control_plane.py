@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from . import hypervisor
 from .catalogue import CATALOGUE, DEFAULT_TYPE, InstanceType
 from .errors import CloudError
 from .hardware import Disk, Host
-from .ipam import IpamError
 from .scheduler import NoValidHost, Request
 
 if TYPE_CHECKING:
@@ -59,6 +57,7 @@ STEP_MS = {
     "boot": 9000,
 }
 BOOT_JITTER_MS = 6000
+DECISION_SCORES = 8  # the best hosts' scores a scheduler.decided event lists
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
@@ -85,11 +84,37 @@ class Instance:
         return self.state in ("pending", "running", "impaired")
 
 
+class NetworkPort(Protocol):
+    """What the launch pipeline asks of the network mechanism (cloud/network.py).
+
+    Each method either does its part or raises :class:`CloudError` having changed nothing;
+    the ``assign_nic`` and ``configure_firewall`` answers are the fields of their
+    ``launch.step`` events."""
+
+    def launch_zones(self, zone: str | None, zones: list[str]) -> tuple[str, ...]: ...
+
+    def reserve(self, inst: "Instance") -> None: ...
+
+    def assign_nic(self, inst: "Instance") -> dict[str, Any]: ...
+
+    def configure_firewall(self, inst: "Instance") -> dict[str, Any]: ...
+
+    def release(self, inst: "Instance") -> None: ...
+
+
 class ControlPlane:
     def __init__(self, cloud: "Cloud") -> None:
         self.cloud = cloud
         self.instances: dict[str, Instance] = {}
+        # live migrations in flight: instance -> (source host, destination host)
+        self.migrating: dict[str, tuple[str, str]] = {}
         self._counter = 0
+
+    def _network(self) -> NetworkPort:
+        network = self.cloud.network
+        if network is None:
+            raise CloudError("InvalidSubnet", "this world has no network to plug an instance into")
+        return network
 
     # -- queries ---------------------------------------------------------------------
     def get(self, name: str) -> Instance:
@@ -147,20 +172,8 @@ class ControlPlane:
             )
         if name in self.instances and self.instances[name].alive:
             raise CloudError("InvalidParameterValue", f"an instance named {name!r} already exists")
-        if zone is not None:
-            subnet = cloud.ipam.subnet_for_zone(zone)
-            if subnet is None:
-                raise CloudError("InvalidSubnet", f"zone {zone} has no subnet in the VPC")
-            if subnet.free <= 0:
-                raise CloudError(
-                    "InsufficientFreeAddressesInSubnet", f"subnet {subnet.id} ({subnet.cidr}) has no free addresses"
-                )
-            zones: tuple[str, ...] = (zone,)
-        else:
-            # Without a zone, any zone whose subnet still has an address will do.
-            zones = tuple(z for z in cloud.hardware.zones if (s := cloud.ipam.subnet_for_zone(z)) and s.free > 0)
-            if not zones:
-                raise CloudError("InsufficientFreeAddressesInSubnet", "no subnet in the VPC has a free address")
+        network = self._network()
+        zones = network.launch_zones(zone, list(cloud.hardware.zones))
         cloud.api_call("RunInstances", instance=name, type=itype.name, zone=zone or "")
         # Step 1 runs within the API call: a capacity error is the call's answer (and,
         # like every API error, it is logged).
@@ -192,15 +205,16 @@ class ControlPlane:
             launched_ms=cloud.clock.now_ms,
         )
         self.instances[name] = inst
-        hypervisor.claim(host, itype.vcpus, itype.ram_mib)
+        host.claim(itype.vcpus, itype.ram_mib)
         # The private address is reserved with the request, as the ENI is created with
         # it; the scheduler only offered zones whose subnet still has one.
-        inst.private_ip = cloud.ipam.subnet_for_zone(inst.zone).allocate()
+        network.reserve(inst)
         inst.host = host
         inst.cpu_claimed = True
         host.instances[name] = inst
         cloud.scheduler.commit(req, host, inst)
         cloud.emit("launch.requested", instance=name, id=inst.id, type=itype.name, zone=inst.zone)
+        self._log_decision(req, host)
         self._step_done(inst, "find_server", host=host.id, rack=host.rack.id, zone=inst.zone)
         if instant:
             for index in range(1, len(STEPS)):
@@ -208,6 +222,26 @@ class ControlPlane:
         else:
             self._schedule_next(inst, 1)
         return inst
+
+    def _log_decision(self, req: Request, host: Host) -> None:
+        """Log why the scheduler chose ``host`` (in a fleet small enough to score every
+        host): the policy, the best scores and how many hosts each filter removed, so a
+        replay, a trace and the quiz read the decision from the log like anything else."""
+        expl = self.cloud.scheduler.decided
+        if expl is None or expl.request != req or expl.winner != host.id:
+            return
+        passed = sorted((r for r in expl.rows if r.passed), key=lambda r: -(r.total or 0))
+        self.cloud.emit(
+            "scheduler.decided",
+            instance=req.name,
+            host=host.id,
+            policy=expl.policy,
+            hosts=len(expl.rows),
+            passed=len(passed),
+            scores=" ".join(f"{r.host}:{r.total}" for r in passed[:DECISION_SCORES]),
+            filtered=" ".join(f"{reason}:{n}" for reason, n in sorted(expl.reasons.items())),
+            **({"group": req.group} if req.group else {}),
+        )
 
     def _schedule_next(self, inst: Instance, index: int) -> None:
         if index >= len(STEPS):
@@ -243,21 +277,14 @@ class ControlPlane:
             inst.disk_claimed = True
             self._step_done(inst, step, disk=disk.id, gib=inst.type.disk_gib)
         elif step == "assign_nic":
-            subnet = cloud.ipam.subnet_for_zone(inst.zone or "")
-            if subnet is not None and subnet.public:
-                try:
-                    inst.public_ip = cloud.ipam.allocate_public()
-                except IpamError as exc:
-                    self._fail(inst, step, exc.code, str(exc))
-                    return
-            self._step_done(
-                inst, step, subnet=subnet.id if subnet else "", private_ip=inst.private_ip or "", public_ip=inst.public_ip or ""
-            )
+            try:
+                fields = self._network().assign_nic(inst)
+            except CloudError as exc:
+                self._fail(inst, step, exc.code, exc.message)
+                return
+            self._step_done(inst, step, **fields)
         elif step == "configure_firewall":
-            sg = cloud.security_groups["default"]
-            sg.members.add(inst.name)
-            inst.security_groups = [sg.name]
-            self._step_done(inst, step, security_group=sg.name, rules=len(sg.rules))
+            self._step_done(inst, step, **self._network().configure_firewall(inst))
         elif step == "boot":
             self._step_done(inst, step, host=host.id)
             inst.state = "running"
@@ -289,19 +316,13 @@ class ControlPlane:
 
     def _release(self, inst: Instance) -> None:
         cloud = self.cloud
-        if inst.public_ip:
-            cloud.ipam.release_public(inst.public_ip)
-        if inst.private_ip:
-            subnet = cloud.ipam.subnet_for_zone(inst.zone or "")
-            if subnet is not None:
-                subnet.release(inst.private_ip)
-        for sg_name in inst.security_groups:
-            cloud.security_groups[sg_name].members.discard(inst.name)
+        if cloud.network is not None:
+            cloud.network.release(inst)
         if inst.disk is not None and inst.disk_claimed:
             inst.disk.used_gib -= inst.type.disk_gib
             inst.disk_claimed = False
         if inst.host is not None and inst.cpu_claimed:
-            hypervisor.release(inst.host, inst.type.vcpus, inst.type.ram_mib)
+            inst.host.release(inst.type.vcpus, inst.type.ram_mib)
             inst.cpu_claimed = False
             inst.host.instances.pop(inst.name, None)
             cloud.scheduler.note(inst.host)

@@ -9,7 +9,7 @@ part as slow-but-alive (a gray failure): it keeps serving, but schedulers avoid 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 from .errors import CloudError
 from .hardware import KINDS, Health
@@ -17,7 +17,9 @@ from .hardware import KINDS, Health
 if TYPE_CHECKING:
     from .cloud import Cloud
 
-FAULT_KINDS = ("disk", "host", "rack", "zone", "link")
+# The parts that can fail, the one list every fault names (commands, timelines, fleets).
+FaultKind = Literal["disk", "host", "rack", "zone", "link"]
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 
 def _target(cloud: "Cloud", kind: str, ident: str):

@@ -43,11 +43,14 @@ against ratio-adjusted capacity (the scheduler's view: 100 means it takes nothin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
-from . import hypervisor
+from pydantic import Field, field_validator
+
+from .mechanism import events, metrics
 from .catalogue import CATALOGUE, InstanceType
 from .errors import CloudError
+from .faults import FaultKind
 from .hardware import Health, Host
 from .scheduler import (
     Explanation,
@@ -60,13 +63,84 @@ from .scheduler import (
     ram_capacity,
 )
 
+from .world import CoreWorld, HealthName, Strict, known, world_ids
+
 if TYPE_CHECKING:
     from .cloud import Cloud
 
-SECTION = "fleet"
 BACKGROUND_SPREAD_PCT = 15
-# Explanations are kept per decision only for fleets a player reads host by host.
-EXPLAIN_KEEP_HOSTS = 100
+
+
+# -- the world section ----------------------------------------------------------------------
+def _known_type(name: str | None) -> str | None:
+    if name is not None and name not in CATALOGUE:
+        raise ValueError(f"unknown instance type {name!r} (types: {', '.join(CATALOGUE)})")
+    return name
+
+
+class RequestStreamSpec(Strict):
+    """Launch requests arriving over time."""
+
+    count: int = Field(default=0, ge=0, le=100_000)
+    every_ms: int = Field(default=1000, ge=0, le=3_600_000)
+    start_ms: int | None = Field(default=None, ge=0, description="first arrival (default: every_ms)")
+    mix: dict[str, float] = Field(default_factory=lambda: {"small": 1.0}, description="instance type -> weight")
+    prefix: str = Field(default="req", pattern=r"^[a-z][a-z0-9]{0,15}$")
+    lifetime_ms: tuple[int, int] | None = Field(default=None, description="[shortest, longest] life of a placed request")
+
+    @field_validator("mix")
+    @classmethod
+    def _mix(cls, mix: dict[str, float]) -> dict[str, float]:
+        for name, weight in mix.items():
+            _known_type(name)
+            if weight < 0:
+                raise ValueError(f"the weight of {name} must not be negative")
+        if sum(mix.values()) <= 0:
+            raise ValueError("the mix needs at least one type with a weight above 0")
+        return mix
+
+    @field_validator("lifetime_ms")
+    @classmethod
+    def _lifetime(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and not 0 < v[0] <= v[1]:
+            raise ValueError("lifetime_ms is [shortest, longest], both above 0")
+        return v
+
+
+class PlacementGroupSpec(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    strategy: Literal["cluster", "spread", "partition"] = "spread"
+    partitions: int = Field(default=0, ge=0, le=7, description="partition groups only (default 2)")
+
+
+class TimedFaultSpec(Strict):
+    at_ms: int = Field(ge=0)
+    kind: FaultKind
+    id: str
+    health: HealthName = "failed"
+
+
+class FleetSpec(Strict):
+    """A fleet at work: a request stream, placement groups, timed faults."""
+
+    requests: RequestStreamSpec = Field(default_factory=RequestStreamSpec)
+    fragmentation_ref: str | None = Field(default=None, description="the request size fragmentation is measured by")
+    groups: list[PlacementGroupSpec] = Field(default_factory=list)
+    faults: list[TimedFaultSpec] = Field(default_factory=list)
+
+    @field_validator("fragmentation_ref")
+    @classmethod
+    def _ref(cls, v: str | None) -> str | None:
+        return _known_type(v)
+
+
+def check_world(world: CoreWorld, spec: FleetSpec) -> None:
+    """Cross-references: every timed fault names a part of the world."""
+    if spec.faults:
+        ids = world_ids(world)
+        for f in spec.faults:
+            if f.id not in ids[f.kind]:
+                raise ValueError(f"fleet fault at {f.at_ms} ms: no {f.kind} {f.id!r} ({f.kind}s: {known(ids[f.kind])})")
 
 
 @dataclass(eq=False)
@@ -79,20 +153,6 @@ class StreamRequest:
     host: str = ""
     how: str = ""  # auto | manual
     error: str = ""
-
-
-def _mix(spec: dict[str, Any]) -> list[tuple[str, float]]:
-    mix = spec or {"small": 1.0}
-    out = []
-    for name, weight in mix.items():
-        if name not in CATALOGUE:
-            raise ValueError(f"unknown instance type {name!r} in the request mix (types: {', '.join(CATALOGUE)})")
-        if float(weight) < 0:
-            raise ValueError(f"the mix weight of {name} must not be negative")
-        out.append((name, float(weight)))
-    if sum(w for _, w in out) <= 0:
-        raise ValueError("the request mix needs at least one type with a weight above 0")
-    return out
 
 
 def reference_type(mix: list[tuple[str, float]]) -> InstanceType:
@@ -132,14 +192,10 @@ def fragmentation(hosts: list[Host], scheduler: Scheduler, ref_vcpus: int, ref_r
 
 
 class Fleet:
-    def __init__(self, cloud: "Cloud", section: dict[str, Any]) -> None:
+    def __init__(self, cloud: "Cloud", spec: FleetSpec) -> None:
         self.cloud = cloud
-        self.section = section
-        spec = section.get("requests") or {}
-        self.mix = _mix(spec.get("mix") or {})
-        ref = section.get("fragmentation_ref")
-        if ref is not None and ref not in CATALOGUE:
-            raise ValueError(f"unknown fragmentation_ref {ref!r} (types: {', '.join(CATALOGUE)})")
+        self.mix = [(name, float(weight)) for name, weight in spec.requests.mix.items()]
+        ref = spec.fragmentation_ref
         self.ref = CATALOGUE[ref] if ref else reference_type(self.mix)
         self.requests: dict[str, StreamRequest] = {}
         self.background: dict[str, tuple[int, int]] = {}
@@ -149,12 +205,11 @@ class Fleet:
         self._placed = 0
         self._rejected = 0
         sched = cloud.scheduler
-        sched.record_decisions = len(cloud.hardware.hosts) <= EXPLAIN_KEEP_HOSTS
-        for g in section.get("groups") or []:
-            sched.create_group(g["name"], g.get("strategy", "spread"), int(g.get("partitions") or 0))
+        for g in spec.groups:
+            sched.create_group(g.name, g.strategy, g.partitions)
         self._background_load()
-        self._draw_stream(spec)
-        for fault in section.get("faults") or []:
+        self._draw_stream(spec.requests)
+        for fault in spec.faults:
             self._schedule_fault(fault)
 
     # -- the world as it starts --------------------------------------------------------
@@ -169,23 +224,16 @@ class Fleet:
                 vcpus = host.vcpus * pct // 100 // 2 * 2  # whole 2-vCPU slices
                 ram_mib = host.ram_mib * pct // 100 // 1024 * 1024  # whole GiB
                 if vcpus or ram_mib:
-                    hypervisor.claim(host, vcpus, ram_mib)
+                    host.claim(vcpus, ram_mib)
                     self.cloud.scheduler.note(host)
                     self.background[host.id] = (vcpus, ram_mib)
                     cpu += vcpus
                     ram += ram_mib
             self.cloud.emit("fleet.background", zone=zone.id, load_pct=zone.load_pct, vcpus=cpu, ram_mib=ram)
 
-    def _draw_stream(self, spec: dict[str, Any]) -> None:
-        count = int(spec.get("count", 0))
-        every = int(spec.get("every_ms", 1000))
-        start = every if spec.get("start_ms") is None else int(spec["start_ms"])
-        prefix = str(spec.get("prefix") or "req")
-        lifetime = spec.get("lifetime_ms")
-        if count < 0 or every < 0 or start < 0:
-            raise ValueError("requests count, every_ms and start_ms must not be negative")
-        if lifetime is not None and (len(lifetime) != 2 or not 0 < int(lifetime[0]) <= int(lifetime[1])):
-            raise ValueError("lifetime_ms is [shortest, longest], both above 0")
+    def _draw_stream(self, spec: RequestStreamSpec) -> None:
+        count, every, prefix, lifetime = spec.count, spec.every_ms, spec.prefix, spec.lifetime_ms
+        start = every if spec.start_ms is None else spec.start_ms
         total = sum(w for _, w in self.mix)
         width = len(str(count))
         rng = self.cloud.rng
@@ -195,20 +243,17 @@ class Fleet:
                 if x < weight:
                     break
                 x -= weight
-            life = rng.randint(int(lifetime[0]), int(lifetime[1])) if lifetime else 0
+            life = rng.randint(lifetime[0], lifetime[1]) if lifetime else 0
             r = StreamRequest(f"{prefix}-{n + 1:0{width}d}", CATALOGUE[type_name], start + n * every, life)
             self.requests[r.name] = r
             self.cloud.clock.schedule(r.arrive_ms, lambda r=r: self._arrive(r))
 
-    def _schedule_fault(self, fault: dict[str, Any]) -> None:
+    def _schedule_fault(self, fault: TimedFaultSpec) -> None:
         # One implementation of a timed fault: the world timeline's (cloud/timeline.py).
         from .timeline import ACTION_OF, TimedFault, schedule_fault
 
-        kind, ident = fault["kind"], fault["id"]
-        health = Health(fault.get("health", "failed"))
-        if self.cloud.hardware.find(kind, ident) is None:
-            raise ValueError(f"fleet fault names no {kind} {ident!r}")
-        schedule_fault(self.cloud, TimedFault(int(fault.get("at_ms", 0)), ACTION_OF[health], kind, ident))
+        health = Health(fault.health)
+        schedule_fault(self.cloud, TimedFault(fault.at_ms, ACTION_OF[health], fault.kind, fault.id))
 
     # -- the stream --------------------------------------------------------------------
     def pending(self) -> list[StreamRequest]:
@@ -228,7 +273,7 @@ class Fleet:
             r.error = str(exc)
             if exc.code != "InsufficientInstanceCapacity":
                 self.stream_rejected_other += 1
-            if self.cloud.scheduler.record_decisions:
+            if self.cloud.scheduler.explains:
                 self.rejections[r.name] = self.cloud.scheduler.explain(self.request_of(r))
 
     def _launch(self, r: StreamRequest, host: str | None) -> None:
@@ -357,7 +402,7 @@ def migrate(cloud: "Cloud", name: str, host_id: str | None = None) -> tuple[Host
     inst = control.get(name)
     if inst.state != "running":
         raise CloudError("IncorrectInstanceState", f"instance {name} is {inst.state}; only a running instance migrates")
-    migrations: dict[str, Any] = cloud.extensions.setdefault("migrations", {})
+    migrations = control.migrating
     if name in migrations:
         raise CloudError("IncorrectInstanceState", f"instance {name} is already migrating")
     if host_id is not None and host_id not in cloud.hardware.hosts:
@@ -384,7 +429,7 @@ def migrate(cloud: "Cloud", name: str, host_id: str | None = None) -> tuple[Host
         where = f"host {host_id}" if host_id else f"zone {src.rack.zone.id}"
         raise CloudError("NoValidHost", f"no other host in {where} can take {name}: filtered out: {exc}") from None
     cloud.api_call("LiveMigrateInstance", instance=name, destination=dst.id)
-    hypervisor.claim(dst, t.vcpus, t.ram_mib)
+    dst.claim(t.vcpus, t.ram_mib)
     src_disk = inst.disk if inst.disk_claimed else None
     if src_disk is not None:
         disks = [d for d in dst.disks if d.up and d.free_gib >= t.disk_gib]
@@ -400,7 +445,7 @@ def migrate(cloud: "Cloud", name: str, host_id: str | None = None) -> tuple[Host
     cloud.emit("migration.started", instance=name, source=src.id, destination=dst.id, duration_ms=duration)
 
     def done() -> None:
-        hypervisor.release(src, t.vcpus, t.ram_mib)
+        src.release(t.vcpus, t.ram_mib)
         if src_disk is not None:
             src_disk.used_gib -= t.disk_gib
         sched.note(src)
@@ -411,8 +456,32 @@ def migrate(cloud: "Cloud", name: str, host_id: str | None = None) -> tuple[Host
     return src, dst, duration
 
 
-def attach(cloud: "Cloud", section: dict[str, Any]) -> Fleet:
-    fleet = Fleet(cloud, section)
-    cloud.extensions[SECTION] = fleet
+def attach(cloud: "Cloud", spec: FleetSpec) -> Fleet:
+    fleet = Fleet(cloud, spec)
     cloud.metric_sources.append(fleet.metrics)
     return fleet
+
+
+# -- what the mechanism publishes ------------------------------------------------------------
+METRICS = metrics(
+    ("placed", "launch requests placed"),
+    ("rejected", "launch requests no host could take"),
+    ("fragmentation", "the share of free capacity stranded on hosts too small"),
+    ("on_degraded_hosts", "instances on degraded hardware"),
+    ("zone_imbalance", "the busiest zone's utilisation minus the idlest's"),
+    ("max_host_util", "the busiest host's utilisation"),
+    ("migrations", "live migrations completed"),
+    ("requests_pending", "requests of the stream not yet arrived"),
+    ("requests_placed", "requests of the stream placed"),
+    ("requests_rejected", "requests of the stream rejected"),
+    ("group_size.{group}", "instances in a placement group"),
+    ("group_racks.{group}", "racks a placement group spans"),
+    ("group_zones.{group}", "zones a placement group spans"),
+    ("group_max_per_rack.{group}", "the most members of a placement group on one rack"),
+    ("group_max_hops.{group}", "the longest network path between two members of a group"),
+)
+EVENTS = events(
+    ("fleet.background", "zone load_pct vcpus ram_mib", "other tenants' load was carved out of a zone"),
+    ("migration.started", "instance source destination duration_ms", "a live migration began"),
+    ("migration.completed", "instance source destination", "a live migration finished"),
+)

@@ -17,7 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .world import HARDWARE_KINDS, DiskSpec
+
+if TYPE_CHECKING:
+    from .world import CoreWorld, HostSpec
 
 
 class Health(StrEnum):
@@ -89,6 +94,18 @@ class Host:
     def disk_gib(self) -> int:
         return sum(d.size_gib for d in self.disks)
 
+    def claim(self, vcpus: int, ram_mib: int) -> None:
+        """The hypervisor sets aside a guest's CPU and RAM slices (the scheduler checked
+        they fit)."""
+        self.used_vcpus += vcpus
+        self.used_ram_mib += ram_mib
+
+    def release(self, vcpus: int, ram_mib: int) -> None:
+        self.used_vcpus -= vcpus
+        self.used_ram_mib -= ram_mib
+        if self.used_vcpus < 0 or self.used_ram_mib < 0:
+            raise AssertionError(f"host {self.id} released more than it held")
+
 
 @dataclass(eq=False)
 class Rack:
@@ -139,7 +156,8 @@ class Link:
     health: Health = Health.HEALTHY
 
 
-KINDS = ("region", "zone", "rack", "host", "disk", "link")
+KINDS = HARDWARE_KINDS
+DEFAULT_DISK = DiskSpec(size_gib=500)
 
 
 class Hardware:
@@ -190,35 +208,31 @@ class Hardware:
         return cpu, used_cpu, ram, used_ram
 
 
-def _health(value: str | None) -> Health:
-    return Health(value or "healthy")
-
-
-def build_hardware(spec: dict[str, Any]) -> Hardware:
-    """Build the fleet from the ``regions`` part of a world spec.
+def build_hardware(world: "CoreWorld") -> Hardware:
+    """Build the fleet from a world's ``regions``.
 
     Host entries either name one host (``name``) or stamp out ``count`` identical hosts
     named ``<rack>-h<n>``; disks likewise become ``<host>-d<n>``.
     """
     hw = Hardware()
-    for region_spec in spec.get("regions", []):
-        region = Region(region_spec["name"])
+    for region_spec in world.regions:
+        region = Region(region_spec.name)
         hw.regions[region.id] = region
-        for zone_spec in region_spec.get("zones", []):
-            zone = Zone(zone_spec["name"], region, load_pct=int(zone_spec.get("load_pct", 0)))
-            zone.health = _health(zone_spec.get("health"))
+        for zone_spec in region_spec.zones:
+            zone = Zone(zone_spec.name, region, load_pct=zone_spec.load_pct)
+            zone.health = Health(zone_spec.health)
             region.zones.append(zone)
             hw.zones[zone.id] = zone
-            for rack_spec in zone_spec.get("racks", []):
-                rack = Rack(rack_spec["name"], zone)
-                rack.health = _health(rack_spec.get("health"))
+            for rack_spec in zone_spec.racks:
+                rack = Rack(rack_spec.name, zone)
+                rack.health = Health(rack_spec.health)
                 zone.racks.append(rack)
                 hw.racks[rack.id] = rack
                 uplink = Link(f"{rack.id}-uplink", rack.id, zone.id, latency_us=5, gbps=400)
                 rack.uplinks.append(uplink)
                 hw.links[uplink.id] = uplink
-                for host_spec in rack_spec.get("hosts", []):
-                    for _ in range(int(host_spec.get("count", 1))):
+                for host_spec in rack_spec.hosts:
+                    for _ in range(host_spec.count):
                         _add_host(hw, rack, host_spec)
         zones = region.zones
         for i, za in enumerate(zones):
@@ -228,20 +242,18 @@ def build_hardware(spec: dict[str, Any]) -> Hardware:
     return hw
 
 
-def _add_host(hw: Hardware, rack: Rack, spec: dict[str, Any]) -> Host:
-    name = spec.get("name") if int(spec.get("count", 1)) == 1 and spec.get("name") else None
-    if name is None:
-        name = f"{rack.id}-h{len(rack.hosts) + 1}"
-    host = Host(name, rack, vcpus=int(spec["vcpus"]), ram_mib=int(round(float(spec["ram_gib"]) * 1024)))
-    host.health = _health(spec.get("health"))
-    for disk_spec in spec.get("disks") or [{"size_gib": 500}]:
-        for _ in range(int(disk_spec.get("count", 1))):
-            disk = Disk(f"{host.id}-d{len(host.disks) + 1}", host, int(disk_spec["size_gib"]))
-            disk.health = _health(disk_spec.get("health"))
-            disk.read_ms = float(disk_spec.get("read_ms", 5.0))
+def _add_host(hw: Hardware, rack: Rack, spec: "HostSpec") -> Host:
+    name = spec.name if spec.count == 1 and spec.name else f"{rack.id}-h{len(rack.hosts) + 1}"
+    host = Host(name, rack, vcpus=spec.vcpus, ram_mib=int(round(spec.ram_gib * 1024)))
+    host.health = Health(spec.health)
+    for disk_spec in spec.disks or [DEFAULT_DISK]:
+        for _ in range(disk_spec.count):
+            disk = Disk(f"{host.id}-d{len(host.disks) + 1}", host, disk_spec.size_gib)
+            disk.health = Health(disk_spec.health)
+            disk.read_ms = disk_spec.read_ms
             host.disks.append(disk)
             hw.disks[disk.id] = disk
-    host.nics.append(Nic(f"{host.id}-nic1", host, gbps=int(spec.get("nic_gbps", 25))))
+    host.nics.append(Nic(f"{host.id}-nic1", host, gbps=spec.nic_gbps))
     rack.hosts.append(host)
     hw.hosts[host.id] = host
     return host

@@ -52,8 +52,11 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import Field, model_validator
+
+from .mechanism import events, metrics
 from .credit_scheduler import (
     DEFAULT_WEIGHT,
     MAX_WEIGHT,
@@ -64,24 +67,11 @@ from .credit_scheduler import (
     Domain,
 )
 from .errors import CloudError
-from .hardware import Host
 from .memory import MIB_PER_GIB, MIN_BALLOON_MIB, GuestMemory, HostMemory
+from .world import Strict
 
 if TYPE_CHECKING:
     from .cloud import Cloud
-
-
-def claim(host: Host, vcpus: int, ram_mib: int) -> None:
-    """Set aside a guest's CPU and RAM slices on ``host`` (the scheduler checked they fit)."""
-    host.used_vcpus += vcpus
-    host.used_ram_mib += ram_mib
-
-
-def release(host: Host, vcpus: int, ram_mib: int) -> None:
-    host.used_vcpus -= vcpus
-    host.used_ram_mib -= ram_mib
-    if host.used_vcpus < 0 or host.used_ram_mib < 0:
-        raise AssertionError(f"host {host.id} released more than it held")
 
 
 # -- workloads ------------------------------------------------------------------------------
@@ -598,8 +588,31 @@ class HostSim:
 # -- attaching to a world ----------------------------------------------------------------
 
 
-def build_host(section: dict[str, Any], seed: int | random.Random = 0, emit: Callable[..., Any] | None = None) -> HostSim:
-    """Build a :class:`HostSim` from a world's ``hypervisor`` section::
+class HypervisorHostSpec(Strict):
+    """The one physical host of the hypervisor chapter: sockets x cores x threads pCPUs."""
+
+    sockets: int = Field(default=2, ge=1, le=8)
+    cores: int = Field(default=8, ge=1, le=128, description="cores per socket")
+    threads: int = Field(default=1, ge=1, le=2, description="hardware threads per core")
+    ram_gib: float = Field(default=64, gt=0, le=65_536)
+
+
+class VmSpec(Strict):
+    """A guest already running on the host when the chapter starts."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    vcpus: int = Field(ge=1, le=1024)
+    ram_gib: float = Field(ge=0.5, le=65_536)
+    weight: int = Field(default=DEFAULT_WEIGHT, ge=MIN_WEIGHT, le=MAX_WEIGHT, description="credit scheduler weight (Xen default 256)")
+    cap: int = Field(default=0, ge=0, description="ceiling in percent of one pCPU; 0 = none")
+    workload: Literal[WORKLOAD_NAMES] = "steady"  # type: ignore[valid-type]
+    load: int | None = Field(default=None, ge=0, le=100, description="percent per vCPU (steady, latency-sensitive)")
+    pins: str | int | None = Field(default=None, description="pCPU list such as 0-3,8, or all")
+    balloon_gib: float | None = Field(default=None, gt=0, description="RAM the guest keeps (balloon target)")
+
+
+class HypervisorSpec(Strict):
+    """The world's ``hypervisor`` section::
 
         hypervisor:
           host: {sockets: 2, cores: 8, threads: 1, ram_gib: 64}
@@ -607,35 +620,74 @@ def build_host(section: dict[str, Any], seed: int | random.Random = 0, emit: Cal
             - {name: db, vcpus: 4, ram_gib: 16, workload: latency-sensitive, load: 40,
                weight: 256, cap: 0, pins: "0-3", balloon_gib: 12}
     """
-    host = dict(section.get("host") or {})
+
+    host: HypervisorHostSpec = Field(default_factory=HypervisorHostSpec)
+    vms: list[VmSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _builds(self) -> "HypervisorSpec":
+        # The simulation's own checks (vCPUs per host, caps per vCPU, pins, balloons,
+        # duplicate names) so an author gets the same message a player would.
+        try:
+            build_host(self)
+        except CloudError as exc:
+            raise ValueError(exc.message) from None
+        return self
+
+
+def build_host(spec: HypervisorSpec, seed: int | random.Random = 0, emit: Callable[..., Any] | None = None) -> HostSim:
+    """Build a :class:`HostSim` from a world's ``hypervisor`` section."""
+    host = spec.host
     sim = HostSim(
-        sockets=host.get("sockets", 2),
-        cores=host.get("cores", 8),
-        threads=host.get("threads", 1),
-        ram_gib=host.get("ram_gib", 64),
+        sockets=host.sockets,
+        cores=host.cores,
+        threads=host.threads,
+        ram_gib=host.ram_gib,
         seed=seed,
         emit=emit,
     )
-    for spec in section.get("vms") or []:
-        spec = dict(spec)
+    for vm in spec.vms:
         sim.create_vm(
-            spec.pop("name"),
-            spec.pop("vcpus"),
-            spec.pop("ram_gib"),
-            weight=spec.pop("weight", DEFAULT_WEIGHT),
-            cap=spec.pop("cap", 0),
-            workload=spec.pop("workload", "steady"),
-            load=spec.pop("load", None),
-            pins=None if spec.get("pins") is None else str(spec.pop("pins")),
-            balloon_gib=spec.pop("balloon_gib", None),
+            vm.name,
+            vm.vcpus,
+            vm.ram_gib,
+            weight=vm.weight,
+            cap=vm.cap,
+            workload=vm.workload,
+            load=vm.load,
+            pins=None if vm.pins is None else str(vm.pins),
+            balloon_gib=vm.balloon_gib,
         )
     return sim
 
 
-def attach(cloud: "Cloud", section: dict[str, Any]) -> HostSim:
+def attach(cloud: "Cloud", spec: HypervisorSpec) -> HostSim:
     """Switch the hypervisor chapter's host on: its slices run with every cloud step."""
-    sim = build_host(section, seed=random.Random(cloud.rng.getrandbits(64)), emit=cloud.emit)
-    cloud.extensions["hypervisor"] = sim
+    sim = build_host(spec, seed=random.Random(cloud.rng.getrandbits(64)), emit=cloud.emit)
     cloud.metric_sources.append(sim.metrics)
     cloud.step_hooks.append(sim.advance)
     return sim
+
+
+# -- what the mechanism publishes ------------------------------------------------------------
+METRICS = metrics(
+    ("host_cpu_util", "the host's CPU use in percent"),
+    ("vcpu_ratio", "vCPUs per pCPU (overcommit)"),
+    ("max_steal_pct", "the worst steal time of any VM"),
+    ("ram_overcommit", "guest RAM per host RAM"),
+    ("swap_used_gib", "the host's swap in use"),
+    ("vm_count", "VMs on the host"),
+    ("cpu_pct.{vm}", "a VM's CPU use"),
+    ("steal_pct.{vm}", "a VM's steal time"),
+    ("response_ms.{vm}", "a latency-sensitive VM's response time"),
+)
+EVENTS = events(
+    ("vm.created", "vm vcpus ram_gib weight cap workload load pins", "a VM was created"),
+    ("vm.updated", "vm weight cap", "a VM's weight or cap changed"),
+    ("vm.workload_changed", "vm workload load", "a VM's workload changed"),
+    ("vm.deleted", "vm", "a VM was shut down"),
+    ("vm.pinned", "vm pins", "a VM's vCPUs were pinned"),
+    ("vm.ballooned", "vm target_gib", "a VM's balloon target changed"),
+    ("host.swap_started", "swap_gib", "the host began swapping"),
+    ("host.swap_stopped", "", "the host stopped swapping"),
+)

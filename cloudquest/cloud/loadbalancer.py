@@ -53,14 +53,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field, field_validator, model_validator
+
+from .mechanism import events, metrics
 from .errors import CloudError
 from .hardware import Health
+from .world import CoreWorld, Strict, known
 
 if TYPE_CHECKING:
     from .cloud import Cloud
     from .control_plane import Instance
-
-SECTION = "loadbalancer"
 
 # Application Load Balancer target-group health checks, from AWS's documentation
 # ("Health checks for Application Load Balancer target groups", Health check settings):
@@ -85,7 +87,6 @@ ALB_USD_PER_HOUR = 0.0225
 NAME_PATTERN = "lower-case letters, digits and '-', starting with a letter, up to 32"
 MAX_LOAD_RPS = 10_000_000
 
-STATES = ("initial", "healthy", "unhealthy")
 ANSWERS, DEAD, SLOW = 0, 1, 2  # what a request finds at a target
 FAIL_REASONS = ("dead_target", "slow", "overload", "no_route", "data")
 
@@ -117,18 +118,6 @@ class HealthCheck:
             )
         return new
 
-    @classmethod
-    def from_dict(cls, spec: dict[str, Any] | None) -> "HealthCheck":
-        hc = cls()
-        for key, value in (spec or {}).items():
-            key = SETTING_ALIASES.get(key, key)
-            # each value checked alone, the timeout-below-interval rule once at the end
-            loose = cls(interval_s=300, timeout_s=2)  # any one value in range passes against it
-            hc = replace(hc, **{key: getattr(loose.changed(key, value), key)})
-        if hc.timeout_s >= hc.interval_s:
-            raise CloudError("ValidationError", f"health check timeout_s ({hc.timeout_s}) must be less than interval_s ({hc.interval_s})")
-        return hc
-
     def describe(self) -> str:
         return (
             f"every {self.interval_s} s, timeout {self.timeout_s} s, "
@@ -159,41 +148,93 @@ class ServiceConfig:
     entry: str | None = None
 
 
-def _num(spec: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
-    value = spec.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ValueError(f"loadbalancer {key} must be a number from {lo:g} to {hi:g}, not {value!r}")
-    return float(value)
+# -- the world section ----------------------------------------------------------------------
+def _limits(key: str) -> dict[str, int]:
+    lo, hi, default = HEALTH_CHECK_LIMITS[key]
+    return {"default": default, "ge": lo, "le": hi}
 
 
-def load_curve(points: list[dict[str, Any]] | None) -> tuple[LoadPoint, ...]:
-    """``[{at_s, rps}, ...]`` -> points in time order; before the first point nothing is
-    offered, and each point's rate holds until the next."""
-    out = []
-    for n, p in enumerate(points or []):
-        at, rps = p.get("at_s"), p.get("rps")
-        if isinstance(at, bool) or not isinstance(at, (int, float)) or at < 0:
-            raise ValueError(f"load point {n + 1}: at_s must be seconds, 0 or more, not {at!r}")
-        if isinstance(rps, bool) or not isinstance(rps, int) or not 0 <= rps <= MAX_LOAD_RPS:
-            raise ValueError(f"load point {n + 1}: rps must be a whole number from 0 to {MAX_LOAD_RPS}, not {rps!r}")
-        out.append(LoadPoint(int(round(at * 1000)), rps))
-    times = [p.at_ms for p in out]
-    if times != sorted(times) or len(set(times)) != len(times):
-        raise ValueError("load points must be in time order, one per time")
-    return tuple(out)
+class HealthCheckSpec(Strict):
+    """ALB target-group health check settings, AWS's ranges and defaults."""
+
+    interval_s: int = Field(**_limits("interval_s"))
+    timeout_s: int = Field(**_limits("timeout_s"))
+    healthy_threshold: int = Field(**_limits("healthy_threshold"))
+    unhealthy_threshold: int = Field(**_limits("unhealthy_threshold"))
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> "HealthCheckSpec":
+        if self.timeout_s >= self.interval_s:
+            raise ValueError(f"timeout_s ({self.timeout_s}) must be less than interval_s ({self.interval_s})")
+        return self
+
+    def health_check(self) -> HealthCheck:
+        return HealthCheck(self.interval_s, self.timeout_s, self.healthy_threshold, self.unhealthy_threshold)
 
 
-def config_from_section(section: dict[str, Any]) -> ServiceConfig:
-    section = section or {}
-    return ServiceConfig(
-        load=load_curve(section.get("load")),
-        response_ms=_num(section, "response_ms", 40.0, 0.1, 60_000),
-        client_timeout_ms=_num(section, "client_timeout_ms", 1000.0, 1, 600_000),
-        degraded_slowdown=_num(section, "degraded_slowdown", 80.0, 1, 100_000),
-        rps_per_vcpu=int(_num(section, "rps_per_vcpu", 25, 1, 1_000_000)),
-        usd_per_hour=_num(section, "usd_per_hour", ALB_USD_PER_HOUR, 0, 1000),
-        entry=section.get("entry"),
-    )
+class LoadPointSpec(Strict):
+    at_s: float = Field(ge=0)
+    rps: int = Field(ge=0, le=MAX_LOAD_RPS, description="requests per second from at_s on")
+
+
+class BalancerSpec(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
+    zones: list[str] | None = Field(default=None, description="one node per zone (default: every zone of the region)")
+    targets: list[str] = Field(default_factory=list, description="instances of the world to register")
+    health_check: HealthCheckSpec = Field(default_factory=HealthCheckSpec)
+
+
+class LoadBalancingSpec(Strict):
+    """Load balancers, the load offered to them, and how targets answer."""
+
+    load: list[LoadPointSpec] = Field(default_factory=list, description="the load curve, piecewise constant")
+    response_ms: float = Field(default=40, gt=0, le=60_000)
+    client_timeout_ms: float = Field(default=1000, ge=1, le=600_000)
+    degraded_slowdown: float = Field(default=80, ge=1, le=100_000)
+    rps_per_vcpu: int = Field(default=25, ge=1, le=1_000_000)
+    usd_per_hour: float = Field(default=ALB_USD_PER_HOUR, ge=0, le=1000)
+    entry: str | None = Field(default=None, description="the load balancer the load arrives at (default: the first)")
+    balancers: list[BalancerSpec] = Field(default_factory=list)
+
+    @field_validator("load")
+    @classmethod
+    def _in_order(cls, load: list[LoadPointSpec]) -> list[LoadPointSpec]:
+        times = [p.at_s for p in load]
+        if times != sorted(times) or len(set(times)) != len(times):
+            raise ValueError("load points must be in time order, one per time")
+        return load
+
+    def config(self) -> "ServiceConfig":
+        return ServiceConfig(
+            load=tuple(LoadPoint(int(round(p.at_s * 1000)), p.rps) for p in self.load),
+            response_ms=self.response_ms,
+            client_timeout_ms=self.client_timeout_ms,
+            degraded_slowdown=self.degraded_slowdown,
+            rps_per_vcpu=self.rps_per_vcpu,
+            usd_per_hour=self.usd_per_hour,
+            entry=self.entry,
+        )
+
+
+def check_world(world: CoreWorld, spec: LoadBalancingSpec) -> None:
+    """Cross-references: balancers name zones and instances of the world."""
+    instances = {i.name for i in world.instances}
+    zones = set(world.zone_names())
+    names = [b.name for b in spec.balancers]
+    if len(set(names)) != len(names):
+        raise ValueError("two load balancers share a name")
+    for b in spec.balancers:
+        for z in b.zones or []:
+            if z not in zones:
+                raise ValueError(f"load balancer {b.name}: no zone {z!r} (zones: {known(zones)})")
+        if b.zones is not None and len(b.zones) < 2:
+            raise ValueError(f"load balancer {b.name}: an Application Load Balancer needs at least two zones")
+        for t in b.targets:
+            if t not in instances:
+                raise ValueError(
+                    f"load balancer {b.name}: target {t!r} is not an instance of this world "
+                    f"(instances: {', '.join(sorted(instances)) or 'none'})"
+                )
 
 
 @dataclass(eq=False)
@@ -588,11 +629,10 @@ class LoadBalancing:
         return served
 
     def _data_unreadable(self) -> tuple[int, int]:
-        store = self.cloud.extensions.get("storage")
-        if store is None or not store.objects or not (store.chunks_unavailable or store.chunks_lost):
-            return 0, 0
-        bad = sum(1 for o in store.objects.values() if o.unavailable_chunks or o.lost_chunks)
-        return bad, len(store.objects)
+        from .storage import ObjectStore
+
+        store = self.cloud.get(ObjectStore)
+        return store.unreadable() if store is not None else (0, 0)
 
     def _note_errors(self, total_failed: int, failed: dict[str, int]) -> None:
         """Log the start and the end of each run of failing steps (not every step)."""
@@ -634,6 +674,10 @@ class LoadBalancing:
                     return False
         return True
 
+    def cost_per_hour(self) -> float:
+        """What the load balancers are billed per hour as they stand."""
+        return len(self.balancers) * self.config.usd_per_hour
+
     # -- metrics ------------------------------------------------------------------------
     def availability_pct(self) -> float:
         if not self.offered:
@@ -659,19 +703,17 @@ class LoadBalancing:
         return out
 
 
-def attach(cloud: "Cloud", section: dict[str, Any]) -> LoadBalancing:
+def attach(cloud: "Cloud", spec: LoadBalancingSpec) -> LoadBalancing:
     """World key ``loadbalancer``: the load curve and service settings, and any load
-    balancers the world starts with (``balancers: [{name, zones, targets, health_check}]``;
-    their targets are registered once the world's instances exist)."""
-    section = section or {}
-    service = LoadBalancing(cloud, config_from_section(section))
-    cloud.extensions[SECTION] = service
+    balancers the world starts with (their targets are registered once the world's
+    instances exist)."""
+    service = LoadBalancing(cloud, spec.config())
     cloud.metric_sources.append(service.metrics)
     cloud.step_hooks.append(service.step)
     pending: list[tuple[LoadBalancer, list[str]]] = []
-    for spec in section.get("balancers") or []:
-        lb = service.create(spec["name"], spec.get("zones"), HealthCheck.from_dict(spec.get("health_check")))
-        pending.append((lb, list(spec.get("targets") or [])))
+    for b in spec.balancers:
+        lb = service.create(b.name, b.zones, b.health_check.health_check())
+        pending.append((lb, list(b.targets)))
     if any(targets for _, targets in pending):
         # Instances named by the world are launched after the mechanisms attach; register
         # them at time 0, before the first step.
@@ -682,3 +724,25 @@ def attach(cloud: "Cloud", section: dict[str, Any]) -> LoadBalancing:
 
         cloud.clock.schedule(0, register_all)
     return service
+
+
+# -- what the mechanism publishes ------------------------------------------------------------
+METRICS = metrics(
+    ("availability_pct", "the share of requests served"),
+    ("requests_offered", "requests offered"),
+    ("requests_served", "requests served"),
+    ("requests_failed", "requests failed"),
+    ("load_rps", "the load offered now"),
+    ("load_balancers", "load balancers"),
+    ("requests_failed_{reason}", "requests failed for one reason"),
+    ("lb_targets", "targets of the front door"),
+    ("lb_targets_healthy", "targets every node believes healthy"),
+    ("lb_nodes_up", "the front door's nodes up"),
+    ("lb_capacity_rps", "what the front door's targets can serve"),
+)
+EVENTS = events(
+    ("lb.target_healthy", "load_balancer node target", "a node put a target in service"),
+    ("lb.target_unhealthy", "load_balancer node target reason", "a node took a target out"),
+    ("lb.errors_started", "failed cause", "requests began failing"),
+    ("lb.errors_stopped", "failed lasted_s", "requests stopped failing"),
+)

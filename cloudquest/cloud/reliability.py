@@ -46,10 +46,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
+from .mechanism import events, metrics
+from .loadbalancer import LoadBalancing
+from .storage import ObjectStore
+from .world import Strict
+
 if TYPE_CHECKING:
     from .cloud import Cloud
 
-SECTION = "reliability"
 HOURS_PER_MONTH = 730  # AWS pricing's convention
 GiB = 1 << 30
 EBS_ST1_USD_PER_GIB_MONTH = 0.045
@@ -74,27 +80,12 @@ EVIDENCE_KINDS = (
 )
 
 
-@dataclass(frozen=True)
-class ReliabilityConfig:
-    budget_per_hour: float | None = None
-    storage_usd_per_gib_month: float = EBS_ST1_USD_PER_GIB_MONTH
-    run_s: int | None = None
+class ReliabilitySpec(Strict):
+    """The world's ``reliability`` section: cost and incident accounting."""
 
-
-def config_from_section(section: dict[str, Any] | None) -> ReliabilityConfig:
-    section = section or {}
-    unknown = sorted(set(section) - {"budget_per_hour", "storage_usd_per_gib_month", "run_s"})
-    if unknown:
-        raise ValueError(f"unknown reliability setting {unknown[0]!r} (settings: budget_per_hour, storage_usd_per_gib_month, run_s)")
-    budget = section.get("budget_per_hour")
-    price = section.get("storage_usd_per_gib_month", EBS_ST1_USD_PER_GIB_MONTH)
-    run_s = section.get("run_s")
-    for name, value in (("budget_per_hour", budget), ("storage_usd_per_gib_month", price), ("run_s", run_s)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-            raise ValueError(f"reliability {name} must be a number, 0 or more, not {value!r}")
-    return ReliabilityConfig(
-        None if budget is None else float(budget), float(price), None if run_s is None else int(run_s)
-    )
+    budget_per_hour: float | None = Field(default=None, ge=0, description="US$ per hour")
+    storage_usd_per_gib_month: float = Field(default=EBS_ST1_USD_PER_GIB_MONTH, ge=0, le=1000)
+    run_s: int | None = Field(default=None, ge=1, le=30 * 86400, description="how long the exercise runs")
 
 
 @dataclass
@@ -182,7 +173,7 @@ class Incident:
 
 
 class Reliability:
-    def __init__(self, cloud: "Cloud", config: ReliabilityConfig) -> None:
+    def __init__(self, cloud: "Cloud", config: ReliabilitySpec) -> None:
         self.cloud = cloud
         self.config = config
         self.incidents: list[Incident] = []
@@ -199,9 +190,9 @@ class Reliability:
     def cost_breakdown(self) -> dict[str, float]:
         cloud = self.cloud
         instances = sum(i.type.price_per_hour for i in cloud.control.instances.values() if i.state in BILLED_STATES)
-        lbs = cloud.extensions.get("loadbalancer")
-        lb_cost = len(lbs.balancers) * lbs.config.usd_per_hour if lbs is not None else 0.0
-        store = cloud.extensions.get("storage")
+        lbs = cloud.get(LoadBalancing)
+        lb_cost = lbs.cost_per_hour() if lbs is not None else 0.0
+        store = cloud.get(ObjectStore)
         raw = store.bytes_raw if store is not None else 0
         storage = raw / GiB * self.config.storage_usd_per_gib_month / HOURS_PER_MONTH
         return {"instances": instances, "load_balancers": lb_cost, "storage": storage}
@@ -215,7 +206,7 @@ class Reliability:
 
     # -- incidents ----------------------------------------------------------------------
     def _objects_lost(self) -> int:
-        store = self.cloud.extensions.get("storage")
+        store = self.cloud.get(ObjectStore)
         return store.objects_lost if store is not None else 0
 
     def _scan(self) -> None:
@@ -251,13 +242,11 @@ class Reliability:
         self._seen = len(log)
 
     def whole(self) -> bool:
-        lbs = self.cloud.extensions.get("loadbalancer")
+        lbs = self.cloud.get(LoadBalancing)
         if lbs is not None and not lbs.serving():
             return False
-        store = self.cloud.extensions.get("storage")
-        if store is not None and (store.chunks_under or store.objects_unavailable or store.chunks_unavailable):
-            return False
-        return True
+        store = self.cloud.get(ObjectStore)
+        return store is None or store.protected()
 
     def step(self, dt_ms: int) -> None:
         self._scan()
@@ -265,7 +254,7 @@ class Reliability:
         self._record(dt_ms)
         if not self._open:
             return
-        lbs = self.cloud.extensions.get("loadbalancer")
+        lbs = self.cloud.get(LoadBalancing)
         if lbs is not None:
             for inc in self._open:
                 inc.offered += lbs.last_step_offered
@@ -296,11 +285,11 @@ class Reliability:
             if len(self.history) > MAX_HISTORY:
                 del self.history[0]
         minute = self.history[-1]
-        lbs = self.cloud.extensions.get("loadbalancer")
+        lbs = self.cloud.get(LoadBalancing)
         if lbs is not None:
             minute.offered += lbs.last_step_offered
             minute.failed += lbs.last_step_failed
-        store = self.cloud.extensions.get("storage")
+        store = self.cloud.get(ObjectStore)
         if store is not None:
             minute.short = max(minute.short, store.chunks_under)
         minute.open = max(minute.open, len(self._open))
@@ -357,9 +346,24 @@ def _note(event) -> str:
     return ""
 
 
-def attach(cloud: "Cloud", section: dict[str, Any]) -> Reliability:
-    rel = Reliability(cloud, config_from_section(section))
-    cloud.extensions[SECTION] = rel
+def attach(cloud: "Cloud", spec: ReliabilitySpec) -> Reliability:
+    rel = Reliability(cloud, spec)
     cloud.metric_sources.append(rel.metrics)
     cloud.step_hooks.append(rel.step)
     return rel
+
+
+# -- what the mechanism publishes ------------------------------------------------------------
+METRICS = metrics(
+    ("cost_per_hour", "what the design costs per hour"),
+    ("cost_peak_per_hour", "the most it cost per hour"),
+    ("budget_per_hour", "the budget per hour"),
+    ("incidents", "incidents so far"),
+    ("incidents_open", "incidents not yet recovered"),
+    ("time_to_recover_s", "the worst incident's time to recover"),
+    ("time_to_recover_s.{incident}", "one incident's time to recover"),
+    ("verify_passed", "seeds the last verify passed"),
+)
+EVENTS = events(
+    ("incident.recovered", "incident part id seconds requests_failed objects_lost", "the service was whole again"),
+)

@@ -81,19 +81,6 @@ MAX_WEIGHT = 100
 MAX_CPU_RATIO = 64.0
 MAX_RAM_RATIO = 16.0
 
-FILTERS = (
-    "host_down",
-    "host_degraded",
-    "source_host",
-    "zone",
-    "cluster_zone",
-    "spread_rack",
-    "spread_zone_limit",
-    "partition_rack",
-    "cpu",
-    "ram",
-    "disk",
-)
 GROUP_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
@@ -172,10 +159,6 @@ def cpu_capacity(host: Host, cfg: SchedulerConfig) -> int:
 
 def ram_capacity(host: Host, cfg: SchedulerConfig) -> int:
     return int(host.ram_mib * cfg.ram_ratio)
-
-
-def is_down(host: Host) -> bool:
-    return not host.up
 
 
 def is_degraded(host: Host) -> bool:
@@ -451,14 +434,21 @@ class Scheduler:
     hardware: Hardware
     config: SchedulerConfig = field(default_factory=SchedulerConfig)
     groups: dict[str, PlacementGroup] = field(default_factory=dict)
-    # When set, every placement keeps its explanation (small fleets only) for `explain`.
-    record_decisions: bool = False
+    # Every placement in a small fleet (FULL_SCORE_HOSTS hosts or fewer) scores every host
+    # and keeps its explanation: `explain` shows it, and the launch logs it.
+    record_decisions: bool = True
     decisions: dict[str, Explanation] = field(default_factory=dict)
     index_min_hosts: int = FULL_SCORE_HOSTS + 1
     _order: list[Host] = field(default_factory=list)
     _next_start: int = 0
     _index: _CapacityIndex | None = None
     _last: Explanation | None = None
+    decided: Explanation | None = None  # the explanation of the latest committed placement
+
+    @property
+    def explains(self) -> bool:
+        """Whether placements keep their explanation (a small fleet, read host by host)."""
+        return self.record_decisions and len(self.hardware.hosts) <= FULL_SCORE_HOSTS
 
     # -- fleet ---------------------------------------------------------------------------
     def hosts(self) -> list[Host]:
@@ -642,7 +632,7 @@ class Scheduler:
         if req.host:
             return self._select_forced(ctx)
         hosts = self.hosts()
-        if self.record_decisions and len(hosts) <= FULL_SCORE_HOSTS:
+        if self.explains:
             expl = self._explain(ctx)
             self._last = expl
             if expl.winner is None:
@@ -661,7 +651,7 @@ class Scheduler:
         reason = self._filter(host, ctx)
         if reason is not None:
             raise NoValidHost({reason: 1})
-        if self.record_decisions:
+        if self.explains:
             self._last = self._explain(ctx)
         return host
 
@@ -781,13 +771,9 @@ class Scheduler:
             group.members[req.name] = Member(host, partition, ref)
         if self._last is not None and self._last.request == req:
             self.decisions[req.name] = self._last
+            self.decided = self._last
         self._last = None
         self.note(host)
-
-    def forget(self, name: str) -> None:
-        """Drop an instance from its placement group (for callers that pass no ``ref``)."""
-        for group in self.groups.values():
-            group.members.pop(name, None)
 
     def group_of(self, name: str) -> tuple[PlacementGroup, Member] | None:
         for group in self.groups.values():

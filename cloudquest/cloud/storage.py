@@ -28,7 +28,7 @@ namespace and, for every chunk, which servers hold its pieces; the data servers
   priority queue, fewest live pieces first (HDFS's ``LowRedundancyBlocks`` puts blocks
   with one replica left at the top), and are copied (or rebuilt from K fragments) onto
   new hosts chosen by the same policy, never a host that already holds a piece, with
-  the cluster's repair bandwidth (``repair_mbps``) as the limit. Between the failure and
+  the cluster's repair bandwidth (``repair_mibps``) as the limit. Between the failure and
   the end of repair the data is exposed: a second failure then can lose it.
 
 Lost and unavailable: a chunk is *unavailable* while fewer than ``need`` of its pieces
@@ -56,8 +56,11 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from pydantic import Field, field_validator, model_validator
+
+from .mechanism import events, metrics
 from .erasure import MAX_DATA, MAX_PARITY, ErasureCode
 from .errors import CloudError
 from .hardware import Disk, Health, Host
@@ -71,6 +74,7 @@ from .replication import (
     annual_loss_probability,
     nines,
 )
+from .world import Strict
 
 if TYPE_CHECKING:
     from .cloud import Cloud
@@ -125,6 +129,77 @@ def format_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
+# -- the world section ----------------------------------------------------------------------
+class StoredObjectSpec(Strict):
+    """An object already stored when the chapter starts."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+    size: str | int | float = Field(description="its size: 64MiB, 10GiB, 1.5TiB (a bare number is MiB)")
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: str | int | float) -> str | int | float:
+        parse_size(v)  # ValueError says what a size looks like
+        return v
+
+
+class ErasureSpec(Strict):
+    k: int = Field(ge=1, le=MAX_DATA, description="data fragments")
+    m: int = Field(ge=1, le=MAX_PARITY, description="parity fragments")
+
+
+class StorageSpec(Strict):
+    """An object store over every disk of the world's hosts."""
+
+    chunk_mib: int = Field(default=64, ge=MIN_CHUNK_MIB, le=MAX_CHUNK_MIB, description="chunk size (GFS 64, HDFS 128)")
+    replication: int = Field(default=3, ge=1, le=MAX_REPLICATION, description="copies per chunk (HDFS 3)")
+    placement: Literal["random", "rack-aware", "zone-aware"] = "rack-aware"
+    erasure: ErasureSpec | None = Field(default=None, description="Reed-Solomon K+M instead of copies")
+    heartbeat_s: float = Field(default=3.0, ge=0.1, le=600)
+    heartbeat_timeout_s: float = Field(default=630.0, ge=1, le=86_400, description="HDFS: 2 x 300 s + 10 x 3 s")
+    repair_mibps: float = Field(default=100.0, ge=0.1, le=1_000_000, description="re-replication MiB/s, cluster-wide")
+    disk_mibps: float = Field(default=200.0, ge=1, le=100_000, description="one disk's read rate")
+    degraded_slowdown: float = Field(default=10.0, ge=1, le=10_000, description="how much slower a degraded disk reads")
+    hedged_read_ms: float | None = Field(default=None, ge=0, le=60_000, description="hedged reads threshold; null = off")
+    afr_pct: float = Field(default=1.70, gt=0, le=100, description="disk annual failure rate (Backblaze 2023: 1.70)")
+    objects: list[StoredObjectSpec] = Field(default_factory=list)
+
+    @field_validator("erasure", mode="before")
+    @classmethod
+    def _erasure_forms(cls, v: Any) -> Any:
+        """``{k: 6, m: 3}``, ``[6, 3]``, ``RS-6-3`` or ``6 3`` (as ``set erasure`` takes it)."""
+        if isinstance(v, dict):
+            return v
+        try:
+            km = _erasure(v)
+        except CloudError as exc:
+            raise ValueError(exc.message) from None
+        return None if km is None else {"k": km[0], "m": km[1]}
+
+    @model_validator(mode="after")
+    def _unique_objects(self) -> "StorageSpec":
+        names = [o.name for o in self.objects]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"object names must be unique: {', '.join(dupes)} repeated")
+        return self
+
+    def config(self) -> "StorageConfig":
+        return StorageConfig(
+            chunk_mib=self.chunk_mib,
+            replication=self.replication,
+            placement=self.placement,
+            erasure=(self.erasure.k, self.erasure.m) if self.erasure is not None else None,
+            heartbeat_s=self.heartbeat_s,
+            heartbeat_timeout_s=self.heartbeat_timeout_s,
+            repair_mibps=self.repair_mibps,
+            disk_mibps=self.disk_mibps,
+            degraded_slowdown=self.degraded_slowdown,
+            hedged_read_ms=self.hedged_read_ms,
+            afr_pct=self.afr_pct,
+        )
+
+
 # -- configuration -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StorageConfig:
@@ -138,7 +213,7 @@ class StorageConfig:
     erasure: tuple[int, int] | None = None  # (K, M); replaces replication when set
     heartbeat_s: float = 3.0  # dfs.heartbeat.interval
     heartbeat_timeout_s: float = 630.0  # 2 * recheck (300 s) + 10 * heartbeat (3 s)
-    repair_mbps: float = 100.0  # MiB/s of re-replication traffic, cluster-wide
+    repair_mibps: float = 100.0  # MiB/s of re-replication traffic, cluster-wide
     disk_mibps: float = 200.0  # sequential read rate of one disk (a modern HDD)
     degraded_slowdown: float = 10.0
     hedged_read_ms: float | None = None  # None = hedged reads off (HDFS default)
@@ -159,7 +234,7 @@ class StorageConfig:
         return (
             f"chunk {self.chunk_mib} MiB, {self.scheme.label} ({self.scheme.overhead:.2f}x), "
             f"placement {self.placement}; heartbeat timeout {self.heartbeat_timeout_s:g} s, "
-            f"repair {self.repair_mbps:g} MiB/s, hedged reads {hedge}"
+            f"repair {self.repair_mibps:g} MiB/s, hedged reads {hedge}"
         )
 
 
@@ -218,7 +293,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
         lambda v: _number("heartbeat timeout", v, 1, 86_400),
         "seconds of silence before a host is declared dead (HDFS 630)",
     ),
-    "repair_mbps": (lambda v: _number("repair bandwidth", v, 0.1, 1_000_000), "re-replication MiB/s, cluster-wide"),
+    "repair_mibps": (lambda v: _number("repair bandwidth", v, 0.1, 1_000_000), "re-replication MiB/s, cluster-wide"),
     "disk_mibps": (lambda v: _number("disk read rate", v, 1, 100_000), "one disk's read rate in MiB/s"),
     "degraded_slowdown": (
         lambda v: _number("degraded slowdown", v, 1, 10_000),
@@ -240,21 +315,6 @@ def _placement(v: Any) -> str:
 
 SETTINGS["placement"] = (_placement, SETTINGS["placement"][1])
 ALIASES = {"chunk": "chunk_mib", "chunk_size": "chunk_mib", "hedged_read": "hedged_read_ms", "hedge": "hedged_read_ms"}
-SECTION_ONLY = ("objects",)
-
-
-def config_from_section(section: dict[str, Any]) -> StorageConfig:
-    """Validate a world ``storage`` section; unknown keys are errors (typos)."""
-    if not isinstance(section, dict):
-        raise _bad("the storage section must be a mapping of settings")
-    cfg = StorageConfig()
-    for key, value in section.items():
-        if key in SECTION_ONLY:
-            continue
-        cfg = configure(cfg, key, value)
-    return cfg
-
-
 def configure(cfg: StorageConfig, name: str, value: Any) -> StorageConfig:
     """A copy of ``cfg`` with one setting changed; CloudError (changing nothing) if bad."""
     key = ALIASES.get(name, name)
@@ -1259,7 +1319,7 @@ class ObjectStore:
             return
         # bandwidth counts only from when there was something to copy
         busy_ms = now - max(now - dt_ms, self._busy_since if self._busy_since is not None else now - dt_ms)
-        self._credit += self.config.repair_mbps * MiB * busy_ms / 1000
+        self._credit += self.config.repair_mibps * MiB * busy_ms / 1000
         changed = False
         while True:
             c = self._next_queued()
@@ -1331,10 +1391,6 @@ class ObjectStore:
                 out.append(RepairPlan(c.name, c.live, sources, tuple(targets), cost))
         return out
 
-    def chunks_on(self, disk_id: str) -> list[Chunk]:
-        """The chunks with a piece on a disk (the index that makes failure handling fast)."""
-        return list(self.on_disk[disk_id])
-
     def repair_status(self) -> RepairStatus:
         queued = [c for b in self._buckets.values() for c in b]
         pending = 0
@@ -1353,7 +1409,7 @@ class ObjectStore:
             stalled=len(self._stalled),
             blocked=len(self._blocked),
             bytes_pending=pending,
-            eta_s=pending / (self.config.repair_mbps * MiB),
+            eta_s=pending / (self.config.repair_mibps * MiB),
             incident_started_s=None if self.incident_start_ms is None else self.incident_start_ms / 1000,
             suspect_hosts=suspects,
             dead_hosts=tuple(self.dead_hosts),
@@ -1365,7 +1421,7 @@ class ObjectStore:
         """How long a failure leaves chunks exposed: detection (the heartbeat timeout)
         plus re-copying the fullest disk's pieces at the repair bandwidth."""
         fullest = max(self.stored.values(), default=0)
-        seconds = self.config.heartbeat_timeout_s + fullest / (self.config.repair_mbps * MiB)
+        seconds = self.config.heartbeat_timeout_s + fullest / (self.config.repair_mibps * MiB)
         return seconds / 3600
 
     def durability(self) -> float:
@@ -1393,6 +1449,18 @@ class ObjectStore:
         2 for healthy three-way copies, 3 for healthy RS-6-3, 0 for a chunk down to its
         last copy (0 too when nothing is stored)."""
         return max(0, min(self._margins)) if self._margins else 0
+
+    # -- what the store publishes to other mechanisms ------------------------------------
+    def unreadable(self) -> tuple[int, int]:
+        """(objects that cannot be read in full right now, objects stored)."""
+        if not self.objects or not (self.chunks_unavailable or self.chunks_lost):
+            return 0, 0
+        bad = sum(1 for o in self.objects.values() if o.unavailable_chunks or o.lost_chunks)
+        return bad, len(self.objects)
+
+    def protected(self) -> bool:
+        """Every object readable and every chunk at full redundancy."""
+        return not (self.chunks_under or self.objects_unavailable or self.chunks_unavailable)
 
     # -- metrics -------------------------------------------------------------------------
     def metrics(self) -> dict[str, float | int]:
@@ -1422,26 +1490,54 @@ class ObjectStore:
         }
 
 
-def attach(cloud: "Cloud", section: dict[str, Any]) -> ObjectStore:
+def attach(cloud: "Cloud", spec: StorageSpec) -> ObjectStore:
     """World key ``storage``: build the store, wire its metrics, repair loop and failure
     detector into the cloud, and write any ``objects`` the world starts with."""
-    config = config_from_section(section or {})
-    store = ObjectStore(cloud, config)
-    cloud.extensions["storage"] = store
+    store = ObjectStore(cloud, spec.config())
     cloud.metric_sources.append(store.metrics)
     cloud.step_hooks.append(store.step)
     cloud.health_listeners.append(store.on_health_change)
-    for spec in (section or {}).get("objects") or []:
-        if not isinstance(spec, dict) or "name" not in spec or "size" not in spec:
-            raise _bad("each storage object needs a name and a size, e.g. {name: logs, size: 10GiB}")
-        store.put(str(spec["name"]), spec["size"] if isinstance(spec["size"], str) else parse_size(spec["size"]))
+    for obj in spec.objects:
+        store.put(obj.name, obj.size if isinstance(obj.size, str) else parse_size(obj.size))  # a bare number is MiB
     return store
 
 
-def _iter_pieces(store: ObjectStore) -> Iterable[tuple[Chunk, int, str]]:
-    """Every (chunk, slot, disk) in the store, for tests and views."""
-    for obj in store.objects.values():
-        for c in obj.chunks:
-            for slot, d in enumerate(c.pieces):
-                if d is not None:
-                    yield c, slot, d
+# -- what the mechanism publishes ------------------------------------------------------------
+METRICS = metrics(
+    ("objects", "objects stored"),
+    ("chunks", "chunks stored"),
+    ("bytes_stored", "bytes of data stored"),
+    ("bytes_raw", "bytes on disk, every copy or fragment"),
+    ("max_disk_fill_pct", "the fullest disk's fill"),
+    ("read_p99_ms", "the 99th percentile read latency"),
+    ("objects_lost", "objects that lost data"),
+    ("objects_unavailable", "objects that cannot be read right now"),
+    ("chunks_lost", "chunks lost"),
+    ("chunks_under_replicated", "chunks below full redundancy"),
+    ("failures_tolerated", "failures the weakest chunk can still survive"),
+    ("storage_overhead", "raw bytes per stored byte"),
+    ("repair_seconds", "how long the latest repair took"),
+    ("repair_queue", "chunks waiting for repair"),
+    ("bytes_repaired", "bytes re-replicated"),
+    ("durability_nines", "estimated annual durability, in nines"),
+    ("hosts_dead", "hosts storage has declared dead"),
+    ("metadata_bytes", "the metadata server's memory for the namespace"),
+)
+EVENTS = events(
+    ("storage.put", "object bytes chunks scheme placement write_ms", "an object was written"),
+    ("storage.get", "object chunk latency_ms slowest_disk", "an object was read"),
+    ("storage.delete", "object freed_bytes", "an object was deleted"),
+    ("storage.set", "setting value", "a storage setting changed"),
+    ("storage.disk_lost", "disk pieces report_in_s", "a disk failed under stored pieces"),
+    ("storage.heartbeat_lost", "host dead_at_s", "a host stopped sending heartbeats"),
+    ("storage.host_dead", "host pieces silent_s", "storage declared a host dead"),
+    ("storage.host_rejoined", "host empty", "a host came back"),
+    ("storage.at_risk", "chunks", "chunks fell below full redundancy"),
+    ("storage.repaired", "chunk to bytes live of was", "a chunk's missing piece was rebuilt"),
+    ("storage.protected", "repair_seconds lost", "every chunk is at full redundancy again"),
+    ("storage.object_lost", "object chunk scheme", "an object lost data for good"),
+    ("storage.balanced", "moves bytes threshold_pct", "the balancer evened out the disks"),
+    ("storage.drain", "part id chunks", "a part began to be emptied"),
+    ("storage.drained", "disk", "a disk was emptied"),
+    ("storage.undrain", "part id", "a part was put back in service"),
+)

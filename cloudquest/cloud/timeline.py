@@ -32,19 +32,83 @@ there is one implementation of a timed fault.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
-from .faults import FAULT_KINDS, set_health
+from pydantic import Field, model_validator
+
+from .mechanism import events, metrics
+from .errors import CloudError
+from .faults import FaultKind, set_health
 from .hardware import Health
+from .world import CoreWorld, Strict, known, world_ids
 
 if TYPE_CHECKING:
     from .cloud import Cloud
 
-SECTION = "timeline"
 ACTIONS: dict[str, Health] = {"fail": Health.FAILED, "repair": Health.HEALTHY, "degrade": Health.DEGRADED}
 ACTION_OF: dict[Health, str] = {v: k for k, v in ACTIONS.items()}
 RANK = {Health.HEALTHY: 0, Health.DEGRADED: 1, Health.FAILED: 2}  # how broken
 MAX_ENTRIES = 100_000
+
+
+# -- the world section ----------------------------------------------------------------------
+FaultAction = Literal["fail", "repair", "degrade"]
+
+
+class RandomFaultsSpec(Strict):
+    """A storm: ``count`` distinct parts fail at seeded random times in [from_s, to_s)."""
+
+    action: FaultAction = "fail"
+    part: FaultKind = "disk"
+    count: int = Field(ge=1, le=100_000)
+    from_s: float = Field(default=0, ge=0)
+    to_s: float = Field(gt=0)
+    for_s: float = Field(default=0, ge=0, description="repair each one this long after")
+    among: list[str] | None = Field(default=None, description="choose only among these ids")
+
+    @model_validator(mode="after")
+    def _window(self) -> "RandomFaultsSpec":
+        if self.to_s <= self.from_s:
+            raise ValueError("to_s must be after from_s")
+        if self.among is not None and self.count > len(self.among):
+            raise ValueError(f"count {self.count} is more than the {len(self.among)} parts in among")
+        return self
+
+
+class TimelineEntry(Strict):
+    """One timed fault, or a ``random`` storm of them."""
+
+    at_s: float | None = Field(default=None, ge=0)
+    action: FaultAction = "fail"
+    part: FaultKind | None = None
+    id: str | None = None
+    for_s: float = Field(default=0, ge=0, description="repair it this long after")
+    random: RandomFaultsSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "TimelineEntry":
+        if self.random is not None:
+            if self.at_s is not None or self.part is not None or self.id is not None:
+                raise ValueError("an entry is either {at_s, action, part, id} or {random: {...}}, not both")
+        elif self.at_s is None or self.part is None or self.id is None:
+            raise ValueError("a timeline entry needs at_s, part and id (or random: {part, count, from_s, to_s})")
+        return self
+
+
+def check_entries(world: CoreWorld, entries: list[TimelineEntry]) -> None:
+    """Cross-references: every part a timeline names is a part of the world."""
+    ids = world_ids(world)
+    for n, e in enumerate(entries):
+        if e.random is not None:
+            part = e.random.part
+            pool = e.random.among if e.random.among is not None else sorted(ids[part])
+            for ident in pool:
+                if ident not in ids[part]:
+                    raise ValueError(f"timeline entry {n + 1}: no {part} {ident!r} ({part}s: {known(ids[part])})")
+            if e.random.count > len(pool):
+                raise ValueError(f"timeline entry {n + 1}: count {e.random.count} is more than the {len(pool)} {part}s")
+        elif e.id not in ids[e.part]:
+            raise ValueError(f"timeline entry {n + 1} at {e.at_s:g} s: no {e.part} {e.id!r} ({e.part}s: {known(ids[e.part])})")
 
 
 @dataclass(frozen=True)
@@ -66,71 +130,27 @@ class TimedFault:
         return f"t={self.at_ms / 1000:g}s {self.action} {self.part} {self.id}{lasting}"
 
 
-def _ms(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
-        raise ValueError(f"{what} must be a number of seconds, 0 or more, not {value!r}")
-    return int(round(float(value) * 1000))
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
 
 
-def _check_part(cloud: "Cloud", part: str, ident: str, where: str) -> None:
-    if part not in FAULT_KINDS:
-        raise ValueError(f"{where}: part must be one of {', '.join(FAULT_KINDS)}, not {part!r}")
-    if cloud.hardware.find(part, ident) is None:
-        known = sorted(cloud.hardware.table(part))
-        shown = ", ".join(known[:6]) + (", ..." if len(known) > 6 else "")
-        raise ValueError(f"{where}: no {part} named {ident!r} ({part}s: {shown or 'none'})")
-
-
-def expand(cloud: "Cloud", section: list[dict[str, Any]]) -> list[TimedFault]:
+def expand(cloud: "Cloud", entries: list["TimelineEntry"]) -> list[TimedFault]:
     """Turn a ``timeline`` section into timed faults, drawing every ``random`` entry from
-    the cloud's generator in the order the entries are written. Raises ValueError with
-    what is wrong (the schema catches the same mistakes with a line number first)."""
-    if not isinstance(section, list):
-        raise ValueError("the timeline is a list of entries like {at_s: 600, action: fail, part: disk, id: ...}")
+    the cloud's generator in the order the entries are written."""
     out: list[TimedFault] = []
     rng = cloud.rng
-    for n, entry in enumerate(section):
-        where = f"timeline entry {n + 1}"
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where} must be a mapping")
-        if entry.get("random") is not None:
-            spec = entry["random"]
-            action = spec.get("action", "fail")
-            part = spec.get("part", "disk")
-            if action not in ACTIONS:
-                raise ValueError(f"{where}: action must be one of {', '.join(ACTIONS)}, not {action!r}")
-            if part not in FAULT_KINDS:
-                raise ValueError(f"{where}: part must be one of {', '.join(FAULT_KINDS)}, not {part!r}")
-            among = list(spec.get("among") or sorted(cloud.hardware.table(part)))
-            for ident in among:
-                _check_part(cloud, part, ident, where)
-            count = int(spec.get("count", 1))
-            if not 1 <= count <= len(among):
-                raise ValueError(f"{where}: count must be from 1 to {len(among)} (the {part}s to choose from)")
-            lo, hi = _ms(spec.get("from_s", 0), f"{where} from_s"), _ms(spec.get("to_s", 0), f"{where} to_s")
-            if hi <= lo:
-                raise ValueError(f"{where}: to_s must be after from_s")
-            for_ms = _ms(spec.get("for_s", 0), f"{where} for_s")
-            chosen = rng.sample(among, count)
-            times = sorted(rng.randrange(lo, hi) for _ in range(count))
-            out.extend(TimedFault(t, action, part, ident, for_ms) for t, ident in zip(times, chosen))
+    for entry in entries:
+        if entry.random is not None:
+            spec = entry.random
+            among = list(spec.among) if spec.among is not None else sorted(cloud.hardware.table(spec.part))
+            chosen = rng.sample(among, spec.count)
+            times = sorted(rng.randrange(_ms(spec.from_s), _ms(spec.to_s)) for _ in range(spec.count))
+            out.extend(TimedFault(t, spec.action, spec.part, ident, _ms(spec.for_s)) for t, ident in zip(times, chosen))
         else:
-            action = entry.get("action", "fail")
-            if action not in ACTIONS:
-                raise ValueError(f"{where}: action must be one of {', '.join(ACTIONS)}, not {action!r}")
-            part, ident = entry.get("part"), entry.get("id")
-            _check_part(cloud, str(part), str(ident), where)
-            out.append(
-                TimedFault(
-                    _ms(entry.get("at_s"), f"{where} at_s"),
-                    action,
-                    str(part),
-                    str(ident),
-                    _ms(entry.get("for_s", 0), f"{where} for_s"),
-                )
-            )
+            assert entry.at_s is not None and entry.part is not None and entry.id is not None
+            out.append(TimedFault(_ms(entry.at_s), entry.action, entry.part, entry.id, _ms(entry.for_s)))
         if len(out) > MAX_ENTRIES:
-            raise ValueError(f"the timeline has more than {MAX_ENTRIES} entries")
+            raise CloudError("InvalidParameterValue", f"the timeline has more than {MAX_ENTRIES} entries")
     return out
 
 
@@ -210,8 +230,17 @@ class Timeline:
         }
 
 
-def attach(cloud: "Cloud", section: list[dict[str, Any]]) -> Timeline:
-    timeline = Timeline(cloud, expand(cloud, section))
-    cloud.extensions[SECTION] = timeline
+def attach(cloud: "Cloud", entries: list[TimelineEntry]) -> Timeline:
+    timeline = Timeline(cloud, expand(cloud, entries))
     cloud.metric_sources.append(timeline.metrics)
     return timeline
+
+
+# -- what the mechanism publishes ------------------------------------------------------------
+METRICS = metrics(
+    ("timeline_actions", "actions the timeline will play"),
+    ("timeline_fired", "actions played so far"),
+    ("timeline_pending", "actions still to come"),
+    ("timeline_hand_repairs", "parts repaired by hand while the timeline played"),
+)
+EVENTS = events(("timeline.overridden", "part id health", "a part the timeline broke was repaired by hand"))

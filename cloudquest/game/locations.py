@@ -39,7 +39,3 @@ def _bundled(name: str) -> Path:
 
 def levels_dir() -> Path:
     return _bundled("levels")
-
-
-def assets_dir() -> Path:
-    return _bundled("assets")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cloud.events import Event, EventLog
-from .schema import AllCheck, AnyCheck, EventCheck, MetricCheck, NotCheck, Objective
+from .checks import AllCheck, AnyCheck, EventCheck, MetricCheck, NotCheck, Objective
 
 OPS = {
     "==": operator.eq,

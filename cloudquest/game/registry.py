@@ -1,8 +1,11 @@
 """The command registry: every console command, its arguments and its help.
 
-A command is a handler registered with :func:`command`. The same registry generates
-``help``, validates input before anything runs, drives tab completion (``complete``
-names the kind of world id an argument takes) and tells the TUI what exists.
+A command is a handler declared in its mechanism's :class:`CommandSet` (each commands
+module makes one, ``command = CommandSet()``, and decorates its handlers with it); the
+mechanism's record (:mod:`cloudquest.game.mechanism`) names the set, and the table of
+every command is built from the records. The same table generates ``help``, validates
+input before anything runs, drives tab completion (``complete`` names the kind of world
+id an argument takes) and tells the TUI what exists.
 
 Handlers take the session and the parsed arguments as keyword arguments and return the
 output text. They raise :class:`CommandError` for bad input *before* they change
@@ -76,8 +79,8 @@ class CommandSpec:
     args: tuple[Param, ...] = ()
     options: tuple[Param, ...] = ()
     details: str = ""
-    group: str = "core"
     slow: bool = False  # may take seconds of real time (the game runs it off the UI loop)
+    mechanism: str = ""  # the mechanism whose record names it
 
     @property
     def usage(self) -> str:
@@ -102,28 +105,45 @@ class CommandSpec:
         return "\n".join(lines)
 
 
-REGISTRY: dict[str, CommandSpec] = {}
-
 # Commands every chapter has.
 CORE_VERBS = ("help", "status", "tick", "objectives", "hint", "fail", "repair")
 
 
-def command(
-    verb: str,
-    summary: str,
-    args: tuple[Param, ...] | list[Param] = (),
-    options: tuple[Param, ...] | list[Param] = (),
-    details: str = "",
-    group: str = "core",
-    slow: bool = False,
-) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        if verb in REGISTRY:
-            raise ValueError(f"command {verb!r} registered twice")
-        REGISTRY[verb] = CommandSpec(verb, summary, handler, tuple(args), tuple(options), details, group, slow)
-        return handler
+class CommandSet:
+    """One mechanism's console commands. ``command = CommandSet()`` in a commands module;
+    ``@command("verb", "summary", args=[...], options=[...])`` on each handler."""
 
-    return register
+    def __init__(self) -> None:
+        self.specs: dict[str, CommandSpec] = {}
+
+    def __call__(
+        self,
+        verb: str,
+        summary: str,
+        args: tuple[Param, ...] | list[Param] = (),
+        options: tuple[Param, ...] | list[Param] = (),
+        details: str = "",
+        slow: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            if verb in self.specs:
+                raise ValueError(f"command {verb!r} declared twice")
+            self.specs[verb] = CommandSpec(verb, summary, handler, tuple(args), tuple(options), details, slow)
+            return handler
+
+        return register
+
+    def bind(self, mechanism: str) -> None:
+        """Name the mechanism that owns these commands (done once, by the registry)."""
+        for spec in self.specs.values():
+            spec.mechanism = mechanism
+
+
+def table() -> dict[str, CommandSpec]:
+    """Every command of every registered mechanism, by verb."""
+    from .mechanism import command_table
+
+    return command_table()
 
 
 @dataclass
@@ -135,25 +155,26 @@ class Parsed:
 
 def resolve_verb(tokens: list[str], enabled: set[str] | None) -> tuple[CommandSpec, int]:
     """Find the command named by the first one or two tokens."""
+    commands = table()
     first = tokens[0].lower()
-    if len(tokens) > 1 and f"{first} {tokens[1].lower()}" in REGISTRY:
+    if len(tokens) > 1 and f"{first} {tokens[1].lower()}" in commands:
         verb, used = f"{first} {tokens[1].lower()}", 2
-    elif first in REGISTRY:
+    elif first in commands:
         verb, used = first, 1
     else:
-        subs = sorted(v for v in REGISTRY if v.startswith(first + " ") and (enabled is None or v in enabled))
+        subs = sorted(v for v in commands if v.startswith(first + " ") and (enabled is None or v in enabled))
         if subs:
             if len(tokens) > 1:
                 raise CommandError(f"unknown {first} command {tokens[1]!r} (try: {', '.join(subs)})")
             raise CommandError(f"{first} needs a subcommand (try: {', '.join(subs)})")
-        names = sorted(v for v in REGISTRY if enabled is None or v in enabled)
+        names = sorted(v for v in commands if enabled is None or v in enabled)
         close = difflib.get_close_matches(first, names, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise CommandError(f"unknown command {tokens[0]!r} ({hint}type 'help' for the list)")
     if enabled is not None and verb not in enabled:
         names = ", ".join(sorted(enabled))
         raise CommandError(f"{verb!r} is not available in this chapter (available: {names})")
-    return REGISTRY[verb], used
+    return commands[verb], used
 
 
 def parse(line: str, enabled: set[str] | None = None) -> Parsed | None:
@@ -204,7 +225,7 @@ def parse(line: str, enabled: set[str] | None = None) -> Parsed | None:
 
 
 def help_index(enabled: set[str] | None = None) -> str:
-    specs = [s for v, s in sorted(REGISTRY.items()) if enabled is None or v in enabled]
+    specs = [s for v, s in sorted(table().items()) if enabled is None or v in enabled]
     width = max((len(s.usage) for s in specs), default=0)
     width = min(width, 44)
     lines = ["commands (type 'help VERB' for one):"]
@@ -218,11 +239,11 @@ def completions(prefix_tokens: list[str], partial: str, enabled: set[str] | None
 
     ``ids(kind)`` returns the live world's ids of a kind (instances, hosts, ...).
     """
-    verbs = sorted(v for v in REGISTRY if enabled is None or v in enabled)
+    verbs = sorted(v for v in table() if enabled is None or v in enabled)
     if not prefix_tokens:
         return sorted({v.split()[0] for v in verbs if v.startswith(partial)})
     first = prefix_tokens[0].lower()
-    if len(prefix_tokens) == 1 and first not in REGISTRY:
+    if len(prefix_tokens) == 1 and first not in table():
         return sorted(v.split()[1] for v in verbs if v.startswith(first + " ") and v.split()[1].startswith(partial))
     try:
         spec, used = resolve_verb(prefix_tokens + ["_"], enabled)

@@ -8,6 +8,7 @@ each command's time, runs it, advances to the end, and compares hashes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from .. import ENGINE_VERSION
 from .chapters import Catalogue
 from .limits import MAX_REPLAY_BYTES, MAX_REPLAY_COMMANDS, MAX_RUN_MS, MAX_SEED
 from .schema import Chapter, World
-from .session import RunResult, Session, chapter_fingerprint
+from .session import RunResult, Session, chapter_fingerprint, free_play_chapter
 from .userfiles import UserFileError, first_problem, read_json, write_json_atomic
 
 FORMAT = "cloudquest-replay"
@@ -119,24 +120,69 @@ class ReplayOutcome:
     session: Session
 
 
+CommandHook = Callable[[int, str, int, int], None]
+
+
+def play(
+    session: Session,
+    commands: Iterable[tuple[int, str]],
+    until_ms: int | None = None,
+    *,
+    stop_at_ms: int | None = None,
+    on_command: CommandHook | None = None,
+) -> Session:
+    """The one road that re-runs a command log: advance the clock to each command's time,
+    run it, then advance to ``until_ms``. Replays, the replay viewer's moments and forks,
+    the quiz's questions about the player's runs and ``verify`` all come through here.
+
+    With ``stop_at_ms`` time stops there: a command given later is not run, and a
+    ``tick`` that would run past it is cut short (and logged as cut, so a fork made from
+    that moment replays to itself). ``on_command(t_ms, line, first_event, end_event)`` is
+    told where each command's events sit in the log."""
+    log = session.cloud.log
+    session.stop_at_ms = stop_at_ms
+    try:
+        for t_ms, line in commands:
+            if stop_at_ms is not None and t_ms > stop_at_ms:
+                break
+            session.advance_to(t_ms)
+            before = len(log)
+            session.execute(line)
+            if on_command is not None:
+                on_command(t_ms, line, before, len(log))
+        if until_ms is not None:
+            session.advance_to(until_ms if stop_at_ms is None else min(until_ms, stop_at_ms))
+    finally:
+        session.stop_at_ms = None  # a fork plays on from here
+    return session
+
+
+def chapter_for(replay: ReplayFile, catalogue: Catalogue) -> Chapter | None:
+    """The chapter a replay was recorded in: a failure scenario's chapter, the free-play
+    chapter around the world a sandbox run carries, or an installed chapter (None when it
+    is not installed). A scenario or world that cannot be built is a :class:`ReplayError`."""
+    if replay.scenario:
+        from .scenarios import ScenarioError, find
+
+        try:
+            return find(replay.scenario, catalogue).chapter
+        except ScenarioError as exc:
+            raise ReplayError(f"the replay is of scenario {replay.scenario!r}: {str(exc).removeprefix('scenario:0: ')}") from None
+    if replay.sandbox:  # its world was checked when the file was read
+        return free_play_chapter(replay.world if replay.world is not None else World())
+    return catalogue.get(replay.chapter)
+
+
 def rerun(chapter: Chapter, replay: ReplayFile, *, sandbox: bool = False, upto_ms: int | None = None) -> Session:
     """Re-run a replay's commands into a fresh session (optionally only up to a time)."""
     session = Session(chapter, replay.seed, sandbox=sandbox or replay.sandbox)
-    session.stop_at_ms = upto_ms  # a tick that runs past the moment stops at it
-    for t_ms, line in replay.commands:
-        if upto_ms is not None and t_ms > upto_ms:
-            break
-        session.advance_to(t_ms)
-        session.execute(line)
-    session.advance_to(replay.end_ms if upto_ms is None else min(upto_ms, replay.end_ms))
-    session.stop_at_ms = None  # a fork plays on from here
-    return session
+    return play(session, replay.commands, replay.end_ms, stop_at_ms=upto_ms)
 
 
 def verify(replay: ReplayFile, catalogue: Catalogue, chapter: Chapter | None = None) -> ReplayOutcome:
     problems = []
     if chapter is None:
-        chapter = catalogue.get(replay.chapter)
+        chapter = chapter_for(replay, catalogue)
         if chapter is None:
             raise ReplayError(f"the replay is of chapter {replay.chapter!r}, which is not installed")
     if replay.engine_version != ENGINE_VERSION:

@@ -32,10 +32,13 @@ from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Field, Tag, ValidationError
 
+from ..cloud.loadbalancer import LoadPointSpec
+from ..cloud.reliability import Reliability
+from ..cloud.timeline import TimelineEntry
 from .chapters import SCENARIO_DIR, Catalogue, ChapterError, LoadProblem, load_all, load_validated
 from .locations import levels_dir
-from .schema import Chapter, LoadPointSpec, Objective, Strict, TimelineEntry, World
 from .parser import parse_seed, shown
+from .schema import Chapter, Objective, Strict, World
 from .session import RunResult, Session
 
 SCENARIO_ID_PREFIX = "scenario-"
@@ -263,7 +266,7 @@ def run(loaded: LoadedScenario, lines: list[str], seed: int = 0, design: str = "
     session.stop_at_ms = None
     session.advance_to(end_ms)
     result = session.finish()
-    rel = session.cloud.extensions.get("reliability")
+    rel = session.cloud.get(Reliability)
     incidents = rel.report() if rel is not None else []
     rejected = [f"{o.line}: {o.output}" for o in outcomes if not o.ok]
     return ScenarioRun(loaded, design, seed, session, result, incidents, rejected)

@@ -10,20 +10,17 @@ every simulation step.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from .. import ENGINE_VERSION
 from ..cloud import Cloud, CloudError
+from .mechanism import id_sources, mechanisms
 from .objectives import Grader, ObjectiveResult
 from .parser import CommandError
-from .registry import CORE_VERBS, REGISTRY, parse
+from .registry import CORE_VERBS, parse, table
 from .schema import Chapter, World
-
-# How a session reads the live world's ids, for completion and error messages.
-IdSource = Callable[["Session"], list[str]]
-ID_SOURCES: dict[str, IdSource] = {}
 
 
 @dataclass
@@ -72,6 +69,14 @@ class RunResult:
 SANDBOX_ID = "sandbox"
 
 
+def new_cloud(world: World | dict[str, Any], seed: int | random.Random = 0) -> Cloud:
+    """A cloud built from a world (a dict is validated first, as a world file would be)
+    with every registered mechanism its sections switch on."""
+    if not isinstance(world, World):
+        world = World.model_validate(world)
+    return Cloud(world, seed, mechanisms())
+
+
 def free_play_chapter(world: World, ident: str = SANDBOX_ID, title: str = "Sandbox") -> Chapter:
     """A chapter around a world with no objectives: the sandbox, quiz worlds, benchmarks.
     Play it with ``Session(..., sandbox=True)`` to enable every command."""
@@ -90,23 +95,17 @@ def free_play_chapter(world: World, ident: str = SANDBOX_ID, title: str = "Sandb
     )
 
 
-def world_dict(world: World) -> dict[str, Any]:
-    return world.model_dump(mode="python")
-
-
 class Session:
     def __init__(self, chapter: Chapter, seed: int = 0, *, sandbox: bool = False) -> None:
-        from . import commands  # noqa: F401  (registers every command)
-
         self.chapter = chapter
         self.seed = int(seed)
         self.sandbox = sandbox
-        self.cloud = Cloud(world_dict(chapter.world), self.seed)
+        self.cloud = new_cloud(chapter.world, self.seed)
         if sandbox:
-            self.enabled = set(REGISTRY)
+            self.enabled = set(table())
         else:
             self.enabled = set(CORE_VERBS) | set(chapter.commands) | {"describe"}
-            self.enabled &= set(REGISTRY)
+            self.enabled &= set(table())
         self.grader = Grader(list(chapter.objectives))
         self.transcript: list[Outcome] = []
         self.command_log: list[tuple[int, str]] = []
@@ -170,6 +169,30 @@ class Session:
         if t_ms > self.cloud.now_ms:
             self.advance(t_ms - self.cloud.now_ms)
 
+    # -- where time may stop ----------------------------------------------------------
+    # A live run and its replay must give the same events. A replay re-runs the time
+    # between two commands in one go, cut at step boundaries (multiples of tick_ms). In a
+    # world whose mechanisms run per step (step hooks: the hypervisor's slices, storage's
+    # repair), every hook must see the same step lengths, so a live clock may stop only on
+    # a step boundary. Worlds without step hooks are event-driven only (the clock's
+    # queue): any cut gives the same events, so time may stop anywhere.
+    @property
+    def steps_only(self) -> bool:
+        """Whether time may stop only on step boundaries in this world."""
+        return bool(self.cloud.step_hooks)
+
+    def stoppable(self, ms: int) -> int:
+        """The most of ``ms`` the clock may move now and stop (0 if less than a step)."""
+        if not self.steps_only:
+            return max(0, ms)
+        tick, now = self.cloud.tick_ms, self.cloud.now_ms
+        return max(0, (now + ms) // tick * tick - now)
+
+    def step_ms(self) -> int:
+        """From now to the next step boundary: one single step."""
+        tick, now = self.cloud.tick_ms, self.cloud.now_ms
+        return (now // tick + 1) * tick - now
+
     # -- grading ---------------------------------------------------------------------
     def sample(self) -> None:
         self.grader.sample(self.cloud.now_ms, self.cloud.metrics(), self.cloud.log)
@@ -192,13 +215,10 @@ class Session:
 
     # -- helpers for commands and views ----------------------------------------------
     def ids(self, kind: str) -> list[str]:
-        source = ID_SOURCES.get(kind)
-        if source is not None:
-            return source(self)
-        hw = self.cloud.hardware
-        if kind in ("region", "zone", "rack", "host", "disk", "link"):
-            return list(hw.table(kind))
-        return []
+        """The live world's ids of one kind (instances, hosts, objects, ...), for
+        completion and error messages; [] for a kind no mechanism knows."""
+        source = id_sources().get(kind)
+        return source(self) if source is not None else []
 
     def replay_record(self) -> dict[str, Any]:
         return {

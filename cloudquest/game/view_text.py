@@ -3,14 +3,12 @@
 The terminal game draws one live view per chapter, chosen by the world's ``view`` key
 (``fleet``, ``host``, ...). A player who uses a screen reader, or who wants to copy what
 the view shows, types ``describe`` and gets the same picture as text. The text is built
-here, in the game layer, from the session's state, so a headless run prints exactly what
+in the game layer, from the session's state, so a headless run prints exactly what
 the terminal game prints (the console is one road).
 
-A mechanism that adds a view adds its summary with one line::
-
-    VIEW_TEXT["host"] = host_view_text
-
-Views without a summary fall back to the world summary plus every metric.
+A mechanism's record names each of its views with its text (``views={"storage":
+storage_text}``); the texts of the launch, scheduling and storage views are here.
+Views without a text fall back to the world summary plus every metric.
 
 :class:`LaunchHistory` reads the launch pipeline's events (``api.call RunInstances``,
 ``launch.step``, ``launch.failed``, ``instance.running``) incrementally; the fleet view
@@ -20,22 +18,20 @@ of the terminal game uses it too, so the picture and the text agree.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from ..cloud.control_plane import STEPS
 from ..cloud.events import EventLog
-from ..cloud.fleet import utilisation
+from ..cloud.fleet import Fleet, utilisation
+from ..cloud.storage import ObjectStore
 from ..cloud.scheduler import cpu_capacity, is_degraded, ram_capacity
 
 if TYPE_CHECKING:
     from ..cloud.scheduler import Explanation, HostOutcome
     from .session import Session
 
-ViewText = Callable[["Session"], str]
-VIEW_TEXT: dict[str, ViewText] = {}
 
 # Short names for the seven launch steps, for narrow screens and one-line summaries.
 STEP_SHORT = {
@@ -51,8 +47,9 @@ STEP_SHORT = {
 
 def describe_view(session: "Session") -> str:
     """What the chapter's live view shows, as plain text."""
-    view = session.chapter.world.view
-    fn = VIEW_TEXT.get(view)
+    from .mechanism import view_texts
+
+    fn = view_texts().get(session.chapter.world.view)
     if fn is not None:
         return fn(session)
     return metrics_text(session)
@@ -218,7 +215,6 @@ def fleet_text(session: "Session") -> str:
     return "\n".join(lines)
 
 
-VIEW_TEXT["fleet"] = fleet_text
 
 
 # -- the scheduling view: fleet map, request stream, placement groups, the last explain ----
@@ -326,7 +322,7 @@ def scheduling_text(session: "Session") -> str:
     cloud = session.cloud
     sched = cloud.scheduler
     cfg = sched.config
-    fleet = cloud.extensions.get("fleet")
+    fleet = cloud.get(Fleet)
     m = cloud.metrics()
     lines = [
         f"scheduling view at t={cloud.now_ms / 1000:g}s (chapter {session.chapter.id}, seed {session.seed})",
@@ -397,7 +393,6 @@ def explained_text(ex: "Explained | None", limit: int = 10) -> list[str]:
     return out
 
 
-VIEW_TEXT["scheduling"] = scheduling_text
 
 
 # -- the storage view: the disk map, the object last touched, under-replication and repair ---
@@ -622,7 +617,7 @@ class RepairHistory:
 
     # -- reading the log ---------------------------------------------------------------
     def update(self, session: "Session") -> bool:
-        store = session.cloud.extensions.get("storage")
+        store = session.cloud.get(ObjectStore)
         log = session.cloud.log
         now = session.cloud.now_ms
         if store is None:
@@ -739,7 +734,7 @@ def storage_text(session: "Session") -> str:
     from ..cloud.storage import format_bytes
 
     cloud = session.cloud
-    store = cloud.extensions.get("storage")
+    store = cloud.get(ObjectStore)
     lines = [f"storage view at t={hms(cloud.now_ms)} (chapter {session.chapter.id}, seed {session.seed})"]
     if store is None:
         return "\n".join([*lines, "this world has no storage cluster"])
@@ -816,7 +811,7 @@ def repair_text(store, m: dict) -> list[str]:
         r = store.repair_status()
         if r.queued or r.waiting_report or r.stalled or r.blocked:
             out.append(
-                f"repair: {format_bytes(r.bytes_pending)} to copy, about {r.eta_s:.0f} s at {store.config.repair_mbps:g} MiB/s; "
+                f"repair: {format_bytes(r.bytes_pending)} to copy, about {r.eta_s:.0f} s at {store.config.repair_mibps:g} MiB/s; "
                 f"{r.waiting_report} waiting for the next heartbeat, {r.stalled} with no readable source, "
                 f"{r.blocked} with no host to take them"
             )
@@ -829,4 +824,3 @@ def repair_text(store, m: dict) -> list[str]:
     return out
 
 
-VIEW_TEXT["storage"] = storage_text

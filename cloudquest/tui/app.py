@@ -154,7 +154,7 @@ class CloudQuestApp(App[int]):
             self.notify(saved.message, title="Saved progress", severity="warning", timeout=30)
 
     def save_run(self, session: "Session") -> Path | None:
-        from .runs import save_run
+        from ..game.runs import save_run
 
         try:
             return save_run(session)

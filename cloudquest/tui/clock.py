@@ -1,17 +1,11 @@
 """The live clock: wall time in, simulated milliseconds out, at 1x, 4x or 16x.
 
 The chapter screen asks :meth:`LiveClock.due` on every frame how far to move the
-simulation (through ``Session.advance``, the one way time moves). Two rules keep a live
-run and its replay identical:
-
-- In a world whose mechanisms run per step (``cloud.step_hooks``: the hypervisor's
-  slices, storage's repair), the clock only ever stops on a step boundary (a multiple of
-  ``tick_ms``). A replay re-runs time between commands in one go, cut at the same
-  boundaries, so every hook sees the same step lengths. Worlds without step hooks are
-  event-driven only (the clock's queue), and any cut gives the same events, so there the
-  clock moves smoothly and the launch steps light up as they happen.
-- A frame never owes more than :data:`MAX_FRAME_S` of wall time: after a stall (a slow
-  machine, a suspended terminal) the simulation does not leap ahead.
+simulation (through ``Session.advance``, the one way time moves). Where time may stop
+is the game's rule (``Session.stoppable``: on step boundaries in worlds with per-step
+mechanisms, anywhere otherwise), so a live run and its replay stay identical. A frame
+never owes more than :data:`MAX_FRAME_S` of wall time: after a stall (a slow machine, a
+suspended terminal) the simulation does not leap ahead.
 """
 
 from __future__ import annotations
@@ -24,11 +18,6 @@ if TYPE_CHECKING:
 SPEEDS = (1, 4, 16)
 FRAME_S = 1 / 20
 MAX_FRAME_S = 0.25
-
-
-def aligned(session: "Session") -> bool:
-    """Whether this world's clock must stop on step boundaries only."""
-    return bool(session.cloud.step_hooks)
 
 
 class LiveClock:
@@ -55,21 +44,11 @@ class LiveClock:
         owed = int(self._owed_ms)
         if owed <= 0:
             return 0
-        if aligned(session):
-            tick = session.cloud.tick_ms
-            now = session.cloud.now_ms
-            target = (now + owed) // tick * tick
-            ms = target - now
-            if ms <= 0:
-                return 0
-        else:
-            ms = owed
+        ms = session.stoppable(owed)
         self._owed_ms -= ms
         return ms
 
     @staticmethod
     def step_ms(session: "Session") -> int:
         """One single step: to the next step boundary."""
-        tick = session.cloud.tick_ms
-        now = session.cloud.now_ms
-        return (now // tick + 1) * tick - now
+        return session.step_ms()

@@ -23,7 +23,7 @@ class CloudQuestCommands(Provider):
         return self.app  # type: ignore[return-value]
 
     def commands(self) -> list[tuple[str, str, Callable[[], object]]]:
-        from .runs import list_runs
+        from ..game.runs import list_runs
         from .screens.chapter import ChapterScreen
 
         app = self.cq

@@ -11,7 +11,7 @@ from .support import PINNED
 
 @pytest.fixture(autouse=True)
 def _deterministic(monkeypatch):
-    import cloudquest.tui.runs as runs
+    import cloudquest.game.runs as runs
 
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()

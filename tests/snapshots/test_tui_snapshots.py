@@ -35,7 +35,7 @@ def chapter(ident: str):
 
 
 def save_solution_run(n: int = 1) -> list[Path]:
-    from cloudquest.tui.runs import save_run
+    from cloudquest.game.runs import save_run
 
     paths = []
     for i in range(n):

@@ -14,11 +14,14 @@ import pytest
 
 from cloudquest.game.chapters import load_all
 from cloudquest.game.session import Session
-from cloudquest.game.view_text import VIEW_TEXT, LatestExplain
-from cloudquest.tui.views import VIEWS, view_for
+from cloudquest.game.mechanism import view_texts
+from cloudquest.game.view_text import LatestExplain
+from cloudquest.tui.views import view_for
 from cloudquest.tui.views.fit import Line, fine_bar, join_lines, short_labels
 from cloudquest.tui.views.host import HostView, assign_letters, lane_chars, steal_mark
 from cloudquest.tui.views.scheduling import SchedulingView
+from cloudquest.cloud.fleet import Fleet
+from cloudquest.cloud.hypervisor import HostSim
 
 from .conftest import open_chapter, run, visible_rows
 
@@ -54,8 +57,7 @@ def steal_of(line: str) -> float:
 def test_the_compute_chapters_name_their_views():
     assert HYPERVISOR.world.view == "host" and view_for("host") is HostView
     assert SCHEDULING.world.view == "scheduling" and view_for("scheduling") is SchedulingView
-    assert VIEW_TEXT["host"] and VIEW_TEXT["scheduling"]
-    assert {"host", "scheduling"} <= set(VIEWS)
+    assert {"host", "scheduling"} <= set(view_texts())
 
 
 async def test_host_view_follows_pinning_weights_new_vms_and_the_balloon(make_app):
@@ -64,7 +66,7 @@ async def test_host_view_follows_pinning_weights_new_vms_and_the_balloon(make_ap
         screen = await open_chapter(pilot, HYPERVISOR)
         view = screen.view
         assert isinstance(view, HostView)
-        sim = screen.session.cloud.extensions["hypervisor"]
+        sim = screen.session.cloud.get(HostSim)
 
         await run(pilot, "tick 3")
         # db and batch are pinned to pCPUs 0-3 and 0-7: batch's letter fills those lanes
@@ -154,7 +156,7 @@ async def test_scheduling_view_explain_table_on_a_wide_screen(make_app):
         view = screen.view
         await run(pilot, "tick 3", "explain req-010")
         session = screen.session
-        expl = session.cloud.scheduler.explain(session.cloud.extensions["fleet"].request_of(session.cloud.extensions["fleet"].requests["req-010"]))
+        expl = session.cloud.scheduler.explain(session.cloud.get(Fleet).request_of(session.cloud.get(Fleet).requests["req-010"]))
         lines = view.text.plain.splitlines()
         win = next(line for line in lines if line.endswith("◀ winner"))
         row = expl.winner_row
@@ -180,7 +182,8 @@ def test_drawing_the_views_changes_nothing():
             for width in (46, 69, 120):
                 view.draw(width)
         assert plain.cloud.log.sha256() == drawn.cloud.log.sha256()
-        assert VIEW_TEXT[chapter.world.view](drawn)  # and describe reads the same state
+        text = view_texts()[chapter.world.view]
+        assert text(drawn) == text(plain)  # and describe reads the same state from both
 
 
 def test_describe_prints_the_scheduling_view_in_words():

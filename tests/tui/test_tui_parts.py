@@ -14,10 +14,12 @@ from cloudquest.game.replay import ReplayFile, read, record, verify
 from cloudquest.game.schema import Chapter
 from cloudquest.game.session import Session
 from cloudquest.tui.clock import LiveClock
-from cloudquest.tui.own_runs import own_run_questions
-from cloudquest.tui.runs import KEEP_PER_CHAPTER, list_runs, new_run_path, prune, save_run
-from cloudquest.tui.timeline import Timeline
-from cloudquest.tui.views import VIEWS, FleetView, LiveView, MetricsView, view_for
+from cloudquest.game.own_runs import own_run_questions
+from cloudquest.game.runs import KEEP_PER_CHAPTER, list_runs, new_run_path, prune, save_run
+from cloudquest.game.moments import RunTimeline
+from cloudquest.game.mechanism import view_texts
+from cloudquest.tui.views import LiveView, MetricsView, view_for
+from cloudquest.tui.views.fleet import FleetView
 
 from .conftest import LEVELS, settle
 
@@ -86,7 +88,7 @@ def test_live_advances_replay_to_the_same_log(tmp_path):
 
 # -- the replay timeline --------------------------------------------------------------
 def timeline_of(session: Session) -> Timeline:
-    return Timeline(LAUNCH, ReplayFile.from_dict(session.replay_record(), "mem"))
+    return RunTimeline(LAUNCH, ReplayFile.from_dict(session.replay_record(), "mem"))
 
 
 def test_timeline_moments_step_through_commands_given_at_the_same_time():
@@ -173,10 +175,21 @@ def test_an_unreadable_replay_is_listed_with_its_problem():
 
 # -- views ----------------------------------------------------------------------------
 def test_views_registry_and_fallback():
-    assert VIEWS["fleet"] is FleetView
     assert view_for("fleet") is FleetView
     assert view_for("no-such-view") is MetricsView
-    assert all(issubclass(v, LiveView) for v in VIEWS.values())
+    assert view_for("base") is MetricsView and view_for("../fleet") is MetricsView
+
+
+def test_every_view_a_mechanism_names_has_its_widget_and_every_widget_is_named():
+    import pkgutil
+
+    import cloudquest.tui.views as views
+
+    named = set(view_texts())
+    drawn = {m.name for m in pkgutil.iter_modules(views.__path__) if view_for(m.name) is not MetricsView}
+    assert named == drawn
+    assert {"fleet", "host", "scheduling", "storage", "reliability"} <= named
+    assert all(issubclass(view_for(v), LiveView) for v in named)
 
 
 def test_fleet_view_draws_utilisation_with_glyph_and_word_not_colour_alone():

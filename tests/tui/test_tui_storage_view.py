@@ -16,15 +16,16 @@ from cloudquest.game.chapters import load_all
 from cloudquest.game.schema import World
 from cloudquest.game.session import Session, free_play_chapter
 from cloudquest.game.view_text import (
-    VIEW_TEXT,
     LatestObject,
     RepairHistory,
     disk_condition,
     disk_conditions,
 )
 from cloudquest.tui.screens.chapter import ChapterScreen
-from cloudquest.tui.views import VIEWS, view_for
+from cloudquest.game.mechanism import view_texts
+from cloudquest.tui.views import view_for
 from cloudquest.tui.views.storage import FILL, STATE, StorageView, chips, disk_glyph, level, pct_text
+from cloudquest.cloud.storage import ObjectStore
 
 from .conftest import open_chapter, run, settle, visible_rows
 
@@ -59,7 +60,7 @@ def marked_hosts(view: StorageView) -> set[str]:
 
 
 def pieces_hosts(session: Session, name: str, index: int) -> set[str]:
-    store = session.cloud.extensions["storage"]
+    store = session.cloud.get(ObjectStore)
     chunk = store.objects[name].chunks[index]
     return {store.hw.disks[d].host.id for d in chunk.pieces if d is not None}
 
@@ -82,8 +83,8 @@ def assert_fits(screen: ChapterScreen, view: StorageView) -> None:
 
 def test_the_storage_chapters_name_the_storage_view():
     assert STORAGE.world.view == "storage" and REPLICATION.world.view == "storage"
-    assert view_for("storage") is StorageView and VIEWS["storage"] is StorageView
-    assert "storage" in VIEW_TEXT
+    assert view_for("storage") is StorageView
+    assert "storage" in view_texts()
 
 
 # -- chapter 4 at 80x24 ---------------------------------------------------------------------
@@ -107,7 +108,7 @@ async def test_storage_view_follows_put_failure_repair_and_get(make_app):
         assert line_of(view, "◆ ").startswith("◆ clicks-01#0 3 pieces, 3h 2r 1z")
         assert marked_hosts(view) == pieces_hosts(session, "clicks-01", 0)
         # each disk's percent on the map is its real fill, rounded up
-        fills = {u.disk: u.fill_pct for u in session.cloud.extensions["storage"].df()}
+        fills = {u.disk: u.fill_pct for u in session.cloud.get(ObjectStore).df()}
         a1 = line_of(view, "1a a1 ")
         assert [int(x) for x in re.findall(r"\d+", a1[6:])] == [int(pct_text(fills[d])) for d in sorted(fills) if d.startswith("a1-")]
 
@@ -158,7 +159,7 @@ async def test_replication_view_erasure_focus_host_timeout_and_repair(make_app):
         assert len(rack_lines) == 6  # one line per rack at 120x40
         assert sum(line.count("◆") for line in rack_lines) == 6  # data fragments
         assert sum(line.count("◇") for line in rack_lines) == 3  # parity fragments
-        store = session.cloud.extensions["storage"]
+        store = session.cloud.get(ObjectStore)
         listed = re.findall(r"([dp]\d) (\S+-d\d)", "\n".join(top))
         chunk = store.objects["events-1"].chunks[2]
         assert listed == [(("d" if i < 6 else "p") + str(i), d) for i, d in enumerate(chunk.pieces)]
@@ -203,7 +204,7 @@ def test_drawing_the_storage_view_changes_nothing():
             for width in (46, 67, 120):
                 view.draw(width)
         assert plain.cloud.log.sha256() == drawn.cloud.log.sha256()
-        assert VIEW_TEXT["storage"](drawn)
+        assert view_texts()["storage"](drawn) == view_texts()["storage"](plain)
 
 
 # -- the pieces ------------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def test_repair_history_matches_the_store_step_by_step():
     for setup in (["set replication 3", "set placement rack-aware"], ["set erasure 6 3", "set placement zone-aware"]):
         s = Session(REPLICATION, 0)
         s.run_script([*setup, "put events-1 30GiB", "put events-2 30GiB"])
-        store = s.cloud.extensions["storage"]
+        store = s.cloud.get(ObjectStore)
         truth: dict[int, int] = {}
         s.cloud.advance(2 * 3_600_000 + 900_000, on_step=lambda: truth.__setitem__(s.cloud.now_ms, store.chunks_under))
         history = RepairHistory()
@@ -286,7 +287,7 @@ def test_disk_conditions_follow_the_store():
     s = Session(REPLICATION, 0, sandbox=True)  # every command, degrade and decommission too
     outcomes = s.run_script(["put x 1GiB", "degrade disk a1-h1-d2", "fail disk a1-h1-d1", "fail host b1-h2", "decommission disk c1-h1-d1"])
     assert all(o.ok for o in outcomes), [o.output for o in outcomes if not o.ok]
-    store = s.cloud.extensions["storage"]
+    store = s.cloud.get(ObjectStore)
     disks = s.cloud.hardware.disks
     assert disk_condition(store, disks["a1-h1-d1"]) == "failed"
     assert disk_condition(store, disks["a1-h1-d2"]) == "slow"
@@ -341,7 +342,7 @@ def test_describe_prints_the_storage_view_in_words():
     assert "host b1-h2: b1-h2-d1 " in out and "silent" in out
     assert "a1-h1-d1 0% 0 pieces failed" in out
     assert "object in focus: events-1 chunk 1 of 480 (locate at t=0:00:00)" in out
-    store = s.cloud.extensions["storage"]
+    store = s.cloud.get(ObjectStore)
     for i, d in enumerate(store.objects["events-1"].chunks[1].pieces):
         assert f"{'d' if i < 6 else 'p'}{i}: {d} (host " in out
     assert "b1-h2: silent; declared dead at t=0:25:30" in out
@@ -358,7 +359,7 @@ def test_the_focus_chunk_is_reversed_on_every_map():
     that needs no colour), exactly as many as the chunk has pieces."""
     s = Session(REPLICATION, 0)
     s.run_script(["set erasure 6 3", "set placement zone-aware", "put events-1 6GiB", "locate events-1 --chunk 4"])
-    chunk = s.cloud.extensions["storage"].objects["events-1"].chunks[4]
+    chunk = s.cloud.get(ObjectStore).objects["events-1"].chunks[4]
     view = StorageView(s)
     for rows, width, form in ((9, 46, "dense"), (16, 67, "cells"), (60, 67, "bars")):
         view.layout_rows = lambda rows=rows: rows
@@ -387,7 +388,7 @@ def test_repair_state_carried_forward_equals_the_store_status():
     ):
         s = Session(chapter, 0)
         s.run_script(lines)
-        store = s.cloud.extensions["storage"]
+        store = s.cloud.get(ObjectStore)
         view = StorageView(s)
         view.layout_rows = lambda: 12
         asked = 0

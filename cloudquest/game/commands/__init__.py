@@ -1,7 +1,6 @@
-"""Every console command, one module per mechanism. Importing this registers them all."""
+"""Every console command, one module per mechanism.
 
-from . import core, launch  # noqa: F401
-from . import hypervisor  # noqa: F401
-from . import scheduling  # noqa: F401
-from . import reliability  # noqa: F401
-from . import storage  # noqa: F401
+Each module declares its commands in a ``CommandSet`` and ends with its mechanism's
+record, ``MECHANISM``; the registry (:mod:`cloudquest.game.mechanism`) finds the modules
+of this package itself. Importing this package registers nothing.
+"""

@@ -1,24 +1,27 @@
-"""Commands every chapter has: help, status, tick, objectives, hint, fail, repair."""
+"""The core every world has: the hardware, time, faults, and the commands every chapter
+has (help, status, tick, objectives, hint, fail, repair, degrade).
+
+Its record (``MECHANISM``, at the bottom) declares the core's metrics and events: the
+control plane's launch pipeline, the hardware's faults and the API calls.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...cloud.faults import FAULT_KINDS, set_health
-from ...cloud.hardware import Health
+from ...cloud.hardware import KINDS, Health
+from ...cloud.mechanism import events, metrics
 from ..limits import MAX_RUN_MS
 from ..objectives import GLYPH
+from ..mechanism import Mechanism, status_providers
 from ..parser import CommandError
-from ..registry import REGISTRY, Param, command, help_index
+from ..registry import CommandSet, Param, help_index, table
 
 if TYPE_CHECKING:
     from ..session import Session
 
-# Mechanisms add what `status THING` and plain `status` say about their world.
-StatusProvider = Callable[["Session", "str | None"], "str | None"]
-STATUS_PROVIDERS: list[StatusProvider] = []
-
+command = CommandSet()
 MAX_TICK_S = 7 * 24 * 3600
 
 
@@ -26,11 +29,11 @@ MAX_TICK_S = 7 * 24 * 3600
 def help_(session: "Session", verb: str | None) -> str:
     if verb is None:
         return help_index(session.enabled)
-    spec = REGISTRY.get(verb)
+    spec = table().get(verb)
     if spec is None:
         subs = sorted(v for v in session.enabled if v.startswith(verb + " "))
         if subs:
-            return "\n\n".join(REGISTRY[v].help_text() for v in subs)
+            return "\n\n".join(table()[v].help_text() for v in subs)
         raise CommandError(f"no command {verb!r} (type 'help' for the list)")
     if verb not in session.enabled:
         raise CommandError(f"{verb!r} is not available in this chapter (type 'help' for the list)")
@@ -76,7 +79,7 @@ def _status_thing(session: "Session", thing: str) -> str:
     if thing in hw.links:
         link = hw.links[thing]
         return f"link {link.id}: {link.a} <-> {link.b}, {link.gbps} Gbps, {link.latency_us} us, {link.health.value}"
-    for provider in STATUS_PROVIDERS:
+    for provider in status_providers():
         text = provider(session, thing)
         if text:
             return text
@@ -119,7 +122,7 @@ def world_summary(session: "Session") -> str:
         f"running {m['instances_running']}, pending {m['instances_pending']}, impaired {m['instances_impaired']}, "
         f"failed launches {m['launches_failed']}"
     )
-    for provider in STATUS_PROVIDERS:
+    for provider in status_providers():
         text = provider(session, None)
         if text:
             lines.append(text)
@@ -211,3 +214,55 @@ def repair(session: "Session", kind: str, id: str) -> str:
 @command("degrade", "make hardware slow but alive (a gray failure)", args=[KIND, IDENT])
 def degrade(session: "Session", kind: str, id: str) -> str:
     return _fault(session, kind, id, Health.DEGRADED)
+
+
+def _hardware_ids(kind: str):
+    return lambda session: list(session.cloud.hardware.table(kind))
+
+
+MECHANISM = Mechanism(
+    name="core",
+    summary="the hardware, the clock, faults and the control plane's launch pipeline",
+    commands=command,
+    ids={kind: _hardware_ids(kind) for kind in KINDS} | {"kind": lambda s: list(FAULT_KINDS)},
+    faults=FAULT_KINDS,
+    metrics=metrics(
+        ("time_s", "the simulated time in seconds"),
+        ("instances_running", "instances running"),
+        ("instances_pending", "instances still launching"),
+        ("instances_impaired", "instances whose host or disk is down"),
+        ("instances_terminated", "instances terminated"),
+        ("launches_failed", "launches that failed"),
+        ("launches_requested", "launches accepted"),
+        ("hosts_up", "hosts up"),
+        ("hosts_down", "hosts down"),
+        ("cpu_alloc_pct", "the share of the fleet's vCPUs allocated"),
+        ("ram_alloc_pct", "the share of the fleet's RAM allocated"),
+        ("faults_injected", "faults injected"),
+        ("api_calls", "API calls made"),
+        ("running.{instance}", "whether an instance is running"),
+    ),
+    events=events(
+        ("world.created", "hosts zones", "the world was built"),
+        ("api.call", "action instance type zone zones group strategy partitions destination load_balancer setting value", "an API call (CloudTrail)"),
+        ("launch.requested", "instance id type zone", "RunInstances accepted; the pipeline starts"),
+        (
+            "scheduler.decided",
+            "instance host policy hosts passed scores filtered group",
+            "why the scheduler chose a host: its policy, the best scores, what each filter removed",
+        ),
+        (
+            "launch.step",
+            "instance step host rack zone vcpus ram_mib disk gib subnet private_ip public_ip security_group rules",
+            "one of the seven launch steps finished",
+        ),
+        ("launch.failed", "instance type zone step code reasons", "a launch failed and released what it held"),
+        ("instance.running", "instance host zone", "an instance booted"),
+        ("instance.terminated", "instance", "an instance was terminated"),
+        ("instance.unreachable", "instance host cause", "an instance's host or disk went down"),
+        ("instance.recovered", "instance host cause", "an impaired instance's hardware came back"),
+        ("resources.released", "instance host private_ip", "an instance's CPU, RAM, disk and address went back"),
+        ("fault.injected", "part id health cause", "a part failed or was degraded"),
+        ("fault.repaired", "part id was", "a part was repaired"),
+    ),
+)

@@ -17,32 +17,30 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...cloud.credit_scheduler import DEFAULT_WEIGHT, MAX_WEIGHT, MIN_WEIGHT, SLICE_MS
 from ...cloud.errors import CloudError
+from ...cloud import hypervisor as sim_module
 from ...cloud.hypervisor import QUIET_LOAD_PCT, WINDOW_SLICES, WORKLOAD_NAMES, HostSim
+from ...cloud.mechanism import events, metrics
+from ..mechanism import Mechanism
 from ..parser import CommandError
-from ..registry import Param, command
-from ..session import ID_SOURCES
-from ..view_text import VIEW_TEXT
-from .core import STATUS_PROVIDERS
+from ..registry import CommandSet, Param
 
 if TYPE_CHECKING:
     from ..session import Session
 
 T = TypeVar("T")
+command = CommandSet()
 
 
 def _host(session: "Session") -> HostSim:
-    sim = session.cloud.extensions.get("hypervisor")
+    sim = session.cloud.get(HostSim)
     if sim is None:
         raise CommandError("this world has no hypervisor host (a world needs a hypervisor: section for VMs)")
     return sim
 
 
 def _vm_names(session: "Session") -> list[str]:
-    sim = session.cloud.extensions.get("hypervisor")
+    sim = session.cloud.get(HostSim)
     return list(sim.vms) if sim is not None else []
-
-
-ID_SOURCES["vm"] = _vm_names
 
 
 def _checked(action: Callable[[], T]) -> T:
@@ -94,7 +92,6 @@ LOAD = Param("load", "percent per vCPU, for steady and latency-sensitive", type=
     details="""The guest believes it owns its vCPUs and RAM; the credit scheduler decides when
 its vCPUs really run. vCPUs may add up to more than the host's pCPUs (overcommit), and so
 may RAM (the host swaps when the guests really hold more than it has).""",
-    group="hypervisor",
 )
 def vm_create(
     session: "Session",
@@ -129,7 +126,6 @@ def vm_create(
     options=[WEIGHT, CAP, WORKLOAD, LOAD],
     details="""Weight is a share under contention (512 gets twice what 256 gets); cap is a hard
 ceiling even on an idle host. Xen's equivalent: xl sched-credit -d NAME -w W -c CAP.""",
-    group="hypervisor",
 )
 def vm_set(
     session: "Session",
@@ -148,7 +144,7 @@ def vm_set(
     return f"{vm.name}: weight {vm.weight}, cap {cap_text}, {_workload_text(vm)}"
 
 
-@command("vm delete", "shut a VM down and give its vCPUs and RAM back", args=[VM_NAME], group="hypervisor")
+@command("vm delete", "shut a VM down and give its vCPUs and RAM back", args=[VM_NAME])
 def vm_delete(session: "Session", name: str) -> str:
     sim = _host(session)
     _known(sim, name)
@@ -164,7 +160,6 @@ def vm_delete(session: "Session", name: str) -> str:
     details="""Pinning is a hard affinity: the VM runs only there, even when other pCPUs idle.
 Pin fewer pCPUs than it has vCPUs and its vCPUs queue behind each other (steal).
 Xen's equivalent: xl vcpu-pin NAME all CPUS.""",
-    group="hypervisor",
 )
 def pin(session: "Session", name: str, cpus: str) -> str:
     sim = _host(session)
@@ -185,7 +180,6 @@ def pin(session: "Session", name: str, cpus: str) -> str:
     details="""The balloon inflates inside the guest at about 1 GiB per second. Above the guest's
 working set it costs nothing; below it the guest pages its own memory out and slows down.
 Xen's equivalent: xl mem-set NAME SIZE.""",
-    group="hypervisor",
 )
 def balloon(session: "Session", name: str, gib: float) -> str:
     sim = _host(session)
@@ -242,7 +236,6 @@ STEAL% is what the guest's own top shows as 'st': time its vCPUs had work but di
 run, because other VMs held the pCPUs or its cap held it back. STATE is its scheduler
 priority: boost (just woke with credit), under (has credit), over (spent its share),
 parked (hit its cap). HELD is the RAM it holds now; SWAP what of it the host swapped.""",
-    group="hypervisor",
 )
 def top(session: "Session") -> str:
     sim = _host(session)
@@ -265,11 +258,8 @@ def host_view_text(session: "Session") -> str:
     return top_text(sim, session.cloud.now_ms) + "\n" + lanes_text(sim)
 
 
-VIEW_TEXT["host"] = host_view_text
-
-
 def _status(session: "Session", thing: "str | None") -> "str | None":
-    sim: Any = session.cloud.extensions.get("hypervisor")
+    sim: Any = session.cloud.get(HostSim)
     if sim is None:
         return None
     if thing is None:
@@ -289,4 +279,15 @@ def _status(session: "Session", thing: "str | None") -> "str | None":
     )
 
 
-STATUS_PROVIDERS.append(_status)
+MECHANISM = Mechanism(
+    name="hypervisor",
+    summary="one host carved into VMs: credit scheduling, steal time, memory overcommit (chapter 2)",
+    section=sim_module.HypervisorSpec,
+    attach=sim_module.attach,
+    commands=command,
+    ids={"vm": _vm_names},
+    status=_status,
+    metrics=sim_module.METRICS,
+    events=sim_module.EVENTS,
+    views={"host": host_view_text},
+)

@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING
 
 from ...cloud.catalogue import CATALOGUE
 from ...cloud.control_plane import STEPS
+from ...cloud.mechanism import events
+from ..mechanism import Mechanism
 from ..parser import CommandError
-from ..registry import Param, command
-from ..session import ID_SOURCES
-from ..view_text import describe_view
+from ..registry import CommandSet, Param
+from ..view_text import describe_view, fleet_text
 
 if TYPE_CHECKING:
     from ..session import Session
 
-ID_SOURCES["instance"] = lambda s: sorted(n for n, i in s.cloud.control.instances.items() if i.alive)
-ID_SOURCES["type"] = lambda s: list(CATALOGUE)
+command = CommandSet()
 
 LAYERS = ("hardware", "hypervisor", "virtual", "api")
 
@@ -29,7 +29,6 @@ LAYERS = ("hardware", "hypervisor", "virtual", "api")
         Param("name", "a name for it (default: i1, i2, ...)"),
         Param("group", "a placement group (see: group create)", complete="group"),
     ],
-    group="launch",
 )
 def launch(session: "Session", type: str, zone: str | None, name: str | None, group: str | None = None) -> str:
     if group is not None and group not in session.cloud.scheduler.groups:
@@ -43,7 +42,7 @@ def launch(session: "Session", type: str, zone: str | None, name: str | None, gr
     )
 
 
-@command("terminate", "terminate an instance and release everything it held", args=[Param("name", "instance", complete="instance")], group="launch")
+@command("terminate", "terminate an instance and release everything it held", args=[Param("name", "instance", complete="instance")])
 def terminate(session: "Session", name: str) -> str:
     inst = session.cloud.control.terminate(name)
     return f"{inst.name} terminated: CPU, RAM, disk block, IP and firewall rules released"
@@ -61,7 +60,6 @@ def _known(session: "Session", name: str):
     "describe",
     "describe an instance (where it landed, its seven launch steps), or the whole view",
     args=[Param("name", "instance", required=False, complete="instance")],
-    group="launch",
 )
 def describe(session: "Session", name: str | None) -> str:
     if name is None:
@@ -88,7 +86,6 @@ def describe(session: "Session", name: str | None) -> str:
     "trace",
     "show every event of one instance's launch, from your call down to the hardware",
     args=[Param("name", "instance", complete="instance")],
-    group="launch",
 )
 def trace(session: "Session", name: str) -> str:
     _known(session, name)  # an unknown name is refused before anything is logged
@@ -120,7 +117,6 @@ def _layer_answer(session: "Session", layer: str) -> str:
     args=[Param("layer", "the layer", choices=LAYERS), Param("answer", "what it did")],
     details="""hardware: the physical host that runs it; hypervisor: how many vCPUs it carved out;
 virtual: the private IP of its virtual network interface; api: the API action you called.""",
-    group="launch",
 )
 def name(session: "Session", layer: str, answer: str) -> str:
     if "traced" not in session.state:
@@ -131,3 +127,16 @@ def name(session: "Session", layer: str, answer: str) -> str:
     if correct:
         return f"right: the {layer} layer gave {session.state['traced']} {expected}"
     return f"not quite: that is not what the {layer} layer did for {session.state['traced']} (look at the trace again)"
+
+
+MECHANISM = Mechanism(
+    name="launch",
+    summary="launching instances: the seven steps of RunInstances, traced down the stack",
+    commands=command,
+    ids={
+        "instance": lambda s: sorted(n for n, i in s.cloud.control.instances.items() if i.alive),
+        "type": lambda s: list(CATALOGUE),
+    },
+    events=events(("player.named", "layer answer correct instance", "the player named what a layer did")),
+    views={"fleet": fleet_text},
+)

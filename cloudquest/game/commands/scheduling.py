@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...cloud import fleet as fleet_module
 from ...cloud.errors import CloudError
 from ...cloud.fleet import Fleet, migrate
+from ...cloud.mechanism import events
 from ...cloud.scheduler import (
     MAX_CPU_RATIO,
     MAX_PARTITIONS,
@@ -18,14 +20,15 @@ from ...cloud.scheduler import (
     Request,
     check_setting,
 )
+from ..mechanism import Mechanism
 from ..parser import CommandError
-from ..registry import Param, command
-from ..session import ID_SOURCES
-from ..view_text import remember_explained
-from .core import STATUS_PROVIDERS
+from ..registry import CommandSet, Param
+from ..view_text import remember_explained, scheduling_text
 
 if TYPE_CHECKING:
     from ..session import Session
+
+command = CommandSet()
 
 RESOURCES = ("cpu", "ram")
 POLICY_WORDS = {
@@ -37,22 +40,19 @@ EXPLAIN_ALL_ROWS = 80
 
 
 def _fleet(session: "Session") -> Fleet:
-    fleet = session.cloud.extensions.get("fleet")
+    fleet = session.cloud.get(Fleet)
     if fleet is None:
         raise CommandError("this world has no request stream (its world has no fleet section)")
     return fleet
 
 
 def _pending(session: "Session") -> list[str]:
-    fleet = session.cloud.extensions.get("fleet")
+    fleet = session.cloud.get(Fleet)
     return [r.name for r in fleet.pending()] if fleet is not None else []
 
 
-ID_SOURCES["request"] = _pending
-ID_SOURCES["group"] = lambda s: sorted(s.cloud.scheduler.groups)
-ID_SOURCES["explainable"] = lambda s: sorted(
-    set(_pending(s)) | {n for n, i in s.cloud.control.instances.items() if i.alive}
-)
+def _explainable(session: "Session") -> list[str]:
+    return sorted(set(_pending(session)) | {n for n, i in session.cloud.control.instances.items() if i.alive})
 
 
 def _config_line(session: "Session") -> str:
@@ -81,7 +81,6 @@ def _set(session: "Session", setting: str, value: object) -> tuple[object, objec
 pack     = kube-scheduler MostAllocated (fullest host that fits first)
 balanced = kube-scheduler BalancedAllocation (host whose CPU and RAM stay level)
 Only new decisions change; nothing already placed moves.""",
-    group="scheduling",
 )
 def scheduler_policy(session: "Session", policy: str) -> str:
     old, new = _set(session, "policy", policy)
@@ -96,7 +95,6 @@ def scheduler_policy(session: "Session", policy: str) -> str:
         Param("weight", "its weight", type=int, min=0, max=MAX_WEIGHT),
     ],
     details="total = (cpu score * cpu weight + ram score * ram weight) / (sum of weights), as\nkube-scheduler's NodeResourcesFit does. BalancedAllocation ignores weights.",
-    group="scheduling",
 )
 def scheduler_weight(session: "Session", resource: str, weight: int) -> str:
     old, new = _set(session, f"{resource}_weight", weight)
@@ -113,14 +111,13 @@ def scheduler_weight(session: "Session", resource: str, weight: int) -> str:
     details=f"""OpenStack Nova's cpu_allocation_ratio and ram_allocation_ratio: a host with 16 pCPUs and a
 cpu ratio of 4 offers 64 vCPUs. cpu up to {MAX_CPU_RATIO:g}, ram up to {MAX_RAM_RATIO:g}. Overcommitted guests
 share the hardware and wait for it (steal time, chapter 2).""",
-    group="scheduling",
 )
 def scheduler_ratio(session: "Session", resource: str, ratio: float) -> str:
     old, new = _set(session, f"{resource}_ratio", ratio)
     return f"{resource} allocation ratio {old:g} -> {new:g}\n{_config_line(session)}"
 
 
-@command("scheduler show", "show the scheduler's settings", group="scheduling")
+@command("scheduler show", "show the scheduler's settings")
 def scheduler_show(session: "Session") -> str:
     c = session.cloud.scheduler.config
     return f"{_config_line(session)}\n  {c.policy}: {POLICY_WORDS[c.policy]}"
@@ -141,7 +138,6 @@ def scheduler_show(session: "Session") -> str:
 spread:    every instance on its own rack; at most 7 running per zone per group
 partition: instances in numbered partitions; no two partitions share a rack
 Launch into it with: launch --group NAME""",
-    group="scheduling",
 )
 def group_create(session: "Session", name: str, strategy: str, partitions: int | None) -> str:
     sched = session.cloud.scheduler
@@ -158,7 +154,6 @@ def group_create(session: "Session", name: str, strategy: str, partitions: int |
     "group delete",
     "delete an empty placement group",
     args=[Param("name", "group", complete="group")],
-    group="scheduling",
 )
 def group_delete(session: "Session", name: str) -> str:
     try:
@@ -192,7 +187,6 @@ def _group_text(session: "Session", name: str) -> str:
     "group show",
     "show placement groups, or one group's instances and where they are",
     args=[Param("name", "group", required=False, complete="group")],
-    group="scheduling",
 )
 def group_show(session: "Session", name: str | None) -> str:
     groups = session.cloud.scheduler.groups
@@ -212,7 +206,6 @@ def group_show(session: "Session", name: str | None) -> str:
     "requests",
     "show the request stream: what is pending, placed and rejected",
     options=[Param("limit", "how many pending requests to list", type=int, min=0, max=10_000, default=10)],
-    group="scheduling",
 )
 def requests(session: "Session", limit: int) -> str:
     fleet = _fleet(session)
@@ -239,7 +232,6 @@ def requests(session: "Session", limit: int) -> str:
     "place a pending request on a host you choose (the filters still apply)",
     args=[Param("request", "a pending request", complete="request"), Param("host", "a host", complete="host")],
     details="Like Nova's requested host: you choose the host, the scheduler's filters still\ncheck it, and a host that fails one is refused with the reason.",
-    group="scheduling",
 )
 def place(session: "Session", request: str, host: str) -> str:
     fleet = _fleet(session)
@@ -262,7 +254,7 @@ def place(session: "Session", request: str, host: str) -> str:
 def _explanation(session: "Session", name: str) -> tuple[Explanation, str]:
     cloud = session.cloud
     sched = cloud.scheduler
-    fleet = cloud.extensions.get("fleet")
+    fleet = cloud.get(Fleet)
     if fleet is not None:
         r = fleet.requests.get(name)
         if r is not None and r.state == "pending":
@@ -271,7 +263,7 @@ def _explanation(session: "Session", name: str) -> tuple[Explanation, str]:
             return fleet.rejections[name], "rejected when it arrived: no host passed every filter"
     inst = cloud.control.instances.get(name)
     if inst is None:
-        known = ", ".join(ID_SOURCES["explainable"](session)[:8]) or "none yet"
+        known = ", ".join(_explainable(session)[:8]) or "none yet"
         raise CommandError(f"nothing named {name!r} to explain (pending requests and instances: {known})")
     if name in sched.decisions and (inst.alive or inst.state == "terminated"):
         return sched.decisions[name], f"the decision that placed it (it is {inst.state} on {inst.host.id if inst.host else '-'})"
@@ -284,7 +276,6 @@ def _explanation(session: "Session", name: str) -> tuple[Explanation, str]:
     "explain",
     "show why the scheduler chose a host: every host's filters, scores and the winner",
     args=[Param("name", "a pending request or an instance", complete="explainable")],
-    group="scheduling",
 )
 def explain(session: "Session", name: str) -> str:
     expl, how = _explanation(session, name)
@@ -340,7 +331,6 @@ def explain(session: "Session", name: str) -> str:
 (or checks the one you name), the destination is claimed at once, the guest's memory is
 copied over the network while it keeps running, and the source is released when the
 copy is done.""",
-    group="scheduling",
 )
 def migrate_cmd(session: "Session", name: str, host: str | None) -> str:
     cloud = session.cloud
@@ -359,14 +349,13 @@ def migrate_cmd(session: "Session", name: str, host: str | None) -> str:
     "live-migrate every running instance off a host (before maintenance)",
     args=[Param("host", "the host to empty", complete="host")],
     details="Like kubectl drain or nova host-evacuate-live: one live migration per instance,\neach destination chosen by the scheduler in the instance's zone.",
-    group="scheduling",
 )
 def drain(session: "Session", host: str) -> str:
     cloud = session.cloud
     h = cloud.hardware.hosts.get(host)
     if h is None:
         raise CommandError(f"no host named {host!r}")
-    migrating = cloud.extensions.get("migrations", {})
+    migrating = cloud.control.migrating
     names = sorted(n for n, i in h.instances.items() if i.state == "running" and n not in migrating)
     if not names:
         raise CommandError(f"host {host} has no running instances to move")
@@ -387,7 +376,7 @@ def drain(session: "Session", host: str) -> str:
 def _status(session: "Session", thing: str | None) -> str | None:
     cloud = session.cloud
     if thing is None:
-        fleet = cloud.extensions.get("fleet")
+        fleet = cloud.get(Fleet)
         if fleet is None and not cloud.scheduler.groups:
             return None
         lines = [_config_line(session)]
@@ -403,7 +392,7 @@ def _status(session: "Session", thing: str | None) -> str | None:
         return "\n".join(lines)
     if thing in cloud.scheduler.groups:
         return _group_text(session, thing)
-    fleet = cloud.extensions.get("fleet")
+    fleet = cloud.get(Fleet)
     if fleet is not None and thing in fleet.requests:
         r = fleet.requests[thing]
         where = f" on {r.host} ({r.how})" if r.state == "placed" else ""
@@ -412,4 +401,24 @@ def _status(session: "Session", thing: str | None) -> str | None:
     return None
 
 
-STATUS_PROVIDERS.append(_status)
+MECHANISM = Mechanism(
+    name="fleet",
+    summary="a fleet at work: the scheduler, a request stream, placement groups, timed faults (chapter 3)",
+    section=fleet_module.FleetSpec,
+    attach=fleet_module.attach,
+    check=fleet_module.check_world,
+    commands=command,
+    ids={
+        "request": _pending,
+        "group": lambda s: sorted(s.cloud.scheduler.groups),
+        "explainable": _explainable,
+    },
+    status=_status,
+    metrics=fleet_module.METRICS,
+    events=fleet_module.EVENTS
+    + events(
+        ("scheduler.configured", "setting value was", "a scheduler setting was changed"),
+        ("scheduler.explained", "name winner hosts passed", "the player read a placement decision"),
+    ),
+    views={"scheduling": scheduling_text},
+)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from ...cloud import storage as storage_module
 from ...cloud.errors import CloudError
 from ...cloud.replication import POLICIES
 from ...cloud.storage import (
@@ -26,21 +27,21 @@ from ...cloud.storage import (
     format_bytes,
     parse_size,
 )
+from ..mechanism import Mechanism
 from ..parser import CommandError, parse_number, shown
-from ..registry import Param, command
-from ..session import ID_SOURCES
-from .core import STATUS_PROVIDERS
+from ..registry import CommandSet, Param
+from ..view_text import storage_text
 
 if TYPE_CHECKING:
     from ..session import Session
 
-ID_SOURCES["object"] = lambda s: list(s.cloud.extensions["storage"].objects) if "storage" in s.cloud.extensions else []
+command = CommandSet()
 LOCATE_ROWS = 8  # chunks listed by `locate` unless --chunk picks one
 DF_ROWS = 60
 
 
 def _store(session: "Session") -> ObjectStore:
-    store = session.cloud.extensions.get("storage")
+    store = session.cloud.get(ObjectStore)
     if store is None:
         raise CommandError("this world has no storage cluster (its world has no storage section)")
     return store
@@ -69,7 +70,6 @@ the placement policy picks hosts (set placement); copies stream down a pipeline 
 host to host (or K+M erasure-coded fragments are written in parallel), and each host
 writes its piece to its emptiest healthy disk. All or nothing: if one chunk cannot be
 placed, nothing is written.""",
-    group="storage",
 )
 def put(session: "Session", name: str, size: str, **opts: str | None) -> str:
     store = _store(session)
@@ -104,7 +104,6 @@ def put(session: "Session", name: str, size: str, **opts: str | None) -> str:
     "get",
     "read an object: every chunk in parallel, so its slowest chunk sets the time",
     args=[Param("name", "an object", complete="object")],
-    group="storage",
 )
 def get(session: "Session", name: str) -> str:
     store = _store(session)
@@ -117,7 +116,7 @@ def get(session: "Session", name: str) -> str:
     )
 
 
-@command("delete", "delete an object and free its pieces", args=[Param("name", "an object", complete="object")], group="storage")
+@command("delete", "delete an object and free its pieces", args=[Param("name", "an object", complete="object")])
 def delete(session: "Session", name: str) -> str:
     store = _store(session)
     obj = _object(store, name)
@@ -136,7 +135,7 @@ def _state(store: ObjectStore, obj) -> str:
     return "protected"
 
 
-@command("ls", "list the stored objects with their layout and state", group="storage")
+@command("ls", "list the stored objects with their layout and state")
 def ls(session: "Session") -> str:
     store = _store(session)
     if not store.objects:
@@ -170,7 +169,6 @@ def _spread(store: ObjectStore, obj) -> str:
     "where every piece of an object is: disk, host, rack, zone",
     args=[Param("name", "an object", complete="object")],
     options=[Param("chunk", "show only this chunk (0 = the first)", type=int, min=0, max=MAX_CHUNKS_PER_PUT)],
-    group="storage",
 )
 def locate(session: "Session", name: str, chunk: int | None = None) -> str:
     store = _store(session)
@@ -196,7 +194,6 @@ def locate(session: "Session", name: str, chunk: int | None = None) -> str:
     "df",
     "how full every disk is, and with how many pieces",
     options=[Param("sort", "order of the rows", choices=("disk", "fill"), default="disk")],
-    group="storage",
 )
 def df(session: "Session", sort: str = "disk") -> str:
     store = _store(session)
@@ -233,7 +230,7 @@ def _apply(session: "Session", setting: str, value: object) -> str:
     before = store.config
     after = store.set(setting, value)
     note = "applies to objects written from now on (existing objects keep their layout)"
-    if setting in ("repair_mbps", "heartbeat_timeout_s", "hedged_read_ms"):
+    if setting in ("repair_mibps", "heartbeat_timeout_s", "hedged_read_ms"):
         note = "applies at once"
     return f"{_describe_change(before, after, setting)}; {note}\n  now: {after.describe()}"
 
@@ -242,11 +239,11 @@ def _describe_change(before, after, setting: str) -> str:
     if setting in ("replication", "erasure"):
         return f"scheme {before.scheme.label} ({before.scheme.overhead:.2f}x) -> {after.scheme.label} ({after.scheme.overhead:.2f}x)"
     old, new = getattr(before, setting), getattr(after, setting)
-    label = {"chunk_mib": "chunk size", "repair_mbps": "repair bandwidth", "heartbeat_timeout_s": "heartbeat timeout",
+    label = {"chunk_mib": "chunk size", "repair_mibps": "repair bandwidth", "heartbeat_timeout_s": "heartbeat timeout",
              "hedged_read_ms": "hedged reads"}.get(setting, setting.replace("_", " "))
     fmt = {
         "chunk_mib": lambda v: f"{v} MiB",
-        "repair_mbps": lambda v: f"{v:g} MiB/s",
+        "repair_mibps": lambda v: f"{v:g} MiB/s",
         "heartbeat_timeout_s": lambda v: f"{v:g} s",
         "hedged_read_ms": lambda v: "off" if v is None else f"{v:g} ms",
     }.get(setting, str)
@@ -258,7 +255,6 @@ def _describe_change(before, after, setting: str) -> str:
     "keep N whole copies of every chunk (turns erasure coding off)",
     args=[Param("n", "copies per chunk", type=int, min=1, max=16)],
     details="HDFS's dfs.replication defaults to 3, as GFS did: 3.0x raw, survives any two losses.",
-    group="storage",
 )
 def set_replication(session: "Session", n: int) -> str:
     return _apply(session, "replication", n)
@@ -272,7 +268,6 @@ def set_replication(session: "Session", n: int) -> str:
 rack-aware copies: HDFS BlockPlacementPolicyDefault (2nd copy off the 1st's rack, 3rd
            beside the 2nd); erasure fragments: spread evenly over racks
 zone-aware one piece per availability zone while zones last, then spread over racks""",
-    group="storage",
 )
 def set_placement(session: "Session", policy: str) -> str:
     return _apply(session, "placement", policy)
@@ -283,7 +278,6 @@ def set_placement(session: "Session", policy: str) -> str:
     "Reed-Solomon K+M instead of copies: any K of K+M fragments rebuild a chunk (or: off)",
     args=[Param("k", "data fragments K, or off"), Param("m", "parity fragments M", type=int, min=1, max=16, required=False)],
     details="HDFS's RS-6-3 policy: 6 data + 3 parity, 1.5x raw, survives any three losses;\nrebuilding one fragment reads six. `set erasure off` goes back to copies.",
-    group="storage",
 )
 def set_erasure(session: "Session", k: str, m: int | None) -> str:
     if k.lower() in ("off", "none"):
@@ -304,7 +298,6 @@ def set_erasure(session: "Session", k: str, m: int | None) -> str:
     "the chunk size for new objects",
     args=[Param("size", f"a whole number of MiB from {MIN_CHUNK_MIB} to {MAX_CHUNK_MIB} (64MiB, 128MiB, 1GiB)")],
     details="GFS used 64 MiB chunks, HDFS uses 128 MiB blocks. Bigger chunks mean less metadata\n(about 150 bytes per chunk in the NameNode) but less parallelism when reading.",
-    group="storage",
 )
 def set_chunk(session: "Session", size: str) -> str:
     return _apply(session, "chunk_mib", size)
@@ -314,17 +307,15 @@ def set_chunk(session: "Session", size: str) -> str:
     "set repair-bandwidth",
     "how much re-replication traffic the cluster may spend, in MiB/s",
     args=[Param("mibps", "MiB per second, cluster-wide", type=float, min=0.1, max=1_000_000)],
-    group="storage",
 )
 def set_repair_bandwidth(session: "Session", mibps: float) -> str:
-    return _apply(session, "repair_mbps", mibps)
+    return _apply(session, "repair_mibps", mibps)
 
 
 @command(
     "set heartbeat-timeout",
     "seconds of silence before a host is declared dead and its data re-replicated",
     args=[Param("seconds", "HDFS: 630 (2 x 300 s recheck + 10 x 3 s heartbeat)", type=float, min=1, max=86_400)],
-    group="storage",
 )
 def set_heartbeat_timeout(session: "Session", seconds: float) -> str:
     return _apply(session, "heartbeat_timeout_s", seconds)
@@ -335,7 +326,6 @@ def set_heartbeat_timeout(session: "Session", seconds: float) -> str:
     "race another piece when a read takes longer than this many ms (or: off)",
     args=[Param("ms", "threshold in ms, or off")],
     details="HDFS's dfs.client.hedged.read.threshold.millis (off unless a thread pool is configured).",
-    group="storage",
 )
 def set_hedged_read(session: "Session", ms: str) -> str:
     if ms.lower() in ("off", "none"):
@@ -348,7 +338,7 @@ def set_hedged_read(session: "Session", ms: str) -> str:
 
 
 # -- operating the cluster ----------------------------------------------------------------------
-@command("storage", "the storage cluster: settings, health, repair progress, durability", group="storage")
+@command("storage", "the storage cluster: settings, health, repair progress, durability")
 def storage(session: "Session") -> str:
     store = _store(session)
     m = store.metrics()
@@ -376,7 +366,7 @@ def storage(session: "Session") -> str:
     if r.queued or r.waiting_report or r.stalled or r.blocked:
         lines.append(
             f"repair: {r.queued} chunks queued ({format_bytes(r.bytes_pending)} to copy, about {r.eta_s:.0f} s at "
-            f"{store.config.repair_mbps:g} MiB/s); {r.waiting_report} waiting for the next heartbeat; "
+            f"{store.config.repair_mibps:g} MiB/s); {r.waiting_report} waiting for the next heartbeat; "
             f"{r.stalled} with no readable source; {r.blocked} with no host that can take them"
         )
     elif r.incident_started_s is not None:
@@ -398,7 +388,6 @@ def storage(session: "Session") -> str:
     "HDFS balancer: move pieces from the fullest disks to the emptiest",
     args=[Param("threshold", "percentage points from the average a disk may be (HDFS default 10)", type=float, min=0, max=100, required=False, default=10.0)],
     details="Never onto a host that holds a piece of the same chunk, never reducing the racks or\nzones a chunk spans. Real balancing runs for hours; here it is done at once.",
-    group="storage",
 )
 def balance(session: "Session", threshold: float = 10.0) -> str:
     store = _store(session)
@@ -419,7 +408,6 @@ DRAIN_ID = Param("id", "its id", complete="id-of-kind")
     "take a disk or host out of service: its pieces are copied elsewhere, then it holds nothing",
     args=[DRAIN_KIND, DRAIN_ID],
     details="As HDFS decommissions a DataNode: no new writes, and the replication monitor copies\nits pieces away at the repair bandwidth. Its copies still serve reads meanwhile.",
-    group="storage",
 )
 def decommission(session: "Session", kind: str, id: str) -> str:
     store = _store(session)
@@ -428,11 +416,11 @@ def decommission(session: "Session", kind: str, id: str) -> str:
         raise CommandError(f"no {kind} named {id!r} ({kind}s: {known}, ...)")
     n = store.drain(kind, id)
     pending = sum(c.piece for d in ([id] if kind == "disk" else [x.id for x in session.cloud.hardware.hosts[id].disks]) for c in store.on_disk[d])
-    eta = pending / (store.config.repair_mbps * MiB)
-    return f"decommissioning {kind} {id}: {n} chunks to copy away ({format_bytes(pending)}, about {eta:.0f} s at {store.config.repair_mbps:g} MiB/s)"
+    eta = pending / (store.config.repair_mibps * MiB)
+    return f"decommissioning {kind} {id}: {n} chunks to copy away ({format_bytes(pending)}, about {eta:.0f} s at {store.config.repair_mibps:g} MiB/s)"
 
 
-@command("recommission", "put a decommissioned disk or host back in service", args=[DRAIN_KIND, DRAIN_ID], group="storage")
+@command("recommission", "put a decommissioned disk or host back in service", args=[DRAIN_KIND, DRAIN_ID])
 def recommission(session: "Session", kind: str, id: str) -> str:
     store = _store(session)
     if session.cloud.hardware.find(kind, id) is None:
@@ -444,7 +432,7 @@ def recommission(session: "Session", kind: str, id: str) -> str:
 
 # -- status ---------------------------------------------------------------------------------------
 def _status(session: "Session", thing: str | None) -> str | None:
-    store = session.cloud.extensions.get("storage")
+    store = session.cloud.get(ObjectStore)
     if store is None:
         return None
     if thing is None:
@@ -463,4 +451,20 @@ def _status(session: "Session", thing: str | None) -> str | None:
     )
 
 
-STATUS_PROVIDERS.append(_status)
+def _objects(session: "Session") -> list[str]:
+    store = session.cloud.get(ObjectStore)
+    return list(store.objects) if store is not None else []
+
+
+MECHANISM = Mechanism(
+    name="storage",
+    summary="an object store over the disks: chunks, replicas or erasure codes, repair (chapters 4, 5)",
+    section=storage_module.StorageSpec,
+    attach=storage_module.attach,
+    commands=command,
+    ids={"object": _objects},
+    status=_status,
+    metrics=storage_module.METRICS,
+    events=storage_module.EVENTS,
+    views={"storage": storage_text},
+)

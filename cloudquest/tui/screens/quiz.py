@@ -18,8 +18,8 @@ from textual.widgets.option_list import Option
 from ...game.chapters import ChapterError
 from ...game.quiz import AskedQuestion, QuizError, QuizScore, prepare
 from ...game.schema import SKILLS
-from ..own_runs import own_run_questions
-from ..runs import list_runs
+from ...game.own_runs import own_run_questions
+from ...game.runs import list_runs
 from ..widgets import OrderedInput
 
 if TYPE_CHECKING:

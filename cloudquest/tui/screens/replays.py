@@ -1,6 +1,6 @@
 """Replays: the list of recorded runs, and a viewer that scrubs one run's timeline.
 
-The viewer shows the run at one *moment* (see :mod:`cloudquest.tui.timeline`): the
+The viewer shows the run at one *moment* (see :mod:`cloudquest.game.moments`): the
 view, objectives and events exactly as they were then, rebuilt by re-running the
 recorded commands up to it (as ``replay.rerun(..., upto_ms=t)`` does; moving forward
 runs only the commands in between). "Fork from here" starts a new live run from the
@@ -22,13 +22,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, RichLog, Static, TabbedContent, TabPane
 
 from ... import ENGINE_VERSION
-from ...game.replay import ReplayError, ReplayFile, read
+from ...game.replay import ReplayError, ReplayFile, chapter_for, read
 from ...game.schema import Chapter
 from ...game.session import Session, chapter_fingerprint
-from ..own_runs import chapter_of
 from .chapter import LONG_STEPS, ChapterScreen
-from ..runs import SavedRun, list_runs
-from ..timeline import Timeline
+from ...game.runs import SavedRun, list_runs
+from ...game.moments import RunTimeline
 from ..views import LiveView, view_for
 from ..widgets import EventLogPanel, ObjectivesPanel, StatusBar
 
@@ -138,7 +137,7 @@ class ReplayViewerScreen(Screen):
         self.chapter: Chapter | None = None
         self.full: Session | None = None
         self.session: Session | None = None
-        self.timeline: Timeline | None = None
+        self.timeline: RunTimeline | None = None
         self._at: tuple[int, int] = (0, 0)  # the moment self.session stands at
         self._pending: tuple[int, int] | None = None  # a rebuild on its way
         self.index = 0
@@ -182,7 +181,7 @@ class ReplayViewerScreen(Screen):
 
     def _open_file(self) -> None:
         replay = read(self.path)
-        chapter = chapter_of(replay, self.cq.catalogue)
+        chapter = chapter_for(replay, self.cq.catalogue)
         if chapter is None:
             self.error = f"{self.path.name} is a replay of chapter {replay.chapter!r}, which is not installed."
             return
@@ -191,7 +190,7 @@ class ReplayViewerScreen(Screen):
             self.problems.append(f"recorded with engine {replay.engine_version}, this is {ENGINE_VERSION}")
         if replay.chapter_sha256 and not replay.sandbox and replay.chapter_sha256 != chapter_fingerprint(chapter):
             self.problems.append("the chapter changed since it was recorded")
-        self.timeline = Timeline(chapter, replay)
+        self.timeline = RunTimeline(chapter, replay)
         self.full = self.timeline.full
         if self.full.cloud.log.sha256() != replay.event_log_sha256:
             self.problems.append("re-running it gives different events than were recorded")

@@ -162,11 +162,6 @@ class LiveView(Widget):
 STRIP_CACHE = 4096
 
 
-def _count_lines(text: Text) -> int:
-    plain = text.plain
-    return plain.count("\n") + 1 if plain else 0
-
-
 class MetricsView(LiveView):
     """The fallback view: every metric of the world, by name, in columns."""
 

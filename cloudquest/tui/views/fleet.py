@@ -228,3 +228,6 @@ class FleetView(LiveView):
             where = f" on {row.host}" if row.host else ""
             text.append(f" {row.state}{where}", style="green" if row.state == "running" else "dim")
         text.append("\n")
+
+
+VIEW = FleetView

@@ -30,6 +30,7 @@ from typing import Any, Callable
 from rich.text import Text
 
 from ...cloud.credit_scheduler import SLICE_US
+from ...cloud.hypervisor import HostSim
 from ...game.view_text import band
 from .fit import FittedView, Line, fine_bar, join_lines
 from .fleet import BAND_GLYPH, BAND_STYLE
@@ -142,7 +143,7 @@ class HostView(FittedView):
         self._drawn_state = None
 
     def _state(self) -> tuple:
-        sim = self.session.cloud.extensions.get("hypervisor")
+        sim = self.session.cloud.get(HostSim)
         return (id(sim), getattr(sim, "slices", -1), len(self.session.cloud.log))
 
     def changed(self) -> bool:
@@ -154,7 +155,7 @@ class HostView(FittedView):
     def draw(self, width: int) -> Text:
         self._drawn_state = self._state()
         rows = self.layout_rows()
-        sim = self.session.cloud.extensions.get("hypervisor")
+        sim = self.session.cloud.get(HostSim)
         if sim is None:
             return Text("no hypervisor host in this world\n(its world needs a hypervisor: section)", style="dim")
         top = sim.top()
@@ -412,3 +413,6 @@ class HostView(FittedView):
             if len(legend) <= width:
                 return Line(legend, "dim")
         return Line("· idle  ✓ !  !! steal", "dim")
+
+
+VIEW = HostView

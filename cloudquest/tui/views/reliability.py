@@ -20,6 +20,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ...cloud.loadbalancer import LoadBalancing
+from ...cloud.reliability import Reliability
+from ...cloud.storage import ObjectStore
+from ...cloud.timeline import Timeline
 from .fit import FittedView, short_labels
 
 LABEL = 6
@@ -72,14 +76,14 @@ class ReliabilityView(FittedView):
         self._drawn = (len(cloud.log), cloud.now_ms // 1000)
         rows = self.layout_rows()
         m = cloud.metrics()
-        rel = cloud.extensions.get("reliability")
-        service = cloud.extensions.get("loadbalancer")
+        rel = cloud.get(Reliability)
+        service = cloud.get(LoadBalancing)
         lines: list[Text] = [self._header(m, rel, width)]
         history = rel.history if rel is not None else []
         cells = max(8, width - LABEL - 12)
         shown = history[-cells:]
         lines.append(self._avail_line(shown, m))
-        if cloud.extensions.get("storage") is not None:
+        if cloud.get(ObjectStore) is not None:
             lines.append(self._short_line(shown, m))
         rest: list[Text] = []
         if service is not None:
@@ -160,7 +164,7 @@ class ReliabilityView(FittedView):
 
     def _data(self, cloud, m) -> list[Text]:
         out = []
-        store = cloud.extensions.get("storage")
+        store = cloud.get(ObjectStore)
         if store is not None:
             t = Text("data ", style="bold")
             lost = m.get("objects_lost", 0)
@@ -176,7 +180,7 @@ class ReliabilityView(FittedView):
                     first = min(at for _, at in status.suspect_hosts)
                     t.append(f", re-copying from {clock(int(first * 1000))}", style="dim")
             out.append(t)
-        timeline = cloud.extensions.get("timeline")
+        timeline = cloud.get(Timeline)
         if timeline is not None:
             nxt = timeline.upcoming(1)
             t = Text("next ", style="bold")
@@ -203,3 +207,6 @@ class ReliabilityView(FittedView):
                 t.append(f", {failed} failed", style="dim")
             out.append(t)
         return out
+
+
+VIEW = ReliabilityView

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from ...cloud.fleet import group_metrics
+from ...cloud.fleet import Fleet, group_metrics
 from ...cloud.hardware import Health, Rack, Zone
 from ...game.view_text import LatestExplain, band
 from .fit import FittedView, Line, join_lines, short_labels
@@ -165,7 +165,7 @@ class SchedulingView(FittedView):
         self.explained.update(session)
         wide = width >= WIDE
         cfg = cloud.scheduler.config
-        fleet = cloud.extensions.get("fleet")
+        fleet = cloud.get(Fleet)
         sched = cloud.scheduler
         live = {name: g.live() for name, g in sched.groups.items()}
         self._member_hosts = {m.host.id for members in live.values() for m in members.values()}
@@ -409,3 +409,6 @@ class SchedulingView(FittedView):
             if len(legend) <= width:
                 return Line(legend, "dim")
         return Line("▂▄▆█ use ~ degraded ✘ down", "dim")
+
+
+VIEW = SchedulingView

@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 
 from rich.text import Span, Text
 
-from ...cloud.storage import MiB, format_bytes
+from ...cloud.storage import MiB, ObjectStore, format_bytes
 from ...game.view_text import (
     LatestObject,
     RepairHistory,
@@ -215,7 +215,7 @@ class StorageView(FittedView):
         session = self.session
         cloud = session.cloud
         self._drawn = self._key()
-        store = cloud.extensions.get("storage")
+        store = cloud.get(ObjectStore)
         if store is None:
             return Text("this world has no storage cluster", style="dim")
         rows = self.layout_rows()
@@ -287,7 +287,7 @@ class StorageView(FittedView):
             (0, f"{s.overhead:.2f}x", "bold"),
             (0, cfg.placement, "bold"),
             (1, f"chunk {format_bytes(cfg.chunk_bytes).replace(' ', '')}", ""),
-            (3, f"repair {cfg.repair_mbps:g}MiB/s", "dim"),
+            (3, f"repair {cfg.repair_mibps:g}MiB/s", "dim"),
             (4, f"dead after {cfg.heartbeat_timeout_s:g}s", "dim"),
         ]
         if cfg.hedged_read_ms is not None:
@@ -455,7 +455,7 @@ class StorageView(FittedView):
         for v in under:
             u.add(LEVEL[level(v, top)], "magenta" if v else "dim")
         r = Row("repair".ljust(LABEL), "bold")
-        cap = store.config.repair_mbps * MiB
+        cap = store.config.repair_mibps * MiB
         for i, b in enumerate(done):
             a = start + i * cell
             secs = (min(a + cell, now) - a) / 1000
@@ -514,7 +514,7 @@ class StorageView(FittedView):
         pending = status.pending if status is not None else 0
         total = done + pending
         pct = 100 * done / total if total else 0
-        eta = span_text(int(pending / (store.config.repair_mbps * MiB)) * 1000 + 1000)
+        eta = span_text(int(pending / (store.config.repair_mibps * MiB)) * 1000 + 1000)
         return f"{pct:.0f}% ETA {eta}" if width >= 40 else f"{pct:.0f}%"
 
     # -- focus and status ----------------------------------------------------------------
@@ -602,3 +602,6 @@ class StorageView(FittedView):
             row.add(", ".join(lost), "red")
             out.append(row)
         return out
+
+
+VIEW = StorageView

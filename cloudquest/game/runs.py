@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..game.locations import replays_dir
-from ..game.replay import ReplayError, ReplayFile, read, record
-from ..game.session import Session
+from .locations import replays_dir
+from .replay import ReplayError, ReplayFile, read, record
+from .session import Session
 
 KEEP_PER_CHAPTER = 5
 # The wall clock that names saved runs (tests pin it for repeatable screenshots).

@@ -11,10 +11,10 @@ there replays to itself: every command's time, every step boundary (a multiple o
 world's ``tick_ms``, the only cut a per-step mechanism sees) and, in worlds without
 per-step mechanisms (event-driven only), every event's time.
 
-A moment is rebuilt from scratch by re-running the commands (``Session.execute``, with
-``stop_at_ms`` so a ``tick`` that ran past the moment stops at it, as
-``replay.rerun`` does), or reached from an earlier one by running only the commands in
-between. No Textual here.
+A moment is rebuilt from scratch by re-running the commands through the one replay road
+(:func:`~cloudquest.game.replay.play`, stopping time at the moment so a ``tick`` that ran
+past it stops there), or reached from an earlier one by running only the commands in
+between.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from ..game.replay import ReplayFile
-from ..game.schema import Chapter
-from ..game.session import Session
-from .clock import aligned
+from .replay import ReplayFile, play
+from .schema import Chapter
+from .session import Session
 
 Moment = tuple[int, int]
 MAX_MOMENTS = 100_000
@@ -41,7 +40,7 @@ class CommandSpan:
     end_event: int
 
 
-class Timeline:
+class RunTimeline:
     def __init__(self, chapter: Chapter, replay: ReplayFile) -> None:
         self.chapter = chapter
         self.replay = replay
@@ -54,16 +53,14 @@ class Timeline:
         return Session(self.chapter, self.replay.seed, sandbox=self.replay.sandbox)
 
     def _play_full(self) -> tuple[Session, list[CommandSpan]]:
-        """The whole run, the way ``replay.rerun`` plays it, noting each command's events."""
-        session = self.new_session()
-        log = session.cloud.log
-        spans = []
-        for t_ms, line in self.commands:
-            session.advance_to(t_ms)
-            before = len(log)
-            session.execute(line)
-            spans.append(CommandSpan(t_ms, line, before, len(log)))
-        session.advance_to(self.replay.end_ms)
+        """The whole run, the way a replay plays it, noting each command's events."""
+        spans: list[CommandSpan] = []
+        session = play(
+            self.new_session(),
+            self.commands,
+            self.replay.end_ms,
+            on_command=lambda t_ms, line, first, end: spans.append(CommandSpan(t_ms, line, first, end)),
+        )
         return session, spans
 
     def build(self, moment: Moment) -> Session:
@@ -75,15 +72,7 @@ class Timeline:
     def forward(self, session: Session, frm: Moment, to: Moment) -> None:
         """Move a session that stands at ``frm`` on to the later moment ``to``."""
         t, k = to
-        session.stop_at_ms = t
-        try:
-            for i in range(frm[1], k):
-                cmd_t, line = self.commands[i]
-                session.advance_to(cmd_t)
-                session.execute(line)
-            session.advance_to(t)
-        finally:
-            session.stop_at_ms = None
+        play(session, self.commands[frm[1] : k], t, stop_at_ms=t)
 
     # -- the moments ---------------------------------------------------------------------
     def _moments(self) -> list[Moment]:
@@ -93,7 +82,7 @@ class Timeline:
         steps = end // tick
         stride = tick * max(1, -(-steps // MAX_MOMENTS))
         times.update(range(0, end + 1, stride))
-        if not aligned(self.full):
+        if not self.full.steps_only:
             times.update(e.t_ms for e in self.full.cloud.log if e.t_ms <= end)
         cmd_times = [t for t, _ in self.commands]
         out: list[Moment] = []
