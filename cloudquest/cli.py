@@ -35,8 +35,7 @@ def _read_script(source: str) -> list[str]:
     """A script's lines, from a file or ``-`` (stdin): UTF-8, at most MAX_SCRIPT_BYTES,
     split on newlines only (see :func:`split_lines`). A pipe or ``/dev/stdin`` works; a
     file that never ends is cut at the limit."""
-    from .cloud.storage import format_bytes
-    from .game.limits import MAX_SCRIPT_BYTES
+    from .game.limits import MAX_SCRIPT_BYTES, mib
     from .game.parser import split_lines
     from .game.userfiles import UserFileError, decode_utf8
 
@@ -52,7 +51,7 @@ def _read_script(source: str) -> list[str]:
     except OSError as exc:
         raise CliError(f"cannot read script {name}: {exc.strerror or exc}") from None
     if len(data) > MAX_SCRIPT_BYTES:
-        raise CliError(f"script {name} is over the limit of {format_bytes(MAX_SCRIPT_BYTES)}")
+        raise CliError(f"script {name} is over the limit of {mib(MAX_SCRIPT_BYTES)}")
     try:
         return split_lines(decode_utf8(data, name))
     except UserFileError as exc:

@@ -29,3 +29,7 @@ MAX_RUN_MS = MAX_RUN_S * 1000
 MAX_CHAPTERS_SAVED = 1000  # chapters with progress in one save (the level has 18)
 MAX_ATTEMPTS = 10**9
 
+
+def mib(n: int) -> str:
+    """A byte count in MiB, the unit every file limit is given in: 1 MiB, 47.68 MiB."""
+    return f"{n / MiB:.4g} MiB"

@@ -26,8 +26,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..cloud.storage import format_bytes
-from .limits import MAX_FILE_NUMBER_CHARS, MAX_NESTING
+from .limits import MAX_FILE_NUMBER_CHARS, MAX_NESTING, mib
 
 
 class UserFileError(Exception):
@@ -57,7 +56,7 @@ def read_bytes(path: str | Path, limit: int, what: str = "the file") -> bytes:
             raise UserFileError(path, f"{what} is {kind}, not a regular file")
         size = os.fstat(fd).st_size
         if size > limit:
-            raise UserFileError(path, f"{what} is {format_bytes(size)}; the limit is {format_bytes(limit)}")
+            raise UserFileError(path, f"{what} is {mib(size)}; the limit is {mib(limit)}")
         chunks, got = [], 0
         while got <= limit:
             chunk = os.read(fd, min(1 << 20, limit + 1 - got))
@@ -66,7 +65,7 @@ def read_bytes(path: str | Path, limit: int, what: str = "the file") -> bytes:
             chunks.append(chunk)
             got += len(chunk)
         if got > limit:  # it grew while we read it
-            raise UserFileError(path, f"{what} is over the limit of {format_bytes(limit)}")
+            raise UserFileError(path, f"{what} is over the limit of {mib(limit)}")
         return b"".join(chunks)
     except OSError as exc:
         raise UserFileError(path, f"cannot read {what}: {exc.strerror or exc}") from None
