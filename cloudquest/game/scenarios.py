@@ -33,7 +33,7 @@ from typing import Annotated, Any, Union
 from pydantic import Discriminator, Field, Tag, ValidationError
 
 from ..cloud.reliability import Reliability
-from .chapters import SCENARIO_DIR, Catalogue, ChapterError, LoadProblem, load_all, load_validated
+from .chapters import SCENARIO_DIR, Catalogue, ChapterError, LoadProblem, check_reads, load_all, load_validated
 from .locations import levels_dir
 from ..cloud.loadbalancer import LoadPointSpec
 from ..cloud.timeline import TimelineEntry
@@ -153,6 +153,9 @@ def load_scenario(path: str | Path, catalogue: Catalogue | None = None) -> Loade
             problems.append(LoadProblem(doc.path, doc.line_of(loc), f"{where}: {text}"))
         raise ScenarioError(problems) from None
     objectives = scenario.objectives
+    reads = [p for i, o in enumerate(objectives or []) for p in check_reads(o.check, doc, ("objectives", i, "check"))]
+    if reads:
+        raise ScenarioError(reads)
     if objectives is None:
         objectives = [Objective.model_validate(o) for o in DEFAULT_OBJECTIVES]
     chapter = Chapter.model_construct(
