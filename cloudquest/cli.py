@@ -235,28 +235,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK if not catalogue.problems else EXIT_BAD_INPUT
 
 
-def _prove(chapter) -> list[str]:
-    """Run a chapter's reference solution (must pass) and an empty run (must fail)."""
-    from .game.session import Session
-
-    problems = []
-    s = Session(chapter, 0)
-    s.run_script(list(chapter.solution))
-    result = s.finish()
-    if not result.passed:
-        failed = [f"{o.id} ({o.evidence})" for o in result.objectives if not o.passed]
-        problems.append(f"the reference solution does not pass: {'; '.join(failed)}")
-    for t in result.transcript:
-        if t.error_kind in ("input", "internal"):
-            problems.append(f"solution command {t.line!r} was rejected: {t.output}")
-    empty = Session(chapter, 0).finish()
-    if empty.passed:
-        problems.append("an empty run passes every objective: the chapter asks nothing of the player")
-    return problems
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .game.chapters import QUIZ_FILE, ChapterError, chapter_files, load_chapter, load_quiz
+    from .game.chapters import QUIZ_FILE, ChapterError, chapter_files, load_chapter_located, load_quiz, prove
     from .game.locations import levels_dir
     from .game.quiz import QuizError, check_bank
     from .game.scenarios import ScenarioError, load_scenario, scenario_files
@@ -278,7 +258,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 load_scenario(path)
                 print(f"ok    {path}: failure scenario")
                 continue
-            chapter = load_chapter(path)
+            chapter, doc = load_chapter_located(path)
         except (ChapterError, ScenarioError) as exc:
             bad += 1
             for p in exc.problems:
@@ -288,11 +268,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             bad += 1
             print(f"{path}:1: {exc}")
             continue
-        problems = [] if args.no_run else _prove(chapter)
+        problems = [] if args.no_run else prove(chapter, doc)
         if problems:
             bad += 1
             for p in problems:
-                print(f"{path}:1: {p}")
+                print(str(p))
         else:
             proven = "" if args.no_run else ", solution passes, empty run fails"
             print(f"ok    {path}: chapter {chapter.number} {chapter.id}{proven}")

@@ -5,6 +5,8 @@ import pytest
 from cloudquest.game.parser import CommandError, split_lines, tokenize
 from cloudquest.game.registry import completions, help_index, parse, table
 
+from conftest import LEVELS
+
 
 def test_tokenize_handles_quotes_and_comments():
     assert tokenize('launch --name "web 1"  # a comment') == ["launch", "--name", "web 1"]
@@ -107,3 +109,16 @@ def test_numbers_in_the_plain_forms_are_read():
     assert parse("tick +3").values["seconds"] == 3.0
     assert parse("set replication 3").values["n"] == 3
     assert parse("put a " + "9" * 15).values["size"] == "9" * 15  # 15 digits: at the limit, read
+
+
+def test_help_explains_a_two_word_command_and_lists_a_family():
+    from cloudquest.game.chapters import load_chapter
+    from cloudquest.game.session import Session
+
+    s = Session(load_chapter(LEVELS / "02-hypervisor.yaml"), 0)
+    one = s.execute("help vm set")
+    assert one.ok and one.output.startswith("usage: vm set NAME [--weight WEIGHT]")
+    family = s.execute("help vm").output
+    assert family.count("usage: vm ") == 3  # vm create, vm delete, vm set
+    bad = s.execute("help vm nope")
+    assert not bad.ok and bad.output == "error: no command 'vm nope' (type 'help' for the list)"

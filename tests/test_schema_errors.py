@@ -60,3 +60,89 @@ def test_one_broken_chapter_does_not_stop_the_others(tmp_path):
     catalogue = load_all(tmp_path)
     assert len(catalogue.chapters) == len(list(levels.glob("0*.yaml")))
     assert len(catalogue.problems) >= 1 and "50-broken.yaml" in catalogue.problems[0].path
+
+
+def test_objectives_must_read_metrics_and_events_that_exist(tmp_path):
+    """validate names the line of a misspelt event, a where field the event does not
+    carry (inside not/after too) and a metric no mechanism publishes."""
+    import textwrap
+
+    from cloudquest.game.chapters import ChapterError, load_chapter
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            id: c
+            title: C
+            number: 50
+            sections: [2]
+            skills: [resource scheduling]
+            story: s
+            objectives:
+              - id: a
+                text: t
+                skills: [resource scheduling]
+                check: {event: launch.faild}
+              - id: b
+                text: t
+                skills: [resource scheduling]
+                check:
+                  not: {event: launch.failed, where: {colour: red}}
+              - id: c
+                text: t
+                skills: [resource scheduling]
+                check: {event: instance.running, after: {event: launch.requested, where: {size: big}}}
+              - id: d
+                text: t
+                skills: [resource scheduling]
+                check: {metric: instances_runing, op: ">", value: 0}
+            solution: [status]
+            """
+        )
+    )
+    with pytest.raises(ChapterError) as exc:
+        load_chapter(path)
+    got = [str(p) for p in exc.value.problems]
+    assert got == [
+        f"{path}:11: no mechanism emits event 'launch.faild' (did you mean 'launch.failed'? see the reference in docs/authoring.md)",
+        f"{path}:16: event launch.failed has no field 'colour' (fields: instance, type, zone, step, code, reasons)",
+        f"{path}:20: event launch.requested has no field 'size' (fields: instance, id, type, zone)",
+        f"{path}:24: no mechanism publishes metric 'instances_runing' (see the reference in docs/authoring.md)",
+    ]
+
+
+def test_a_rejected_solution_line_is_reported_at_its_own_line(tmp_path):
+    import textwrap
+
+    from cloudquest.game.chapters import load_chapter_located, prove
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            id: c
+            title: C
+            number: 50
+            sections: [2]
+            skills: [resource scheduling]
+            story: s
+            world:
+              regions: [{name: r, zones: [{name: z, racks: [{name: a, hosts: [{vcpus: 4, ram_gib: 8}]}]}]}]
+            commands: [launch]
+            objectives:
+              - id: a
+                text: t
+                skills: [resource scheduling]
+                check: {metric: instances_running, op: ">=", value: 1}
+            solution:
+              - launch --name web
+              - lunch --name db
+              - tick 30
+            """
+        )
+    )
+    chapter, doc = load_chapter_located(path)
+    assert [str(p) for p in prove(chapter, doc)] == [
+        f"{path}:17: solution command 'lunch --name db' was rejected: error: unknown command 'lunch' (did you mean 'launch'? type 'help' for the list)"
+    ]

@@ -474,11 +474,11 @@ METRICS = metrics(
     ("requests_pending", "requests of the stream not yet arrived"),
     ("requests_placed", "requests of the stream placed"),
     ("requests_rejected", "requests of the stream rejected"),
-    ("group_size.{group}", "instances in a placement group"),
-    ("group_racks.{group}", "racks a placement group spans"),
-    ("group_zones.{group}", "zones a placement group spans"),
-    ("group_max_per_rack.{group}", "the most members of a placement group on one rack"),
-    ("group_max_hops.{group}", "the longest network path between two members of a group"),
+    ("group_size.{group}", "instances in a placement group", "placement group {} has no instances yet"),
+    ("group_racks.{group}", "racks a placement group spans", "placement group {} has no instances yet"),
+    ("group_zones.{group}", "zones a placement group spans", "placement group {} has no instances yet"),
+    ("group_max_per_rack.{group}", "the most members of a placement group on one rack", "placement group {} has no instances yet"),
+    ("group_max_hops.{group}", "the longest network path between two members of a group", "placement group {} has no instances yet"),
 )
 EVENTS = events(
     ("fleet.background", "zone load_pct vcpus ram_mib", "other tenants' load was carved out of a zone"),

@@ -677,9 +677,9 @@ METRICS = metrics(
     ("ram_overcommit", "guest RAM per host RAM"),
     ("swap_used_gib", "the host's swap in use"),
     ("vm_count", "VMs on the host"),
-    ("cpu_pct.{vm}", "a VM's CPU use"),
-    ("steal_pct.{vm}", "a VM's steal time"),
-    ("response_ms.{vm}", "a latency-sensitive VM's response time"),
+    ("cpu_pct.{vm}", "a VM's CPU use", "there is no VM {} yet"),
+    ("steal_pct.{vm}", "a VM's steal time", "there is no VM {} yet"),
+    ("response_ms.{vm}", "a latency-sensitive VM's response time", "there is no latency-sensitive VM {} yet"),
 )
 EVENTS = events(
     ("vm.created", "vm vcpus ram_gib weight cap workload load pins", "a VM was created"),

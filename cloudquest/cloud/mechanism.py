@@ -35,6 +35,7 @@ class Metric:
 
     name: str
     help: str
+    absent: str = ""  # a family member not there yet, in words: "{} is not running yet"
 
     @property
     def prefix(self) -> str:
@@ -60,9 +61,11 @@ class EventKind:
     help: str = ""
 
 
-def metrics(*pairs: tuple[str, str]) -> tuple[Metric, ...]:
-    """``metrics(("objects", "objects stored"), ...)``: a mechanism's metric table."""
-    return tuple(Metric(name, help) for name, help in pairs)
+def metrics(*rows: tuple[str, ...]) -> tuple[Metric, ...]:
+    """``metrics(("objects", "objects stored"), ...)``: a mechanism's metric table. A
+    family's row may add how a member reads when it is not there yet:
+    ``("running.{instance}", "whether an instance is running", "{} is not running yet")``."""
+    return tuple(Metric(*row) for row in rows)
 
 
 def events(*rows: tuple[str, str, str]) -> tuple[EventKind, ...]:

@@ -361,7 +361,7 @@ METRICS = metrics(
     ("incidents", "incidents so far"),
     ("incidents_open", "incidents not yet recovered"),
     ("time_to_recover_s", "the worst incident's time to recover"),
-    ("time_to_recover_s.{incident}", "one incident's time to recover"),
+    ("time_to_recover_s.{incident}", "one incident's time to recover", "incident {} has not happened yet"),
     ("verify_passed", "seeds the last verify passed"),
 )
 EVENTS = events(

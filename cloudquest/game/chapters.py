@@ -6,13 +6,16 @@ allowed)`` and skipped; the other chapters still load.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from .checks import AllCheck, AnyCheck, EventCheck, MetricCheck, NotCheck
 from .locations import levels_dir
+from .mechanism import event_table, metric_of
 from .registry import table
 from .schema import Chapter, QuizBank, Strict
 from .yamlfile import LocatedYaml, YamlError, load_file
@@ -128,13 +131,84 @@ def describe_errors(exc: ValidationError, doc: LocatedYaml, root: type[Strict]) 
 
 
 def _semantic_checks(chapter: Chapter, doc: LocatedYaml) -> list[LoadProblem]:
-    """What the schema alone cannot know: the commands it enables exist."""
+    """What the schema alone cannot know: the commands it enables exist, and its
+    objectives read metrics and events some mechanism publishes."""
     problems = []
     commands = table()
     for i, verb in enumerate(chapter.commands):
         if verb not in commands:
             known = ", ".join(sorted(commands))
             problems.append(LoadProblem(doc.path, doc.line_of(("commands", i)), f"unknown command {verb!r} (commands: {known})"))
+    for i, objective in enumerate(chapter.objectives):
+        problems += check_reads(objective.check, doc, ("objectives", i, "check"))
+    return problems
+
+
+def check_reads(check: Any, doc: LocatedYaml, loc: tuple) -> list[LoadProblem]:
+    """Every metric and event kind a check reads (inside ``all``, ``any``, ``not`` and
+    ``after`` too) is published by some mechanism, and every ``where`` field is one its
+    event carries: a typo here would make an objective that can never pass."""
+    events = event_table()
+    problems: list[LoadProblem] = []
+
+    def event(kind: str, where: dict, at: tuple) -> None:
+        declared = events.get(kind)
+        if declared is None:
+            close = difflib.get_close_matches(kind, list(events), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(LoadProblem(doc.path, doc.line_of(at + ("event",)), f"no mechanism emits event {kind!r} ({hint}see the reference in docs/authoring.md)"))
+            return
+        for key in where:
+            if key not in declared.fields:
+                fields = ", ".join(declared.fields) or "none"
+                problems.append(LoadProblem(doc.path, doc.line_of(at + ("where", key)), f"event {kind} has no field {key!r} (fields: {fields})"))
+
+    def walk(c: Any, at: tuple) -> None:
+        if isinstance(c, MetricCheck):
+            if metric_of(c.metric) is None:
+                problems.append(LoadProblem(doc.path, doc.line_of(at + ("metric",)), f"no mechanism publishes metric {c.metric!r} (see the reference in docs/authoring.md)"))
+        elif isinstance(c, EventCheck):
+            event(c.event, c.where, at)
+            if c.after is not None:
+                event(c.after.event, c.after.where, at + ("after",))
+        elif isinstance(c, AllCheck):
+            for n, sub in enumerate(c.all):
+                walk(sub, at + ("all", n))
+        elif isinstance(c, AnyCheck):
+            for n, sub in enumerate(c.any):
+                walk(sub, at + ("any", n))
+        elif isinstance(c, NotCheck):
+            walk(c.not_, at + ("not",))
+
+    walk(check, loc)
+    return problems
+
+
+def prove(chapter: Chapter, doc: LocatedYaml | None = None) -> list[LoadProblem]:
+    """Run a chapter's reference solution (it must pass, and no line of it may be
+    rejected) and an empty run (it must fail). Each problem is reported at the line it
+    comes from: a rejected solution command at its own line."""
+    from .session import Session
+
+    path = doc.path if doc is not None else chapter.id
+
+    def line(loc: tuple) -> int:
+        return doc.line_of(loc) if doc is not None else 1
+
+    problems = []
+    s = Session(chapter, 0)
+    for i, text in enumerate(chapter.solution):
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        outcome = s.execute(text)
+        if outcome.error_kind in ("input", "internal"):
+            problems.append(LoadProblem(path, line(("solution", i)), f"solution command {text!r} was rejected: {outcome.output}"))
+    result = s.finish()
+    if not result.passed:
+        failed = [f"{o.id} ({o.evidence})" for o in result.objectives if not o.passed]
+        problems.append(LoadProblem(path, line(("solution",)), f"the reference solution does not pass: {'; '.join(failed)}"))
+    if Session(chapter, 0).finish().passed:
+        problems.append(LoadProblem(path, line(("objectives",)), "an empty run passes every objective: the chapter asks nothing of the player"))
     return problems
 
 
@@ -159,11 +233,16 @@ def load_validated(path: str | Path, model: type[M], shape: str) -> tuple[M, Loc
 
 def load_chapter(path: str | Path) -> Chapter:
     """Load one chapter file or raise :class:`ChapterError` with every problem found."""
+    return load_chapter_located(path)[0]
+
+
+def load_chapter_located(path: str | Path) -> tuple[Chapter, LocatedYaml]:
+    """Like :func:`load_chapter`, with the file's lines (to report later problems at)."""
     chapter, doc = load_validated(path, Chapter, "a chapter file must be a mapping of keys (id, title, ...)")
     problems = _semantic_checks(chapter, doc)
     if problems:
         raise ChapterError(problems)
-    return chapter
+    return chapter, doc
 
 
 def load_quiz(path: str | Path | None = None) -> QuizBank:

@@ -87,6 +87,26 @@ class EventWatcher:
         return f"{c.event}{where}{after}{times}"
 
 
+def absent_metric(name: str) -> str:
+    """A metric that is not there yet, read as what it measures (never as a list of
+    metric names): "api is not running yet", "this world has no storage cluster"."""
+    from .mechanism import metric_of
+
+    found = metric_of(name)
+    if found is None:
+        return f"{name} is not measured in this world"
+    mechanism, metric = found
+    if metric.family:
+        member = name[len(metric.prefix) :]
+        return metric.absent.format(member) if metric.absent else f"{metric.help}: nothing for {member} yet"
+    return f"{metric.help}: not measured here (this world has no {mechanism.name} section)"
+
+
+def _once(details: Any) -> list[str]:
+    """Each piece of evidence once, in order (two checks can fail for the same reason)."""
+    return list(dict.fromkeys(details))
+
+
 @dataclass
 class Verdict:
     ok: bool
@@ -116,8 +136,7 @@ class CheckEvaluator:
         check = self.check if check is None else check
         if isinstance(check, MetricCheck):
             if check.metric not in metrics:
-                shown = ", ".join(sorted(k for k in metrics if "." not in k))
-                return Verdict(False, f"metric {check.metric} does not exist here (metrics: {shown})")
+                return Verdict(False, absent_metric(check.metric))
             value = metrics[check.metric]
             ok = OPS[check.op](value, check.value)
             return Verdict(ok, f"{check.metric}={_fmt(value)} (needs {check.op} {_fmt(check.value)})")
@@ -135,12 +154,12 @@ class CheckEvaluator:
             parts = [self.evaluate(metrics, c) for c in check.all]
             ok = all(p.ok for p in parts)
             shown = parts if ok else [p for p in parts if not p.ok]
-            return Verdict(ok, "; ".join(p.detail for p in shown))
+            return Verdict(ok, "; ".join(_once(p.detail for p in shown)))
         if isinstance(check, AnyCheck):
             parts = [self.evaluate(metrics, c) for c in check.any]
             ok = any(p.ok for p in parts)
             shown = [p for p in parts if p.ok] if ok else parts
-            return Verdict(ok, ("; " if ok else " or ").join(p.detail for p in shown[: 1 if ok else None]))
+            return Verdict(ok, ("; " if ok else " or ").join(_once(p.detail for p in shown[: 1 if ok else None])))
         if isinstance(check, NotCheck):
             inner = self.evaluate(metrics, check.not_)
             if inner.ok:

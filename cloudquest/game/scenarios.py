@@ -35,7 +35,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError
 from ..cloud.loadbalancer import LoadPointSpec
 from ..cloud.reliability import Reliability
 from ..cloud.timeline import TimelineEntry
-from .chapters import SCENARIO_DIR, Catalogue, ChapterError, LoadProblem, load_all, load_validated
+from .chapters import SCENARIO_DIR, Catalogue, ChapterError, LoadProblem, check_reads, load_all, load_validated
 from .locations import levels_dir
 from .parser import parse_seed, shown
 from .schema import Chapter, Objective, Strict, World
@@ -154,6 +154,9 @@ def load_scenario(path: str | Path, catalogue: Catalogue | None = None) -> Loade
             problems.append(LoadProblem(doc.path, doc.line_of(loc), f"{where}: {text}"))
         raise ScenarioError(problems) from None
     objectives = scenario.objectives
+    reads = [p for i, o in enumerate(objectives or []) for p in check_reads(o.check, doc, ("objectives", i, "check"))]
+    if reads:
+        raise ScenarioError(reads)
     if objectives is None:
         objectives = [Objective.model_validate(o) for o in DEFAULT_OBJECTIVES]
     chapter = Chapter.model_construct(

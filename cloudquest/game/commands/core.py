@@ -25,10 +25,15 @@ command = CommandSet()
 MAX_TICK_S = 7 * 24 * 3600
 
 
-@command("help", "list the commands, or explain one", args=[Param("verb", "a command", required=False)])
-def help_(session: "Session", verb: str | None) -> str:
+@command(
+    "help",
+    "list the commands, or explain one",
+    args=[Param("verb", "a command", required=False), Param("sub", "the second word of a two-word command", required=False)],
+)
+def help_(session: "Session", verb: str | None, sub: str | None) -> str:
     if verb is None:
         return help_index(session.enabled)
+    verb = f"{verb} {sub}".lower() if sub else verb.lower()
     spec = table().get(verb)
     if spec is None:
         subs = sorted(v for v in session.enabled if v.startswith(verb + " "))
@@ -240,7 +245,7 @@ MECHANISM = Mechanism(
         ("ram_alloc_pct", "the share of the fleet's RAM allocated"),
         ("faults_injected", "faults injected"),
         ("api_calls", "API calls made"),
-        ("running.{instance}", "whether an instance is running"),
+        ("running.{instance}", "whether an instance is running", "{} is not running yet"),
     ),
     events=events(
         ("world.created", "hosts zones", "the world was built"),
