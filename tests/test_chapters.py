@@ -46,9 +46,11 @@ def test_every_objective_and_the_chapter_name_real_skills_and_sections(path):
     chapter = load_chapter(path)
     assert chapter.story.strip()
     assert all(1 <= s <= 20 for s in chapter.sections)
+    proved = set()
     for o in chapter.objectives:
-        assert set(o.skills) <= set(chapter.skills) | set(o.skills)
-        assert o.skills
+        assert o.skills and set(o.skills) <= set(chapter.skills), f"{o.id} proves a skill the chapter does not list"
+        proved |= set(o.skills)
+    assert proved == set(chapter.skills), "a chapter skill no objective proves"
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])

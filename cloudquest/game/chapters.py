@@ -141,6 +141,14 @@ def _semantic_checks(chapter: Chapter, doc: LocatedYaml) -> list[LoadProblem]:
             problems.append(LoadProblem(doc.path, doc.line_of(("commands", i)), f"unknown command {verb!r} (commands: {known})"))
     for i, objective in enumerate(chapter.objectives):
         problems += check_reads(objective.check, doc, ("objectives", i, "check"))
+        # An objective proves only skills the chapter teaches (the completion check counts them).
+        for k, skill in enumerate(objective.skills):
+            if skill not in chapter.skills:
+                problems.append(LoadProblem(doc.path, doc.line_of(("objectives", i, "skills", k)), f"objective {objective.id} proves {skill!r}, which the chapter's skills do not list (skills: {', '.join(chapter.skills)})"))
+    proved = {s for o in chapter.objectives for s in o.skills}
+    for k, skill in enumerate(chapter.skills):
+        if skill not in proved:
+            problems.append(LoadProblem(doc.path, doc.line_of(("skills", k)), f"no objective proves the chapter's skill {skill!r}"))
     return problems
 
 

@@ -135,6 +135,9 @@ def play(
     run it, then advance to ``until_ms``. Replays, the replay viewer's moments and forks,
     the quiz's questions about the player's runs and ``verify`` all come through here.
 
+    A recorded command always ran exactly at its time, so a command whose time the run
+    has already passed means the log was edited: :class:`ReplayError`.
+
     With ``stop_at_ms`` time stops there: a command given later is not run, and a
     ``tick`` that would run past it is cut short (and logged as cut, so a fork made from
     that moment replays to itself). ``on_command(t_ms, line, first_event, end_event)`` is
@@ -145,6 +148,11 @@ def play(
         for t_ms, line in commands:
             if stop_at_ms is not None and t_ms > stop_at_ms:
                 break
+            if t_ms < session.cloud.now_ms:
+                raise ReplayError(
+                    f"command {line!r} is recorded at t={t_ms / 1000:g}s, but the run was already at "
+                    f"t={session.cloud.now_ms / 1000:g}s: the file was edited"
+                )
             session.advance_to(t_ms)
             before = len(log)
             session.execute(line)

@@ -93,6 +93,7 @@ class Chapter(Strict):
         return objectives
 
 
+
 # -- the quiz bank ----------------------------------------------------------------------
 class Question(Strict):
     """What every quiz question has."""
