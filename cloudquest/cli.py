@@ -637,6 +637,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .game.session import WorldError
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -648,6 +650,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a reader that went away is found out here, not at exit
         return code
     except CliError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    except WorldError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -30,6 +30,10 @@ OptName = Field(default=None, pattern=NAME_PATTERN)
 
 # The hardware a world builds, by kind (every one has an id and a health).
 HARDWARE_KINDS = ("region", "zone", "rack", "host", "disk", "link")
+# How big a world may be: chapters are small, sandbox worlds may be large but bounded
+# (a step must stay cheap, and a world must fit in memory).
+MAX_WORLD_HOSTS = 20_000
+MAX_WORLD_DISKS = 200_000
 
 
 class Strict(BaseModel):
@@ -114,6 +118,21 @@ class CoreWorld(Strict):
     regions: list[RegionSpec] = Field(default_factory=list)
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
     instances: list[InstanceSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "CoreWorld":
+        hosts = disks = 0
+        for region in self.regions:
+            for zone in region.zones:
+                for rack in zone.racks:
+                    for h in rack.hosts:
+                        hosts += h.count
+                        disks += h.count * (sum(d.count for d in h.disks) if h.disks else 1)
+        if hosts > MAX_WORLD_HOSTS:
+            raise ValueError(f"the world has {hosts} hosts; a world may have at most {MAX_WORLD_HOSTS}")
+        if disks > MAX_WORLD_DISKS:
+            raise ValueError(f"the world has {disks} disks; a world may have at most {MAX_WORLD_DISKS}")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> "CoreWorld":

@@ -196,7 +196,7 @@ def prove(chapter: Chapter, doc: LocatedYaml | None = None) -> list[LoadProblem]
     """Run a chapter's reference solution (it must pass, and no line of it may be
     rejected) and an empty run (it must fail). Each problem is reported at the line it
     comes from: a rejected solution command at its own line."""
-    from .session import Session
+    from .session import Session, WorldError
 
     path = doc.path if doc is not None else chapter.id
 
@@ -204,7 +204,10 @@ def prove(chapter: Chapter, doc: LocatedYaml | None = None) -> list[LoadProblem]
         return doc.line_of(loc) if doc is not None else 1
 
     problems = []
-    s = Session(chapter, 0)
+    try:
+        s = Session(chapter, 0)
+    except WorldError as exc:
+        return [LoadProblem(path, line(("world",)), str(exc))]
     for i, text in enumerate(chapter.solution):
         if not text.strip() or text.lstrip().startswith("#"):
             continue

@@ -20,9 +20,12 @@ class QuizError(Exception):
 
 
 def predict_answer(q: PredictQuestion) -> float:
-    from .session import Session, free_play_chapter
+    from .session import Session, WorldError, free_play_chapter
 
-    session = Session(free_play_chapter(q.world, f"quiz-{q.id}", q.id), 0, sandbox=True)
+    try:
+        session = Session(free_play_chapter(q.world, f"quiz-{q.id}", q.id), 0, sandbox=True)
+    except WorldError as exc:
+        raise QuizError(f"question {q.id}: {exc}") from None
     for line in q.commands:
         outcome = session.execute(line)
         if outcome.error_kind in ("input", "internal"):

@@ -69,6 +69,11 @@ class RunResult:
 SANDBOX_ID = "sandbox"
 
 
+class WorldError(Exception):
+    """A valid world that cannot be built as written (an object no disks can hold, an
+    instance no host can take): one line saying why."""
+
+
 def new_cloud(world: World | dict[str, Any], seed: int | random.Random = 0) -> Cloud:
     """A cloud built from a world (a dict is validated first, as a world file would be)
     with every registered mechanism its sections switch on."""
@@ -100,7 +105,12 @@ class Session:
         self.chapter = chapter
         self.seed = int(seed)
         self.sandbox = sandbox
-        self.cloud = new_cloud(chapter.world, self.seed)
+        try:
+            self.cloud = new_cloud(chapter.world, self.seed)
+            for inst in chapter.world.instances:
+                self.cloud.control.launch(inst.name, inst.type, inst.zone, instant=True)
+        except CloudError as exc:
+            raise WorldError(f"the world of {chapter.id} cannot be built: {exc.code}: {exc.message}") from None
         if sandbox:
             self.enabled = set(table())
         else:
@@ -113,8 +123,6 @@ class Session:
         self.state: dict[str, Any] = {}  # per-command scratch (e.g. what chapter 0 traced)
         self.stop_at_ms: int | None = None  # rebuilding a moment of a replay: time stops here
         self.effective_line: str | None = None
-        for inst in chapter.world.instances:
-            self.cloud.control.launch(inst.name, inst.type, inst.zone, instant=True)
         self.sample()
 
     # -- the one road ----------------------------------------------------------------

@@ -203,8 +203,15 @@ class CloudQuestApp(App[int]):
 
         self._to_title()
         self.push_screen(LevelMapScreen())
+        from ..game.session import Session, WorldError
+
         note = "You jumped ahead: earlier chapters explain the basics this one builds on." if jumped else ""
-        self.push_screen(ChapterScreen(chapter, seed=self.seed, note=note, running=self.live_clock))
+        try:
+            session = Session(chapter, self.seed)
+        except WorldError as exc:
+            self.notify(str(exc), title="This chapter cannot start", severity="error", timeout=15)
+            return
+        self.push_screen(ChapterScreen(chapter, session, note=note, running=self.live_clock))
 
     def open_quiz(self) -> None:
         from .screens.quiz import QuizScreen
