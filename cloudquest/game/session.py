@@ -114,7 +114,9 @@ class Session:
         self.stop_at_ms: int | None = None  # rebuilding a moment of a replay: time stops here
         self.effective_line: str | None = None
         for inst in chapter.world.instances:
-            self.cloud.control.launch(inst.name, inst.type, inst.zone, instant=True)
+            self.cloud.control.launch(
+                inst.name, inst.type, inst.zone, instant=True, subnet=inst.subnet, security_groups=inst.groups
+            )
         self.sample()
 
     # -- the one road ----------------------------------------------------------------
