@@ -390,6 +390,7 @@ class ControlPlane:
         host.claim(itype.vcpus, itype.ram_mib)
         inst.host, inst.cpu_claimed, inst.error = host, True, None
         inst.starts += 1
+        inst.steps = []  # describe shows this run of the pipeline
         host.instances[name] = inst
         cloud.scheduler.commit(req, host, inst)
         inst.state = "pending"

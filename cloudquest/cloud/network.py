@@ -864,9 +864,9 @@ class Network:
             found = self.public_of(eni, eni.private_ip)
             inst.public_ip = found[0] if found else None
 
-    def _emit(self, kind: str, **data: Any) -> None:
+    def _emit(self, event: str, /, **data: Any) -> None:
         if self.cloud is not None:
-            self.cloud.emit(kind, **data)
+            self.cloud.emit(event, **data)
 
     def _changed(self, action: str, resource: str, detail: str, subnet: str | None = None) -> None:
         """One change through the API: logged as a call (CloudTrail) and as what changed."""
@@ -955,7 +955,7 @@ class Network:
                 eni=eni.id,
                 address=now[0] if now else "",
                 was=was or "",
-                kind=("elastic" if now[1] != "auto" else "auto") if now else "none",
+                source=("elastic" if now[1] != "auto" else "auto") if now else "none",
                 changed=(now[0] if now else "") != (was or ""),
                 reason="start",
             )
@@ -980,7 +980,7 @@ class Network:
             eni.before_stop = found[0] if found else None
             dropped = self._drop_auto_public(eni, to_back=True)
             if dropped:
-                self._emit("address.public", instance=inst.name, eni=eni.id, address="", was=dropped, kind="auto", changed=True, reason="stop")
+                self._emit("address.public", instance=inst.name, eni=eni.id, address="", was=dropped, source="auto", changed=True, reason="stop")
             self._sync_instance(eni)
         self.version += 1
 
@@ -1429,7 +1429,7 @@ class Network:
         detail = f"{eip.address} -> {eni.id} {ip}" + (f" (moved from {was})" if was else "")
         self._changed("AssociateAddress", name, detail, subnet=eni.subnet.id)
         if replaced and eni.instance:
-            self._emit("address.public", instance=eni.instance, eni=eni.id, address=eip.address, was=replaced, kind="elastic", changed=True, reason="eip-associate")
+            self._emit("address.public", instance=eni.instance, eni=eni.id, address=eip.address, was=replaced, source="elastic", changed=True, reason="eip-associate")
         return eip, eni, was
 
     def _restore_auto(self, eni: Eni) -> None:
@@ -1580,5 +1580,5 @@ EVENTS = events(
         "src dst proto port verdict hop where rule via cross_zone src_host dst_host vni",
         "a packet and its reply were traced hop by hop",
     ),
-    ("address.public", "instance eni address was kind changed reason", "an interface's public address changed (stop, start, Elastic IP)"),
+    ("address.public", "instance eni address was source changed reason", "an interface's public address changed (stop, start, Elastic IP)"),
 )
