@@ -93,22 +93,24 @@ def focus_subnet(net: Network) -> "Subnet | None":
     return next(iter(net.subnets.values()), None)
 
 
-def subnet_text(net: Network, s: "Subnet") -> str:
+def subnet_text(net: Network, s: "Subnet", limit: int = 8) -> str:
+    """A subnet in words; the address summary comes last, where a short console shows it."""
     table = net.route_table_of(s)
     kind = "public (its route table sends 0.0.0.0/0 to an internet gateway)" if net.is_public(s) else "private (no route to an internet gateway)"
     region = net.region_of(s.zone)
-    lines = [
-        f"subnet {s.id}: {s.cidr} in {s.zone}, VPC {s.vpc}; {kind}",
-        f"  addresses: {s.usable} usable of {s.cidr.num_addresses}, {len(s.in_use)} in use, {s.free} free"
-        + ("; launches here get a public IPv4" if s.public else ""),
-        "  reserved: " + ", ".join(f"{a} ({s.reserved_role(a)})" for a in s.reserved()),
-        f"  route table {table.name}" + (" (the VPC's main table)" if table.main else "") + f", network ACL {s.nacl}",
-    ]
-    for line in route_lines(net, table):
-        lines.append(f"    {line}")
-    enis = [e for e in net.enis.values() if e.subnet is s]
-    for e in sorted(enis, key=lambda e: e.id):
+    lines = [f"subnet {s.id}: {s.cidr} in {s.zone}, VPC {s.vpc}; {kind}"]
+    enis = sorted((e for e in net.enis.values() if e.subnet is s), key=lambda e: e.id)
+    for e in enis[:limit]:
         lines.append(f"  {eni_line(net, e)}  ({dns_private(e.private_ip, region)})")
+    if len(enis) > limit:
+        lines.append(f"  ... and {len(enis) - limit} more interfaces (eni show)")
+    lines.append(f"  route table {table.name}" + (" (the VPC's main table)" if table.main else "") + f", network ACL {s.nacl}:")
+    lines.extend(f"    {line}" for line in route_lines(net, table))
+    lines.append("  reserved: " + ", ".join(f"{a} ({s.reserved_role(a)})" for a in s.reserved()))
+    lines.append(
+        f"  addresses: {s.usable} usable of {s.cidr.num_addresses}, {len(s.in_use)} in use, {s.free} free"
+        + ("; launches here get a public IPv4" if s.public else "")
+    )
     return "\n".join(lines)
 
 
