@@ -31,8 +31,8 @@ def fleet(n_hosts: int) -> dict:
             for r in range(racks_total // len(ZONES) + (1 if zi < racks_total % len(ZONES) else 0))
         ]
         zones.append({"name": z, "racks": racks})
-    subnets = [{"zone": z, "cidr": f"10.{i}.0.0/16"} for i, z in enumerate(ZONES)]
-    return {"regions": [{"name": "r", "zones": zones}], "network": {"vpc": "10.0.0.0/8", "subnets": subnets}}
+    subnets = [{"zone": z, "cidr": f"10.0.{64 * i}.0/18"} for i, z in enumerate(ZONES)]  # 16,379 usable each
+    return {"regions": [{"name": "r", "zones": zones}], "network": {"vpc": "10.0.0.0/16", "subnets": subnets}}
 
 
 def launches_per_second(n_hosts: int, n_launches: int, repeats: int = 3) -> tuple[float, int]:

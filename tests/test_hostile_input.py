@@ -165,7 +165,7 @@ CHAPTER_CASES = [
     Case("chapter-50-mb", VALIDATE, 2, "the limit is 1 MiB", suffix=".yaml", make=make_huge_chapter),
     Case("chapter-is-a-fifo", VALIDATE, 2, "the file is a pipe, not a regular file", suffix=".yaml", make=_fifo),
     Case("sandbox-world-python-tag", ["play", "sandbox", "--world", "{file}"], 2, "the tag !!python/object/apply:os.system", file="python-tag.yaml"),
-    Case("world-subnet-29", ["play", "sandbox", "--world", "{file}"], 2, "subnet 10.0.0.0/29: the prefix must be /16 to /28", file="world-subnet-29.yaml"),
+    Case("world-subnet-29", ["play", "sandbox", "--world", "{file}"], 2, "subnet 10.0.0.0/29: a /29 is too small; AWS allows /16 to /28", file="world-subnet-29.yaml"),
     Case("world-200000-hosts", ["play", "sandbox", "--world", "{file}"], 2, "the world has 200000 hosts; a world may have at most 20000", file="world-200000-hosts.yaml"),
     Case("world-unplaceable-object", ["play", "sandbox", "--world", "{file}"], 2, "the world of sandbox cannot be built: InsufficientCapacity: world section storage: chunk 0 of logs needs 3 hosts", file="world-unplaceable-object.yaml"),
 ]

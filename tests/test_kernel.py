@@ -82,10 +82,12 @@ def test_terminate_releases_cpu_ram_disk_ip_and_firewall():
     booted(cloud)
     host, disk, ip = inst.host, inst.disk, inst.private_ip
     assert host.used_vcpus == 2 and disk.used_gib == 32
+    assert cloud.network.security_groups["default"].members == {"eni-web"}
     cloud.control.terminate("web")
     assert (host.used_vcpus, host.used_ram_mib, disk.used_gib) == (0, 0, 0)
     assert ip not in cloud.network.ipam.subnet_for_zone("zb").in_use
-    assert "web" not in cloud.network.security_groups["default"].members
+    assert cloud.network.security_groups["default"].members == set()
+    assert "eni-web" not in cloud.network.enis
     with pytest.raises(CloudError, match="already terminated"):
         cloud.control.terminate("web")
 

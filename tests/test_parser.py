@@ -62,7 +62,7 @@ def test_not_enabled_names_what_is():
 def test_options_in_any_order_and_with_equals():
     p = parse("launch --zone=za --type nano --name web")
     assert p.spec.verb == "launch"
-    assert p.values == {"type": "nano", "zone": "za", "name": "web", "group": None}
+    assert p.values == {"type": "nano", "zone": "za", "name": "web", "group": None, "subnet": None, "sg": None}
     p = parse("launch")
     assert p.values["type"] == "small"
 

@@ -159,7 +159,7 @@ class Cloud:
             "api_calls": self.log.count("api.call"),
         }
         for inst in self.control.instances.values():
-            if inst.alive:
+            if inst.exists:
                 out[f"running.{inst.name}"] = int(inst.state == "running")
         return out
 

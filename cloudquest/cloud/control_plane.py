@@ -18,9 +18,17 @@ and fails fast with the error AWS would give (``InsufficientInstanceCapacity`` w
 in the zone can take the size). A step that fails later (its host died mid-launch)
 releases everything claimed so far; a launch never leaves anything half-allocated.
 
+``StopInstances`` hands the host's CPU and RAM back (the instance keeps its name, its
+network interfaces and private addresses; its auto-assigned public address goes back to
+the pool); ``StartInstances`` runs the pipeline again from ``find_server``, in the zone of
+the instance's subnet, so it may well land on another host, and gets a new public
+address unless an Elastic IP holds it.
+
 Where the game simplifies: the root volume lives on the host's own disk (real EC2 mostly
-boots from network-attached EBS volumes), and step times are round figures, the boot
-time drawn from the session's seeded random generator.
+boots from network-attached EBS volumes), so a stop gives the disk block back and a start
+carves a fresh one (an EBS root volume would survive the stop; an instance-store one
+cannot be stopped at all); step times are round figures, the boot time drawn from the
+session's seeded random generator.
 """
 
 from __future__ import annotations
@@ -67,21 +75,28 @@ class Instance:
     id: str
     type: InstanceType
     zone: str | None
-    state: str = "pending"  # pending | running | impaired | terminated | failed
+    state: str = "pending"  # pending | running | impaired | stopped | terminated | failed
     host: Host | None = None
     disk: Disk | None = None
     private_ip: str | None = None
     public_ip: str | None = None
+    subnet: str | None = None  # the subnet its primary network interface is in
     security_groups: list[str] = field(default_factory=list)
     launched_ms: int = 0
     steps: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None
     cpu_claimed: bool = False
     disk_claimed: bool = False
+    starts: int = 0  # StartInstances calls: a start that fails goes back to stopped
 
     @property
     def alive(self) -> bool:
         return self.state in ("pending", "running", "impaired")
+
+    @property
+    def exists(self) -> bool:
+        """Alive or stopped: it still holds its name and its network interfaces."""
+        return self.state not in ("terminated", "failed")
 
 
 class NetworkPort(Protocol):
@@ -91,7 +106,9 @@ class NetworkPort(Protocol):
     the ``assign_nic`` and ``configure_firewall`` answers are the fields of their
     ``launch.step`` events."""
 
-    def launch_zones(self, zone: str | None, zones: list[str]) -> tuple[str, ...]: ...
+    def launch_zones(
+        self, zone: str | None, zones: list[str], subnet: str | None = None, groups: tuple[str, ...] = (), name: str = ""
+    ) -> tuple[str, ...]: ...
 
     def reserve(self, inst: "Instance") -> None: ...
 
@@ -100,6 +117,8 @@ class NetworkPort(Protocol):
     def configure_firewall(self, inst: "Instance") -> dict[str, Any]: ...
 
     def release(self, inst: "Instance") -> None: ...
+
+    def stop(self, inst: "Instance") -> None: ...
 
 
 class ControlPlane:
@@ -131,7 +150,7 @@ class ControlPlane:
         while True:
             self._counter += 1
             name = f"i{self._counter}"
-            if name not in self.instances or not self.instances[name].alive:
+            if name not in self.instances or not self.instances[name].exists:
                 return name
 
     # -- RunInstances ----------------------------------------------------------------
@@ -144,10 +163,14 @@ class ControlPlane:
         instant: bool = False,
         group: str | None = None,
         host: str | None = None,
+        subnet: str | None = None,
+        security_groups: tuple[str, ...] | list[str] = (),
     ) -> Instance:
         """RunInstances. ``instant`` runs every step at once: for instances that a world
         says are already running when the story starts. ``group`` names a placement
-        group; ``host`` asks for one host (still checked by every scheduler filter)."""
+        group; ``host`` asks for one host (still checked by every scheduler filter);
+        ``subnet`` and ``security_groups`` place its network interface (by default the
+        zone's subnet of the default VPC, and that VPC's default group)."""
         cloud = self.cloud
         if group is not None and group not in cloud.scheduler.groups:
             known = ", ".join(cloud.scheduler.groups) or "none"
@@ -170,10 +193,24 @@ class ControlPlane:
                 "InvalidParameterValue",
                 f"bad name {name!r} (use lower-case letters, digits and '-', starting with a letter)",
             )
-        if name in self.instances and self.instances[name].alive:
+        if name in self.instances and self.instances[name].exists:
             raise CloudError("InvalidParameterValue", f"an instance named {name!r} already exists")
         network = self._network()
-        zones = network.launch_zones(zone, list(cloud.hardware.zones))
+        try:
+            if subnet is None and not security_groups:
+                zones = network.launch_zones(zone, list(cloud.hardware.zones))
+            else:
+                zones = network.launch_zones(
+                    zone, list(cloud.hardware.zones), subnet=subnet, groups=tuple(security_groups), name=name
+                )
+        except CloudError as exc:
+            if exc.code == "InsufficientFreeAddressesInSubnet":
+                # refused for want of an address: the API answers at once, and the log keeps it
+                cloud.emit(
+                    "launch.failed", instance=name, type=itype.name, zone=zone or "", step="assign_nic",
+                    code=exc.code, reasons=exc.message,
+                )
+            raise
         cloud.api_call("RunInstances", instance=name, type=itype.name, zone=zone or "")
         # Step 1 runs within the API call: a capacity error is the call's answer (and,
         # like every API error, it is logged).
@@ -203,6 +240,8 @@ class ControlPlane:
             itype,
             host.rack.zone.id,
             launched_ms=cloud.clock.now_ms,
+            subnet=subnet,
+            security_groups=list(security_groups),
         )
         self.instances[name] = inst
         host.claim(itype.vcpus, itype.ram_mib)
@@ -300,13 +339,70 @@ class ControlPlane:
     def _fail(self, inst: Instance, step: str, code: str, message: str) -> None:
         inst.error = f"{code}: {message}"
         self.cloud.emit("launch.failed", instance=inst.name, step=step, code=code, reasons=message, zone=inst.zone or "")
+        if inst.starts:  # a restart that failed: the instance is stopped again, its interfaces kept
+            self._release_hardware(inst)
+            self._network().stop(inst)
+            inst.host, inst.disk, inst.state = None, None, "stopped"
+            return
         self._release(inst)
         inst.state = "failed"
+
+    # -- StopInstances and StartInstances -----------------------------------------------
+    def stop(self, name: str) -> Instance:
+        """StopInstances: the guest shuts down and its host's CPU, RAM and disk block go
+        back; its network interfaces and private addresses stay, its auto-assigned
+        public address does not."""
+        inst = self.get(name)
+        if inst.state not in ("running", "impaired"):
+            hint = " (wait until it is running)" if inst.state == "pending" else ""
+            raise CloudError("IncorrectInstanceState", f"instance {name} is {inst.state}: only a running instance stops{hint}")
+        cloud = self.cloud
+        cloud.api_call("StopInstances", instance=name)
+        host = inst.host
+        self._release_hardware(inst)
+        self._network().stop(inst)
+        inst.host, inst.disk, inst.state = None, None, "stopped"
+        cloud.emit("instance.stopped", instance=name, host=host.id if host else "")
+        return inst
+
+    def start(self, name: str) -> Instance:
+        """StartInstances: the pipeline again from find_server, in the zone of the
+        instance's subnet (its interfaces cannot leave their zone)."""
+        inst = self.get(name)
+        if inst.state != "stopped":
+            raise CloudError("IncorrectInstanceState", f"instance {name} is {inst.state}: only a stopped instance starts")
+        cloud = self.cloud
+        zone = inst.zone or ""
+        cloud.api_call("StartInstances", instance=name, zone=zone)
+        itype = inst.type
+        req = Request(name, itype.vcpus, itype.ram_mib, itype.disk_gib, (zone,))
+        try:
+            host = cloud.scheduler.select(req)
+        except NoValidHost as exc:
+            cloud.emit(
+                "launch.failed", instance=name, type=itype.name, zone=zone, step="find_server",
+                code="InsufficientInstanceCapacity", reasons=str(exc),
+            )
+            raise CloudError(
+                "InsufficientInstanceCapacity",
+                f"no host in zone {zone} can take {name} ({itype.name}) right now: filtered out: {exc}; it stays stopped",
+            ) from None
+        host.claim(itype.vcpus, itype.ram_mib)
+        inst.host, inst.cpu_claimed, inst.error = host, True, None
+        inst.starts += 1
+        inst.steps = []  # describe shows this run of the pipeline
+        host.instances[name] = inst
+        cloud.scheduler.commit(req, host, inst)
+        inst.state = "pending"
+        self._log_decision(req, host)
+        self._step_done(inst, "find_server", host=host.id, rack=host.rack.id, zone=zone)
+        self._schedule_next(inst, 1)
+        return inst
 
     # -- TerminateInstances ----------------------------------------------------------
     def terminate(self, name: str) -> Instance:
         inst = self.get(name)
-        if not inst.alive:
+        if not inst.exists:
             raise CloudError("IncorrectInstanceState", f"instance {name} is already {inst.state}")
         self.cloud.api_call("TerminateInstances", instance=name)
         self._release(inst)
@@ -318,6 +414,16 @@ class ControlPlane:
         cloud = self.cloud
         if cloud.network is not None:
             cloud.network.release(inst)
+        self._release_hardware(inst)
+        cloud.emit(
+            "resources.released",
+            instance=inst.name,
+            host=inst.host.id if inst.host else "",
+            private_ip=inst.private_ip or "",
+        )
+
+    def _release_hardware(self, inst: Instance) -> None:
+        cloud = self.cloud
         if inst.disk is not None and inst.disk_claimed:
             inst.disk.used_gib -= inst.type.disk_gib
             inst.disk_claimed = False
@@ -326,9 +432,3 @@ class ControlPlane:
             inst.cpu_claimed = False
             inst.host.instances.pop(inst.name, None)
             cloud.scheduler.note(inst.host)
-        cloud.emit(
-            "resources.released",
-            instance=inst.name,
-            host=inst.host.id if inst.host else "",
-            private_ip=inst.private_ip or "",
-        )

@@ -99,6 +99,8 @@ class InstanceSpec(Strict):
     name: str = Name
     type: str = "small"
     zone: str | None = None
+    subnet: str | None = Field(default=None, pattern=NAME_PATTERN, description="the subnet of its network interface")
+    groups: list[str] = Field(default_factory=list, description="its security groups (default: the VPC's default group)")
 
     @field_validator("type")
     @classmethod

@@ -108,7 +108,9 @@ class Session:
         try:
             self.cloud = new_cloud(chapter.world, self.seed)
             for inst in chapter.world.instances:
-                self.cloud.control.launch(inst.name, inst.type, inst.zone, instant=True)
+                self.cloud.control.launch(
+                    inst.name, inst.type, inst.zone, instant=True, subnet=inst.subnet, security_groups=inst.groups
+                )
         except CloudError as exc:
             raise WorldError(f"the world of {chapter.id} cannot be built: {exc.code}: {exc.message}") from None
         if sandbox:

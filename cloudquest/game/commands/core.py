@@ -115,7 +115,7 @@ def world_summary(session: "Session") -> str:
             f"zone {zone.id}: {zone.health.value}, {len(zone.racks)} racks, {up}/{len(hosts)} hosts up, "
             f"vCPU {used}/{cpu}"
         )
-    alive = cloud.control.alive()
+    alive = [i for i in cloud.control.instances.values() if i.exists]
     if alive:
         lines.append("instances:")
         for inst in sorted(alive, key=lambda i: i.name):
@@ -264,6 +264,7 @@ MECHANISM = Mechanism(
         ("launch.failed", "instance type zone step code reasons", "a launch failed and released what it held"),
         ("instance.running", "instance host zone", "an instance booted"),
         ("instance.terminated", "instance", "an instance was terminated"),
+        ("instance.stopped", "instance host", "an instance was stopped (StopInstances)"),
         ("instance.unreachable", "instance host cause", "an instance's host or disk went down"),
         ("instance.recovered", "instance host cause", "an impaired instance's hardware came back"),
         ("resources.released", "instance host private_ip", "an instance's CPU, RAM, disk and address went back"),

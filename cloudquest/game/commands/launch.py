@@ -1,4 +1,4 @@
-"""Launch-chapter commands: launch, terminate, describe, trace, name."""
+"""Launch-chapter commands: launch, terminate, stop, start, describe, trace, name."""
 
 from __future__ import annotations
 
@@ -28,17 +28,24 @@ LAYERS = ("hardware", "hypervisor", "virtual", "api")
         Param("zone", "availability zone (default: the scheduler picks)", complete="zone"),
         Param("name", "a name for it (default: i1, i2, ...)"),
         Param("group", "a placement group (see: group create)", complete="group"),
+        Param("subnet", "the subnet of its network interface (default: the zone's subnet)", complete="subnet"),
+        Param("sg", "its security groups, comma-separated (default: the VPC's default group)", complete="sg"),
     ],
 )
-def launch(session: "Session", type: str, zone: str | None, name: str | None, group: str | None = None) -> str:
+def launch(
+    session: "Session", type: str, zone: str | None, name: str | None, group: str | None = None,
+    subnet: str | None = None, sg: str | None = None,
+) -> str:
     if group is not None and group not in session.cloud.scheduler.groups:
         known = ", ".join(session.cloud.scheduler.groups) or "none yet; group create NAME --strategy ..."
         raise CommandError(f"no placement group named {group!r} (groups: {known})")
-    inst = session.cloud.control.launch(name, type, zone, group=group)
+    groups = [g for g in (sg or "").split(",") if g]
+    inst = session.cloud.control.launch(name, type, zone, group=group, subnet=subnet, security_groups=groups)
     t = inst.type
+    where = f" in zone {inst.zone}" + (f", subnet {inst.subnet} ({inst.private_ip})" if subnet else "")
     return (
         f"{inst.name} ({inst.id}): {t.name} {t.vcpus} vCPU {t.ram_gib:g} GiB {t.disk_gib} GiB disk, "
-        f"pending on host {inst.host.id} in zone {inst.zone}; it boots as time passes (tick)"
+        f"pending on host {inst.host.id}{where}; it boots as time passes (tick)"
     )
 
 
@@ -46,6 +53,27 @@ def launch(session: "Session", type: str, zone: str | None, name: str | None, gr
 def terminate(session: "Session", name: str) -> str:
     inst = session.cloud.control.terminate(name)
     return f"{inst.name} terminated: CPU, RAM, disk block, IP and firewall rules released"
+
+
+@command(
+    "stop",
+    "stop an instance: its host's CPU, RAM and disk go back; it keeps its private addresses",
+    args=[Param("name", "instance", complete="instance")],
+    details="Its auto-assigned public IPv4 goes back to the pool (a start gets a different one); an Elastic IP stays.",
+)
+def stop(session: "Session", name: str) -> str:
+    inst = session.cloud.control.stop(name)
+    return f"{inst.name} stopped: private {inst.private_ip}, public {inst.public_ip or 'none (the auto-assigned one went back to the pool)'}"
+
+
+@command(
+    "start",
+    "start a stopped instance: the launch pipeline again, maybe on another host",
+    args=[Param("name", "instance", complete="instance")],
+)
+def start(session: "Session", name: str) -> str:
+    inst = session.cloud.control.start(name)
+    return f"{inst.name} starting on host {inst.host.id} in zone {inst.zone}; it boots as time passes (tick)"
 
 
 def _known(session: "Session", name: str):
@@ -134,7 +162,7 @@ MECHANISM = Mechanism(
     summary="launching instances: the seven steps of RunInstances, traced down the stack",
     commands=command,
     ids={
-        "instance": lambda s: sorted(n for n, i in s.cloud.control.instances.items() if i.alive),
+        "instance": lambda s: sorted(n for n, i in s.cloud.control.instances.items() if i.exists),
         "type": lambda s: list(CATALOGUE),
     },
     events=events(("player.named", "layer answer correct instance", "the player named what a layer did")),
