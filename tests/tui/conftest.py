@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from player import enter
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LEVELS = FIXTURES / "levels"
@@ -27,6 +28,7 @@ def make_app():
 
 
 async def type_text(pilot, text: str) -> None:
+    """Type text key by key: for the tests about the keyboard itself."""
     await pilot.press(*text)
 
 
@@ -53,10 +55,8 @@ async def open_chapter(pilot, chapter):
 
 
 async def run(pilot, *lines: str) -> None:
-    """Type console lines, each followed by Enter, then let the app settle."""
-    for line in lines:
-        await type_text(pilot, line)
-        await pilot.press("enter")
+    """Enter console lines the way Enter sends them (not key by key), then let the app settle."""
+    await enter(pilot, *lines)
     await settle(pilot)
 
 
