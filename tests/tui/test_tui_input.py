@@ -283,17 +283,15 @@ async def test_a_long_tick_runs_off_the_event_loop_and_later_lines_wait_their_tu
         assert refused and screen.session.hints_used == 0
 
 
-async def test_a_slow_command_runs_off_the_event_loop(make_app):
+async def test_a_slow_command_runs_off_the_event_loop(make_app, catalogue):
     """verify replays the whole design under other seeds: seconds of work, so the game
     runs it like a long tick instead of freezing the screen."""
     import asyncio
 
-    from cloudquest.game.chapters import load_all
-
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        app.open_chapter(load_all().get("failure-design"), ask=False)
+        app.open_chapter(catalogue.get("failure-design"), ask=False)
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ChapterScreen)
