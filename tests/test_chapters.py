@@ -19,6 +19,7 @@ def test_there_are_chapters_and_none_is_broken(catalogue):
     assert len(numbers) == len(set(numbers)), "two chapters share a number"
 
 
+@pytest.mark.xdist_group("reference-runs")  # one worker: the runs are shared
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_reference_solution_passes(path, reference_result):
     result = reference_result(path)
@@ -47,6 +48,7 @@ def test_every_objective_and_the_chapter_name_real_skills_and_sections(path):
         assert o.skills
 
 
+@pytest.mark.xdist_group("reference-runs")  # one worker: the runs are shared
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_solution_is_deterministic(path, reference_result):
     chapter = load_chapter(path)

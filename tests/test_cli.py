@@ -120,6 +120,7 @@ def test_list_shows_chapters_and_progress(launch_script):
     assert "resource scheduling" in data["skills_earned"]
 
 
+@pytest.mark.xdist_group("validate")  # one worker: one validate run
 def test_validate_the_shipped_levels_proves_every_chapter(validated):
     out = validated
     assert out.returncode == 0, out.stdout
@@ -200,6 +201,7 @@ def test_installed_wheel_bundles_levels_and_assets(tmp_path):
     assert any(n.startswith("cloudquest/_bundled/assets/") for n in names)
 
 
+@pytest.mark.xdist_group("validate")  # one worker: one validate run
 def test_validate_checks_scenario_files_too(tmp_path, validated):
     out = validated
     assert "scenarios/disk-storm.yaml: failure scenario" in out.stdout

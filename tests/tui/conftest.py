@@ -1,5 +1,7 @@
-"""Fixtures for the terminal game's tests: a frozen catalogue (two chapters) and quiz bank,
-so new chapters elsewhere never change these tests, and an app factory."""
+"""Fixtures for the terminal game's tests: an app factory, by default on a frozen
+catalogue (fixtures/levels: chapters 0 and 1) and quiz bank, so new chapters never change
+the flow tests (the view tests pass the real levels/ on purpose), and the ways to drive it:
+keys for the keyboard's own tests, whole console lines (``run``) for the rest."""
 
 from __future__ import annotations
 

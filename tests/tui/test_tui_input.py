@@ -145,7 +145,7 @@ async def test_a_whole_line_entered_takes_the_road_typing_it_does(make_app):
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_launch(app, pilot)
             console = screen.query_one(Console)
-            await type_text(pilot, "terminate leg")
+            console.line.value = "terminate leg"
             await pilot.press("tab")
             assert "legacy-1" in str(screen.query_one("#console-hints").render())
             if by_keys:
