@@ -1,6 +1,6 @@
 """The whole game, driven by keys and console lines: title -> level map -> chapter 1 -> the
-reference solution -> every objective passes -> result -> progress saved -> quiz answered -> the run's replay
-opened, scrubbed and forked."""
+reference solution -> every objective passes -> result -> progress saved -> quiz answered
+-> the run's replay opened, scrubbed and forked."""
 
 from __future__ import annotations
 
