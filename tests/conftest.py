@@ -14,3 +14,32 @@ def _isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "cq-home"
     monkeypatch.setenv("CLOUDQUEST_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def catalogue():
+    """The shipped chapters (levels/), loaded once per test session. Tests only read it."""
+    from cloudquest.game.chapters import load_all
+
+    return load_all()
+
+
+@pytest.fixture(scope="session")
+def reference_result():
+    """A chapter file's reference solution played once per test session (seed 0), as its
+    finished run. failure-design's solution ends in `verify`, which replays the whole
+    design under five more seeds: the slowest lines of the suite, so played once."""
+    from cloudquest.game.chapters import load_chapter
+    from cloudquest.game.session import Session
+
+    results = {}
+
+    def result(path: Path):
+        if path not in results:
+            chapter = load_chapter(path)
+            session = Session(chapter, 0)
+            session.run_script(list(chapter.solution))
+            results[path] = session.finish()
+        return results[path]
+
+    return result

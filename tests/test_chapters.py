@@ -6,26 +6,23 @@ from __future__ import annotations
 
 import pytest
 
-from cloudquest.game.chapters import chapter_files, load_all, load_chapter
+from cloudquest.game.chapters import chapter_files, load_chapter
 from cloudquest.game.session import Session
 
 FILES = chapter_files()
 
 
-def test_there_are_chapters_and_none_is_broken():
-    catalogue = load_all()
+def test_there_are_chapters_and_none_is_broken(catalogue):
     assert not catalogue.problems, "\n".join(map(str, catalogue.problems))
     assert len(catalogue.chapters) == len(FILES) >= 2
     numbers = [c.number for c in catalogue.chapters]
     assert len(numbers) == len(set(numbers)), "two chapters share a number"
 
 
+@pytest.mark.xdist_group("reference-runs")  # one worker: the runs are shared
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
-def test_reference_solution_passes(path):
-    chapter = load_chapter(path)
-    session = Session(chapter, 0)
-    session.run_script(list(chapter.solution))
-    result = session.finish()
+def test_reference_solution_passes(path, reference_result):
+    result = reference_result(path)
     rejected = [f"{t.line}: {t.output}" for t in result.transcript if t.error_kind in ("input", "internal")]
     assert not rejected, rejected
     failing = [f"{o.id}: {o.evidence}" for o in result.objectives if not o.passed]
@@ -53,12 +50,12 @@ def test_every_objective_and_the_chapter_name_real_skills_and_sections(path):
     assert proved == set(chapter.skills), "a chapter skill no objective proves"
 
 
+@pytest.mark.xdist_group("reference-runs")  # one worker: the runs are shared
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
-def test_solution_is_deterministic(path):
+def test_solution_is_deterministic(path, reference_result):
     chapter = load_chapter(path)
-    hashes = set()
-    for _ in range(2):
-        s = Session(chapter, 0)
-        s.run_script(list(chapter.solution))
-        hashes.add(s.finish().event_log_sha256)
+    hashes = {reference_result(path).event_log_sha256}  # one run, shared with the test above
+    s = Session(chapter, 0)  # and a second one of its own
+    s.run_script(list(chapter.solution))
+    hashes.add(s.finish().event_log_sha256)
     assert len(hashes) == 1

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from cloudquest.cli import main
-from cloudquest.game.chapters import load_all
 
 LEVELS = Path(__file__).resolve().parent.parent / "levels"
 
@@ -22,15 +21,25 @@ def run_cli(*args, stdin: str | None = None, cwd=None):
     )
 
 
-def solution_file(tmp_path, chapter_id="launch") -> Path:
-    chapter = load_all().get(chapter_id)
-    path = tmp_path / f"{chapter_id}.txt"
-    path.write_text("\n".join(chapter.solution) + "\n")
+@pytest.fixture
+def launch_script(tmp_path, catalogue) -> Path:
+    """Chapter 1's reference solution as a script file."""
+    path = tmp_path / "launch.txt"
+    path.write_text("\n".join(catalogue.get("launch").solution) + "\n")
     return path
 
 
-def test_play_solution_json_has_the_promised_keys_and_exit_0(tmp_path):
-    out = run_cli("play", "launch", "--script", str(solution_file(tmp_path)), "--json")
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory):
+    """`cloudquest validate` of the shipped levels, run once for the tests that read it:
+    it plays every chapter's solution and an empty run (failure-design's verify too)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLOUDQUEST_HOME", str(tmp_path_factory.mktemp("cq-home")))
+        return run_cli("validate")
+
+
+def test_play_solution_json_has_the_promised_keys_and_exit_0(launch_script):
+    out = run_cli("play", "launch", "--script", str(launch_script), "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     for key in ("chapter", "seed", "passed", "objectives", "metrics", "transcript", "event_log_sha256"):
@@ -49,8 +58,8 @@ def test_play_empty_script_fails_with_exit_1_and_evidence(tmp_path):
     assert "✘ FAIL" in out.stdout and "never reached by the end" in out.stdout
 
 
-def test_play_reads_the_script_from_stdin():
-    chapter = load_all().get("launch")
+def test_play_reads_the_script_from_stdin(catalogue):
+    chapter = catalogue.get("launch")
     out = run_cli("play", "1", "--script", "-", "--json", stdin="\n".join(chapter.solution))
     assert out.returncode == 0 and json.loads(out.stdout)["passed"]
 
@@ -74,9 +83,9 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(args, fragment):
     assert len(out.stderr.strip().splitlines()) == 1
 
 
-def test_record_then_replay_gives_the_same_hash(tmp_path):
+def test_record_then_replay_gives_the_same_hash(tmp_path, launch_script):
     rec = tmp_path / "run.json"
-    out = run_cli("play", "launch", "--script", str(solution_file(tmp_path)), "--seed", "9", "--json", "--record", str(rec))
+    out = run_cli("play", "launch", "--script", str(launch_script), "--seed", "9", "--json", "--record", str(rec))
     original = json.loads(out.stdout)["event_log_sha256"]
     again = run_cli("replay", str(rec), "--json")
     assert again.returncode == 0, again.stderr
@@ -84,9 +93,9 @@ def test_record_then_replay_gives_the_same_hash(tmp_path):
     assert data["event_log_sha256"] == original and data["replay_matches"] is True
 
 
-def test_an_edited_replay_is_refused_clearly(tmp_path):
+def test_an_edited_replay_is_refused_clearly(tmp_path, launch_script):
     rec = tmp_path / "run.json"
-    run_cli("play", "launch", "--script", str(solution_file(tmp_path)), "--record", str(rec))
+    run_cli("play", "launch", "--script", str(launch_script), "--record", str(rec))
     data = json.loads(rec.read_text())
     data["commands"].insert(1, {"t_ms": 0, "line": "terminate legacy-1"})
     rec.write_text(json.dumps(data))
@@ -102,8 +111,8 @@ def test_not_a_replay_is_refused(tmp_path):
     assert out.returncode == 2 and "not a CloudQuest replay" in out.stderr
 
 
-def test_list_shows_chapters_and_progress(tmp_path):
-    run_cli("play", "launch", "--script", str(solution_file(tmp_path)))
+def test_list_shows_chapters_and_progress(launch_script):
+    run_cli("play", "launch", "--script", str(launch_script))
     out = run_cli("list", "--json")
     data = json.loads(out.stdout)
     rows = {r["id"]: r for r in data["chapters"]}
@@ -112,8 +121,9 @@ def test_list_shows_chapters_and_progress(tmp_path):
     assert "resource scheduling" in data["skills_earned"]
 
 
-def test_validate_the_shipped_levels_proves_every_chapter():
-    out = run_cli("validate")
+@pytest.mark.xdist_group("validate")  # one worker: one validate run
+def test_validate_the_shipped_levels_proves_every_chapter(validated):
+    out = validated
     assert out.returncode == 0, out.stdout
     assert "solution passes, empty run fails" in out.stdout
 
@@ -143,9 +153,8 @@ def test_sandbox_world_errors_have_file_and_line(tmp_path):
     assert out.returncode == 2 and f"{world}:5: unknown key 'rackz'" in out.stderr
 
 
-def test_progress_export_import_reset(tmp_path, capsys):
-    sol = solution_file(tmp_path)
-    assert main(["play", "launch", "--script", str(sol)]) == 0
+def test_progress_export_import_reset(tmp_path, capsys, launch_script):
+    assert main(["play", "launch", "--script", str(launch_script)]) == 0
     export = tmp_path / "export.json"
     assert main(["progress", "export", str(export)]) == 0
     assert main(["progress", "reset", "--yes"]) == 0
@@ -163,9 +172,8 @@ def test_progress_reset_without_yes_asks_and_refuses_without_a_terminal(tmp_path
     assert out.returncode == 2 and "needs confirmation: add --yes" in out.stderr
 
 
-def test_progress_import_of_garbage_changes_nothing(tmp_path, capsys):
-    sol = solution_file(tmp_path)
-    main(["play", "launch", "--script", str(sol)])
+def test_progress_import_of_garbage_changes_nothing(tmp_path, capsys, launch_script):
+    main(["play", "launch", "--script", str(launch_script)])
     junk = tmp_path / "junk.json"
     junk.write_text("[1, 2, 3]")
     assert main(["progress", "import", str(junk), "--yes"]) == 2
@@ -194,8 +202,9 @@ def test_installed_wheel_bundles_levels_and_assets(tmp_path):
     assert any(n.startswith("cloudquest/_bundled/assets/") for n in names)
 
 
-def test_validate_checks_scenario_files_too(tmp_path):
-    out = run_cli("validate")
+@pytest.mark.xdist_group("validate")  # one worker: one validate run
+def test_validate_checks_scenario_files_too(tmp_path, validated):
+    out = validated
     assert "scenarios/disk-storm.yaml: failure scenario" in out.stdout
     bad = tmp_path / "scenarios" / "bad.yaml"
     bad.parent.mkdir()

@@ -332,10 +332,8 @@ def test_same_world_seed_and_actions_give_the_same_log():
 
 # -- the console ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def chapter9():
-    from cloudquest.game.chapters import load_all
-
-    return load_all().get("failure-design")
+def chapter9(catalogue):
+    return catalogue.get("failure-design")
 
 
 def session_of(chapter, *lines, seed=0):

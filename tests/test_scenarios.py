@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from cloudquest.cli import main
-from cloudquest.game.chapters import load_all
 from cloudquest.game.scenarios import (
     REPORTED,
     ScenarioError,
@@ -23,11 +22,6 @@ from cloudquest.game.scenarios import (
 )
 
 REQUIRED = {"disk-storm", "rack-power-loss", "zone-outage", "cascading", "gray-failure"}
-
-
-@pytest.fixture(scope="module")
-def catalogue():
-    return load_all()
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from player import enter
 
 from cloudquest.game.chapters import load_all
 
@@ -36,15 +37,13 @@ async def settle(pilot) -> None:
 
 
 def opened(levels: Path, ident: str, *lines: str):
-    """A run_before that opens a chapter and types the lines into its console."""
+    """A run_before that opens a chapter and enters the lines on its console."""
 
     async def run_before(pilot):
         await settle(pilot)
         pilot.app.open_chapter(load_all(levels).get(ident), ask=False)
         await settle(pilot)
-        for line in lines:
-            await pilot.press(*line)
-            await pilot.press("enter")
+        await enter(pilot, *lines)
         await settle(pilot)
 
     return run_before

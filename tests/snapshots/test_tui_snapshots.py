@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import pytest
+from player import enter
 
 from cloudquest.game.chapters import load_all
 from cloudquest.game.locations import progress_file
@@ -70,11 +71,6 @@ def completed_first_chapter() -> None:
 
 
 
-async def type_line(pilot, line: str) -> None:
-    await pilot.press(*line)
-    await pilot.press("enter")
-
-
 @pytest.mark.parametrize("size", SIZES)
 def test_title(snap_compare, size):
     completed_first_chapter()
@@ -110,9 +106,12 @@ def test_chapter_mid_launch(snap_compare, size):
 
     async def run_before(pilot):
         await open_launch(pilot)
-        await type_line(pilot, "launch --name api --type medium --zone eu-west-1a")
-        await type_line(pilot, "launch --name api --type medium --zone eu-west-1b")
-        await type_line(pilot, "tick 0.5")
+        await enter(
+            pilot,
+            "launch --name api --type medium --zone eu-west-1a",
+            "launch --name api --type medium --zone eu-west-1b",
+            "tick 0.5",
+        )
         await pilot.press("ctrl+o")  # objectives focused: the evidence shows
         await settle(pilot)
 
@@ -123,8 +122,7 @@ def test_chapter_mid_launch(snap_compare, size):
 def test_chapter_completed_with_events_pane(snap_compare, size):
     async def run_before(pilot):
         await open_launch(pilot)
-        for line in chapter("launch").solution:
-            await type_line(pilot, line)
+        await enter(pilot, *chapter("launch").solution)
         await pilot.press("f9")
         await settle(pilot)
 
@@ -135,7 +133,7 @@ def test_chapter_completed_with_events_pane(snap_compare, size):
 def test_reset_asks_first(snap_compare, size):
     async def run_before(pilot):
         await open_launch(pilot)
-        await type_line(pilot, "launch --name web --zone eu-west-1b")
+        await enter(pilot, "launch --name web --zone eu-west-1b")
         await pilot.press("f8")
         await settle(pilot)
 
@@ -158,8 +156,7 @@ def test_jump_ahead_asks_first(snap_compare, size):
 def test_result(snap_compare, size):
     async def run_before(pilot):
         await open_launch(pilot)
-        for line in chapter("launch").solution:
-            await type_line(pilot, line)
+        await enter(pilot, *chapter("launch").solution)
         await pilot.press("f6")
         await settle(pilot)
 

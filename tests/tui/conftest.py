@@ -1,11 +1,14 @@
-"""Fixtures for the terminal game's tests: a frozen catalogue (two chapters) and quiz bank,
-so new chapters elsewhere never change these tests, and an app factory."""
+"""Fixtures for the terminal game's tests: an app factory, by default on a frozen
+catalogue (fixtures/levels: chapters 0 and 1) and quiz bank, so new chapters never change
+the flow tests (the view tests pass the real levels/ on purpose), and the ways to drive it:
+keys for the keyboard's own tests, whole console lines (``run``) for the rest."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from player import enter
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LEVELS = FIXTURES / "levels"
@@ -27,6 +30,7 @@ def make_app():
 
 
 async def type_text(pilot, text: str) -> None:
+    """Type text key by key: for the tests about the keyboard itself."""
     await pilot.press(*text)
 
 
@@ -53,10 +57,8 @@ async def open_chapter(pilot, chapter):
 
 
 async def run(pilot, *lines: str) -> None:
-    """Type console lines, each followed by Enter, then let the app settle."""
-    for line in lines:
-        await type_text(pilot, line)
-        await pilot.press("enter")
+    """Enter console lines the way Enter sends them (not key by key), then let the app settle."""
+    await enter(pilot, *lines)
     await settle(pilot)
 
 

@@ -1,6 +1,6 @@
-"""The whole game, driven by keys: title -> level map -> chapter 1 -> the reference solution
--> every objective passes -> result -> progress saved -> quiz answered -> the run's replay
-opened, scrubbed and forked."""
+"""The whole game, driven by keys and console lines: title -> level map -> chapter 1 -> the
+reference solution -> every objective passes -> result -> progress saved -> quiz answered
+-> the run's replay opened, scrubbed and forked."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from cloudquest.tui.screens.replays import ReplaysScreen, ReplayViewerScreen
 from cloudquest.tui.screens.result import ResultScreen
 from cloudquest.tui.screens.title import TitleScreen
 
-from .conftest import settle, type_text
+from .conftest import run, settle, type_text
 
 
 async def test_play_launch_to_result_quiz_and_replay(make_app):
@@ -40,11 +40,8 @@ async def test_play_launch_to_result_quiz_and_replay(make_app):
         assert screen.chapter.id == "launch"
         assert not screen.clock.running  # tests start with the clock paused
 
-        # the reference solution, typed key by key
-        for line in screen.chapter.solution:
-            await type_text(pilot, line)
-            await pilot.press("enter")
-        await settle(pilot)
+        # the reference solution, entered line by line on the console
+        await run(pilot, *screen.chapter.solution)
         states = screen.session.grader.states
         assert [s.status for s in states] == ["passed"] * len(states)
         assert "api" in screen.view.text.plain  # the view shows where api landed
@@ -148,9 +145,7 @@ async def test_play_launch_to_result_quiz_and_replay(make_app):
         assert isinstance(fork, ChapterScreen)
         assert fork.session.cloud.now_ms == fork_t
         assert fork.session.cloud.metrics()["running.api"] == 0
-        await type_text(pilot, "tick 30")
-        await pilot.press("enter")
-        await settle(pilot)
+        await run(pilot, "tick 30")
         assert fork.session.cloud.metrics()["running.api"] == 1
         # leaving keeps the fork as a run of its own, which replays to itself
         await pilot.press("escape")

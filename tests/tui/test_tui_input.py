@@ -12,7 +12,7 @@ from cloudquest.tui.screens.confirm import Confirm
 from cloudquest.tui.screens.title import TitleScreen
 from cloudquest.tui.widgets import Console
 
-from .conftest import settle, type_text
+from .conftest import run, settle, type_text
 
 
 async def open_launch(app, pilot) -> ChapterScreen:
@@ -28,7 +28,8 @@ def output_text(screen: ChapterScreen) -> str:
     return "\n".join(strip.text for strip in screen.query_one(Console).output.lines)
 
 
-async def run(pilot, line: str) -> None:
+async def type_line(pilot, line: str) -> None:
+    """Type a line key by key and press Enter: the keyboard's own road."""
     await type_text(pilot, line)
     await pilot.press("enter")
     await pilot.pause()
@@ -39,7 +40,7 @@ async def test_unknown_empty_and_very_long_input_change_nothing(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_launch(app, pilot)
         events_before = len(screen.session.cloud.log)
-        await run(pilot, "lanch --name x")
+        await type_line(pilot, "lanch --name x")
         assert "✘ error: unknown command 'lanch' (did you mean 'launch'?" in output_text(screen)
         await pilot.press("enter")  # empty: nothing at all
         await pilot.pause()
@@ -48,7 +49,7 @@ async def test_unknown_empty_and_very_long_input_change_nothing(make_app):
         await pilot.press("enter")
         await pilot.pause()
         assert "line too long (5014 characters; at most 2000)" in output_text(screen)
-        await run(pilot, 'launch --name "unclosed')
+        await type_line(pilot, 'launch --name "unclosed')
         assert "close the quote" in output_text(screen)
         assert len(screen.session.cloud.log) == events_before  # a rejected command changes nothing,
         assert screen.session.command_log == []  # not even the log a replay re-runs
@@ -85,12 +86,12 @@ async def test_resizing_mid_run_and_typing_while_the_clock_runs(make_app):
         screen.action_speed()
         screen.action_speed()
         assert screen.clock.speed == 16
-        await run(pilot, "launch --name fast --zone eu-west-1b")
+        await type_line(pilot, "launch --name fast --zone eu-west-1b")
         for size in ((120, 40), (60, 18), (200, 60), (40, 12), (80, 24)):
             await pilot.resize_terminal(*size)
             await pilot.pause(0.06)
         # typed while frames advance the clock: every key arrives, in order
-        await run(pilot, "describe fast")
+        await type_line(pilot, "describe fast")
         await pilot.pause(0.3)
         assert screen.session.cloud.now_ms > 0
         lines = [line for _t, line in screen.session.command_log]
@@ -125,14 +126,46 @@ async def test_history_and_tab_completion(make_app):
         hints = str(screen.query_one("#console-hints").render())
         assert "legacy-1" in hints and "legacy-8" in hints
         line.value = ""
-        await run(pilot, "status a1-h1")
-        await run(pilot, "help")
+        await type_line(pilot, "status a1-h1")
+        await type_line(pilot, "help")
         await pilot.press("up")
         assert line.value == "help"
         await pilot.press("up")
         assert line.value == "status a1-h1"
         await pilot.press("down", "down")
         assert line.value == ""
+
+
+async def test_a_whole_line_entered_takes_the_road_typing_it_does(make_app):
+    """Console.submit, which the other app tests use, does what typing the line and
+    pressing Enter does: the same history, command log and echo, and the completion
+    candidates cleared."""
+    seen = []
+    for by_keys in (True, False):
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_launch(app, pilot)
+            console = screen.query_one(Console)
+            console.line.value = "terminate leg"
+            await pilot.press("tab")
+            assert "legacy-1" in str(screen.query_one("#console-hints").render())
+            if by_keys:
+                await type_line(pilot, "1")
+            else:
+                console.submit("terminate legacy-1")
+                await pilot.pause()
+            seen.append(
+                (
+                    console.line.history,
+                    console.line.value,
+                    str(screen.query_one("#console-hints").render()),
+                    screen.session.command_log,
+                    output_text(screen),
+                    screen.session.cloud.log.sha256(),
+                )
+            )
+    assert seen[0] == seen[1]
+    assert seen[0][:4] == (["terminate legacy-1"], "", "", [(0, "terminate legacy-1")])
 
 
 async def test_hint_reset_and_the_solution_after_completion(make_app):
@@ -160,8 +193,7 @@ async def test_hint_reset_and_the_solution_after_completion(make_app):
         assert screen.session.command_log == []
         assert len(list(replays_dir().glob("launch-*.json"))) == 1  # the reset run is kept
 
-        for line in screen.chapter.solution:
-            await run(pilot, line)
+        await run(pilot, *screen.chapter.solution)
         assert screen.completed
         assert not screen.clock.running  # completion pauses the clock
         await pilot.press("f7")
@@ -179,8 +211,7 @@ async def test_describe_prints_the_view_for_screen_readers(make_app):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_launch(app, pilot)
-        await run(pilot, "launch --name api --zone eu-west-1b")
-        await run(pilot, "describe")
+        await run(pilot, "launch --name api --zone eu-west-1b", "describe")
         out = output_text(screen)
         assert "fleet view at t=0s" in out
         assert "host b1-h1: healthy; vCPU 2/16" in out
@@ -253,17 +284,15 @@ async def test_a_long_tick_runs_off_the_event_loop_and_later_lines_wait_their_tu
         assert refused and screen.session.hints_used == 0
 
 
-async def test_a_slow_command_runs_off_the_event_loop(make_app):
+async def test_a_slow_command_runs_off_the_event_loop(make_app, catalogue):
     """verify replays the whole design under other seeds: seconds of work, so the game
     runs it like a long tick instead of freezing the screen."""
     import asyncio
 
-    from cloudquest.game.chapters import load_all
-
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        app.open_chapter(load_all().get("failure-design"), ask=False)
+        app.open_chapter(catalogue.get("failure-design"), ask=False)
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ChapterScreen)

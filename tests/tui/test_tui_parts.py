@@ -21,7 +21,7 @@ from cloudquest.game.mechanism import view_texts
 from cloudquest.tui.views import LiveView, MetricsView, view_for
 from cloudquest.tui.views.fleet import FleetView
 
-from .conftest import LEVELS, settle
+from .conftest import LEVELS, run, settle
 
 CATALOGUE = load_all(LEVELS)
 LAUNCH = CATALOGUE.get("launch")
@@ -301,8 +301,8 @@ async def test_an_unwritable_replay_folder_is_reported_not_fatal(make_app):
         await settle(pilot)
         app.open_chapter(app.catalogue.get("launch"), ask=False)
         await settle(pilot)
-        await pilot.press(*"tick 1")
-        await pilot.press("enter", "f6")
+        await run(pilot, "tick 1")
+        await pilot.press("f6")
         await settle(pilot)
         from cloudquest.tui.screens.result import ResultScreen
 

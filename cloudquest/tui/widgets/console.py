@@ -3,8 +3,8 @@
 The console knows nothing about the game: the screen gives it a completer (which asks
 the command registry, with the live world's ids) and handles :class:`Console.Command`
 messages by sending the line through ``Session.execute``. A pasted multi-line text
-arrives as :class:`Console.Script`, one command per line, so a pasted script runs in
-order and nothing is lost.
+goes on as one :class:`Console.Command` per line, so a pasted script runs in order and
+nothing is lost. :meth:`Console.submit` enters a whole line by Enter's own road.
 """
 
 from __future__ import annotations
@@ -50,16 +50,19 @@ class OrderedInput(Input):
 
     Textual runs a widget's key bindings only after the key has bubbled up to the app,
     so with keys arriving in a burst (a fast typist, a paste in a terminal without
-    bracketed paste) the characters typed after Enter would land on the line first."""
+    bracketed paste) the characters typed after Enter would land on the line first. Here
+    the key handler, which runs in the order the keys came, runs the binding itself."""
 
-    async def _on_key(self, event: events.Key) -> None:
-        bindings = self._bindings.key_to_bindings.get(event.key)
-        if bindings:
-            event.stop()
-            event.prevent_default()
-            await self.run_action(bindings[0].action)
-            return
-        await super()._on_key(event)
+    async def on_key(self, event: events.Key) -> None:
+        if self.check_consume_key(event.key, event.character):
+            return  # a character for the line: Input types it, in order already
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or active.node is not self:
+            return  # not one of ours: Textual's usual road (screen, app)
+        # Handled here: neither Input's own handler nor the bindings up the chain see it.
+        event.stop()
+        event.prevent_default()
+        await self.run_action(active.binding.action)
 
 
 class CommandLine(OrderedInput):
@@ -139,37 +142,29 @@ class CommandLine(OrderedInput):
             self.cursor_position = len(before) + len(addition)
         self.post_message(self.Completions(self, candidates if len(candidates) != 1 else []))
 
-    async def _on_key(self, event: events.Key) -> None:
-        # Enter, tab and the arrows are handled here, in the order the keys came: a
-        # binding would run only after the key bubbled up through the app, by which time
-        # the characters typed after it (a fast typist, a paste in a terminal without
-        # bracketed paste) would already be on the line.
-        key = event.key
-        if key in ("enter", "tab", "up", "down"):
-            event.stop()
-            event.prevent_default()
-            if key == "enter":
-                # Take the line and clear it now, so the next keys start a new line.
-                line, self.value = self.value, ""
-                self.remember(line)
-                self.post_message(self.Entered(self, line))
-            elif key == "tab":
-                self.action_complete()
-            else:
-                self.action_history(-1 if key == "up" else 1)
-            return
-        await super()._on_key(event)  # the line's own editing keys, in order too
+    def submit(self, line: str | None = None) -> None:
+        """Enter a line, as Enter does with what is on the command line: the command line
+        is cleared at once (so the next keys start a new line), the line goes into the
+        history and is posted as :class:`Entered`. ``line`` replaces what is typed."""
+        if line is None:
+            line = self.value
+        self.value = ""
+        self.remember(line)
+        self.post_message(self.Entered(self, line))
 
-    async def _on_paste(self, event: events.Paste) -> None:
+    async def action_submit(self) -> None:
+        """Enter (Input's own binding, run in key order by :class:`OrderedInput`)."""
+        self.submit()
+
+    def on_paste(self, event: events.Paste) -> None:
         lines = split_lines(event.text, pasted=True)  # not str.splitlines: U+2028 is no line break here
         if len(lines) > 1:
+            # Runs before Input's own paste handler, which would keep only the first line.
             event.stop()
             event.prevent_default()
             first = self.value[: self.cursor_position] + lines[0] + self.value[self.cursor_position :]
             self.value = ""
             self.post_message(self.Pasted(self, [first, *lines[1:]]))
-            return
-        await super()._on_paste(event)
 
 
 class Console(Vertical):
@@ -249,6 +244,11 @@ class Console(Vertical):
             return
         shown = "  ".join(candidates[:40]) + (f"  … {len(candidates) - 40} more" if len(candidates) > 40 else "")
         hints.update(Text(shown))
+
+    def submit(self, line: str) -> None:
+        """Run a whole line as the player does: it takes Enter's road (history, hints
+        cleared, a :class:`Command` for the screen), as if typed and entered."""
+        self.line.submit(line)
 
     def offer(self, line: str) -> None:
         """Put a line on the command line for the player to run (or edit) with Enter."""
