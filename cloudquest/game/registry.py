@@ -225,12 +225,13 @@ def parse(line: str, enabled: set[str] | None = None) -> Parsed | None:
 
 
 def help_index(enabled: set[str] | None = None) -> str:
+    """Every command: its usage on one line, what it does indented under it, so the list
+    reads the same in an 80-column console as in a wide one."""
     specs = [s for v, s in sorted(table().items()) if enabled is None or v in enabled]
-    width = max((len(s.usage) for s in specs), default=0)
-    width = min(width, 44)
     lines = ["commands (type 'help VERB' for one):"]
     for s in specs:
-        lines.append(f"  {s.usage:<{width}}  {s.summary}")
+        lines.append(f"  {s.usage}")
+        lines.append(f"      {s.summary}")
     return "\n".join(lines)
 
 

@@ -195,6 +195,8 @@ def balloon(session: "Session", name: str, gib: float) -> str:
 
 
 def top_text(sim: HostSim, now_ms: int) -> str:
+    """The host's top, in two tables that each fit an 80-column console: the CPU
+    (share, steal, response) and the memory (what each guest holds, swaps, how slow)."""
     m = sim.metrics()
     window_s = min(sim.slices, WINDOW_SLICES) * SLICE_MS / 1000
     span = f"averages over the last {window_s:g}s" if window_s else "no time has passed yet (tick to run the host)"
@@ -202,27 +204,31 @@ def top_text(sim: HostSim, now_ms: int) -> str:
     lines = [
         f"host: {sim.sockets} socket x {sim.cores} core"
         + (f" x {sim.threads} thread" if sim.threads > 1 else "")
-        + f" = {sim.pcpus} pCPUs, {sim.ram_mib / 1024:g} GiB    t={now_ms / 1000:g}s, {span}",
+        + f" = {sim.pcpus} pCPUs, {sim.ram_mib / 1024:g} GiB; t={now_ms / 1000:g}s, {span}",
         f"CPU {m['host_cpu_util']:.1f}% busy   vCPUs {sim.vcpus_total} (ratio {m['vcpu_ratio']:g})   "
+        f"worst steal {m['max_steal_pct']:.1f}%",
         f"RAM held {held:.1f}/{sim.ram_mib / 1024:g} GiB (configured {m['ram_overcommit']:g}x)   "
-        f"swap {m['swap_used_gib']:g} GiB   worst steal {m['max_steal_pct']:.1f}%",
+        f"swap {m['swap_used_gib']:g} GiB",
     ]
     rows = sim.top()
     if not rows:
         lines.append("no VMs (vm create NAME --vcpus N --ram GIB)")
         return "\n".join(lines)
-    header = (
-        f"{'NAME':<12} {'WORKLOAD':<17} {'VCPU':>4} {'WEIGHT':>6} {'CAP':>4} {'PINS':<8} {'STATE':<6} "
-        f"{'CPU%':>6} {'STEAL%':>6} {'RAM':>5} {'HELD':>5} {'SWAP':>5} {'SLOW':>5} {'RESP':>7}"
+    w = min(16, max(4, *(len(r["name"]) for r in rows)))
+    lines.append(
+        f"{'NAME':<{w}} {'VCPU':>4} {'WEIGHT':>6} {'CAP':>4} {'PINS':<8} {'STATE':<6} {'CPU%':>6} {'STEAL%':>6} {'RESP':>7}"
     )
-    lines.append(header)
     for r in rows:
         resp = f"{r['response_ms']:.1f}ms" if r["response_ms"] is not None else "-"
         cap = str(r["cap"]) if r["cap"] else "-"
         lines.append(
-            f"{r['name']:<12} {r['workload']:<17} {r['vcpus']:>4} {r['weight']:>6} {cap:>4} {r['pins']:<8} "
-            f"{r['state']:<6} {r['cpu_pct']:>6.1f} {r['steal_pct']:>6.1f} {r['ram_gib']:>5g} {r['mem_gib']:>5g} "
-            f"{r['swap_gib']:>5g} {r['slowdown']:>4.1f}x {resp:>7}"
+            f"{r['name']:<{w}} {r['vcpus']:>4} {r['weight']:>6} {cap:>4} {r['pins']:<8} "
+            f"{r['state']:<6} {r['cpu_pct']:>6.1f} {r['steal_pct']:>6.1f} {resp:>7}"
+        )
+    lines.append(f"{'NAME':<{w}} {'WORKLOAD':<17} {'RAM':>5} {'HELD':>5} {'SWAP':>5} {'SLOW':>5}")
+    for r in rows:
+        lines.append(
+            f"{r['name']:<{w}} {r['workload']:<17} {r['ram_gib']:>5g} {r['mem_gib']:>5g} {r['swap_gib']:>5g} {r['slowdown']:>4.1f}x"
         )
     lines.append("CPU% counts one pCPU as 100; STEAL% is the share of the VM's vCPU time it waited (top's 'st').")
     return "\n".join(lines)

@@ -78,7 +78,14 @@ def incidents(session: "Session") -> str:
     report = rel.report()
     if not report:
         return "no incidents yet"
-    return "\n".join(r["evidence"] for r in report)
+    # One incident: its headline, then what happened, a line each in time order (a
+    # timeline that reads in an 80-column console).
+    lines = []
+    for r in report:
+        head, *parts = r["evidence"].split("; ")
+        lines.append(head)
+        lines.extend(f"    {part}" for part in parts)
+    return "\n".join(lines)
 
 
 # -- verify: the same design under other seeds ------------------------------------------------

@@ -295,16 +295,21 @@ def explain(session: "Session", name: str) -> str:
     if len(rows) > EXPLAIN_ALL_ROWS:
         best = sorted(passed, key=lambda r: -r.total)[:20]  # type: ignore[operator]
         show = [r for r in rows if r in best]
-    lines.append(f"  {'host':<14} {'rack':<10} {'zone':<12} {'filters':<16} {cpu_head:>4} {ram_head:>4} {'aff':>4} {'total':>5}")
+    # Columns as wide as what they hold, so the table fits an 80-column console.
+    hw = max(4, *(len(r.host) for r in show)) if show else 4
+    rw = max(4, *(len(r.rack) for r in show)) if show else 4
+    zw = max(4, *(len(r.zone) for r in show)) if show else 4
+    fw = max(7, *(len(r.reason) for r in show if not r.passed), 0) if show else 7
+    lines.append(f"  {'host':<{hw}} {'rack':<{rw}} {'zone':<{zw}} {'filters':<{fw}} {cpu_head:>4} {ram_head:>4} {'aff':>4} {'total':>5}")
     for r in show:
-        mark = "  <- winner" if r.host == expl.winner else ""
+        mark = " <- winner" if r.host == expl.winner else ""
         if r.passed:
             aff = str(r.affinity) if r.affinity else ""
             lines.append(
-                f"  {r.host:<14} {r.rack:<10} {r.zone:<12} {'pass':<16} {r.cpu:>4} {r.ram:>4} {aff:>4} {r.total:>5}{mark}"
+                f"  {r.host:<{hw}} {r.rack:<{rw}} {r.zone:<{zw}} {'pass':<{fw}} {r.cpu:>4} {r.ram:>4} {aff:>4} {r.total:>5}{mark}"
             )
         else:
-            lines.append(f"  {r.host:<14} {r.rack:<10} {r.zone:<12} {r.reason:<16} {r.detail}")
+            lines.append(f"  {r.host:<{hw}} {r.rack:<{rw}} {r.zone:<{zw}} {r.reason:<{fw}} {r.detail}")
     if show is not rows:
         lines.append(f"  ... showing the 20 best of {len(passed)} hosts that passed, of {len(rows)}")
     if expl.reasons:
