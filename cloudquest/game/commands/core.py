@@ -45,6 +45,15 @@ def help_(session: "Session", verb: str | None, sub: str | None) -> str:
     return spec.help_text()
 
 
+def shown_ip(inst) -> str:
+    """An instance's private address as the player may see it: the control plane picks
+    it when the launch starts, but the instance has it only once its assign_nic step
+    has run; until then, '-'."""
+    if inst.private_ip and (inst.state != "pending" or any(step == "assign_nic" for step, _ in inst.steps)):
+        return inst.private_ip
+    return "-"
+
+
 def _health_line(thing, kind: str) -> str:
     up = getattr(thing, "up", True)
     return f"{kind} {thing.id}: {thing.health.value}" + ("" if up else " (down)")
@@ -56,7 +65,7 @@ def _status_thing(session: "Session", thing: str) -> str:
     inst = cloud.control.instances.get(thing)
     if inst is not None:
         where = f"{inst.host.id} / rack {inst.host.rack.id} / zone {inst.zone}" if inst.host else "nowhere"
-        return f"instance {inst.name} ({inst.id}, {inst.type.name}): {inst.state} on {where}, ip {inst.private_ip or '-'}"
+        return f"instance {inst.name} ({inst.id}, {inst.type.name}): {inst.state} on {where}, ip {shown_ip(inst)}"
     if thing in hw.zones:
         z = hw.zones[thing]
         hosts = z.hosts()
@@ -120,7 +129,7 @@ def world_summary(session: "Session") -> str:
         lines.append("instances:")
         for inst in sorted(alive, key=lambda i: i.name):
             where = inst.host.id if inst.host else "-"
-            lines.append(f"  {inst.name:<12} {inst.type.name:<7} {inst.state:<9} {where:<12} {inst.private_ip or '-'}")
+            lines.append(f"  {inst.name:<12} {inst.type.name:<7} {inst.state:<9} {where:<12} {shown_ip(inst)}")
     else:
         lines.append("instances: none")
     lines.append(

@@ -11,6 +11,7 @@ from ..mechanism import Mechanism
 from ..parser import CommandError
 from ..registry import CommandSet, Param
 from ..view_text import describe_view, fleet_text
+from .core import shown_ip
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -42,7 +43,7 @@ def launch(
     groups = [g for g in (sg or "").split(",") if g]
     inst = session.cloud.control.launch(name, type, zone, group=group, subnet=subnet, security_groups=groups)
     t = inst.type
-    where = f" in zone {inst.zone}" + (f", subnet {inst.subnet} ({inst.private_ip})" if subnet else "")
+    where = f" in zone {inst.zone}" + (f", subnet {inst.subnet}" + (f" ({shown_ip(inst)})" if shown_ip(inst) != "-" else "") if subnet else "")
     return (
         f"{inst.name} ({inst.id}): {t.name} {t.vcpus} vCPU {t.ram_gib:g} GiB {t.disk_gib} GiB disk, "
         f"pending on host {inst.host.id}{where}; it boots as time passes (tick)"
@@ -98,7 +99,7 @@ def describe(session: "Session", name: str | None) -> str:
     lines = [
         f"instance {inst.name} ({inst.id}), type {inst.type.name}: {inst.state}",
         f"  host {host.id if host else '-'}  rack {host.rack.id if host else '-'}  zone {inst.zone or '-'}",
-        f"  private ip {inst.private_ip or '-'}  public ip {inst.public_ip or '-'}  disk {inst.disk.id if inst.disk else '-'}",
+        f"  private ip {shown_ip(inst)}  public ip {inst.public_ip or '-'}  disk {inst.disk.id if inst.disk else '-'}",
         "  launch steps:",
     ]
     done = dict(inst.steps)
