@@ -7,7 +7,9 @@ seed and timed commands give the same event log, which is checked against the ha
 the file), and the event log gives every fact: the RunInstances call and its zone, an
 earlier capacity failure, the scheduler's decision (``scheduler.decided``: the policy,
 the best scores, what each filter removed), the find_server step and the boot. Nothing
-is made up: a run whose re-run does not match its recording asks no question.
+is made up: a run whose re-run does not match its recording asks no question. Each
+question shows the excerpt of the run's event log it asks about, so it can be answered
+by reading the log, as an operator would.
 """
 
 from __future__ import annotations
@@ -135,6 +137,17 @@ def _saved(chapter: Chapter, run: SavedRun) -> str:
     return f"your run of chapter {chapter.number} ({chapter.title}, saved {run.label})"
 
 
+def excerpt(events: list[Event | None]) -> str:
+    """Lines of the event log, as the event log pane shows them."""
+    return "\n".join(f"  {e.describe()}" for e in events if e is not None)
+
+
+def _decision_line(p: Placement) -> str:
+    d = p.decision
+    best = ", ".join(f"{h} {t}" for h, t in d.scores[:4])
+    return f"  scheduler: {d.passed} of {d.hosts} hosts passed the filters; best scores {best} ({d.policy})"
+
+
 def why_question(chapter: Chapter, run: SavedRun, p: Placement, rng: random.Random) -> AskedQuestion:
     d = p.decision
     top = d.winner_score
@@ -174,7 +187,10 @@ def why_question(chapter: Chapter, run: SavedRun, p: Placement, rng: random.Rand
         id=f"own-why-{p.instance}",
         kind="choice",
         skills=["resource scheduling"],
-        text=f"From {_saved(chapter, run)}: instance {p.instance} landed on host {p.host}. Why there?",
+        text=(
+            f"From {_saved(chapter, run)}: instance {p.instance} landed on host {p.host}. Why there?\n"
+            "Your event log:\n" + excerpt([p.call, p.earlier_failure, p.step]) + "\n" + _decision_line(p)
+        ),
         options=[options[i] for i in order],
         answer=order.index(0),
         tolerance=0,
@@ -192,11 +208,13 @@ def boot_question(chapter: Chapter, run: SavedRun, p: Placement) -> AskedQuestio
         skills=["virtualization internals"],
         text=(
             f"In {_saved(chapter, run)}, how many seconds passed from your RunInstances call for {p.instance} "
-            f"(t={p.call.t_ms / 1000:g}s) until it was running? (within {SECONDS_TOLERANCE:g}s)"
+            f"until it was running? (within {SECONDS_TOLERANCE:g}s)\n"
+            "Your event log:\n" + excerpt([p.call, p.running])
         ),
         options=[],
         answer=round(seconds, 3),
         tolerance=SECONDS_TOLERANCE,
+        follows=f"own-why-{p.instance}",
         explanation=(
             f"Your log: {p.call.describe()} ... {p.running.describe()}: {seconds:g} s. Six steps take well under "
             "a second together; boot dominates (9 s plus a seeded jitter of up to 6 s here, tens of seconds on "
