@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,8 @@ class RunResult:
 
 
 SANDBOX_ID = "sandbox"
+# A long advance checks for an interruption every this many steps.
+INTERRUPT_STEPS = 1000
 
 
 class WorldError(Exception):
@@ -125,6 +128,7 @@ class Session:
         self.state: dict[str, Any] = {}  # per-command scratch (e.g. what chapter 0 traced)
         self.stop_at_ms: int | None = None  # rebuilding a moment of a replay: time stops here
         self.effective_line: str | None = None
+        self._interrupt = threading.Event()
         self.sample()
 
     # -- the one road ----------------------------------------------------------------
@@ -167,13 +171,38 @@ class Session:
 
     # -- time ------------------------------------------------------------------------
     def advance(self, ms: int) -> None:
+        """Move time on by ``ms`` (less when time stops at ``stop_at_ms``, or when
+        :meth:`interrupt` is called meanwhile: then on the next step boundary)."""
         if self.stop_at_ms is not None:
             ms = min(ms, self.stop_at_ms - self.cloud.now_ms)
             if ms <= 0:
                 return
         on_step = self.sample if self.grader.temporal else None
-        self.cloud.advance(ms, on_step=on_step)
+        if self._interrupt.is_set():
+            return
+        # In slices that end on step boundaries, so another thread may stop a long advance
+        # between two of them. A cut on a step boundary gives the events an uncut advance
+        # gives (see stoppable below), so slicing changes nothing a replay could see.
+        tick, end = self.cloud.tick_ms, self.cloud.now_ms + ms
+        while self.cloud.now_ms < end:
+            boundary = (self.cloud.now_ms // tick + INTERRUPT_STEPS) * tick
+            self.cloud.advance(min(end, boundary) - self.cloud.now_ms, on_step=on_step)
+            if self._interrupt.is_set():
+                break
         self.sample()
+
+    def interrupt(self) -> None:
+        """Ask a running advance (a long ``tick`` in another thread) to stop at its next
+        step boundary; the ``tick`` is then logged as the part that ran. Until
+        :meth:`resume`, time does not move."""
+        self._interrupt.set()
+
+    def resume(self) -> None:
+        self._interrupt.clear()
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupt.is_set()
 
     def advance_to(self, t_ms: int) -> None:
         if t_ms > self.cloud.now_ms:

@@ -41,14 +41,15 @@ class CloudQuestApp(App[int]):
         catalogue: "Catalogue | None" = None,
         quiz_file: Path | None = None,
         seed: int = 0,
-        live_clock: bool = True,
+        live_clock: bool = False,
         replay_file: Path | None = None,
         quiz_seed: int | None = None,
     ) -> None:
         """``levels``/``catalogue``/``quiz_file`` replace the installed chapters (tests
-        pin a fixed catalogue); ``seed`` seeds every run; ``live_clock=False`` starts
-        chapters with the clock paused (tests and screenshots); ``quiz_seed`` fixes the
-        quiz's shuffle (by default each attempt shuffles differently)."""
+        pin a fixed catalogue); ``seed`` seeds every run; ``live_clock=True`` starts
+        chapters with the clock running (by default a chapter opens paused and the player
+        starts it); ``quiz_seed`` fixes the quiz's shuffle (by default each attempt
+        shuffles differently)."""
         super().__init__()
         self._levels = levels
         self._catalogue = catalogue
@@ -245,9 +246,12 @@ class CloudQuestApp(App[int]):
             self.action_show_help_panel()
 
     async def action_quit(self) -> None:
+        """Quit at any moment, keeping every open run as a replay: a long command still
+        running is stopped at its next step first, so what ran is kept too."""
         from .screens.chapter import ChapterScreen
 
         for screen in self.screen_stack:
             if isinstance(screen, ChapterScreen):
+                await screen.stop_long()
                 screen.save_run()
         self.exit(0)

@@ -47,12 +47,15 @@ class CloudQuestCommands(Provider):
         screen = self.screen
         if isinstance(screen, ChapterScreen):
             out += [
-                ("Clock: pause or run", "F2", screen.action_toggle_clock),
+                ("Clock: run or pause", "F2 (while a long command runs: stop it)", screen.action_toggle_clock),
                 ("Clock: one step", "F3", screen.action_step),
                 ("Clock: next speed (1x, 4x, 16x)", "F4", screen.action_speed),
                 ("Hint", "F5: the next hint, counted in your result", screen.action_hint),
                 ("Finish the run", "F6: see your result", screen.action_finish),
                 ("Reset the chapter", "F8: asks first", screen.action_reset),
+                ("Next pane", "F9 or Tab: console, story, view, objectives, events", screen.action_next_pane),
+                ("Zoom the focused pane", "F10: the whole screen; again or Esc restores", screen.action_zoom),
+                ("Story or event log", "the left pane's two tabs", screen.action_toggle_pane),
             ]
             if screen.completed:
                 out.append(("Reference solution", "F7: one command at a time on the command line", screen.action_solution))

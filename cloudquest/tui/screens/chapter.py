@@ -5,6 +5,13 @@ Everything the player does here is a console command through ``Session.execute``
 for hints type ``hint``; the reference solution is put on the command line, not run);
 the clock moves only through ``Session.advance``. The screen draws; it never changes the
 cloud itself.
+
+A chapter opens with the clock paused: nothing happens until the player runs it (F2),
+steps it (F3) or types ``tick``. Five panes, visited in one fixed order by F9 (and Tab
+from an empty command line): console, story, live view, objectives, event log. The
+focused pane is framed; F10 zooms it to the whole screen (Esc restores). The console
+grows when a command answers with more than it shows. A key typed in a pane that takes
+no text goes to the command line, so nothing typed is lost.
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual import events
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Markdown, TabbedContent, TabPane
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Markdown, TabbedContent, TabPane
 
 from ...game.limits import MAX_RUN_MS
 from ...game.parser import CommandError
@@ -36,23 +45,41 @@ if TYPE_CHECKING:
 
 # A `tick` longer than this many simulation steps runs off the event loop.
 LONG_STEPS = 2000
+# The panes, in the order F9 (and Tab) visits them.
+PANES = ("console", "story", "view", "objectives", "events")
+# Rows the console keeps for itself (its border, the command line, the "more" line).
+CONSOLE_CHROME = 3
+# Rows always left to the story and the view when the console grows.
+MAIN_MIN_ROWS = 5
+# The console's own height (chapter.tcss says the same): short and tall terminals.
+CONSOLE_ROWS_SHORT = 7
+CONSOLE_ROWS_TALL = 12
 
 
 class ChapterScreen(Screen):
     CSS_PATH = "chapter.tcss"
+    ALLOW_IN_MAXIMIZED_VIEW = "StatusBar, Footer"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     AUTO_FOCUS = "#console-input"
 
     BINDINGS = [
-        Binding("f2", "toggle_clock", "Pause", tooltip="Pause or run the live clock"),
+        # F2 says what it will do: run a paused clock, pause a running one, stop a long tick.
+        Binding("f2", "run_clock", "Run", tooltip="Run the clock: simulated time passes (1x; F4 for 4x, 16x)"),
+        Binding("f2", "pause_clock", "Pause", tooltip="Pause the clock"),
+        Binding("f2", "stop_long", "Stop", tooltip="Stop the long command at the next step (what ran is kept)"),
         Binding("f3", "step", "Step", tooltip="Advance the simulation by one step"),
-        Binding("f4", "speed", "Speed", tooltip="Clock speed: 1x, 4x, 16x"),
+        Binding("f4", "speed", "Speed", show=False, tooltip="Clock speed: 1x, 4x, 16x"),
         Binding("f5", "hint", "Hint", tooltip="Show the next hint (counted in your result)"),
         Binding("f6", "finish", "Finish", tooltip="End the run and see your result"),
         Binding("f7", "solution", "Solution", tooltip="Put the reference solution on the command line, one at a time"),
-        Binding("f8", "reset", "Reset", tooltip="Start the chapter again (asks first)"),
-        Binding("f9", "toggle_pane", "Pane", tooltip="Switch the left pane between story and event log"),
+        Binding("f8", "reset", "Reset", show=False, tooltip="Start the chapter again (asks first)"),
+        Binding("f9", "next_pane", "Pane", tooltip="Next pane: console, story, view, objectives, events"),
+        Binding("shift+f9", "next_pane(-1)", "Previous pane", show=False),
+        Binding("tab", "next_pane", "Next pane", show=False),
+        Binding("shift+tab", "next_pane(-1)", "Previous pane", show=False),
+        Binding("f10", "zoom", "Zoom", tooltip="Zoom the focused pane to the whole screen (again, or Esc, restores)"),
+        Binding("f10", "unzoom", "Restore", tooltip="Put the zoomed pane back in its place (Esc too)"),
         Binding("ctrl+o", "focus_objectives", "Objectives", show=False),
         Binding("ctrl+l", "focus_console", "Console", show=False),
         Binding("escape", "leave", "Back", show=False, tooltip="Back to the level map (your run is kept as a replay)"),
@@ -73,6 +100,7 @@ class ChapterScreen(Screen):
         self.seed = self.session.seed
         self.clock = LiveClock(running=running)
         self.note = note
+        self._long_thread: threading.Thread | None = None
         self.saved_path = None
         self._saved = False
         self._announced_done = False
@@ -91,18 +119,20 @@ class ChapterScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="topbar")
         with Horizontal(id="main"):
-            with TabbedContent(id="left", initial="tab-story"):
+            with TabbedContent(id="left", initial="tab-story", classes="pane"):
                 with TabPane("Story", id="tab-story"):
                     with VerticalScroll(id="story-scroll"):
                         yield Markdown(self.chapter.story, id="story")
                 with TabPane("Events", id="tab-events"):
                     yield EventLogPanel(id="events")
             with Vertical(id="right"):
-                with VerticalScroll(id="view-scroll") as scroll:
+                with VerticalScroll(id="view-scroll", classes="pane") as scroll:
                     scroll.border_title = f"{type(self.view).VIEW_TITLE} view"
                     yield self.view
-                yield ObjectivesPanel(id="objectives")
-        yield Console(placeholder="type a command: help lists them, tab completes", id="console")
+                yield ObjectivesPanel(id="objectives", classes="pane")
+        console = Console(placeholder="type a command: help lists them, tab completes", id="console", classes="pane")
+        console.border_title = "console"
+        yield console
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -116,12 +146,21 @@ class ChapterScreen(Screen):
 
     def _greet(self) -> None:
         console = self.query_one(Console)
+        start = len(console.output.lines)
+        if not self.clock.running:
+            console.note(
+                f"Chapter {self.chapter.number}, seed {self.seed}. The clock is paused: nothing happens until you "
+                "let time pass (F2 runs it, F3 steps, tick SECONDS jumps).",
+                style="bold",
+            )
         console.note(
-            f"Chapter {self.chapter.number}: {self.chapter.title}. Type commands below (help lists them, "
-            "tab completes). F2 pauses or runs the clock; F1 lists every key; Esc goes back.",
+            "Read the story (F9 moves between panes, F10 zooms one), then type commands here: help lists "
+            "them, tab completes. F1 lists every key.",
         )
         if self.note:
             console.note(self.note, style="bold yellow")
+        console.mark_answer(start)
+        self.fit_console()
 
     # -- the one road in ---------------------------------------------------------------
     def _complete(self, words: list[str], partial: str) -> list[str]:
@@ -145,14 +184,16 @@ class ChapterScreen(Screen):
             # A long tick runs off the event loop so the screen stays alive; nothing else
             # touches the session until it is done (frames, keys and redraws wait).
             self.busy = line
-            console.note(f"› {line}   (running: the rest waits until it is done)", style="bold")
+            console.note(f"› {line}   (running: F2 stops it; the rest waits until it is done)", style="bold")
             self.refresh_status()
             self.refresh_bindings()
-            threading.Thread(target=self._run_long, args=(line,), daemon=True, name="cloudquest-tick").start()
+            self._long_thread = threading.Thread(target=self._run_long, args=(line,), daemon=True, name="cloudquest-tick")
+            self._long_thread.start()
             return
         outcome = self.session.execute(line)
         console.echo(line, outcome.output, outcome.ok)
         self.refresh_all()
+        self.fit_console()
         self._offer_solution(ran=line)
 
     def _long(self, line: str) -> bool:
@@ -178,9 +219,18 @@ class ChapterScreen(Screen):
 
     def _long_done(self, line: str, outcome) -> None:
         self.busy = None
+        self._long_thread = None
+        stopped = self.session.interrupted
+        self.session.resume()
         self._last_wall = time.monotonic()
-        self.query_one(Console).echo(line, outcome.output, outcome.ok)
+        console = self.query_one(Console)
+        console.echo(line, outcome.output, outcome.ok)
+        if stopped:
+            ran = self.session.command_log[-1][1] if self.session.command_log else line
+            console.note(f"stopped: {line} ran as {ran}", style="bold yellow")
+            self._queued = []
         self.refresh_all()
+        self.fit_console()
         self.refresh_bindings()
         self._offer_solution(ran=line)
         queued, self._queued = self._queued, []
@@ -192,9 +242,26 @@ class ChapterScreen(Screen):
 
     def _wait_busy(self) -> bool:
         if self.busy:
-            self.notify(f"`{self.busy}` is still running; this waits until it is done", severity="warning")
+            self.notify(f"`{self.busy}` is still running (F2 stops it); this waits until it is done", severity="warning")
             return True
         return False
+
+    def action_stop_long(self) -> None:
+        """Stop a long command at its next step boundary; the part that ran is kept."""
+        if self.busy:
+            self._queued = []
+            self.session.interrupt()
+
+    async def stop_long(self, timeout_s: float = 30.0) -> None:
+        """Stop a long command and wait until the session is the screen's again."""
+        import asyncio
+
+        if not self.busy:
+            return
+        self.action_stop_long()
+        deadline = time.monotonic() + timeout_s
+        while self.busy and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     # -- the live clock ----------------------------------------------------------------
     def _frame(self) -> None:
@@ -224,10 +291,19 @@ class ChapterScreen(Screen):
             )
         self.refresh_all()
 
+    def action_run_clock(self) -> None:
+        if not self.clock.running:
+            self.action_toggle_clock()
+
+    def action_pause_clock(self) -> None:
+        if self.clock.running:
+            self.action_toggle_clock()
+
     def action_toggle_clock(self) -> None:
         if self._wait_busy():
             return
         running = self.clock.toggle()
+        self.refresh_bindings()
         self._last_wall = time.monotonic()
         if running:
             self._timer.resume()
@@ -296,6 +372,17 @@ class ChapterScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "solution":
             return self.completed and (None if self.busy else True)
+        # F2's three faces: exactly one is live at a time.
+        if action == "stop_long":
+            return bool(self.busy)
+        if action == "run_clock":
+            return not self.busy and not self.clock.running
+        if action == "pause_clock":
+            return not self.busy and self.clock.running
+        if action == "zoom":
+            return self.maximized is None
+        if action == "unzoom":
+            return self.maximized is not None
         if self.busy and action in ("step", "hint", "finish", "reset", "toggle_clock", "speed"):
             return None  # shown, greyed out, until the long command is done
         return True
@@ -336,14 +423,141 @@ class ChapterScreen(Screen):
             console.note("That was the whole reference solution.", style="italic")
 
     def action_focus_objectives(self) -> None:
-        self.query_one(ObjectivesPanel).option_list.focus()
+        self.focus_pane("objectives")
 
     def action_focus_console(self) -> None:
-        self.query_one(Console).line.focus()
+        self.focus_pane("console")
+
+    # -- panes -------------------------------------------------------------------------
+    def pane_target(self, pane: str) -> Widget:
+        """The widget that takes focus for a pane."""
+        if pane == "console":
+            return self.query_one(Console).line
+        if pane == "story":
+            return self.query_one("#story-scroll")
+        if pane == "view":
+            return self.query_one("#view-scroll")
+        if pane == "objectives":
+            return self.query_one(ObjectivesPanel).option_list
+        return self.query_one(EventLogPanel).lines
+
+    def pane_box(self, pane: str) -> Widget:
+        """The widget that frames a pane (and that F10 zooms)."""
+        if pane in ("story", "events"):
+            return self.query_one("#left")
+        return self.query_one({"console": Console, "view": "#view-scroll", "objectives": ObjectivesPanel}[pane])
+
+    @property
+    def current_pane(self) -> str:
+        focused = self.focused
+        if focused is None:
+            return "console"
+        if self.query_one(Console) in focused.ancestors_with_self:
+            return "console"
+        if self.query_one(EventLogPanel) in focused.ancestors_with_self:
+            return "events"
+        if self.query_one(ObjectivesPanel) in focused.ancestors_with_self:
+            return "objectives"
+        if self.query_one("#view-scroll") in focused.ancestors_with_self:
+            return "view"
+        if self.query_one("#left") in focused.ancestors_with_self:
+            tabs = self.query_one(TabbedContent)
+            return "events" if tabs.active == "tab-events" else "story"
+        return "console"
+
+    def focus_pane(self, pane: str) -> None:
+        if pane in ("story", "events"):
+            self.query_one(TabbedContent).active = "tab-story" if pane == "story" else "tab-events"
+        if self.maximized is not None:
+            box = self.pane_box(pane)
+            if box is not self.maximized:
+                self.maximized = box
+        self.pane_target(pane).focus()
+
+    def action_next_pane(self, step: int = 1) -> None:
+        i = PANES.index(self.current_pane)
+        self.focus_pane(PANES[(i + step) % len(PANES)])
 
     def action_toggle_pane(self) -> None:
-        tabs = self.query_one(TabbedContent)
-        tabs.active = "tab-events" if tabs.active == "tab-story" else "tab-story"
+        """Story or event log on the left (the palette's way)."""
+        self.focus_pane("events" if self.current_pane != "events" else "story")
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        self.maximized = self.pane_box(self.current_pane)
+
+    def action_unzoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+
+    def action_maximize(self) -> None:
+        """The palette's Maximize zooms the pane, not the widget inside it."""
+        self.action_zoom()
+
+    def minimize(self) -> None:
+        super().minimize()
+        if self.focused is None:
+            self.query_one(Console).line.focus()
+        self.call_after_refresh(self.query_one(Console).show_answer)
+
+    def watch_maximized(self, maximized: Widget | None) -> None:
+        console = self.query_one(Console)
+        if maximized is console:
+            console.styles.height = "1fr"  # its grown height is set inline, over the CSS
+        else:
+            self.fit_console(force=True)
+        self.call_after_refresh(self._after_zoom)
+
+    def _after_zoom(self) -> None:
+        console = self.query_one(Console)
+        console.show_answer()
+        self.refresh_bindings()
+
+    def on_key(self, event: events.Key) -> None:
+        """A character typed where no text goes (the story, the view...) goes to the
+        command line: nothing the player types is lost."""
+        if not event.is_printable or not event.character or isinstance(self.focused, Input):
+            return
+        event.stop()
+        event.prevent_default()
+        line = self.query_one(Console).line
+        if self.maximized is not None and self.maximized is not self.query_one(Console):
+            self.minimize()
+        line.focus()
+        line.insert_text_at_cursor(event.character)
+
+    # -- the console's room ------------------------------------------------------------
+    @property
+    def console_base_rows(self) -> int:
+        """The console's height when no answer needs more."""
+        return CONSOLE_ROWS_TALL if self.has_class("-tall") else CONSOLE_ROWS_SHORT
+
+    def on_resize(self) -> None:
+        # a terminal made taller or shorter: the console's height is inline, so refit it
+        self.call_after_refresh(self.fit_console)
+
+    def fit_console(self, force: bool = False) -> None:
+        """Give the console the rows its last answer needs, or its own height back.
+
+        The live view is what the chapter is about, so it never loses a row it draws to
+        the console: the console grows into the rows the view and objectives leave
+        spare. What still does not fit is read with PgDn, or by zooming the console (F10),
+        as its last line says."""
+        console = self.query_one(Console)
+        if self.maximized is console:
+            return
+        base = self.console_base_rows
+        view_rows = len(self.view.text.plain.splitlines()) + 1  # and its top rule
+        objectives = self.query_one(ObjectivesPanel).outer_size.height
+        keep = max(MAIN_MIN_ROWS, view_rows + objectives)
+        room = self.size.height - 2 - keep  # less the status bar and the footer
+        want = console.answer_rows + CONSOLE_CHROME
+        height = base if want <= base else max(base, min(want, room))
+        current = console.styles.height
+        if force or current is None or current.value != height or current.unit.name != "CELLS":
+            console.styles.height = height
 
     def action_finish(self) -> None:
         if self._wait_busy():
@@ -352,6 +566,7 @@ class ChapterScreen(Screen):
 
         result = self.session.finish()
         path = self.save_run()
+        self.app.clear_notifications()  # this screen's notices do not follow to the result
         before = self.cq.chapter_completed(self.chapter.id)
         self.cq.record_result(self.chapter, result)
         self.app.switch_screen(ResultScreen(self.chapter, result, path, newly_completed=result.passed and not before))
@@ -382,7 +597,8 @@ class ChapterScreen(Screen):
         self._solution = []
         self.view.set_session(self.session)
         console = self.query_one(Console)
-        console.output.clear()
+        console.clear()
+        self.fit_console()
         console.note(f"A fresh run of chapter {self.chapter.number}. The last run is kept as a replay.")
         self.refresh_all()
         self.refresh_bindings()
@@ -393,6 +609,10 @@ class ChapterScreen(Screen):
         console = self.query_one(Console)
         if console.line.value:
             console.line.value = ""
+            return
+        if console.styles.height is not None and console.last_rows and console.styles.height.value > self.console_base_rows:
+            console.last_rows = 0  # a grown console goes back to its size first
+            self.fit_console()
             return
         if self.focused is not console.line:
             console.line.focus()

@@ -8,11 +8,12 @@ from textual.widgets import Static
 
 
 def clock_text(now_ms: int, running: bool, speed: int) -> Text:
+    """The simulated time and the clock's state in words: a paused clock says how to run it."""
     text = Text(f"t={now_ms / 1000:.3f}s ", style="bold")
     if running:
         text.append(f"▶ live {speed}x", style="bold green")
     else:
-        text.append("‖ paused", style="bold yellow")
+        text.append("‖ paused (F2 runs)", style="bold yellow")
     return text
 
 
@@ -21,10 +22,33 @@ class StatusBar(Static):
     StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
-    def show(self, *parts: Text | str) -> None:
+    def show(self, *parts: Text | str, optional: int = 0) -> None:
+        """One line of parts. When it is wider than the bar, the last ``optional`` parts
+        are left out first (as many as needed), then the first part is shortened: what
+        the player must always see goes in the middle."""
+        texts = [part if isinstance(part, Text) else Text(part) for part in parts]
+        width = (self.size.width or 80) - 2
+        keep = len(texts)
+        while keep > len(texts) - optional and self._joined(texts[:keep]).cell_len > width:
+            keep -= 1
+        texts = texts[:keep]
+        over = self._joined(texts).cell_len - width
+        if over > 0 and texts and texts[0].cell_len > over + 2:
+            texts[0] = texts[0].copy()
+            texts[0].truncate(texts[0].cell_len - over, overflow="ellipsis")
+        self._parts = (parts, optional)
+        self.update(self._joined(texts), layout=False)  # one line, always: no layout pass needed
+
+    @staticmethod
+    def _joined(texts: list[Text]) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
-        for i, part in enumerate(parts):
+        for i, part in enumerate(texts):
             if i:
                 text.append(" │ ", style="dim")
-            text.append_text(part if isinstance(part, Text) else Text(part))
-        self.update(text, layout=False)  # one line, always: no layout pass needed
+            text.append_text(part)
+        return text
+
+    def on_resize(self) -> None:
+        parts = getattr(self, "_parts", None)
+        if parts is not None:
+            self.show(*parts[0], optional=parts[1])
