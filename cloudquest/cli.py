@@ -159,9 +159,23 @@ def cmd_play(args: argparse.Namespace) -> int:
     from .game.session import Session
 
     chapter, sandbox = _chapter(args.chapter, args.world)
+    if args.script is None and not sandbox and not args.json and not args.record and sys.stdout.isatty():
+        # No script: play it in the terminal game (a chapter file opens beside the others).
+        from .tui import run_app
+
+        path = Path(args.chapter)
+        if args.chapter.endswith((".yaml", ".yml")) and path.exists():
+            return run_app(chapter_file=path)
+        return run_app(chapter=chapter.id)
     _check_record_target(args.record)
     lines = _read_script(args.script) if args.script else []
     session = Session(chapter, args.seed, sandbox=sandbox)
+    path = Path(args.chapter)
+    if not sandbox and args.chapter.endswith((".yaml", ".yml")) and path.exists():
+        from .game.locations import levels_dir
+
+        if path.resolve().parent != levels_dir().resolve():
+            session.chapter_file = str(path.resolve())  # its replay finds it here
     session.run_script(lines)
     result = session.finish()
     if args.record:
@@ -574,9 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"cloudquest {__version__}")
     sub = p.add_subparsers(dest="verb", parser_class=_Parser)
 
-    play = sub.add_parser("play", help="play a chapter headless from a script")
+    play = sub.add_parser("play", help="play a chapter: in the terminal game, or headless from a script")
     play.add_argument("chapter", help="chapter id or number, a chapter file, or 'sandbox'")
-    play.add_argument("--script", help="file of console commands, or - for stdin")
+    play.add_argument("--script", help="file of console commands, or - for stdin (without it, in a terminal, the chapter opens in the game)")
     play.add_argument("--seed", type=_seed, default=0)
     play.add_argument("--json", action="store_true", help="print one JSON object")
     play.add_argument("--record", metavar="FILE", help="write a replay file")

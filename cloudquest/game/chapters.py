@@ -7,14 +7,14 @@ allowed)`` and skipped; the other chapters still load.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from .checks import AllCheck, AnyCheck, EventCheck, MetricCheck, NotCheck
-from .locations import levels_dir
+from .locations import levels_dir, user_levels_dir
 from .mechanism import event_table, metric_of
 from .registry import table
 from .schema import Chapter, QuizBank, Strict
@@ -269,30 +269,76 @@ def chapter_files(directory: Path | None = None) -> list[Path]:
 
 @dataclass
 class Catalogue:
+    """The chapters a game can play: the shipped ones and the player's own ("your
+    chapters": the user data folder's ``levels/``, or a file opened by path)."""
+
     chapters: list[Chapter]
     problems: list[LoadProblem]
+    own: set[str] = field(default_factory=set)  # ids of the player's own chapters
+    file_ids: dict[str, str] = field(default_factory=dict)  # resolved file path -> chapter id
 
     def get(self, ident: str) -> Chapter | None:
         for c in self.chapters:
-            if c.id == ident or str(c.number) == ident:
+            if c.id == ident:
+                return c
+        for c in self.chapters:
+            if str(c.number) == ident and c.id not in self.own:
                 return c
         return None
 
+    def file_of(self, chapter_id: str) -> str | None:
+        """The file a chapter was read from."""
+        return next((f for f, c_id in self.file_ids.items() if c_id == chapter_id), None)
 
-def load_all(directory: Path | None = None) -> Catalogue:
-    chapters: list[Chapter] = []
-    problems: list[LoadProblem] = []
-    seen: dict[str, str] = {}
-    for path in chapter_files(directory):
+    @property
+    def shipped(self) -> list[Chapter]:
+        return [c for c in self.chapters if c.id not in self.own]
+
+    @property
+    def own_chapters(self) -> list[Chapter]:
+        return [c for c in self.chapters if c.id in self.own]
+
+    def _take(self, path: Path, own: bool) -> Chapter | None:
+        """Load one file into the catalogue (a problem, not an exception, if it fails)."""
+        key = str(path.resolve())
+        if key in self.file_ids:
+            return self.get(self.file_ids[key])
         try:
             chapter = load_chapter(path)
         except ChapterError as exc:
-            problems.extend(exc.problems)
-            continue
-        if chapter.id in seen:
-            problems.append(LoadProblem(str(path), 1, f"chapter id {chapter.id!r} is already used by {seen[chapter.id]}"))
-            continue
-        seen[chapter.id] = str(path)
-        chapters.append(chapter)
-    chapters.sort(key=lambda c: (c.number, c.id))
-    return Catalogue(chapters, problems)
+            self.problems.extend(exc.problems)
+            return None
+        if any(c.id == chapter.id for c in self.chapters):
+            where = next((f for f, c_id in self.file_ids.items() if c_id == chapter.id), "another chapter")
+            self.problems.append(LoadProblem(str(path), 1, f"chapter id {chapter.id!r} is already used by {where}"))
+            return None
+        self.chapters.append(chapter)
+        if own:
+            self.own.add(chapter.id)
+        # the shipped chapters in their order, then the player's own in theirs
+        self.chapters.sort(key=lambda c: (c.id in self.own, c.number, c.id))
+        self.file_ids[key] = chapter.id
+        return chapter
+
+    def add_file(self, path: str | Path) -> Chapter | None:
+        """A chapter file opened by path (``cloudquest play FILE.yaml``): one of the
+        shipped chapters if it is one of their files, else one of the player's own."""
+        path = Path(path)
+        shipped = path.resolve().parent == levels_dir().resolve()
+        return self._take(path, own=not shipped)
+
+
+def load_all(directory: Path | None = None, *, own: bool | None = None) -> Catalogue:
+    """The chapters of ``directory`` (the shipped ``levels/`` by default) and, with
+    ``own`` (the default when no directory is given), the player's own chapters in
+    :func:`~cloudquest.game.locations.user_levels_dir`. A file that does not load is a
+    problem of the catalogue; the others still load."""
+    catalogue = Catalogue([], [])
+    for path in chapter_files(directory):
+        catalogue._take(path, own=False)
+    if own if own is not None else directory is None:
+        mine = user_levels_dir()
+        if mine.is_dir():
+            for path in chapter_files(mine):
+                catalogue._take(path, own=True)
+    return catalogue

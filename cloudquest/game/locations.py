@@ -1,6 +1,6 @@
 """Every path CloudQuest reads or writes, in one place.
 
-User data (progress, replays) lives in the platform's user data directory, or under
+User data (progress, replays, the player's own chapters in ``levels/``) lives in the platform's user data directory, or under
 ``$CLOUDQUEST_HOME`` when that is set (tests and portable installs use it). Bundled
 content (``levels/``, ``assets/``) is found inside the installed package, or beside the
 package in a source checkout.
@@ -28,6 +28,11 @@ def progress_file() -> Path:
 
 def replays_dir() -> Path:
     return data_home() / "replays"
+
+
+def user_levels_dir() -> Path:
+    """The player's own chapters, loaded beside the shipped ones ("your chapters")."""
+    return data_home() / "levels"
 
 
 def _bundled(name: str) -> Path:

@@ -50,7 +50,9 @@ class RunTimeline:
 
     # -- building sessions ---------------------------------------------------------------
     def new_session(self) -> Session:
-        return Session(self.chapter, self.replay.seed, sandbox=self.replay.sandbox)
+        session = Session(self.chapter, self.replay.seed, sandbox=self.replay.sandbox)
+        session.chapter_file = self.replay.chapter_file  # a fork of it is found where it was
+        return session
 
     def _play_full(self) -> tuple[Session, list[CommandSpan]]:
         """The whole run, the way a replay plays it, noting each command's events."""

@@ -54,6 +54,7 @@ class _ReplayDoc(BaseModel):
     event_log_sha256: str = Field(pattern=SHA256)
     world: World | None = None
     scenario: str | None = Field(default=None, min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f]*$")
+    chapter_file: str | None = Field(default=None, min_length=1, max_length=4096, pattern=r"^[^\x00-\x1f]*$")
 
 
 @dataclass
@@ -68,6 +69,7 @@ class ReplayFile:
     sandbox: bool = False
     world: World | None = None  # sandbox worlds travel inside the replay, checked on reading
     scenario: str | None = None  # a failure scenario's name (or file): rebuilds its chapter
+    chapter_file: str | None = None  # where a chapter that is not installed was read from
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> "ReplayFile":
@@ -94,6 +96,7 @@ class ReplayFile:
             sandbox=doc.sandbox,
             world=doc.world,
             scenario=doc.scenario,
+            chapter_file=doc.chapter_file,
         )
 
 
@@ -178,7 +181,18 @@ def chapter_for(replay: ReplayFile, catalogue: Catalogue) -> Chapter | None:
             raise ReplayError(f"the replay is of scenario {replay.scenario!r}: {str(exc).removeprefix('scenario:0: ')}") from None
     if replay.sandbox:  # its world was checked when the file was read
         return free_play_chapter(replay.world if replay.world is not None else World())
-    return catalogue.get(replay.chapter)
+    installed = catalogue.get(replay.chapter)
+    if installed is None and replay.chapter_file:
+        # A chapter of the player's own, played from its file: found there again if that
+        # file still holds a chapter with this id.
+        from .chapters import ChapterError, load_chapter
+
+        try:
+            found = load_chapter(replay.chapter_file)
+        except (ChapterError, OSError):
+            return None
+        return found if found.id == replay.chapter else None
+    return installed
 
 
 def rerun(chapter: Chapter, replay: ReplayFile, *, sandbox: bool = False, upto_ms: int | None = None) -> Session:

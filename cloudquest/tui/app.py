@@ -44,12 +44,16 @@ class CloudQuestApp(App[int]):
         live_clock: bool = False,
         replay_file: Path | None = None,
         quiz_seed: int | None = None,
+        chapter_file: Path | None = None,
+        start_chapter: str | None = None,
     ) -> None:
         """``levels``/``catalogue``/``quiz_file`` replace the installed chapters (tests
         pin a fixed catalogue); ``seed`` seeds every run; ``live_clock=True`` starts
         chapters with the clock running (by default a chapter opens paused and the player
         starts it); ``quiz_seed`` fixes the quiz's shuffle (by default each attempt
-        shuffles differently)."""
+        shuffles differently); ``chapter_file`` opens a chapter file (``cloudquest play
+        FILE.yaml``), beside the installed chapters, and ``start_chapter`` an installed
+        chapter by id or number."""
         super().__init__()
         self._levels = levels
         self._catalogue = catalogue
@@ -58,6 +62,8 @@ class CloudQuestApp(App[int]):
         self.live_clock = live_clock
         self.replay_file = replay_file
         self.quiz_seed = quiz_seed
+        self.chapter_file = chapter_file
+        self.start_chapter = start_chapter
         self.progress: "Progress | None" = None
         self.progress_message: str | None = None
         self.load_problems: list[str] = []
@@ -75,7 +81,9 @@ class CloudQuestApp(App[int]):
         from ..game.chapters import load_all
 
         if self._catalogue is None:
-            self._catalogue = load_all(self._levels)
+            self._catalogue = load_all(self._levels, own=self._levels is None)
+        if self.chapter_file is not None:
+            self._catalogue.add_file(self.chapter_file)
         loaded = progress_mod.load()
         self.progress = loaded.progress
         self.progress_message = loaded.message
@@ -96,6 +104,14 @@ class CloudQuestApp(App[int]):
         if self.replay_file is not None:
             path, self.replay_file = self.replay_file, None
             self.open_replay(path)
+        elif self.chapter_file is not None or self.start_chapter is not None:
+            wanted = self.start_chapter
+            if self.chapter_file is not None:
+                wanted = self.catalogue.file_ids.get(str(Path(self.chapter_file).resolve()))
+            self.chapter_file = self.start_chapter = None
+            chapter = self.catalogue.get(wanted) if wanted else None
+            if chapter is not None:
+                self.open_chapter(chapter, ask=False)
 
     async def ensure_loaded(self) -> None:
         if self._loader is not None and self.progress is None:
@@ -116,10 +132,13 @@ class CloudQuestApp(App[int]):
         return bool(cp and cp.completed)
 
     def chapter_state(self, chapter: "Chapter") -> str:
-        """completed | open | locked: open when every earlier chapter is completed."""
+        """completed | open | locked: open when every earlier chapter is completed (the
+        player's own chapters are always open)."""
         if self.chapter_completed(chapter.id):
             return "completed"
-        for c in self.catalogue.chapters:
+        if chapter.id in self.catalogue.own:
+            return "open"
+        for c in self.catalogue.shipped:
             if c.number >= chapter.number:
                 break
             if not self.chapter_completed(c.id):
@@ -127,13 +146,17 @@ class CloudQuestApp(App[int]):
         return "open"
 
     def next_chapter(self) -> "Chapter | None":
-        for c in self.catalogue.chapters:
+        for c in self.catalogue.shipped:
             if not self.chapter_completed(c.id):
                 return c
         return None
 
     def chapter_after(self, chapter: "Chapter") -> "Chapter | None":
-        later = [c for c in self.catalogue.chapters if (c.number, c.id) > (chapter.number, chapter.id)]
+        if chapter.id in self.catalogue.own:
+            mine = self.catalogue.own_chapters
+            i = next((n for n, c in enumerate(mine) if c.id == chapter.id), len(mine))
+            return mine[i + 1] if i + 1 < len(mine) else None
+        later = [c for c in self.catalogue.shipped if (c.number, c.id) > (chapter.number, chapter.id)]
         return later[0] if later else None
 
     def record_result(self, chapter: "Chapter", result: "RunResult") -> None:
@@ -209,6 +232,8 @@ class CloudQuestApp(App[int]):
         note = "You jumped ahead: earlier chapters explain the basics this one builds on." if jumped else ""
         try:
             session = Session(chapter, self.seed)
+            if chapter.id in self.catalogue.own:
+                session.chapter_file = self.catalogue.file_of(chapter.id)
         except WorldError as exc:
             self.notify(str(exc), title="This chapter cannot start", severity="error", timeout=15)
             return

@@ -589,7 +589,9 @@ class ChapterScreen(Screen):
 
     def reset(self) -> None:
         self.save_run()
+        chapter_file = self.session.chapter_file
         self.session = Session(self.chapter, self.seed)
+        self.session.chapter_file = chapter_file
         self._saved = False
         self.saved_path = None
         self._announced_done = False

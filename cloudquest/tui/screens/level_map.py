@@ -1,5 +1,7 @@
 """The level map: every chapter with its state, skills and best result; the eight skills
-of the completion check and what is earned; overall progress."""
+of the completion check and what is earned; overall progress. The player's own chapters
+(their ``levels/`` folder, or a file opened with ``cloudquest play FILE.yaml``) are
+listed after the shipped ones, under "your chapters"."""
 
 from __future__ import annotations
 
@@ -83,9 +85,14 @@ class LevelMapScreen(Screen):
         table = self.query_one(DataTable)
         keep = table.cursor_row
         table.clear()
-        chapters = app.catalogue.chapters
+        shipped, own = app.catalogue.shipped, app.catalogue.own_chapters
+        self.rows: list = []  # the chapter on each row (None: the "your chapters" heading)
         first_open = None
-        for c in chapters:
+        for c in [*shipped, None, *own] if own else shipped:
+            if c is None:
+                table.add_row(Text(""), Text("your chapters", style="bold italic"), Text(""), Text(""), Text(""), key="--own--")
+                self.rows.append(None)
+                continue
             state = app.chapter_state(c)
             if state == "open" and first_open is None:
                 first_open = c.id
@@ -98,9 +105,11 @@ class LevelMapScreen(Screen):
                 Text(" ".join(SKILL_SHORT.get(s, s) for s in c.skills), style="dim"),
                 key=c.id,
             )
-        if chapters:
-            row = keep if keep and keep < len(chapters) else next(
-                (i for i, c in enumerate(chapters) if c.id == first_open), 0
+            self.rows.append(c)
+        chapters = shipped
+        if self.rows:
+            row = keep if keep and keep < len(self.rows) else next(
+                (i for i, c in enumerate(self.rows) if c is not None and c.id == first_open), 0
             )
             table.move_cursor(row=row)
         progress = app.progress
@@ -139,16 +148,25 @@ class LevelMapScreen(Screen):
 
     def _current(self):
         table = self.query_one(DataTable)
-        chapters = self.cq.catalogue.chapters
-        if not chapters or table.cursor_row is None or table.cursor_row >= len(chapters):
+        rows = getattr(self, "rows", [])
+        if not rows or table.cursor_row is None or table.cursor_row >= len(rows):
             return None
-        return chapters[table.cursor_row]
+        return rows[table.cursor_row]
 
     def _detail(self) -> None:
         c = self._current()
         detail = self.query_one("#chapter-detail", Static)
         if c is None:
-            detail.update("No chapters are installed.")
+            if getattr(self, "rows", None):
+                detail.update(
+                    Text.assemble(
+                        ("Your chapters\n", "bold"),
+                        ("Chapter files in your levels folder, or opened with cloudquest play FILE.yaml "
+                         "(docs/authoring.md says how to write one).", ""),
+                    )
+                )
+            else:
+                detail.update("No chapters are installed.")
             return
         state = self.cq.chapter_state(c)
         text = Text()
