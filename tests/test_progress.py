@@ -125,3 +125,24 @@ def test_an_import_keeps_chapters_this_game_lacks_aside_where_they_earn_nothing(
     assert list(prog.chapters) == ["launch"] and list(prog.unknown) == ["from-the-future"]
     assert prog.skills_earned() == ["resource scheduling"]
 
+
+
+def test_a_chapter_is_mastered_on_several_seeds_and_a_save_keeps_them():
+    prog = P.Progress()
+    prog.record_run("launch", 3, 3, 0, 20.0, ["resource scheduling"], seed=7)
+    prog.record_run("launch", 3, 3, 0, 20.0, ["resource scheduling"], seed=7)  # the same seed again
+    prog.record_run("launch", 2, 3, 0, 20.0, ["resource scheduling"], seed=8)  # failed: no seed earned
+    cp = prog.chapters["launch"]
+    assert cp.seeds_passed == [7] and cp.completed and not cp.mastered
+    prog.record_run("launch", 3, 3, 0, 20.0, ["resource scheduling"], seed=9)
+    other = P.Progress()
+    other.record_run("launch", 3, 3, 0, 20.0, ["resource scheduling"], seed=12)
+    merged = prog.merged(other)
+    assert merged.chapters["launch"].seeds_passed == [7, 9, 12]
+    assert merged.chapters["launch"].mastered and P.MASTERY_SEEDS == 3
+    P.save(merged)
+    assert P.load().progress.chapters["launch"].seeds_passed == [7, 9, 12]
+    # a save from before seeds were kept still loads
+    progress_file().write_text(json.dumps({"format": 1, "chapters": {"launch": {"completed": True, "best_passed": 3, "objectives": 3}}}))
+    old = P.load()
+    assert old.message is None and old.progress.chapters["launch"].seeds_passed == []

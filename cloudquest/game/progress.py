@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from .limits import MAX_ATTEMPTS, MAX_CHAPTERS_SAVED, MAX_RUN_S, MAX_SAVE_BYTES
+from .limits import MAX_ATTEMPTS, MAX_CHAPTERS_SAVED, MAX_RUN_S, MAX_SAVE_BYTES, MAX_SEED
 from .locations import progress_file
 from .schema import SKILLS, Skill
 from .userfiles import UserFileError, first_problem, leftover_temps, read_json, set_aside, write_json_atomic
@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 LOCK_TIMEOUT_S = 10.0
+# A chapter is mastered when passed on this many different seeds: one passing run can be
+# luck with the dice (boot times, health-check phases, data placement); three cannot.
+MASTERY_SEEDS = 3
+MAX_SEEDS_KEPT = 20
 MAX_OBJECTIVES = 100  # per chapter (a shipped chapter has at most 5)
 MAX_HINTS = 1000
 
@@ -65,6 +69,14 @@ class ChapterProgress(_Record):
     best_hints: int | None = Field(default=None, ge=0, le=MAX_HINTS)
     best_time_s: float | None = Field(default=None, ge=0, le=MAX_RUN_S)
     skills: list[Skill] = Field(default_factory=list, max_length=len(SKILLS))
+    seeds_passed: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(
+        default_factory=list, max_length=MAX_SEEDS_KEPT, description="the seeds of runs that passed every objective"
+    )
+
+    @property
+    def mastered(self) -> bool:
+        """Passed on :data:`MASTERY_SEEDS` different seeds."""
+        return self.completed and len(set(self.seeds_passed)) >= MASTERY_SEEDS
 
     def _rank(self) -> tuple:
         # what record_run calls better: more objectives passed, then fewer hints
@@ -80,6 +92,7 @@ class ChapterProgress(_Record):
             best_hints=best.best_hints,
             best_time_s=best.best_time_s,
             skills=sorted(set(self.skills) | set(other.skills)),
+            seeds_passed=sorted(set(self.seeds_passed) | set(other.seeds_passed))[:MAX_SEEDS_KEPT],
         )
 
 
@@ -123,9 +136,12 @@ class Progress(_Record):
             result.hints_used,
             result.end_ms / 1000,
             list(chapter.skills),
+            seed=result.seed,
         )
 
-    def record_run(self, chapter_id: str, passed: int, total: int, hints: int, time_s: float, skills: list[str]) -> ChapterProgress:
+    def record_run(
+        self, chapter_id: str, passed: int, total: int, hints: int, time_s: float, skills: list[str], *, seed: int | None = None
+    ) -> ChapterProgress:
         cp = self.chapters.setdefault(chapter_id, ChapterProgress())
         cp.attempts += 1
         cp.objectives = total
@@ -140,6 +156,8 @@ class Progress(_Record):
         if done:
             cp.completed = True
             cp.skills = sorted(set(cp.skills) | set(skills))
+            if seed is not None and seed not in cp.seeds_passed and len(cp.seeds_passed) < MAX_SEEDS_KEPT:
+                cp.seeds_passed = sorted([*cp.seeds_passed, seed])
         return cp
 
     def merged(self, other: "Progress") -> "Progress":

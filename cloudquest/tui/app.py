@@ -40,7 +40,7 @@ class CloudQuestApp(App[int]):
         levels: Path | None = None,
         catalogue: "Catalogue | None" = None,
         quiz_file: Path | None = None,
-        seed: int = 0,
+        seed: int | None = None,
         live_clock: bool = False,
         replay_file: Path | None = None,
         quiz_seed: int | None = None,
@@ -48,12 +48,12 @@ class CloudQuestApp(App[int]):
         start_chapter: str | None = None,
     ) -> None:
         """``levels``/``catalogue``/``quiz_file`` replace the installed chapters (tests
-        pin a fixed catalogue); ``seed`` seeds every run; ``live_clock=True`` starts
-        chapters with the clock running (by default a chapter opens paused and the player
-        starts it); ``quiz_seed`` fixes the quiz's shuffle (by default each attempt
-        shuffles differently); ``chapter_file`` opens a chapter file (``cloudquest play
-        FILE.yaml``), beside the installed chapters, and ``start_chapter`` an installed
-        chapter by id or number."""
+        pin a fixed catalogue); ``seed`` seeds every run (by default each new run gets a
+        fresh seed); ``live_clock=True`` starts chapters with the clock running (by
+        default a chapter opens paused and the player starts it); ``quiz_seed`` fixes
+        the quiz's shuffle (by default each attempt shuffles differently);
+        ``chapter_file`` opens a chapter file (``cloudquest play FILE.yaml``), beside the
+        installed chapters, and ``start_chapter`` an installed chapter by id or number."""
         super().__init__()
         self._levels = levels
         self._catalogue = catalogue
@@ -126,16 +126,30 @@ class CloudQuestApp(App[int]):
         assert self._catalogue is not None, "the catalogue is loading"
         return self._catalogue
 
+    def new_seed(self) -> int:
+        """The seed of a new run: the fixed one, or a fresh one the player can read,
+        retry and share (1-9999)."""
+        if self.seed is not None:
+            return self.seed
+        import random
+
+        return random.SystemRandom().randint(1, 9999)
+
     # -- progress ------------------------------------------------------------------------
     def chapter_completed(self, chapter_id: str) -> bool:
         cp = self.progress.chapters.get(chapter_id) if self.progress else None
         return bool(cp and cp.completed)
 
+    def chapter_mastered(self, chapter_id: str) -> bool:
+        cp = self.progress.chapters.get(chapter_id) if self.progress else None
+        return bool(cp and cp.mastered)
+
     def chapter_state(self, chapter: "Chapter") -> str:
-        """completed | open | locked: open when every earlier chapter is completed (the
-        player's own chapters are always open)."""
+        """mastered | completed | open | locked: open when every earlier chapter is
+        completed (the player's own chapters are always open); mastered when passed on
+        several seeds."""
         if self.chapter_completed(chapter.id):
-            return "completed"
+            return "mastered" if self.chapter_mastered(chapter.id) else "completed"
         if chapter.id in self.catalogue.own:
             return "open"
         for c in self.catalogue.shipped:
@@ -198,8 +212,9 @@ class CloudQuestApp(App[int]):
         self._to_title()
         self.push_screen(LevelMapScreen())
 
-    def open_chapter(self, chapter: "Chapter", *, ask: bool = True) -> None:
-        """Play a chapter; a chapter ahead of the player's progress asks first."""
+    def open_chapter(self, chapter: "Chapter", *, ask: bool = True, seed: int | None = None) -> None:
+        """Play a chapter (on ``seed``, or a new run's seed); a chapter ahead of the
+        player's progress asks first."""
         from .screens.confirm import Confirm
 
         state = self.chapter_state(chapter)
@@ -207,7 +222,7 @@ class CloudQuestApp(App[int]):
 
             def answer(yes: bool | None) -> None:
                 if yes:
-                    self._start_chapter(chapter, jumped=True)
+                    self._start_chapter(chapter, jumped=True, seed=seed)
 
             self.push_screen(
                 Confirm(
@@ -219,9 +234,9 @@ class CloudQuestApp(App[int]):
                 answer,
             )
             return
-        self._start_chapter(chapter, jumped=state == "locked")
+        self._start_chapter(chapter, jumped=state == "locked", seed=seed)
 
-    def _start_chapter(self, chapter: "Chapter", *, jumped: bool = False) -> None:
+    def _start_chapter(self, chapter: "Chapter", *, jumped: bool = False, seed: int | None = None) -> None:
         from .screens.chapter import ChapterScreen
         from .screens.level_map import LevelMapScreen
 
@@ -231,7 +246,7 @@ class CloudQuestApp(App[int]):
 
         note = "You jumped ahead: earlier chapters explain the basics this one builds on." if jumped else ""
         try:
-            session = Session(chapter, self.seed)
+            session = Session(chapter, self.new_seed() if seed is None else seed)
             if chapter.id in self.catalogue.own:
                 session.chapter_file = self.catalogue.file_of(chapter.id)
         except WorldError as exc:

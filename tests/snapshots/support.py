@@ -24,6 +24,7 @@ def make_app(levels: Path, **kwargs):
     from cloudquest.tui.app import CloudQuestApp
 
     kwargs.setdefault("quiz_file", QUIZ)
+    kwargs.setdefault("seed", 0)
     return CloudQuestApp(levels=levels, live_clock=False, quiz_seed=1, **kwargs)
 
 

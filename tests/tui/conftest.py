@@ -23,6 +23,7 @@ def make_app():
         kwargs.setdefault("levels", LEVELS)
         kwargs.setdefault("quiz_file", QUIZ)
         kwargs.setdefault("live_clock", False)
+        kwargs.setdefault("seed", 0)
         kwargs.setdefault("quiz_seed", 1)
         return CloudQuestApp(**kwargs)
 

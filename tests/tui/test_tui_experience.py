@@ -2,7 +2,8 @@
 for a long answer, follows new output unless scrolled back and never shows an escape
 sequence raw; one key visits the panes in a fixed order and another zooms one; a key
 typed in a pane that takes no text lands on the command line; ctrl+q in the middle of a
-long tick keeps the run as a replay that verifies."""
+long tick keeps the run as a replay that verifies; every run gets its own seed, shown,
+retried or renewed from the result, and several seeds master a chapter."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import asyncio
 
 from textual import events
 
-from cloudquest.game.locations import replays_dir
+from cloudquest.game.locations import progress_file, replays_dir
+from cloudquest.game.progress import MASTERY_SEEDS
 from cloudquest.game.replay import read, verify
 from cloudquest.tui.app import CloudQuestApp
 from cloudquest.tui.screens.chapter import PANES, ChapterScreen
+from cloudquest.tui.screens.level_map import LevelMapScreen
+from cloudquest.tui.screens.result import ResultScreen
 from cloudquest.tui.widgets import Console
 
 from .conftest import LEVELS, QUIZ, open_chapter, run, settle
@@ -28,16 +32,18 @@ async def open_first(app, pilot) -> ChapterScreen:
     return await open_chapter(pilot, app.catalogue.get("big-realization"))
 
 
-async def test_a_chapter_opens_paused_and_the_player_starts_it():
-    # the game as a player starts it: no live clock asked for
+async def test_a_chapter_opens_paused_on_a_fresh_seed_and_the_player_starts_it():
+    # the game as a player starts it: no fixed seed, no live clock asked for
     app = CloudQuestApp(levels=LEVELS, quiz_file=QUIZ)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_first(app, pilot)
         assert not screen.clock.running
         status = str(screen.query_one("#topbar").render())
         assert "‖ paused (F2 runs)" in status
+        assert 1 <= screen.seed <= 9999 and f"seed {screen.seed}" in status
         greeting = " ".join(console_text(screen).split())
         assert "The clock is paused: nothing happens until you let time pass" in greeting
+        assert f"seed {screen.seed}" in greeting
         await pilot.pause(0.3)
         assert screen.session.cloud.now_ms == 0  # no time piles up while the player reads
         assert screen.active_bindings["f2"].binding.description == "Run"
@@ -49,6 +55,8 @@ async def test_a_chapter_opens_paused_and_the_player_starts_it():
         assert "▶ live 1x" in str(screen.query_one("#topbar").render())
         await pilot.press("f2")
         assert not screen.clock.running
+    seeds = {app.new_seed() for _ in range(30)}
+    assert len(seeds) > 1 and all(1 <= s <= 9999 for s in seeds)
 
 
 async def test_the_console_grows_follows_and_shows_escapes_as_marks(make_app):
@@ -147,6 +155,53 @@ async def test_ctrl_q_in_the_middle_of_a_long_tick_keeps_a_replay_that_verifies(
     outcome = verify(replay, app.catalogue)
     assert outcome.matches, outcome.problems
     assert replay.end_ms == outcome.result.end_ms > 0
+
+
+async def test_retry_this_seed_new_seed_and_mastery_on_several_seeds(make_app):
+    app = make_app(seed=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        launch = app.catalogue.get("launch")
+        seeds = []
+        for n in range(MASTERY_SEEDS):
+            if n == 0:
+                app.open_chapter(launch, ask=False, seed=41)
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, ChapterScreen)
+            seeds.append(screen.seed)
+            await run(pilot, *launch.solution)
+            await pilot.press("f6")
+            await settle(pilot)
+            result = app.screen
+            assert isinstance(result, ResultScreen) and result.result.passed
+            head = str(result.query_one("#result-head").render())
+            assert f"seed {screen.seed}" in head
+            summary = str(result.query_one("#result-summary").render())
+            if n == 0:
+                await pilot.press("s")  # the same seed again
+                await settle(pilot)
+                assert app.screen.seed == 41
+                await pilot.press("escape")  # nothing done: back to the map
+                await settle(pilot)
+                app.open_chapter(launch, ask=False, seed=41)
+                await settle(pilot)
+                await run(pilot, *launch.solution)
+                await pilot.press("f6")
+                await settle(pilot)
+                assert "passed on 1 of the 3 seeds" in str(app.screen.query_one("#result-summary").render())
+            if n < MASTERY_SEEDS - 1:
+                await pilot.press("a")  # a new seed
+        assert "mastered: passed on 3 seeds" in summary
+        assert len(set(seeds)) == MASTERY_SEEDS
+        saved = progress_file().read_text()
+        assert '"seeds_passed"' in saved
+        app.open_map()
+        await settle(pilot)
+        level_map = app.screen
+        assert isinstance(level_map, LevelMapScreen)
+        row = next(i for i, c in enumerate(level_map.rows) if c is not None and c.id == "launch")
+        assert "★ mastered" in str(level_map.query_one("#chapters").get_row_at(row)[2])
 
 
 async def test_the_console_keeps_its_size_for_the_terminal_after_a_resize(make_app):

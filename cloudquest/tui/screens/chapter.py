@@ -331,11 +331,17 @@ class ChapterScreen(Screen):
                 Text(f"running {self.busy} …", style="bold yellow"),
             )
             return
+        if total and passed == total:
+            # said where it cannot scroll away: the run is won, F6 takes the result
+            done = Text(f"✔ {passed}/{total} done: F6 finishes", style="bold green")
+            parts = (done, f"seed {self.seed}", f"hints {self.session.hints_used}/{len(hints)}")
+        else:
+            parts = (f"seed {self.seed}", f"hints {self.session.hints_used}/{len(hints)}", done)
         self._status.show(
             Text(f"{self.chapter.number} · {self.chapter.title}", style="bold"),
             clock_text(self.session.cloud.now_ms, self.clock.running, self.clock.speed),
-            done,
-            f"hints {self.session.hints_used}/{len(hints)}",
+            *parts,
+            optional=2,
         )
 
     def refresh_all(self) -> None:
@@ -581,7 +587,8 @@ class ChapterScreen(Screen):
         self.app.push_screen(
             Confirm(
                 "Start this chapter again?",
-                "This run is kept as a replay; the new run starts from the chapter's first moment.",
+                f"This run is kept as a replay; the new run starts from the chapter's first moment, on the same "
+                f"seed ({self.seed}). For a new seed, finish the run (F6).",
                 yes="Reset",
             ),
             answer,

@@ -39,6 +39,7 @@ SKILL_SHORT = {
 }
 
 STATE_MARK = {
+    "mastered": ("★ mastered", "bold yellow"),
     "completed": ("✔ completed", "bold green"),
     "open": ("○ open", "bold"),
     "locked": ("· locked", "dim"),
@@ -71,7 +72,7 @@ class LevelMapScreen(Screen):
         table = self.query_one(DataTable)
         table.add_column("#", key="num", width=3)
         table.add_column("chapter", key="title")
-        table.add_column("state", key="state", width=12)
+        table.add_column("state", key="state", width=11)
         table.add_column("best", key="best")
         table.add_column("skills", key="skills")
         self.fill()
@@ -140,6 +141,8 @@ class LevelMapScreen(Screen):
         if cp is None or not cp.attempts:
             return "-"
         best = f"{cp.best_passed}/{cp.objectives}"
+        if cp.seeds_passed:
+            best += f", {len(cp.seeds_passed)} seed" + ("" if len(cp.seeds_passed) == 1 else "s")
         if cp.best_hints is not None:
             best += f", {cp.best_hints} hint" + ("" if cp.best_hints == 1 else "s")
         if cp.best_time_s is not None:
@@ -176,8 +179,18 @@ class LevelMapScreen(Screen):
         text.append(f"{len(c.objectives)} objectives, {len(c.hints)} hints; level sections {', '.join(map(str, c.sections))}\n", style="dim")
         if state == "locked":
             text.append("Ahead of you: earlier chapters explain the basics it builds on. Enter still plays it.", style="yellow")
+        elif state == "mastered":
+            text.append("Mastered: passed on several seeds. Play again to improve your best result.", style="yellow")
         elif state == "completed":
-            text.append("Completed. Play again to improve your best result.", style="green")
+            from ...game.progress import MASTERY_SEEDS
+
+            cp = self.cq.progress.chapters.get(c.id) if self.cq.progress else None
+            seeds = len(cp.seeds_passed) if cp else 1
+            text.append(
+                f"Completed on {seeds} seed{'s' if seeds != 1 else ''}; pass it on {MASTERY_SEEDS} different seeds to "
+                "master it (each new run draws a new seed).",
+                style="green",
+            )
         else:
             text.append("Open: Enter to play.", style="")
         detail.update(text)

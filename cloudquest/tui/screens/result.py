@@ -1,4 +1,6 @@
-"""The result of a run: every objective with its evidence, skills, hints, time; where next."""
+"""The result of a run: every objective with its evidence, skills, hints, time, the seed
+it ran on and the chapter's mastery (passed on several seeds); where next: the next
+chapter, the same chapter on a new seed or on this one again, the replay."""
 
 from __future__ import annotations
 
@@ -25,9 +27,10 @@ class ResultScreen(Screen):
     CSS_PATH = "result.tcss"
     BINDINGS = [
         Binding("n", "next", "Next chapter"),
-        Binding("a", "again", "Play again"),
-        Binding("v", "replay", "View replay"),
-        Binding("escape", "back", "Level map"),
+        Binding("a", "again", "New seed", tooltip="Play the chapter again on a new seed"),
+        Binding("s", "retry", "Same seed", tooltip="Play the chapter again on this run's seed"),
+        Binding("v", "replay", "Replay"),
+        Binding("escape", "back", "Map"),
     ]
 
     def __init__(self, chapter: Chapter, result: RunResult, replay: Path | None, *, newly_completed: bool = False) -> None:
@@ -59,6 +62,7 @@ class ResultScreen(Screen):
             text.append(f"✔ PASSED {passed}/{len(r.objectives)}", style="bold green")
         else:
             text.append(f"✘ NOT YET {passed}/{len(r.objectives)}", style="bold red")
+        text.append(f"   seed {r.seed}", style="bold")
         return text
 
     def _objectives(self) -> Table:
@@ -91,12 +95,31 @@ class ResultScreen(Screen):
         text.append(f"{r.hints_used} of {hints}\n")
         text.append("time: ", style="bold")
         text.append(f"{r.end_ms / 1000:g}s simulated, {len(r.transcript)} commands, {r.events} events\n")
+        text.append("seed: ", style="bold")
+        text.append(f"{r.seed} (s plays this seed again, a a new one)\n")
+        text.append("mastery: ", style="bold")
+        text.append(self._mastery() + "\n")
         text.append("replay: ", style="bold")
         text.append(f"{self.replay.name if self.replay else 'not saved'}\n")
         nxt = self.cq.chapter_after(self.chapter) if self.cq.loaded else None
         text.append("next: ", style="bold")
         text.append(f"chapter {nxt.number}, {nxt.title} (n)" if nxt else "the completion quiz (n)")
         return text
+
+    def _mastery(self) -> str:
+        from ...game.progress import MASTERY_SEEDS
+
+        progress = self.cq.progress if self.cq.loaded else None
+        cp = progress.chapters.get(self.chapter.id) if progress else None
+        seeds = sorted(set(cp.seeds_passed)) if cp else []
+        if cp is not None and cp.mastered:
+            return f"mastered: passed on {len(seeds)} seeds ({', '.join(map(str, seeds))})"
+        if not seeds:
+            return f"pass it on {MASTERY_SEEDS} different seeds to master it: mastery is not luck"
+        return (
+            f"passed on {len(seeds)} of the {MASTERY_SEEDS} seeds mastery needs ({', '.join(map(str, seeds))}); "
+            "a plays a new one"
+        )
 
     def action_next(self) -> None:
         nxt = self.cq.chapter_after(self.chapter)
@@ -107,6 +130,9 @@ class ResultScreen(Screen):
 
     def action_again(self) -> None:
         self.cq.open_chapter(self.chapter, ask=False)
+
+    def action_retry(self) -> None:
+        self.cq.open_chapter(self.chapter, ask=False, seed=self.result.seed)
 
     def action_replay(self) -> None:
         if self.replay is None:
