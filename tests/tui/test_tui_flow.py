@@ -94,10 +94,13 @@ async def test_play_launch_to_result_quiz_and_replay(make_app):
         app.open_replays()
         await settle(pilot)
         assert isinstance(app.screen, ReplaysScreen)
+        # the run's file name in full, whatever the table's last column has room for
+        assert replays[0].name in str(app.screen.query_one("#replay-detail").render())
         await pilot.press("enter")
         await settle(pilot)
         viewer = app.screen
         assert isinstance(viewer, ReplayViewerScreen)
+        assert replays[0].name in str(viewer.query_one("#replay-name").render())
         assert not viewer.problems, viewer.problems
         assert viewer.moment == (0, 0)
         assert "api" not in viewer.session.cloud.control.instances  # the world as the chapter starts

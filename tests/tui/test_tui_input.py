@@ -222,12 +222,18 @@ async def test_a_corrupt_save_is_set_aside_and_said(make_app):
     progress_file().parent.mkdir(parents=True, exist_ok=True)
     progress_file().write_text("{not json")
     app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, TitleScreen)
         standing = str(app.screen.query_one("#standing").render())
         assert "could not be read" in standing
         assert any("could not be read" in str(n.message) for n in app._notifications)
+        # the notice is not drawn over the line that says the same in full
+        await pilot.pause()
+        toasts = list(app.screen.query_one("#textual-toastrack").query("Toast"))
+        assert toasts
+        standing_region = app.screen.query_one("#standing").region
+        assert all(not t.region.overlaps(standing_region) for t in toasts)
 
 
 async def test_no_color_is_respected(make_app, monkeypatch):

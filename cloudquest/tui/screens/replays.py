@@ -58,6 +58,7 @@ class ReplaysScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="replays-head")
         yield RunTable(id="replay-list", cursor_type="row")
+        yield Static("", id="replay-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -66,6 +67,7 @@ class ReplaysScreen(Screen):
         table.add_column("chapter", key="chapter")
         table.add_column("commands", key="commands")
         table.add_column("sim time", key="time")
+        table.add_column("seed", key="seed")
         table.add_column("file", key="file")
         self.fill()
         table.focus()
@@ -80,13 +82,14 @@ class ReplaysScreen(Screen):
         titles = {c.id: f"{c.number} {c.title}" for c in self.cq.catalogue.chapters} if self.cq.loaded else {}
         for run in self.runs:
             if run.problem:
-                table.add_row(run.label, Text("unreadable", style="red"), "-", "-", Text(run.name, style="dim"), key=str(run.path))
+                table.add_row(run.label, Text("unreadable", style="red"), "-", "-", "-", Text(run.name, style="dim"), key=str(run.path))
                 continue
             table.add_row(
                 run.label,
                 titles.get(run.chapter, run.chapter),
                 str(run.commands),
                 f"{run.end_ms / 1000:g}s",
+                str(run.seed),
                 Text(run.name, style="dim"),
                 key=str(run.path),
             )
@@ -96,6 +99,23 @@ class ReplaysScreen(Screen):
         else:
             head.append("no runs yet: every chapter you play is recorded here automatically")
         self.query_one("#replays-head", Static).update(head)
+        self._detail()
+
+    def _detail(self) -> None:
+        """The highlighted run's whole file name (the table's last column may be cut)."""
+        table = self.query_one(DataTable)
+        detail = self.query_one("#replay-detail", Static)
+        if not self.runs or table.cursor_row is None or table.cursor_row >= len(self.runs):
+            detail.update("")
+            return
+        run = self.runs[table.cursor_row]
+        text = Text(run.name, style="bold")
+        text.append(f"  {run.problem}" if run.problem else "  (Enter opens it)", style="dim")
+        detail.update(text)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail()
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -152,6 +172,7 @@ class ReplayViewerScreen(Screen):
     def compose(self) -> ComposeResult:
         self._open()
         yield StatusBar(id="replay-bar")
+        yield Static(Text(self.path.name, style="bold"), id="replay-name")
         yield Static("", id="timeline")
         if self.error:
             yield Static(Text(self.error, style="bold red"), id="replay-error")
@@ -228,10 +249,18 @@ class ReplayViewerScreen(Screen):
             f"moment {self.index + 1}/{len(self.timeline.moments)}",
             f"{self.moment[1]}/{len(self.replay.commands)} commands",
             verdict,
-            Text(self.path.name, style="dim"),
         )
+        self.query_one("#replay-name", Static).update(self._name_line())
         self._timeline()
         self._commands()
+
+    def _name_line(self) -> Text:
+        """Which run this is, in full: its file, chapter and seed."""
+        text = Text(self.path.name, style="bold")
+        if self.chapter is not None and self.replay is not None:
+            what = self.chapter.title if self.replay.scenario else f"chapter {self.chapter.number} {self.chapter.title}"
+            text.append(f"  {what}, seed {self.replay.seed}", style="dim")
+        return text
 
     def _timeline(self) -> None:
         assert self.replay is not None
