@@ -447,11 +447,9 @@ def _design(loaded, design: str | None, chapter_id: str | None) -> tuple[list[st
 
 
 def _fmt_metric(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+    from .game.scenarios import fmt_metric
+
+    return fmt_metric(value)
 
 
 def cmd_scenario_missing(args: argparse.Namespace) -> int:
@@ -524,7 +522,7 @@ def cmd_scenario_run(args: argparse.Namespace) -> int:
 
 
 def cmd_scenario_compare(args: argparse.Namespace) -> int:
-    from .game.scenarios import compare, parse_seeds
+    from .game.scenarios import compare, comparison_lines, parse_seeds
 
     if not args.design or len(args.design) != 2:
         raise CliError("compare needs exactly two designs: --design A --design B (a file, or chapter:ID)")
@@ -536,37 +534,11 @@ def cmd_scenario_compare(args: argparse.Namespace) -> int:
     a = _design(loaded, args.design[0], None)
     b = _design(loaded, args.design[1], None)
     comparison = compare(loaded, (args.design[0], a[0]), (args.design[1], b[0]), seeds)
-    data = comparison.as_dict()
     if args.json:
-        print(json.dumps(data, indent=2, sort_keys=True))
+        print(json.dumps(comparison.as_dict(), indent=2, sort_keys=True))
         return EXIT_OK
-    print(f"scenario {loaded.name}, seeds {', '.join(map(str, seeds))}")
-    print(f"  A = {args.design[0]}")
-    print(f"  B = {args.design[1]}")
-    print(f"{'metric':<20} {'A (worst)':>12} {'B (worst)':>12} {'B - A':>12}  verdict")
-    for row in data["metrics"]:
-        print(
-            f"{row['metric']:<20} {_fmt_metric(row['a_worst']):>12} {_fmt_metric(row['b_worst']):>12} "
-            f"{_fmt_metric(row['b_minus_a']):>12}  {row['verdict']}"
-        )
-    print("per seed:")
-    for ps in data["per_seed"]:
-        head = f"  seed {ps['seed']}: A {'PASS' if ps['a_passed'] else 'FAIL'}, B {'PASS' if ps['b_passed'] else 'FAIL'}"
-        d = ps["diverged"]
-        if d is None:
-            print(head + "; every incident went the same way")
-            continue
-        print(head + f"; diverged at {d['title']}")
-        for side in ("a", "b"):
-            inc = d.get(side)
-            text = "did not have it" if inc is None else _incident_outcome(inc)
-            print(f"      {side.upper()}: {text}")
+    print("\n".join(comparison_lines(comparison)))
     return EXIT_OK
-
-
-def _incident_outcome(inc: dict[str, Any]) -> str:
-    whole = f"whole after {inc['time_to_recover_s']:g}s" if inc["recovered"] else f"not whole after {inc['time_to_recover_s']:g}s"
-    return f"{whole}, {inc['requests_failed']} requests failed, {inc['objects_lost']} objects lost"
 
 
 def _seed(text: str) -> int:

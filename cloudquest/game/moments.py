@@ -52,6 +52,7 @@ class RunTimeline:
     def new_session(self) -> Session:
         session = Session(self.chapter, self.replay.seed, sandbox=self.replay.sandbox)
         session.chapter_file = self.replay.chapter_file  # a fork of it is found where it was
+        session.scenario = self.replay.scenario
         return session
 
     def _play_full(self) -> tuple[Session, list[CommandSpan]]:
@@ -118,6 +119,15 @@ class RunTimeline:
         if shown_events >= len(self.full.cloud.log):
             return None
         return self.moment_showing(shown_events)
+
+    def next_event_of(self, kinds: tuple[str, ...], shown_events: int) -> int | None:
+        """The moment showing the first event of one of ``kinds`` not yet shown (a
+        scenario's next fault: ``("fault.injected",)``)."""
+        log = self.full.cloud.log
+        for i in range(shown_events, len(log)):
+            if log[i].kind in kinds:
+                return self.moment_showing(i)
+        return None
 
     def previous_event(self, shown_events: int, current: int) -> int | None:
         """The moment at which the last event shown (or an earlier one) appeared."""

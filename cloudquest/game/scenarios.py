@@ -258,9 +258,16 @@ class ScenarioRun:
         return data
 
 
+def scenario_ref(loaded: LoadedScenario) -> str:
+    """How a replay names the scenario: its library name, or its file's path."""
+    in_library = loaded.path.parent.resolve() == scenarios_dir().resolve()
+    return loaded.name if in_library else str(loaded.path.resolve())
+
+
 def run(loaded: LoadedScenario, lines: list[str], seed: int = 0, design: str = "") -> ScenarioRun:
     """Play a design headless against a scenario, to the end of the scenario."""
     session = Session(loaded.chapter, seed, sandbox=True)
+    session.scenario = scenario_ref(loaded)
     end_ms = loaded.scenario.run_s * 1000
     # A design may tick past the scenario's end (a chapter's solution ticks through its
     # own timeline): time stops at the end, and the log records the tick as cut short.
@@ -289,9 +296,7 @@ def record_run(r: ScenarioRun, path: Path) -> None:
     from .userfiles import write_json_atomic
 
     data = r.session.replay_record()
-    source = r.scenario.path
-    in_library = source.parent.resolve() == scenarios_dir().resolve()
-    data["scenario"] = r.scenario.name if in_library else str(source.resolve())
+    data["scenario"] = scenario_ref(r.scenario)
     data["world"] = r.session.chapter.world.model_dump(mode="json")
     write_json_atomic(path, data)
 
@@ -388,3 +393,127 @@ def parse_seeds(text: str) -> list[int]:
         return [parse_seed(p) for p in parts]
     except ValueError:
         raise ValueError(f"seeds must look like 1..5, 1,3,7 or 4 (1 to {MAX_SEEDS} seeds), not {shown(text)}") from None
+
+
+# -- what the terminal game shows -------------------------------------------------------------
+def fmt_metric(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def timeline_lines(loaded: LoadedScenario) -> list[str]:
+    """What a scenario throws at a design, one timed fault a line (h:mm:ss from the start)."""
+    out = []
+    for e in loaded.scenario.timeline:
+        if e.random is not None:
+            r = e.random
+            where = f" among {', '.join(r.among)}" if r.among else ""
+            lasting = f", each for {r.for_s:g} s" if r.for_s else ", for good" if r.action == "fail" else ""
+            out.append(
+                f"{_clock(int(r.from_s))}  {r.action} {r.count} {r.part}s{where} at seeded random times until "
+                f"{_clock(int(r.to_s))}{lasting}"
+            )
+            continue
+        lasting = f", for {e.for_s:g} s" if e.for_s else ", for good" if e.action == "fail" else ""
+        out.append(f"{_clock(int(e.at_s or 0))}  {e.action} {e.part} {e.id}{lasting}")
+    out.append(f"{_clock(loaded.scenario.run_s)}  the end ({loaded.scenario.run_s} s)")
+    return out
+
+
+def incident_outcome(inc: dict[str, Any]) -> str:
+    whole = f"whole after {inc['time_to_recover_s']:g}s" if inc["recovered"] else f"not whole after {inc['time_to_recover_s']:g}s"
+    return f"{whole}, {inc['requests_failed']} requests failed, {inc['objects_lost']} objects lost"
+
+
+def comparison_lines(comparison: Comparison) -> list[str]:
+    """The comparison as ``cloudquest scenario compare`` prints it: each reported figure
+    at its worst over the seeds for A and B, the difference and the verdict, then each
+    seed's pass or fail and where the two designs first diverged."""
+    data = comparison.as_dict()
+    a, b = comparison.labels
+    lines = [
+        f"scenario {comparison.scenario.name}, seeds {', '.join(map(str, comparison.seeds))}",
+        f"  A = {a}",
+        f"  B = {b}",
+        f"{'metric':<20} {'A (worst)':>12} {'B (worst)':>12} {'B - A':>12}  verdict",
+    ]
+    for row in data["metrics"]:
+        lines.append(
+            f"{row['metric']:<20} {fmt_metric(row['a_worst']):>12} {fmt_metric(row['b_worst']):>12} "
+            f"{fmt_metric(row['b_minus_a']):>12}  {row['verdict']}"
+        )
+    lines.append("per seed:")
+    for ps in data["per_seed"]:
+        head = f"  seed {ps['seed']}: A {'PASS' if ps['a_passed'] else 'FAIL'}, B {'PASS' if ps['b_passed'] else 'FAIL'}"
+        d = ps["diverged"]
+        if d is None:
+            lines.append(head + "; every incident went the same way")
+            continue
+        lines.append(head + f"; diverged at {d['title']}")
+        for side in ("a", "b"):
+            inc = d.get(side)
+            lines.append(f"      {side.upper()}: {'did not have it' if inc is None else incident_outcome(inc)}")
+    return lines
+
+
+@dataclass
+class DesignChoice:
+    """A design the player may play a scenario against, or why not yet."""
+
+    key: str
+    label: str
+    lines: list[str]
+    available: bool = True
+    why_not: str = ""
+
+
+def last_run_lines(chapter_id: str, runs: list) -> tuple[list[str], Any] | None:
+    """The commands of the player's newest readable run of a chapter, and that run."""
+    from .replay import ReplayError, read
+
+    for saved in runs:
+        if saved.problem or saved.chapter != chapter_id:
+            continue
+        try:
+            replay = read(saved.path)
+        except ReplayError:
+            continue
+        return [line for _t, line in replay.commands], saved
+    return None
+
+
+def design_choices(loaded: LoadedScenario, runs: list, completed: set[str]) -> list[DesignChoice]:
+    """The designs on offer for a scenario: the player's last run of its chapter, the
+    chapter's reference design once the chapter is passed, the scenario's own design,
+    and (chosen by the caller) a design file."""
+    out: list[DesignChoice] = []
+    base = loaded.base_chapter
+    if base is not None:
+        mine = last_run_lines(base.id, runs)
+        if mine is not None:
+            lines, saved = mine
+            out.append(DesignChoice("last-run", f"your last run of chapter {base.number} ({saved.name})", design_lines(lines)))
+        else:
+            out.append(
+                DesignChoice("last-run", f"your last run of chapter {base.number}", [], False,
+                             f"you have no run of chapter {base.number} ({base.title}) yet")
+            )
+        solution = design_lines(list(base.solution))
+        if base.id in completed:
+            out.append(DesignChoice("reference", f"the reference design (chapter {base.number}'s solution)", solution))
+        else:
+            out.append(
+                DesignChoice("reference", f"the reference design (chapter {base.number}'s solution)", solution, False,
+                             f"it opens once you have passed chapter {base.number} ({base.title})")
+            )
+    if loaded.scenario.design:
+        out.append(DesignChoice("own", f"the scenario's own design ({loaded.name})", design_lines(list(loaded.scenario.design))))
+    out.append(DesignChoice("nothing", "no design: the world as it starts, left alone", []))
+    return out

@@ -128,6 +128,7 @@ class Session:
         self.state: dict[str, Any] = {}  # per-command scratch (e.g. what chapter 0 traced)
         self.stop_at_ms: int | None = None  # rebuilding a moment of a replay: time stops here
         self.chapter_file: str | None = None  # the chapter's file, for a chapter not installed (a replay finds it there)
+        self.scenario: str | None = None  # the failure scenario (name or file) this run plays
         self.effective_line: str | None = None
         self._interrupt = threading.Event()
         self.sample()
@@ -272,6 +273,7 @@ class Session:
             "end_ms": self.cloud.now_ms,
             "event_log_sha256": self.cloud.log.sha256(),
             **({"chapter_file": self.chapter_file} if self.chapter_file else {}),
+            **({"scenario": self.scenario} if self.scenario else {}),
         }
 
 

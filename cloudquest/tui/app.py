@@ -89,7 +89,7 @@ class CloudQuestApp(App[int]):
         self.progress_message = loaded.message
         self.load_problems = [str(p) for p in self._catalogue.problems]
         # the screens the player is about to open, imported now rather than on first use
-        from .screens import chapter, level_map, quiz, replays, result  # noqa: F401
+        from .screens import chapter, level_map, quiz, replays, result, scenarios  # noqa: F401
 
         self.call_from_thread(self._loaded)
 
@@ -259,6 +259,12 @@ class CloudQuestApp(App[int]):
 
         self._to_title()
         self.push_screen(QuizScreen())
+
+    def open_scenarios(self) -> None:
+        from .screens.scenarios import ScenariosScreen
+
+        self._to_title()
+        self.push_screen(ScenariosScreen())
 
     def open_replays(self) -> None:
         from .screens.replays import ReplaysScreen

@@ -31,6 +31,7 @@ class CloudQuestCommands(Provider):
             ("Level map", "every chapter, your progress and skills", app.open_map),
             ("Take the completion quiz", "questions over the eight skills", app.open_quiz),
             ("Replays", "every recorded run", app.open_replays),
+            ("Failure scenarios", "play a chaos timeline against a design, compare two designs", app.open_scenarios),
         ]
         for c in app.catalogue.chapters:
             state = app.chapter_state(c)

@@ -1,4 +1,5 @@
-"""Replays: the list of recorded runs, and a viewer that scrubs one run's timeline.
+"""Replays: the list of recorded runs, and a viewer that scrubs one run's timeline
+(step, play and pause, jump to the next event or the next fault, fork from any moment).
 
 The viewer shows the run at one *moment* (see :mod:`cloudquest.game.moments`): the
 view, objectives and events exactly as they were then, rebuilt by re-running the
@@ -142,11 +143,13 @@ class ReplayViewerScreen(Screen):
         # priority: the arrows scrub even when the pane tabs have focus (not in the filter box)
         Binding("left", "step(-1)", "Earlier", priority=True),
         Binding("right", "step(1)", "Later", priority=True),
-        Binding("home", "edge(0)", "Start", priority=True),
-        Binding("end", "edge(1)", "End", priority=True),
+        Binding("home", "edge(0)", "Start", priority=True, show=False),
+        Binding("end", "edge(1)", "End", priority=True, show=False),
+        Binding("space", "play", "Play", tooltip="Play the run on, moment by moment; again pauses"),
         Binding("n", "event(1)", "Next event"),
-        Binding("p", "event(-1)", "Prev event"),
-        Binding("f", "fork", "Fork here"),
+        Binding("p", "event(-1)", "Prev event", show=False),
+        Binding("x", "next_fault", "Next fault", tooltip="Jump to the moment the next fault strikes"),
+        Binding("f", "fork", "Fork", tooltip="Fork here: a new live run from the moment shown"),
         Binding("escape", "back", "Back", show=False),
     ]
 
@@ -164,6 +167,7 @@ class ReplayViewerScreen(Screen):
         self.problems: list[str] = []
         self.view: LiveView | None = None
         self.error = ""
+        self._player = None  # the timer that plays the run on (space)
 
     @property
     def cq(self) -> "CloudQuestApp":
@@ -369,9 +373,43 @@ class ReplayViewerScreen(Screen):
             return
         self.go(target)
 
+    def action_play(self) -> None:
+        """Play the run on from the moment shown (about a minute for the whole run), or pause."""
+        if self.timeline is None:
+            return
+        if self._player is not None:
+            self._player.stop()
+            self._player = None
+            self.notify("paused")
+            return
+        stride = max(1, len(self.timeline.moments) // 600)
+
+        def tick() -> None:
+            if self._pending is not None:
+                return  # a rebuild is on its way: wait for it
+            if self.index >= self.timeline.end:
+                self.action_play()
+                return
+            self.go(self.index + stride)
+
+        self._player = self.set_interval(0.1, tick)
+
+    async def action_next_fault(self) -> None:
+        """Jump to the moment the next fault strikes (a failure, a gray failure)."""
+        if self.timeline is None or self.session is None:
+            return
+        await self.settled()
+        target = self.timeline.next_event_of(("fault.injected",), len(self.session.cloud.log))
+        if target is None:
+            self.notify("no more faults in this run")
+            return
+        self.go(target)
+
     def action_fork(self) -> None:
         if self.replay is None or self.chapter is None:
             return
+        if self._player is not None:
+            self.action_play()  # pause: the fork starts from the moment shown
 
         t = self.t_ms
         session = self.timeline.build(self.moment)

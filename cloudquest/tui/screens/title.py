@@ -35,6 +35,7 @@ class TitleScreen(Screen):
         Binding("m", "pick('chapters')", "Chapters"),
         Binding("z", "pick('quiz')", "Quiz"),
         Binding("r", "pick('replays')", "Replays"),
+        Binding("s", "pick('scenarios')", "Scenarios"),
         Binding("q", "pick('quit')", "Quit"),
         Binding("f1", "app.keys", "Keys"),
     ]
@@ -55,6 +56,7 @@ class TitleScreen(Screen):
                     Option("Chapters", id="chapters"),
                     Option("Completion quiz", id="quiz"),
                     Option("Replays", id="replays"),
+                    Option("Failure scenarios", id="scenarios"),
                     Option("Quit", id="quit"),
                     id="menu",
                 )
@@ -112,3 +114,5 @@ class TitleScreen(Screen):
             app.open_quiz()
         elif what == "replays":
             app.open_replays()
+        elif what == "scenarios":
+            app.open_scenarios()
