@@ -541,6 +541,20 @@ def cmd_scenario_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The game in a web browser: one game process per visitor (textual-serve)."""
+    from .serve import serve
+
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port must be from 1 to 65535, not {args.port}")
+    print(f"CloudQuest in your browser: http://{args.host}:{args.port}/  (ctrl+c stops it)", flush=True)
+    try:
+        serve(args.host, args.port)
+    except OSError as exc:
+        raise CliError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
 def _seed(text: str) -> int:
     from .game.parser import parse_seed
 
@@ -598,6 +612,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("target", nargs="?", help="FILE for export/import, CHAPTER for reset")
     pr.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     pr.set_defaults(func=cmd_progress)
+
+    sv = sub.add_parser("serve", help="play in a web browser: serve the game over HTTP (textual-serve)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    sv.set_defaults(func=cmd_serve)
 
     scn = sub.add_parser("scenario", help="failure scenarios: list, run one against a design, compare two designs")
     scn_sub = scn.add_subparsers(dest="scenario_verb", parser_class=_Parser)
