@@ -263,6 +263,24 @@ def _strip_keeping_breaks(text: str) -> str:
     return "\n".join(strip_escapes(part) for part in re.split(r"\r\n|\r|\n", text))
 
 
+class ConsoleOutput(RichLog):
+    """The console's output. Whenever its rows change (the console grew or shrank, the
+    "more" line came or went) or it scrolls, the console recounts what is left below."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        super().on_resize(event)
+        self._recount()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._recount()
+
+    def _recount(self) -> None:
+        console = self.parent
+        if isinstance(console, Console):
+            self.call_after_refresh(console._more)
+
+
 class Console(Vertical):
     """Output pane above, completion candidates and the command line below."""
 
@@ -302,7 +320,7 @@ class Console(Vertical):
     ]
 
     def compose(self) -> ComposeResult:
-        yield RichLog(id="console-output", wrap=True, markup=False, highlight=False, max_lines=2000, auto_scroll=False)
+        yield ConsoleOutput(id="console-output", wrap=True, markup=False, highlight=False, max_lines=2000, auto_scroll=False)
         yield Static("", id="console-more")
         yield Static("", id="console-hints")
         with Horizontal(id="console-row"):
@@ -408,7 +426,18 @@ class Console(Vertical):
     def _more(self) -> None:
         """Say when there is more below what shows, and how to read it."""
         log = self.output
-        below = max(0, len(log.lines) - (log.scroll_offset.y + log.scrollable_content_region.height))
+        rows = log.scrollable_content_region.height
+        if rows <= 0:
+            return  # not laid out yet: asked again once it is
+        below = len(log.lines) - (log.scroll_offset.y + rows)
+        # The line that says so takes a row from the output: count what shows with it
+        # shown (one more below) or hidden (one fewer), so the count never depends on
+        # whether a layout pass ran in between.
+        if self.has_class("-more"):
+            if below <= 1:
+                below = 0
+        elif below > 0:
+            below += 1
         more = self.query_one("#console-more", Static)
         if below > 0:
             zoomed = self.screen.maximized is self
