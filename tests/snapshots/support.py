@@ -37,8 +37,9 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-def opened(levels: Path, ident: str, *lines: str):
-    """A run_before that opens a chapter and enters the lines on its console."""
+def opened(levels: Path, ident: str, *lines: str, keys: tuple[str, ...] = ()):
+    """A run_before that opens a chapter, enters the lines on its console, then presses
+    ``keys``."""
 
     async def run_before(pilot):
         await settle(pilot)
@@ -46,5 +47,8 @@ def opened(levels: Path, ident: str, *lines: str):
         await settle(pilot)
         await enter(pilot, *lines)
         await settle(pilot)
+        if keys:
+            await pilot.press(*keys)
+            await settle(pilot)
 
     return run_before

@@ -123,8 +123,9 @@ def test_chapter_completed_with_events_pane(snap_compare, size):
     async def run_before(pilot):
         await open_launch(pilot)
         await enter(pilot, *chapter("launch").solution)
-        await pilot.press("f9")
+        await pilot.press("shift+f9")  # the pane before the console: the event log
         await settle(pilot)
+        await settle(pilot)  # the log, hidden until now, is rebuilt and scrolled to its end
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
 
