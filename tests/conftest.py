@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import compileall
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = ROOT / "levels"
+
+
+def pytest_configure(config):
+    # Many tests start the command line in a subprocess. Compile the package once, up
+    # front, so every start (and every xdist worker) reads bytecode: with
+    # PYTHONDONTWRITEBYTECODE set, as on some machines, each would recompile every module.
+    if not hasattr(config, "workerinput"):
+        compileall.compile_dir(ROOT / "cloudquest", quiet=2)
 
 
 @pytest.fixture(autouse=True)
