@@ -280,6 +280,7 @@ MECHANISM = Mechanism(
     check=sim.check_world,
     commands=command,
     ids={"switch": _switches, "fabric-link": _links, "fabric-node": _nodes},
+    faults=("switch",),
     status=_status,
     metrics=sim.METRICS,
     events=sim.EVENTS,
