@@ -213,6 +213,7 @@ class Backend:
     failed: int = 0
     last_sent: int = 0
     rate: float = 0.0  # requests per second, averaged over about EMA_S
+    ema: float = 0.0
     dead_fed_ms: int = 0
 
 
@@ -296,6 +297,7 @@ class Balancer:
         self._arrivals = 0.0
         self._offer_milli = 0
         self._last_dt_ms = cloud.tick_ms
+        self._ema_weight = 0.0
         self._tables: dict[tuple[str, ...], maglev.Table] = {}
         self._candidates: dict[str, tuple[tuple[str, ...], bool]] = {}
         self._cand_key = -1
@@ -592,9 +594,13 @@ class Balancer:
         self.served += served
         self.last_offered, self.last_failed = offered, total_failed
         alpha = min(1.0, dt_ms / 1000 / EMA_S)
+        # an average that starts from nothing reads low at first: divide by the weight it
+        # has gathered so far (the bias correction of an exponential moving average)
+        self._ema_weight += alpha * (1 - self._ema_weight)
         for b in self.backends.values():
             rate = b.last_sent * 1000 / dt_ms if dt_ms else 0.0
-            b.rate += alpha * (rate - b.rate)
+            b.ema += alpha * (rate - b.ema)
+            b.rate = b.ema / self._ema_weight
             if b.last_sent and not self._answers(b):
                 b.dead_fed_ms += dt_ms
         if any(b.last_sent and not self._answers(b) for b in self.backends.values()):
