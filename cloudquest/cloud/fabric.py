@@ -348,6 +348,7 @@ class Fabric:
         self._next: dict[tuple[str, str], list[str]] = {}
         self.pending_installs = 0
         self.convergences = 0
+        self.last_took_s: float | None = None
         self.down_since: dict[str, int] = {}
         # traffic
         self.flows: dict[int, Flow] = {}
@@ -517,6 +518,7 @@ class Fabric:
         self.convergences += 1
         self._recompute()
         self.down_since = {e: t for e, t in self.down_since.items() if e in self.known_down and e not in new}
+        self.last_took_s = took
         self.cloud.emit("fabric.converged", flows_moved=moved, blackholed=self.blackholed, took_s=took, down=len(new))
 
     def _invalidate(self) -> None:
@@ -867,6 +869,8 @@ class Fabric:
             out[f"fabric_tier_pct.{tier}"] = round(pct, 2)
         for tier, ratio in self.oversubscription().items():
             out[f"fabric_oversubscription.{tier}"] = ratio
+        if self.last_took_s is not None:
+            out["fabric_last_convergence_s"] = self.last_took_s
         if self.last_trace is not None:
             out["fabric_rtt_ms"] = self.last_trace.rtt_ms
             out["fabric_paths"] = self.last_trace.paths
@@ -904,6 +908,7 @@ METRICS = metrics(
     ("fabric_links_over_80", "link directions loaded over 80%"),
     ("fabric_converging", "routing changes noticed but not yet installed"),
     ("fabric_convergences", "times the switches rewrote their tables"),
+    ("fabric_last_convergence_s", "from the last failure to every table rewritten, seconds"),
     ("fabric_tier_pct.{tier}", "the busiest link's load in one tier"),
     ("fabric_oversubscription.{tier}", "a tier's worst ratio of capacity below to capacity above"),
     ("fabric_rtt_ms", "the round trip of the last traceroute"),
