@@ -309,6 +309,7 @@ class Balancer:
         self.failed: dict[str, int] = dict.fromkeys(FAIL_REASONS, 0)
         self.last_failed = 0
         self.last_offered = 0
+        self.last_failed_by: dict[str, int] = dict.fromkeys(FAIL_REASONS, 0)
         self.broken = 0  # connections moved to another backend by a change (reset)
         self.lost = 0  # connections that died with their backend or node
         self.dead_traffic_ms = 0
@@ -593,6 +594,7 @@ class Balancer:
         self.offered += offered
         self.served += served
         self.last_offered, self.last_failed = offered, total_failed
+        self.last_failed_by = failed
         alpha = min(1.0, dt_ms / 1000 / EMA_S)
         # an average that starts from nothing reads low at first: divide by the weight it
         # has gathered so far (the bias correction of an exponential moving average)

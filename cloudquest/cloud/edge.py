@@ -55,7 +55,7 @@ from bisect import bisect_right
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -282,11 +282,21 @@ class RegionalCache:
 
 @dataclass(eq=False)
 class User:
+    """The clients of one city. When their nearest PoP changes, they move over as their
+    cached DNS answers expire: a share that falls from all to none over one TTL still
+    asks the PoP they had (``was``)."""
+
     spec: UserSpec
     pop: str | None = None
-    resolve_at_ms: int = 0
+    was: str | None = None
+    since_ms: int = 0
     carry: float = 0.0
     ms: dict[str, float] = field(default_factory=dict)  # one-way ms to each PoP
+
+    def share_on_old(self, now_ms: int, ttl_ms: int) -> float:
+        if self.was is None or ttl_ms <= 0:
+            return 0.0
+        return max(0.0, 1.0 - (now_ms - self.since_ms) / ttl_ms)
 
 
 @dataclass(frozen=True)
@@ -345,9 +355,10 @@ class EdgeNetwork:
         self.invalidation_paths = 0
         self.hist: dict[str, deque[tuple[int, Counter[float]]]] = {u.area: deque() for u in spec.users}
         self.origin_window: deque[tuple[int, int]] = deque()
+        self.last_offered = 0
+        self.last_failed = 0
         self.trace_hits: int | None = None
         self.trace_faults: int | None = None
-        self._pop_down_ms: dict[str, int] = {}
 
     def warm_up(self) -> None:
         """Fill every cache with the most popular objects, as a distribution that has run
@@ -423,18 +434,23 @@ class EdgeNetwork:
         return best
 
     def _resolve(self, now: int) -> None:
+        """DNS now answers each city with its nearest healthy PoP; a change starts the
+        city's clients moving over (as their cached answers expire)."""
+        ttl_ms = self.spec.dns_ttl_s * 1000
         for user in self.users:
-            if now >= user.resolve_at_ms:
-                was = user.pop
-                user.pop = self.best_pop(user)
-                user.resolve_at_ms = now + self.spec.dns_ttl_s * 1000
-                if user.pop != was and was is not None:
-                    self.cloud.emit("edge.rerouted", city=user.spec.city, was=was, now=user.pop or "")
+            if user.was is not None and user.share_on_old(now, ttl_ms) <= 0:
+                user.was = None
+            best = self.best_pop(user)
+            if best != user.pop:
+                old = user.pop
+                if old is not None and ttl_ms > 0:
+                    user.was, user.since_ms = old, now
+                user.pop = best
+                if old is not None:
+                    self.cloud.emit("edge.rerouted", city=user.spec.city, was=old, now=best or "")
 
     def reroute_now(self) -> None:
-        """A settings change the clients' next lookup will see: here, at once."""
-        for user in self.users:
-            user.resolve_at_ms = 0
+        """A settings change: DNS answers with it from now on."""
         self._resolve(self.cloud.now_ms)
 
     # -- one step ---------------------------------------------------------------------------
@@ -467,75 +483,88 @@ class EdgeNetwork:
         origin_before = self.origin_requests
         versions = [g.version(now) if (g.spec.changes_every_s or g.spec.changes_at_s) else 0 for g in self.groups]
         chains = {name: self._chain(pop) for name, pop in self.pops.items()}
+        ttl_ms = self.spec.dns_ttl_s * 1000
+        self.last_offered = self.last_failed = 0
         for user in self.users:
             user.carry += user.spec.rps * dt_ms / 1000
-            n = int(user.carry)
-            user.carry -= n
-            if not n:
+            total = int(user.carry)
+            user.carry -= total
+            if not total:
                 continue
-            self.requests += n
-            pop = self.pops.get(user.pop) if user.pop else None
-            if pop is None or pop.health is Health.FAILED:
-                self.failed += n
-                continue
-            pop.requests += n
-            chain, extra = chains[pop.id]
-            cache = pop.cache
-            data = cache._data
-            policy = cache.policy
-            hits = 0
-            answered = [0] * len(extra)  # first requests answered by each upstream tier
-            for g, k in zip(self.groups, _split(n, self.shares)):
-                if not k:
-                    continue
-                base = g.index << GROUP_SHIFT
-                current = versions[g.index]
-                changing = bool(g.spec.changes_every_s or g.spec.changes_at_s)
-                cum, total, hi = g.cum, g.cum[-1], len(g.cum) - 1
-                # inverse transform sampling of the Zipf law: the object whose cumulative
-                # weight first exceeds a uniform draw
-                picks = [bisect_right(cum, rnd() * total, 0, hi) for _ in range(k)]
-                for idx, c in Counter(picks).items():
-                    key = base | idx
-                    found = data.get(key)
-                    if found is not None and now < found[1][2]:  # a fresh copy: a hit
-                        if policy == "lru":
-                            data.move_to_end(key)
-                        elif policy == "lfu":
-                            cache._bump(key)
-                        hits += c
-                        if changing and found[1][0] < current:
-                            self._note_stale(g, found[1][0], now)
-                        continue
-                    held = found[1] if found is not None else None
-                    tier, version, born, revalidated = self._upstream(chain, g, key, idx, now, held, current)
-                    answered[tier] += 1
-                    ttl_ms = g.ttl_s * 1000
-                    if ttl_ms > 0:
-                        cache.put(key, g.sizes[idx], (version, born, born + ttl_ms))
-                        hits += c - 1  # collapsed onto the first: served from the fresh copy
-                    else:  # not cacheable: every request goes the whole way
-                        for _ in range(c - 1):
-                            answered[self._upstream(chain, g, key, idx, now, None, current)[0]] += 1
-                    if revalidated:
-                        pop.refreshes += 1
-                        self.refreshes += 1
-                        hits += 1  # a refresh hit: served from the edge's own copy
-                    if changing and version < current:
-                        self._note_stale(g, version, now)
-            pop.hits += hits
-            self.hits += hits
-            hist = self._hist(user.spec.area, bucket)
-            up_ms = 2 * user.ms[pop.id] + 1.0
-            served_up = n - sum(answered)
-            if served_up:
-                hist[round(up_ms, 1)] += served_up
-            for tier, count in enumerate(answered):
-                if count:
-                    hist[round(up_ms + extra[tier], 1)] += count
+            self.requests += total
+            self.last_offered += total
+            old = int(round(total * user.share_on_old(now, ttl_ms)))
+            for name, n in ((user.was, old), (user.pop, total - old)):
+                if n:
+                    self._serve_user(user, name, n, now, bucket, rnd, versions, chains)
         self.origin_window.append((now, self.origin_requests - origin_before))
         while self.origin_window and self.origin_window[0][0] <= now - WINDOW_MS:
             self.origin_window.popleft()
+
+    def _serve_user(
+        self, user: User, name: str | None, n: int, now: int, bucket: int, rnd: Any, versions: list[int], chains: dict
+    ) -> None:
+        """``n`` requests of one city's clients at the PoP their DNS answer names."""
+        pop = self.pops.get(name) if name else None
+        if pop is None or pop.health is Health.FAILED:
+            self.failed += n
+            self.last_failed += n
+            return
+        pop.requests += n
+        chain, extra = chains[pop.id]
+        cache = pop.cache
+        data = cache._data
+        policy = cache.policy
+        hits = 0
+        answered = [0] * len(extra)  # first requests answered by each upstream tier
+        for g, k in zip(self.groups, _split(n, self.shares)):
+            if not k:
+                continue
+            base = g.index << GROUP_SHIFT
+            current = versions[g.index]
+            changing = bool(g.spec.changes_every_s or g.spec.changes_at_s)
+            cum, total, hi = g.cum, g.cum[-1], len(g.cum) - 1
+            # inverse transform sampling of the Zipf law: the object whose cumulative
+            # weight first exceeds a uniform draw
+            picks = [bisect_right(cum, rnd() * total, 0, hi) for _ in range(k)]
+            for idx, c in Counter(picks).items():
+                key = base | idx
+                found = data.get(key)
+                if found is not None and now < found[1][2]:  # a fresh copy: a hit
+                    if policy == "lru":
+                        data.move_to_end(key)
+                    elif policy == "lfu":
+                        cache._bump(key)
+                    hits += c
+                    if changing and found[1][0] < current:
+                        self._note_stale(g, found[1][0], now)
+                    continue
+                held = found[1] if found is not None else None
+                tier, version, born, revalidated = self._upstream(chain, g, key, idx, now, held, current)
+                answered[tier] += 1
+                ttl_ms = g.ttl_s * 1000
+                if ttl_ms > 0:
+                    cache.put(key, g.sizes[idx], (version, born, born + ttl_ms))
+                    hits += c - 1  # collapsed onto the first: served from the fresh copy
+                else:  # not cacheable: every request goes the whole way
+                    for _ in range(c - 1):
+                        answered[self._upstream(chain, g, key, idx, now, None, current)[0]] += 1
+                if revalidated:
+                    pop.refreshes += 1
+                    self.refreshes += 1
+                    hits += 1  # a refresh hit: served from the edge's own copy
+                if changing and version < current:
+                    self._note_stale(g, version, now)
+        pop.hits += hits
+        self.hits += hits
+        hist = self._hist(user.spec.area, bucket)
+        up_ms = 2 * user.ms[pop.id] + 1.0
+        served_up = n - sum(answered)
+        if served_up:
+            hist[round(up_ms, 1)] += served_up
+        for tier, count in enumerate(answered):
+            if count:
+                hist[round(up_ms + extra[tier], 1)] += count
 
     def _hist(self, area: str, bucket: int) -> Counter[float]:
         q = self.hist[area]
@@ -649,12 +678,8 @@ class EdgeNetwork:
         return round((billed - already) * USD_PER_INVALIDATION_PATH, 4)
 
     def on_health(self, kind: str, ident: str, before: Health, after: Health) -> None:
-        if kind != "pop":
-            return
-        if after is Health.FAILED:
-            self._pop_down_ms[ident] = self.cloud.now_ms
-        else:
-            self._pop_down_ms.pop(ident, None)
+        if kind == "pop":
+            self._resolve(self.cloud.now_ms)  # DNS answers change now; clients follow as their answers expire
 
     # -- looking --------------------------------------------------------------------------------
     def percentile(self, area: str, q: float) -> float:
@@ -682,8 +707,15 @@ class EdgeNetwork:
         return round(100 * hits / req, 2) if req else 0.0
 
     def whole(self) -> bool:
-        """Every user's PoP is up."""
-        return all(u.pop is not None and self.pops[u.pop].health is not Health.FAILED for u in self.users)
+        """Every city's clients reach a PoP that is up (none still holds an answer naming
+        a dead one)."""
+        now, ttl_ms = self.cloud.now_ms, self.spec.dns_ttl_s * 1000
+        for u in self.users:
+            if u.pop is None or self.pops[u.pop].health is Health.FAILED:
+                return False
+            if u.was is not None and self.pops[u.was].health is Health.FAILED and u.share_on_old(now, ttl_ms) > 0:
+                return False
+        return True
 
     def metrics(self) -> dict[str, float | int]:
         out: dict[str, float | int] = {
