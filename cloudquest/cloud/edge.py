@@ -514,7 +514,10 @@ class EdgeNetwork:
         chain, extra = chains[pop.id]
         cache = pop.cache
         data = cache._data
-        policy = cache.policy
+        get = data.get
+        # what a hit tells the eviction policy: LRU moves the object to the back, LFU counts
+        # it, FIFO nothing (a side-effect-free lookup stands in)
+        touch = data.move_to_end if cache.policy == "lru" else cache._bump if cache.policy == "lfu" else data.get
         hits = 0
         answered = [0] * len(extra)  # first requests answered by each upstream tier
         for g, k in zip(self.groups, _split(n, self.shares)):
@@ -526,35 +529,36 @@ class EdgeNetwork:
             cum, total, hi = g.cum, g.cum[-1], len(g.cum) - 1
             # inverse transform sampling of the Zipf law: the object whose cumulative
             # weight first exceeds a uniform draw
-            picks = [bisect_right(cum, rnd() * total, 0, hi) for _ in range(k)]
-            for idx, c in Counter(picks).items():
+            upstream, put, sizes, ttl_ms = self._upstream, cache.put, g.sizes, g.ttl_s * 1000
+            # the requests in the order they come; a later request of the step for an
+            # object finds the copy the first one fetched (CloudFront collapses
+            # simultaneous requests for one object into one origin request)
+            went = 0  # requests that had to ask upstream
+            for idx in [bisect_right(cum, rnd() * total, 0, hi) for _ in range(k)]:
                 key = base | idx
-                found = data.get(key)
-                if found is not None and now < found[1][2]:  # a fresh copy: a hit
-                    if policy == "lru":
-                        data.move_to_end(key)
-                    elif policy == "lfu":
-                        cache._bump(key)
-                    hits += c
-                    if changing and found[1][0] < current:
-                        self._note_stale(g, found[1][0], now)
-                    continue
-                held = found[1] if found is not None else None
-                tier, version, born, revalidated = self._upstream(chain, g, key, idx, now, held, current)
+                found = get(key)
+                if found is not None:
+                    copy = found[1]
+                    if now < copy[2]:  # a fresh copy: a hit
+                        touch(key)
+                        if changing and copy[0] < current:
+                            self._note_stale(g, copy[0], now)
+                        continue
+                    held = copy
+                else:
+                    held = None
+                went += 1
+                tier, version, born, revalidated = upstream(chain, g, key, idx, now, held, current)
                 answered[tier] += 1
-                ttl_ms = g.ttl_s * 1000
                 if ttl_ms > 0:
-                    cache.put(key, g.sizes[idx], (version, born, born + ttl_ms))
-                    hits += c - 1  # collapsed onto the first: served from the fresh copy
-                else:  # not cacheable: every request goes the whole way
-                    for _ in range(c - 1):
-                        answered[self._upstream(chain, g, key, idx, now, None, current)[0]] += 1
+                    put(key, sizes[idx], (version, born, born + ttl_ms))
                 if revalidated:
                     pop.refreshes += 1
                     self.refreshes += 1
                     hits += 1  # a refresh hit: served from the edge's own copy
                 if changing and version < current:
                     self._note_stale(g, version, now)
+            hits += k - went
         pop.hits += hits
         self.hits += hits
         hist = self._hist(user.spec.area, bucket)
