@@ -214,3 +214,15 @@ def test_same_seed_same_log():
         s.run_script(lines)
         hashes.append(s.cloud.log.sha256())
     assert hashes[0] == hashes[1] != hashes[2]
+
+
+def test_a_traceroute_through_a_hung_switch_gets_no_answer_until_convergence():
+    s = _session(_world(spines_per_zone=2, detection="hold-timer"))
+    f = _fabric(s)
+    s.execute("fabric switch fail spine-za-1")
+    traces = [f.trace(f"a1-h{i}", f"a2-h{i}") for i in range(1, 9)]
+    through = [t for t in traces if t.hops[1].node == "spine-za-1"]
+    assert through and all(h.lost for t in through for h in t.hops[1:])  # * from the hung spine on
+    assert all(not h.lost for t in traces if t not in through for h in t.hops)
+    s.execute("tick 92")
+    assert all(f.trace(f"a1-h{i}", f"a2-h{i}").hops[1].node == "spine-za-2" for i in range(1, 9))

@@ -335,6 +335,28 @@ class Balancer:
             mean_ms = self.spec.connection_s * 1000
             for _ in range(n):  # exponential lifetimes are memoryless: what is left of each
                 self._open(int(rng.expovariate(1 / mean_ms)) + 1)
+        self._settle_rates(rps)
+
+    def _settle_rates(self, rps: float) -> None:
+        """The request rate each backend has had while the service ran before the story
+        starts: its share of the open connections (hashing rules), or an even share of
+        its nodes' requests (proxy rules)."""
+        total = len(self.conns)
+        if not total or not rps:
+            return
+        rates = dict.fromkeys(self.backends, 0.0)
+        if self.algorithm in HASHING:
+            for b in self.backends.values():
+                rates[b.name] = rps * b.conns / total
+        else:
+            for zone in self.zones:
+                names, _ = self.candidates(zone)
+                node_share = sum(n.conns for n in self.nodes[zone]) / total
+                for name in names:
+                    rates[name] += rps * node_share / len(names)
+        for b in self.backends.values():
+            b.ema = b.rate = rates[b.name]
+        self._ema_weight = 1.0
 
     def _new_node(self, zone: str, active: bool) -> Node:
         self._node_seq[zone] += 1

@@ -769,6 +769,9 @@ def attach(cloud: "Cloud", spec: EdgeSpec) -> EdgeNetwork:
     if spec.warm:
         edge.warm_up()
     edge._resolve(0)
+    for g in edge.groups:  # a deploy is news: say when the origin publishes new versions
+        for n, at in enumerate(sorted(g.spec.changes_at_s), 1):
+            cloud.clock.schedule(int(round(at * 1000)), lambda g=g, n=n: cloud.emit("edge.published", group=g.name, path=g.spec.path, version=n))
     return edge
 
 
@@ -795,6 +798,7 @@ METRICS = metrics(
 EVENTS = events(
     ("edge.configured", "setting value was", "an edge setting changed"),
     ("edge.rerouted", "city was now", "a city's users resolved to another point of presence"),
+    ("edge.published", "group path version", "the origin published new versions of a content group (a deploy)"),
     ("edge.invalidation_requested", "path done_at_s paths", "an invalidation was requested"),
     ("edge.invalidated", "path copies took_s", "an invalidation reached every cache"),
     ("edge.traced", "refs frames policy hits faults", "the player ran a reference string through a cache"),

@@ -823,7 +823,9 @@ class Fabric:
             if path is None:
                 return Trace(src, dst, via, [], 0.0, 0, header)
             hops = self._walk(path)
-        rtt = 2 * max((h.one_way_us for h in hops), default=0.0) / 1000
+        self._mark_dead(hops)
+        answered = [h.one_way_us for h in hops if not h.lost]
+        rtt = 2 * max(answered, default=0.0) / 1000
         t = Trace(src, dst, via, hops[1:] if hops and hops[0].node == src else hops, round(rtt, 3), paths, header)
         self.last_trace = t
         r_src, r_dst = self._site(src)[0], self._site(dst)[0]
@@ -831,6 +833,21 @@ class Fabric:
             "fabric.traced", src=src, dst=dst, via=via, src_region=r_src, dst_region=r_dst, rtt_ms=t.rtt_ms, hops=len(t.hops), paths=paths
         )
         return t
+
+    def _mark_dead(self, hops: list[Hop]) -> None:
+        """A probe goes no further than the first dead switch or link on its path (the
+        tables still send it there until the fabric converges): no answer from there on."""
+        dead = False
+        prev = hops[0].node if hops else None
+        for hop in hops[1:]:
+            node = hop.node
+            if node in self.graph.nodes:
+                if prev in self.graph.nodes and self.graph.has_edge(prev, node):
+                    dead = dead or not self.link_up(self.link_id(prev, node))
+                dead = dead or not self.node_up(node)
+            if dead:
+                hop.lost = True
+            prev = node
 
     def _walk(self, path: list[str], start_us: float = 0.0) -> list[Hop]:
         hops = [Hop(path[0], start_us)]

@@ -114,23 +114,30 @@ def lb_table(session: "Session", **opts: int) -> str:
     return table_text(lb, opts.get("from") or 0, opts.get("rows") or TABLE_ROWS)
 
 
+HEALTH_MARK = {"healthy": "✔", "unhealthy": "✘", "initial": "·"}
+
+
 def backends_text(lb: sim.Balancer) -> str:
+    """One line per backend, under 80 columns: zone, state, each zone's health view
+    (✔ healthy, ✘ taken out, · initial, - not registered), connections, rate, answers."""
     now = lb.cloud.now_ms
-    labels = {z: z.rsplit("-", 1)[-1] if "-" in z else z for z in lb.zones}
-    head = " ".join(f"{labels[z]:>9}" for z in lb.zones)
-    lines = [f"  backend      zone         state        {head}  conns    rps  answers"]
+    labels = {z: z.rsplit("-", 1)[-1] for z in lb.zones}
+    if len(set(labels.values())) != len(labels):
+        labels = {z: str(i + 1) for i, z in enumerate(lb.zones)}
+    name_w = max((len(n) for n in lb.backends), default=7)
+    head = "".join(f"{labels[z]:>3}" for z in lb.zones)
+    lines = [f"  {'backend':<{name_w}} zone  state      {head}  conns    rps  answers"]
     for b in lb.backends.values():
-        views = " ".join(f"{(b.views[z].state if b.state != 'spare' else '-'):>9}" for z in lb.zones)
-        state = b.state
-        if b.state == "draining":
-            state = f"draining {max(0, (b.drain_until_ms - now) // 1000)}s"
-        answers = "yes" if lb._answers(b) else "NO (host down)"
+        views = "".join(f"{(HEALTH_MARK[b.views[z].state] if b.state != 'spare' else '-'):>3}" for z in lb.zones)
+        state = b.state if b.state != "draining" else f"drain {max(0, (b.drain_until_ms - now) // 1000)}s"
+        answers = "yes" if lb._answers(b) else "NO: host down"
         if lb._answers(b) and lb.latency_ms(b) > lb.spec.client_timeout_ms:
             answers = f"too slow ({lb.latency_ms(b):g} ms)"
         warm = lb.warm_share(b, now)
         if warm < 1:
             answers += f", cold {warm * 100:.0f}%"
-        lines.append(f"  {b.name:<12} {b.zone:<12} {state:<12} {views}  {b.conns:>5} {b.rate:>6.0f}  {answers}")
+        lines.append(f"  {b.name:<{name_w}} {labels[b.zone]:<5} {state:<10} {views}  {b.conns:>5} {b.rate:>6.0f}  {answers}")
+    lines.append(f"  (zones: {', '.join(f'{labels[z]} = {z}' for z in lb.zones)})")
     return "\n".join(lines)
 
 
@@ -141,10 +148,12 @@ def lb_backends(session: "Session") -> str:
     lo, hi = hc.detection_gap_s()
     m = lb.metrics()
     return (
-        f"balancer {lb.name}: {lb.algorithm}, cross-zone {'on' if lb.cross_zone else 'off'}; health checks {hc.describe()} "
-        f"(a dead backend is noticed {lo}-{hi} s after it dies)\n"
-        f"  imbalance {m['lb_imbalance']:g} (busiest / average); deregistration delay {lb.deregistration_delay_s} s; "
-        f"slow start {lb.slow_start_s or 'off'}{' s' if lb.slow_start_s else ''}\n" + backends_text(lb)
+        f"balancer {lb.name}: {lb.algorithm}, cross-zone {'on' if lb.cross_zone else 'off'}, imbalance {m['lb_imbalance']:g} "
+        f"(busiest / average)\n"
+        f"  checks every {hc.interval_s} s (timeout {hc.timeout_s} s), out after {hc.unhealthy_threshold} failures, back after "
+        f"{hc.healthy_threshold} passes: a dead backend is fed {lo}-{hi} s\n"
+        f"  deregistration delay {lb.deregistration_delay_s} s; slow start {lb.slow_start_s or 'off'}{' s' if lb.slow_start_s else ''}\n"
+        + backends_text(lb)
     )
 
 

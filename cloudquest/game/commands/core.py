@@ -24,10 +24,16 @@ command = CommandSet()
 MAX_TICK_S = 7 * 24 * 3600
 
 
-@command("help", "list the commands, or explain one", args=[Param("verb", "a command", required=False)])
-def help_(session: "Session", verb: str | None) -> str:
+@command(
+    "help",
+    "list the commands, or explain one",
+    args=[Param("verb", "a command", required=False), Param("sub", "its second word, for a two-word command such as lb table", required=False)],
+)
+def help_(session: "Session", verb: str | None, sub: str | None) -> str:
     if verb is None:
         return help_index(session.enabled)
+    if sub is not None:
+        verb = f"{verb} {sub}"
     spec = table().get(verb)
     if spec is None:
         subs = sorted(v for v in session.enabled if v.startswith(verb + " "))

@@ -52,13 +52,18 @@ def trace_text(fabric: sim.Fabric, t: sim.Trace) -> str:
     lines = [head]
     for n, hop in enumerate(t.hops, 1):
         rtt = "*" if hop.lost else f"{2 * hop.one_way_us / 1000:.3f} ms"
-        note = f"   ({hop.choices} equal-cost next hops)" if hop.choices > 1 else ""
+        note = f"   (one of {hop.choices} equal next hops)" if hop.choices > 1 else ""
         if hop.kind == "backbone":
             note += "   private backbone"
         elif hop.kind == "internet":
             note += "   public internet"
         lines.append(f"  {n:>2}  {hop.node:<28} {rtt:>12}{note}")
-    lines.append(f"  round trip {t.rtt_ms:g} ms over {len(t.hops)} hops; {t.paths} equal-cost path{'s' if t.paths != 1 else ''}")
+    reached = not t.hops[-1].lost
+    if not reached and t.via == "backbone":
+        first = next(n for n, h in enumerate(t.hops, 1) if h.lost)
+        lines.append(f"  no answer from hop {first} on: the tables still send this flow through a dead part (not yet converged)")
+    else:
+        lines.append(f"  round trip {t.rtt_ms:g} ms over {len(t.hops)} hops; {t.paths} equal-cost path{'s' if t.paths != 1 else ''}")
     return "\n".join(lines)
 
 
@@ -97,18 +102,18 @@ def flows_text(fabric: sim.Fabric, rows: int = FLOW_ROWS) -> str:
     m = fabric.metrics()
     util = fabric.utilisation()
     lines = [
-        f"{m['fabric_flows']} flows, {m['fabric_gbps']:g} Gbps offered, {m['fabric_gbps_lost']:g} Gbps lost now "
-        f"({m['fabric_flows_blackholed']} black-holed); {m['fabric_gbit_lost']:g} Gbit lost so far",
+        f"{m['fabric_flows']} flows, {m['fabric_gbps']:g} Gbps offered, {m['fabric_gbps_lost']:.1f} Gbps lost now "
+        f"({m['fabric_flows_blackholed']} black-holed); {m['fabric_gbit_lost']:.0f} Gbit lost so far",
         f"busiest links ({m['fabric_links_over_80']} directions over 80%):",
     ]
     if not util:
         lines.append("  no traffic")
     for pct, a, b, gbps, cap in util[:rows]:
         mark = " OVER" if pct > 100 else " hot" if pct > 80 else ""
-        lines.append(f"  {a:>24} -> {b:<24} {gbps:8.1f} / {cap:>5g} Gbps {pct:6.1f}%{mark}")
+        lines.append(f"  {pct:5.1f}%{mark:<5} {gbps:6.1f}/{cap:g} Gbps  {a} > {b}")
     tiers = {k.split(".", 1)[1]: v for k, v in m.items() if k.startswith("fabric_tier_pct.")}
     if tiers:
-        lines.append("busiest per tier: " + ", ".join(f"{t} {p:g}%" for t, p in tiers.items()))
+        lines.append("busiest per tier: " + ", ".join(f"{t} {p:.0f}%" for t, p in tiers.items()))
     return "\n".join(lines)
 
 

@@ -77,7 +77,7 @@ class FabricView(FittedView):
         zone_lines: list[Line] = []
         for zone in zones:
             zone_lines.extend(self._zone_lines(fabric, zone, pct, label_w, width))
-        tail = [self._tier_line(m, width), self._busiest_line(fabric, m)]
+        tail = [self._tier_line(m, width), self._busiest_line(fabric, m, width)]
         room = max(0, rows - len(lines) - len(tail))
         if len(zone_lines) > room:
             zone_lines = zone_lines[: max(0, room - 1)] + [Line(f"… {len(zone_lines) - max(0, room - 1)} more rows (describe)", "dim")]
@@ -159,7 +159,7 @@ class FabricView(FittedView):
             line.add(text, "bold red" if value > 80 else "")
         return line
 
-    def _busiest_line(self, fabric: Fabric, m: dict) -> Line:
+    def _busiest_line(self, fabric: Fabric, m: dict, width: int) -> Line:
         util = fabric.utilisation()
         line = Line("hot ", "bold")
         if util:
@@ -167,8 +167,9 @@ class FabricView(FittedView):
             line.add(f"{a}>{b} {p:.0f}%", "bold red" if p > 80 else "")
         else:
             line.add("no traffic", "dim")
-        if "fabric_rtt_ms" in m:
-            line.add(f"  trace {m['fabric_rtt_ms']:g}ms", "dim")
+        trace = f"  trace {m['fabric_rtt_ms']:g}ms" if "fabric_rtt_ms" in m else ""
+        if trace and line.width + len(trace) <= width:
+            line.add(trace, "dim")
         return line
 
 
