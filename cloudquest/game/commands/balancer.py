@@ -93,6 +93,8 @@ def table_text(lb: sim.Balancer, start: int = 0, rows: int = TABLE_ROWS) -> str:
         raise CommandError(f"--from must be below {lb.table_size}")
     shown = " ".join(f"{i}:{t.names[t.entries[i]]}" for i in range(start, end))
     lines.append(f"  slots {start}-{end - 1}: {shown}" + ("" if end == lb.table_size else " ..."))
+    if not lb.cross_zone:
+        lines.append(f"  (cross-zone off: this is {zone}'s nodes' table, of their own zone's backends only)")
     if lb.algorithm != "maglev":
         lines.append(f"  (the algorithm now is {lb.algorithm}: this is the table maglev would use)")
     return "\n".join(lines)
