@@ -82,7 +82,7 @@ def bench_ecmp() -> None:
     pairs = []
     for _ in range(10_000):
         a, b = rng.sample(hosts, 2)
-        pairs.append((a, b, fabric._hkey((fabric.addr[a], rng.randrange(1024, 65536), fabric.addr[b], 443, 6))))
+        pairs.append((a, b, fabric.hash_key((fabric.addr[a], rng.randrange(1024, 65536), fabric.addr[b], 443, 6))))
 
     def route() -> list:
         return [fabric.route(a, b, key)[0] for a, b, key in pairs]

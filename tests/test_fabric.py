@@ -65,10 +65,10 @@ def test_ecmp_keeps_every_packet_of_a_flow_on_one_path_and_spreads_flows():
     seen_spines = set()
     for port in range(2000, 2400):
         header = (f.addr["a1-h1"], port, f.addr["a2-h2"], 443, 6)
-        key = f._hkey(header)
+        key = f.hash_key(header)
         first, _ = f.route("a1-h1", "a2-h2", key)
         for _packet in range(20):  # every packet of the flow hashes the same
-            again, _ = f.route("a1-h1", "a2-h2", f._hkey(header))
+            again, _ = f.route("a1-h1", "a2-h2", f.hash_key(header))
             assert again == first
         seen_spines.add(first[2])
     assert seen_spines == {f"spine-za-{k}" for k in range(1, 5)}
@@ -77,7 +77,7 @@ def test_ecmp_keeps_every_packet_of_a_flow_on_one_path_and_spreads_flows():
 def test_hashing_only_the_addresses_puts_every_flow_between_two_hosts_on_one_path():
     s = _session(_world(hash_fields="2-tuple"))
     f = _fabric(s)
-    paths = {tuple(f.route("a1-h1", "a2-h2", f._hkey((f.addr["a1-h1"], p, f.addr["a2-h2"], 443, 6)))[0]) for p in range(1000, 1200)}
+    paths = {tuple(f.route("a1-h1", "a2-h2", f.hash_key((f.addr["a1-h1"], p, f.addr["a2-h2"], 443, 6)))[0]) for p in range(1000, 1200)}
     assert len(paths) == 1
 
 

@@ -283,11 +283,11 @@ class Balancer:
             for _ in range(spec.nodes_per_zone):
                 self._new_node(z, active=True)
         self.backends: dict[str, Backend] = {}
-        self._fixed: set[str] = set()  # backends whose offset and skip the world fixed
+        self.fixed_offsets: set[str] = set()  # backends whose offset and skip the world fixed
         for b in spec.backends:
             if b.offset is not None and b.skip is not None:
                 off, skip = b.offset, b.skip
-                self._fixed.add(b.name)
+                self.fixed_offsets.add(b.name)
             else:
                 off, skip = maglev.offset_skip(b.name, self.table_size)
             self.backends[b.name] = Backend(b.name, b.host, hw.hosts[b.host].zone.id, b.capacity_rps, off, skip)
@@ -548,7 +548,7 @@ class Balancer:
                     self.backends[conn.backend].conns += 1
                 continue
             backend = self.backends.get(conn.backend) if conn.backend else None
-            alive = backend is not None and backend.state in ("in-service", "draining") and self._answers(backend)
+            alive = backend is not None and backend.state in ("in-service", "draining") and self.answers(backend)
             if backend is not None and not alive and backend.state != "draining":
                 self._close(conn)  # it died with its backend
                 lost += 1
@@ -566,7 +566,7 @@ class Balancer:
         return broken, lost
 
     # -- what a backend does with a request ----------------------------------------------------
-    def _answers(self, b: Backend) -> bool:
+    def answers(self, b: Backend) -> bool:
         host = self.cloud.hardware.hosts[b.host]
         return host.up
 
@@ -625,9 +625,9 @@ class Balancer:
             rate = b.last_sent * 1000 / dt_ms if dt_ms else 0.0
             b.ema += alpha * (rate - b.ema)
             b.rate = b.ema / self._ema_weight
-            if b.last_sent and not self._answers(b):
+            if b.last_sent and not self.answers(b):
                 b.dead_fed_ms += dt_ms
-        if any(b.last_sent and not self._answers(b) for b in self.backends.values()):
+        if any(b.last_sent and not self.answers(b) for b in self.backends.values()):
             self.dead_traffic_ms += dt_ms
         self._errors.note(total_failed, failed)
 
@@ -663,7 +663,7 @@ class Balancer:
                 for name in names:
                     b = self.backends[name]
                     if self.algorithm == "least-outstanding":
-                        w = 1000.0 / self.latency_ms(b) if self._answers(b) else 1000.0 / self.spec.client_timeout_ms
+                        w = 1000.0 / self.latency_ms(b) if self.answers(b) else 1000.0 / self.spec.client_timeout_ms
                     else:
                         w = self.slow_start_weight(b, now)
                     weights.append((name, w))
@@ -684,7 +684,7 @@ class Balancer:
             b = self.backends[name]
             b.sent += q
             b.last_sent += q
-            if not self._answers(b):
+            if not self.answers(b):
                 failed["dead_backend"] += q
                 b.failed += q
                 continue
@@ -796,10 +796,10 @@ class Balancer:
         cloud.clock.schedule_in(hc.interval_s * 1000, lambda: self._check(b, zone, token))
         if not cloud.hardware.zones[zone].up:
             return  # the zone's checker is down with its nodes
-        ok = self._answers(b) and self.latency_ms(b) <= hc.timeout_s * 1000
+        ok = self.answers(b) and self.latency_ms(b) <= hc.timeout_s * 1000
         verdict = hc.judge(view, ok)
         if verdict is not None:
-            reason = "" if ok else ("Target.Timeout" if self._answers(b) else "Target.FailedHealthChecks")
+            reason = "" if ok else ("Target.Timeout" if self.answers(b) else "Target.FailedHealthChecks")
             self._mark(b, zone, view, verdict, reason)
 
     def _mark(self, b: Backend, zone: str, view: View, state: str, reason: str) -> None:
@@ -954,7 +954,7 @@ class Balancer:
                     "ValidationError",
                     f"the table size must be a prime from 7 to {maglev.MAX_TABLE_SIZE}, not {size} (the next prime is {maglev.next_prime(max(size, 7))})",
                 )
-            if self._fixed:
+            if self.fixed_offsets:
                 raise CloudError("ValidationError", "this world fixes its backends' offsets and skips for its table size; it cannot change")
             was, self.table_size = self.table_size, size
             for b in self.backends.values():
@@ -1012,7 +1012,7 @@ class Balancer:
             if not self.active_nodes(zone):
                 continue
             names, _ = self.candidates(zone)
-            if any(not self._answers(self.backends[n]) for n in names):
+            if any(not self.answers(self.backends[n]) for n in names):
                 return False
         return True
 
@@ -1020,7 +1020,7 @@ class Balancer:
     def imbalance(self) -> float:
         """The busiest in-service backend's request rate over the average of those that
         answer (1.0 is perfectly even)."""
-        rates = [b.rate for b in self.in_service() if self._answers(b)]
+        rates = [b.rate for b in self.in_service() if self.answers(b)]
         if not rates or not sum(rates):
             return 1.0
         return round(max(rates) / (sum(rates) / len(rates)), 3)

@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from .caching import POLICIES, Cache, Policy
+from .caching import Cache, Policy
 from .hardware import Health
 from .mechanism import events, metrics
 from .world import CoreWorld, Strict

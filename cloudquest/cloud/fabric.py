@@ -456,9 +456,9 @@ class Fabric:
 
     def _refresh_keys(self) -> None:
         for f in self.flows.values():
-            f.hkey = self._hkey(f.header)
+            f.hkey = self.hash_key(f.header)
 
-    def _hkey(self, header: tuple[int, int, int, int, int]) -> bytes:
+    def hash_key(self, header: tuple[int, int, int, int, int]) -> bytes:
         src, sport, dst, dport, proto = header
         if self.hash_fields == "5-tuple":
             return _FIVE.pack(src, sport, dst, dport, proto)
@@ -624,7 +624,7 @@ class Fabric:
             header = (self.addr[s], rng.randrange(1024, 65536), self.addr[d], rng.choice((443, 5432, 9000, 8080)), 6)
             self._flow_seq += 1
             f = Flow(self._flow_seq, label, s, d, header, each)
-            f.hkey = self._hkey(header)
+            f.hkey = self.hash_key(header)
             f.path, _ = self.route(s, d, f.hkey)
             f.end_ms = end
             self.flows[f.id] = f
@@ -768,7 +768,7 @@ class Fabric:
         out["spine"] = round(spine, 2)
         return out
 
-    def _site(self, node: str) -> tuple[str, SiteSpec | None]:
+    def site_of(self, node: str) -> tuple[str, SiteSpec | None]:
         hw = self.cloud.hardware
         if node in hw.hosts:
             region = hw.hosts[node].region.id
@@ -793,10 +793,10 @@ class Fabric:
         """``traceroute``: every hop of a probe flow and its one-way latency so far; over
         the internet, the legs inside each region and the ISP hops between."""
         header = (self.addr.get(src, 0x0A000001), 33434, self.addr.get(dst, 0x0A000002), 33434, 17)
-        hkey = self._hkey(header)
+        hkey = self.hash_key(header)
         rng = self.cloud.rng
         if via == "internet":
-            (r_src, s_site), (r_dst, d_site) = self._site(src), self._site(dst)
+            (r_src, s_site), (r_dst, d_site) = self.site_of(src), self.site_of(dst)
             if r_src == r_dst or s_site is None or d_site is None:
                 raise ValueError("an internet path joins two regions with sites")
             er_a, er_b = f"er-{r_src}-1", f"er-{r_dst}-1"
@@ -828,7 +828,7 @@ class Fabric:
         rtt = 2 * max(answered, default=0.0) / 1000
         t = Trace(src, dst, via, hops[1:] if hops and hops[0].node == src else hops, round(rtt, 3), paths, header)
         self.last_trace = t
-        r_src, r_dst = self._site(src)[0], self._site(dst)[0]
+        r_src, r_dst = self.site_of(src)[0], self.site_of(dst)[0]
         self.cloud.emit(
             "fabric.traced", src=src, dst=dst, via=via, src_region=r_src, dst_region=r_dst, rtt_ms=t.rtt_ms, hops=len(t.hops), paths=paths
         )

@@ -132,8 +132,8 @@ def backends_text(lb: sim.Balancer) -> str:
     for b in lb.backends.values():
         views = "".join(f"{(HEALTH_MARK[b.views[z].state] if b.state != 'spare' else '-'):>3}" for z in lb.zones)
         state = b.state if b.state != "draining" else f"drain {max(0, (b.drain_until_ms - now) // 1000)}s"
-        answers = "yes" if lb._answers(b) else "NO: host down"
-        if lb._answers(b) and lb.latency_ms(b) > lb.spec.client_timeout_ms:
+        answers = "yes" if lb.answers(b) else "NO: host down"
+        if lb.answers(b) and lb.latency_ms(b) > lb.spec.client_timeout_ms:
             answers = f"too slow ({lb.latency_ms(b):g} ms)"
         warm = lb.warm_share(b, now)
         if warm < 1:
@@ -351,7 +351,7 @@ def lb_size(session: "Session", m: int) -> str:
         raise CommandError(
             f"M must be a prime from 7 to {maglev.MAX_TABLE_SIZE}, not {m} (the next prime is {maglev.next_prime(max(m, 7))})"
         )
-    if lb._fixed:
+    if lb.fixed_offsets:
         raise CommandError("this world fixes its backends' offsets and skips for its table size, so M cannot change")
     was = lb.configure("table_size", m)
     return f"table size {was} -> {m}: every node rebuilds its table"

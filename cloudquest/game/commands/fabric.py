@@ -86,7 +86,7 @@ def traceroute(session: "Session", src: str, dst: str, via: str) -> str:
     if a == b:
         raise CommandError("source and destination are the same")
     if via == "internet":
-        ra, rb = fabric._site(a), fabric._site(b)
+        ra, rb = fabric.site_of(a), fabric.site_of(b)
         if ra[0] == rb[0]:
             raise CommandError("both ends are in one region: the internet joins two regions (try hosts in two regions)")
         if ra[1] is None or rb[1] is None:

@@ -146,7 +146,7 @@ class LoadBalancerView(FittedView):
             fine_bar(line, rate / b.capacity_rps if b.capacity_rps else 0, bar_w, "red" if rate > b.capacity_rps else "cyan")
             line.add(f"{rate:5d}r {b.conns:5d}c")
             rank = 2
-            if not lb._answers(b):
+            if not lb.answers(b):
                 line.add(" dead", "bold red")
                 rank = 0
             elif b.state == "draining":
