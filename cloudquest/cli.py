@@ -477,8 +477,10 @@ def _print_scenario_run(r) -> None:
     for line in r.rejected:
         print(f"  warning: design command rejected: {line.splitlines()[0]}")
     print("metrics:")
-    for name, value in r.reported().items():
-        print(f"  {name:<20} {_fmt_metric(value)}")
+    reported = r.reported()
+    width = max([20, *(len(name) for name in reported)])
+    for name, value in reported.items():
+        print(f"  {name:<{width}} {_fmt_metric(value)}")
     print(f"incidents ({len(r.incidents)}):")
     for inc in r.incidents:
         print(f"  {inc['evidence']}")
@@ -529,10 +531,11 @@ def cmd_scenario_compare(args: argparse.Namespace) -> int:
     print(f"scenario {loaded.name}, seeds {', '.join(map(str, seeds))}")
     print(f"  A = {args.design[0]}")
     print(f"  B = {args.design[1]}")
-    print(f"{'metric':<20} {'A (worst)':>12} {'B (worst)':>12} {'B - A':>12}  verdict")
+    width = max([20, *(len(row["metric"]) for row in data["metrics"])])
+    print(f"{'metric':<{width}} {'A (worst)':>12} {'B (worst)':>12} {'B - A':>12}  verdict")
     for row in data["metrics"]:
         print(
-            f"{row['metric']:<20} {_fmt_metric(row['a_worst']):>12} {_fmt_metric(row['b_worst']):>12} "
+            f"{row['metric']:<{width}} {_fmt_metric(row['a_worst']):>12} {_fmt_metric(row['b_worst']):>12} "
             f"{_fmt_metric(row['b_minus_a']):>12}  {row['verdict']}"
         )
     print("per seed:")

@@ -5,6 +5,9 @@ event; the consequences follow as their own events: every instance whose host or
 disk is no longer up becomes ``impaired`` (EC2 reports this as a failed *system status
 check*), and comes back ``running`` when the hardware is repaired. ``degrade`` marks a
 part as slow-but-alive (a gray failure): it keeps serving, but schedulers avoid it.
+
+The parts a mechanism adds to the fleet (``Hardware.add_parts``: the fabric's switches,
+the edge's points of presence) fail the same way, through the same function.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 
 def _target(cloud: "Cloud", kind: str, ident: str):
-    if kind not in FAULT_KINDS:
-        raise CloudError("InvalidParameterValue", f"cannot fail a {kind!r} (kinds: {', '.join(FAULT_KINDS)})")
+    if kind not in FAULT_KINDS and kind not in cloud.hardware.parts:
+        kinds = ", ".join(cloud.hardware.fault_kinds())
+        raise CloudError("InvalidParameterValue", f"cannot fail a {kind!r} (kinds: {kinds})")
     thing = cloud.hardware.find(kind, ident)
     if thing is None:
         known = sorted(cloud.hardware.table(kind))

@@ -11,6 +11,12 @@ it is not failed: a failed rack takes all of its hosts with it, whatever their o
 
 Links are objects too: every rack has an uplink to its zone's fabric, and every pair of
 zones in a region is joined by a link, so later chapters can cut them.
+
+A mechanism may add parts of its own that fail and repair like hardware: more links (the
+routing fabric's cables, in ``links``) and parts of kinds the fleet does not have (the
+fabric's switches, the edge network's points of presence), with :meth:`Hardware.add_parts`.
+Each has an ``id`` and a ``health``; ``faults.set_health`` and the chaos timeline act on
+them as on a disk or a host.
 """
 
 from __future__ import annotations
@@ -170,6 +176,8 @@ class Hardware:
         self.hosts: dict[str, Host] = {}
         self.disks: dict[str, Disk] = {}
         self.links: dict[str, Link] = {}
+        # Parts of kinds a mechanism adds (kind -> id -> part with .id and .health).
+        self.parts: dict[str, dict[str, Any]] = {}
         # Bumped on every health change, so derived views (which hosts are down) are
         # recomputed only when something actually changed.
         self.health_version = 0
@@ -187,14 +195,27 @@ class Hardware:
         return self._down
 
     def table(self, kind: str) -> dict[str, Any]:
-        return {
+        builtin = {
             "region": self.regions,
             "zone": self.zones,
             "rack": self.racks,
             "host": self.hosts,
             "disk": self.disks,
             "link": self.links,
-        }[kind]
+        }.get(kind)
+        return builtin if builtin is not None else self.parts[kind]
+
+    def add_parts(self, kind: str, parts: dict[str, Any]) -> None:
+        """Let a mechanism's parts of a new kind fail and repair like hardware."""
+        if kind in KINDS or kind in self.parts:
+            raise ValueError(f"part kind {kind!r} already exists")
+        self.parts[kind] = parts
+
+    def fault_kinds(self) -> tuple[str, ...]:
+        """Every kind of part that can fail here: the fleet's, then the mechanisms'."""
+        from .faults import FAULT_KINDS
+
+        return FAULT_KINDS + tuple(self.parts)
 
     def find(self, kind: str, ident: str) -> Any:
         return self.table(kind).get(ident)

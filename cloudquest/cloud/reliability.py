@@ -30,7 +30,10 @@ began, when the service is whole again:
 - *availability back*: the load balancer lost no request in the last step and every node
   sends only to targets that answer in time (cloud/loadbalancer.py ``serving``);
 - *protection back*: no chunk is under-replicated and every object is readable
-  (cloud/storage.py), so the next failure finds full redundancy.
+  (cloud/storage.py), so the next failure finds full redundancy;
+- *traffic back*: in worlds with the traffic chapters' mechanisms, the distributed load
+  balancer lost no request in the last step and routes to no dead backend, the fabric has
+  converged with nothing black-holed or dropped, and every edge user reaches a live PoP.
 
 ``time_to_recover_s.N`` is incident N's time from fault to whole (for an incident still
 open, the time so far), ``time_to_recover_s`` the worst of them, ``incidents_open`` how
@@ -48,6 +51,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from .balancer import Balancer
+from .edge import EdgeNetwork
+from .fabric import Fabric
 from .mechanism import events, metrics
 from .loadbalancer import LoadBalancing
 from .storage import ObjectStore
@@ -77,7 +83,15 @@ EVIDENCE_KINDS = (
     "instance.unreachable",
     "instance.recovered",
     "fault.repaired",
+    "balancer.backend_unhealthy",
+    "balancer.backend_healthy",
+    "balancer.node_joined",
+    "fabric.failure_detected",
+    "fabric.converged",
+    "edge.rerouted",
 )
+# the traffic mechanisms that can say whether they are whole again (``whole()``)
+TRAFFIC = (Balancer, Fabric, EdgeNetwork)
 
 
 class ReliabilitySpec(Strict):
@@ -245,6 +259,10 @@ class Reliability:
         lbs = self.cloud.get(LoadBalancing)
         if lbs is not None and not lbs.serving():
             return False
+        for kind in TRAFFIC:
+            state = self.cloud.get(kind)
+            if state is not None and not state.whole():
+                return False
         store = self.cloud.get(ObjectStore)
         return store is None or store.protected()
 
@@ -254,11 +272,10 @@ class Reliability:
         self._record(dt_ms)
         if not self._open:
             return
-        lbs = self.cloud.get(LoadBalancing)
-        if lbs is not None:
+        for offered, failed_by in self._step_requests():
             for inc in self._open:
-                inc.offered += lbs.last_step_offered
-                for k, v in lbs.last_step_failed_by.items():
+                inc.offered += offered
+                for k, v in failed_by.items():
                     if v:
                         inc.failed[k] = inc.failed.get(k, 0) + v
         if self.whole():
@@ -277,6 +294,22 @@ class Reliability:
                     objects_lost=lost - inc.lost_before,
                 )
             self._open = []
+
+    def _step_requests(self) -> list[tuple[int, dict[str, int]]]:
+        """The last step's requests offered and failed (by reason), from every mechanism
+        that serves requests: the failure-design load balancer, the distributed one, the
+        edge network."""
+        out = []
+        lbs = self.cloud.get(LoadBalancing)
+        if lbs is not None:
+            out.append((lbs.last_step_offered, lbs.last_step_failed_by))
+        balancer = self.cloud.get(Balancer)
+        if balancer is not None:
+            out.append((balancer.last_offered, balancer.last_failed_by))
+        edge = self.cloud.get(EdgeNetwork)
+        if edge is not None:
+            out.append((edge.last_offered, {"pop_down": edge.last_failed}))
+        return out
 
     def _record(self, dt_ms: int) -> None:
         start = (self.cloud.now_ms - dt_ms) // HISTORY_BUCKET_MS * HISTORY_BUCKET_MS
@@ -343,6 +376,18 @@ def _note(event) -> str:
         return f"{t} instance {g('instance')} back"
     if k == "fault.repaired":
         return f"{t} {g('part')} {g('id')} repaired"
+    if k == "balancer.backend_unhealthy":
+        return f"{t} {g('zone')} took backend {g('backend')} out"
+    if k == "balancer.backend_healthy":
+        return f"{t} {g('zone')} put backend {g('backend')} back"
+    if k == "balancer.node_joined":
+        return f"{t} balancer node {g('node')} joined ({g('connections_broken')} connections broken)"
+    if k == "fabric.failure_detected":
+        return f"{t} the fabric noticed {g('part')} {g('id')} down after {g('after_s'):g}s"
+    if k == "fabric.converged":
+        return f"{t} the fabric converged ({g('flows_moved')} flows moved, {g('blackholed')} still black-holed)"
+    if k == "edge.rerouted":
+        return f"{t} {g('city')}'s users moved from {g('was')} to {g('now') or 'nowhere'}"
     return ""
 
 

@@ -27,18 +27,23 @@ faults are undone by hand proves nothing.
 
 The fleet's ``faults`` list (cloud/fleet.py) is scheduled through this module too, so
 there is one implementation of a timed fault.
+
+Besides the fleet's parts (disk, host, rack, zone, link), an entry may name a part a
+mechanism adds (a fabric ``switch``, an edge ``pop``): the world section that adds them
+says which ids exist through a ``part_ids(world)`` method, and the part fails through
+the same ``set_health``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
 from .mechanism import events, metrics
 from .errors import CloudError
-from .faults import FaultKind, set_health
+from .faults import set_health
 from .hardware import Health
 from .world import CoreWorld, Strict, known, world_ids
 
@@ -53,13 +58,15 @@ MAX_ENTRIES = 100_000
 
 # -- the world section ----------------------------------------------------------------------
 FaultAction = Literal["fail", "repair", "degrade"]
+# disk, host, rack, zone, link, or a kind of part a mechanism of the world adds
+PartKind = Annotated[str, Field(pattern=r"^[a-z][a-z-]{0,23}$", description="disk, host, rack, zone, link, or a part a mechanism adds (switch, pop)")]
 
 
 class RandomFaultsSpec(Strict):
     """A storm: ``count`` distinct parts fail at seeded random times in [from_s, to_s)."""
 
     action: FaultAction = "fail"
-    part: FaultKind = "disk"
+    part: PartKind = "disk"
     count: int = Field(ge=1, le=100_000)
     from_s: float = Field(default=0, ge=0)
     to_s: float = Field(gt=0)
@@ -80,7 +87,7 @@ class TimelineEntry(Strict):
 
     at_s: float | None = Field(default=None, ge=0)
     action: FaultAction = "fail"
-    part: FaultKind | None = None
+    part: PartKind | None = None
     id: str | None = None
     for_s: float = Field(default=0, ge=0, description="repair it this long after")
     random: RandomFaultsSpec | None = None
@@ -95,12 +102,28 @@ class TimelineEntry(Strict):
         return self
 
 
+def part_ids(world: CoreWorld) -> dict[str, set[str]]:
+    """Every part of the world that can fail, by kind: the fleet's, and those the world's
+    mechanism sections add (a section says so with a ``part_ids(world)`` method)."""
+    ids = world_ids(world)
+    for name in type(world).model_fields:
+        section: Any = getattr(world, name, None)
+        more = getattr(section, "part_ids", None)
+        if callable(more):
+            for kind, found in more(world).items():
+                ids.setdefault(kind, set()).update(found)
+    return ids
+
+
 def check_entries(world: CoreWorld, entries: list[TimelineEntry]) -> None:
     """Cross-references: every part a timeline names is a part of the world."""
-    ids = world_ids(world)
+    ids = part_ids(world)
+    kinds = [k for k in ids if k != "region"]
     for n, e in enumerate(entries):
+        part = e.random.part if e.random is not None else e.part
+        if part not in kinds:
+            raise ValueError(f"timeline entry {n + 1}: no part kind {part!r} in this world (kinds: {', '.join(kinds)})")
         if e.random is not None:
-            part = e.random.part
             pool = e.random.among if e.random.among is not None else sorted(ids[part])
             for ident in pool:
                 if ident not in ids[part]:
