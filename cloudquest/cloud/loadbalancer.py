@@ -525,8 +525,8 @@ class LoadBalancing:
         inst = self.cloud.control.instances.get(instance)
         if inst is None or not inst.alive:
             return Probe(False, 0.0, "Target.InvalidState")
-        if inst.state != "running":
-            return Probe(False, 0.0, "Target.Timeout")  # impaired or still booting: no answer
+        if inst.state != "running" or not inst.booted:
+            return Probe(False, 0.0, "Target.Timeout")  # impaired, or its guest still booting: no answer
         extra = self.path_latency_ms(node_zone, inst.zone or "")
         if extra is None:
             return Probe(False, 0.0, "Target.Timeout")
