@@ -326,6 +326,34 @@ def test_cost_per_hour_is_instances_plus_load_balancers_plus_raw_storage():
     assert stored.get(Reliability).cost_breakdown()["storage"] == pytest.approx(300 * 0.045 / 730)
 
 
+def test_t3_credits_a_nano_above_its_baseline_is_billed_for_the_surplus():
+    """AWS, burstable performance instances: a t3.nano earns 6 CPU credits an hour (5% of
+    each of its 2 vCPUs) and banks at most 144; T3 launches in unlimited mode, so once
+    its bank is empty it keeps working and CPU above the baseline is billed at $0.05 per
+    vCPU-hour ("T2/T3/T4g Unlimited Mode Pricing", Linux). At 40% of two vCPUs that is
+    (0.40 - 0.05) x 2 x $0.05 = $0.035 an hour on top of its $0.0052."""
+    from cloudquest.cloud.catalogue import CATALOGUE
+
+    nano = CATALOGUE["nano"]
+    assert (nano.baseline_pct, nano.credits_per_hour, nano.max_credits) == (5, 6, 144)
+    assert [CATALOGUE[t].credits_per_hour for t in ("micro", "small", "medium", "large", "xlarge")] == [12, 24, 24, 36, 96]
+    # two nanos behind a load balancer, 25 rps per vCPU: 40 rps share to 20 each = 40% of 2 vCPUs
+    cloud, _ = web_cloud(load=[{"at_s": 120, "rps": 40}], rps_per_vcpu=25)
+    rel = cloud.get(Reliability)
+    cloud.advance(120_000)  # idle: earning, nothing billed
+    assert rel.cost_per_hour() == round(2 * 0.0052 + ALB_USD_PER_HOUR, 6)
+    assert all(a.balance == pytest.approx(6 * 120 / 3600) for a in rel.credits.values())
+    cloud.advance(180_000)  # the banked 0.2 credits go in seconds; then the surplus is billed
+    assert {round(a.cpu_pct) for a in rel.credits.values()} == {40}
+    assert cloud.metrics()["cpu_surplus_per_hour"] == pytest.approx(2 * (0.40 - 0.05) * 2 * 0.05, abs=1e-3)
+    assert rel.cost_per_hour() == pytest.approx(2 * (0.0052 + 0.035) + ALB_USD_PER_HOUR, abs=1e-3)
+    assert len(events(cloud, "cpu.surplus_started")) == 2
+    # below the baseline nothing more is billed, and the bank fills again
+    quiet, _ = web_cloud(load=[{"at_s": 0, "rps": 1}], rps_per_vcpu=25)  # 2% of a nano's 2 vCPUs
+    quiet.advance(600_000)
+    assert quiet.metrics()["cpu_surplus_per_hour"] == 0 and not events(quiet, "cpu.surplus_started")
+
+
 def test_each_fault_is_an_incident_with_time_to_recover_and_evidence():
     cloud, lb = web_cloud(load=[{"at_s": 0, "rps": 40}])
     cloud.advance(60_000)
@@ -427,7 +455,7 @@ def test_console_lb_flow_budget_and_incidents(chapter9):
     health = s.execute("lb health").output
     assert "web-a1" in health and health.count("healthy") >= 6 and "detection gap 35-65 s" in health
     budget = s.execute("budget").output
-    assert budget.startswith("cost $0.0329 per hour against a budget of $0.07: $0.0371 under")
+    assert budget.startswith("cost $0.0329 per hour against a budget of $0.30: $0.2671 under")
     assert "2 x nano at $0.0052" in budget
     assert s.execute("incidents").output == "no incidents yet"
     s.execute("fail host " + s.cloud.control.instances["web-a1"].host.id)
@@ -490,7 +518,8 @@ def test_verify_replays_the_design_under_other_seeds_and_logs_the_outcome(chapte
         # three fragments per zone; placement repair undoes what repairs crowded into one zone
         (("set replication 3", "set erasure 6 3"), set()),
         (("lb set web interval 5", "lb health"), {"available"}),  # 30 s checks: long detection gaps
-        (("--type nano", "--type micro"), {"on-budget"}),  # same capacity at twice the price
+        # same capacity at eight times the price, and a baseline that still leaves surplus to pay
+        (("--type nano", "--type medium"), {"on-budget"}),
     ],
 )
 def test_chapter_9_grades_each_design_as_the_story_predicts(chapter9, change, failing):
