@@ -349,7 +349,7 @@ def scheduling_text(session: "Session") -> str:
         lines.append(
             f"requests: {m.get('requests_pending', 0)} pending, {m.get('placed', 0)} placed, {m.get('rejected', 0)} rejected; "
             f"fragmentation {m.get('fragmentation', 0):g}%, on degraded hosts {m.get('on_degraded_hosts', 0)}, "
-            f"zone imbalance {m.get('zone_imbalance', 0):g} points"
+            f"zone imbalance {m.get('zone_imbalance', 0):g} points, empty hosts {m.get('hosts_empty', 0)}"
         )
     lines.append("hosts (utilisation of what the scheduler may allocate, after ratios):")
     for zone in cloud.hardware.zones.values():
