@@ -388,7 +388,8 @@ def storage(session: "Session") -> str:
     window = store.repair_window_hours() * 3600
     lines.append(
         f"durability: {m['durability_nines']:g} nines a year, from disk AFR {store.config.afr_pct:g}% "
-        f"(Backblaze 2023) and a {window:.0f} s repair window (timeout + re-copying the fullest disk)"
+        f"(Backblaze 2023) and a {window:.0f} s repair window (timeout + re-copying the fullest disk), "
+        "if disks fail independently (racks and zones are what placement is for)"
     )
     return "\n".join(lines)
 
