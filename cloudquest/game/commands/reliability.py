@@ -46,15 +46,20 @@ def budget(session: "Session") -> str:
         by_type[i.type.name] = by_type.get(i.type.name, 0) + 1
     shown = ", ".join(f"{n} x {t} at ${p:.4f}" for t, n, p in ((t, n, _price(t)) for t, n in sorted(by_type.items())))
     lines.append(f"  instances      ${parts['instances']:.4f}/h  ({shown or 'none running'}; us-east-1 on-demand)")
-    over = [(i, rel.credits[i.id]) for i in billed if i.id in rel.credits]
-    if over:
+    groups: dict[tuple[str, int, int, bool], int] = {}
+    for i in billed:
+        acct = rel.credits.get(i.id)
+        if acct is not None:
+            key = (i.type.name, round(acct.cpu_pct), i.type.baseline_pct, acct.usd_per_hour > 0)
+            groups[key] = groups.get(key, 0) + 1
+    if groups:
         cpu = ", ".join(
-            f"{i.name} {a.cpu_pct:g}% of {i.type.baseline_pct}%" + (" BILLED" if a.usd_per_hour else "")
-            for i, a in sorted(over, key=lambda x: x[0].name)
+            f"{n} x {t} at {pct}% CPU, baseline {base}%" + (", surplus billed" if paid else "")
+            for (t, pct, base, paid), n in sorted(groups.items())
         )
         lines.append(
-            f"  cpu credits    ${parts['cpu_credits']:.4f}/h  (CPU use against each t3 baseline: {cpu}; "
-            f"above it, once banked credits run out, ${T3_UNLIMITED_USD_PER_VCPU_HOUR:g} per vCPU-hour)"
+            f"  cpu credits    ${parts['cpu_credits']:.4f}/h  ({cpu}; above the baseline, once banked credits "
+            f"run out: ${T3_UNLIMITED_USD_PER_VCPU_HOUR:g} per vCPU-hour)"
         )
     lbs = cloud.get(LoadBalancing)
     if lbs is not None:
