@@ -9,7 +9,9 @@ Balancer target groups"):
 
 - **Each node checks every target itself**, every ``HealthCheckIntervalSeconds``
   (default 30, range 5-300). A check fails when no answer comes within
-  ``HealthCheckTimeoutSeconds`` (default 5, range 2-120, and less than the interval).
+  ``HealthCheckTimeoutSeconds`` (default 5, range 2-120, and less than the interval):
+  the node knows it has failed only when that timeout expires, so a failure counts one
+  timeout after the check was sent, a pass as soon as the answer is back.
 - **Thresholds**: a healthy target is taken out of service after
   ``UnhealthyThresholdCount`` consecutive failures (default 2, range 2-10) and put back
   after ``HealthyThresholdCount`` consecutive successes (default 5, range 2-10). A newly
@@ -19,7 +21,8 @@ Balancer target groups"):
   spreads requests over every registered target, whatever their health.
 
 That is where the **detection gap** comes from: between a target dying and the node's
-second failed check (30 to 60 s with the defaults), the node keeps sending it requests,
+second failed check timing out (35 to 65 s with the defaults), the node keeps sending
+it requests,
 and they fail. Each node learns on its own clock, so for a while some nodes route
 around a dead target and others do not. Health checks are also *shallow*: a target that
 answers a check within its timeout is healthy even if real requests time out (a gray
@@ -141,9 +144,10 @@ class HealthCheck:
 
     def detection_gap_s(self) -> tuple[int, int]:
         """Shortest and longest time from a target dying to a node marking it unhealthy:
-        the next check comes 0 to one interval later, then threshold-1 more intervals."""
+        the next check goes out 0 to one interval later, threshold-1 more intervals pass,
+        and the last failed check counts when its timeout expires."""
         n = self.unhealthy_threshold - 1
-        return n * self.interval_s, (n + 1) * self.interval_s
+        return n * self.interval_s + self.timeout_s, (n + 1) * self.interval_s + self.timeout_s
 
 
 @dataclass(frozen=True)
@@ -413,7 +417,18 @@ class LoadBalancer:
         probe = self.service.probe(zone, target.instance)
         ok = probe.answers and probe.latency_ms <= hc.timeout_s * 1000
         reason = probe.reason if not probe.answers else "Target.Timeout" if not ok else ""
-        verdict = hc.judge(view, ok)
+        if ok:
+            self._record(target, zone, token, True, "")
+        else:  # no answer in time: the node knows only when the timeout expires
+            cloud.clock.schedule_in(hc.timeout_s * 1000, lambda: self._record(target, zone, token, False, reason))
+
+    def _record(self, target: Target, zone: str, token: int, ok: bool, reason: str) -> None:
+        view = target.views[zone]
+        if view.generation != token or self.targets.get(target.instance) is not target:
+            return
+        if not self.cloud.hardware.zones[zone].up:
+            return  # the node went dark while it waited
+        verdict = self.health_check.judge(view, ok)
         if verdict is not None:
             self._mark(target, zone, view, verdict, reason)
         elif not ok and view.state == "unhealthy":
@@ -535,15 +550,11 @@ class LoadBalancing:
         return self.config.degraded_slowdown if any(p.health is Health.DEGRADED for p in parts) else 1.0
 
     def path_latency_ms(self, node_zone: str, target_zone: str) -> float | None:
-        """Extra latency of the path from a node to a target's zone, or None when there
-        is no path (the zones' link is cut, or there is none)."""
-        if node_zone == target_zone:
-            return 0.0
-        links = self.cloud.hardware.links
-        link = links.get(f"{node_zone}~{target_zone}") or links.get(f"{target_zone}~{node_zone}")
-        if link is None or link.health is Health.FAILED:
-            return None
-        return link.latency_us / 1000
+        """Extra latency of the path from a node to a target's zone (through a third zone
+        when their own link is cut: a region's zones are meshed), or None when no path is
+        left."""
+        latency_us = self.cloud.hardware.zone_latency_us(node_zone, target_zone)
+        return None if latency_us is None else latency_us / 1000
 
     def _fresh(self) -> dict[tuple[str, str], Probe]:
         """The probe cache, emptied whenever anything it depends on may have changed:
@@ -568,8 +579,8 @@ class LoadBalancing:
         inst = self.cloud.control.instances.get(instance)
         if inst is None or not inst.alive:
             return Probe(False, 0.0, "Target.InvalidState")
-        if inst.state != "running":
-            return Probe(False, 0.0, "Target.Timeout")  # impaired or still booting: no answer
+        if inst.state != "running" or not inst.booted:
+            return Probe(False, 0.0, "Target.Timeout")  # impaired, or its guest still booting: no answer
         extra = self.path_latency_ms(node_zone, inst.zone or "")
         if extra is None:
             return Probe(False, 0.0, "Target.Timeout")
