@@ -119,6 +119,14 @@ class BlockDisk:
         del self.volumes[name]
         return vol, zeroed
 
+    def rename(self, name: str, new: str) -> None:
+        vol = self.volume(name)
+        if new in self.volumes:
+            raise CloudError("InvalidVolume.Duplicate", f"a volume named {new!r} exists")
+        del self.volumes[name]
+        vol.name = new
+        self.volumes[new] = vol
+
     def _check_range(self, vol: Volume, offset: int, length: int) -> None:
         size = vol.size * self.block_bytes
         if offset < 0 or length < 0 or offset + length > size:

@@ -472,9 +472,10 @@ def _statement(raw: Any, index: int, name: str, resource_based: bool) -> Stateme
     return Statement(index, sid, effect, actions, not_action, resources, not_resource, principals, tuple(conditions))
 
 
-def parse_policy(text: str, name: str = "policy", resource_based: bool = False) -> Policy:
+def parse_policy(text: str, name: str = "policy", resource_based: bool | None = False) -> Policy:
     """A policy document as IAM reads it. Malformed JSON is refused with the line, column
-    and character of the error, as a JSON parser reports it."""
+    and character of the error, as a JSON parser reports it. ``resource_based`` None
+    lets the document say which it is (its statements all name a Principal, or none does)."""
     if not isinstance(text, str):
         raise PolicyError(f"policy {name}: a policy document is JSON text")
     if len(text) > MAX_POLICY_CHARS:
@@ -499,6 +500,8 @@ def parse_policy(text: str, name: str = "policy", resource_based: bool = False) 
     items = raw if isinstance(raw, list) else [raw]
     if not items:
         raise PolicyError(f"policy {name}: Statement is empty")
+    if resource_based is None:
+        resource_based = isinstance(items[0], dict) and "Principal" in items[0]
     statements = tuple(_statement(s, i + 1, name, resource_based) for i, s in enumerate(items))
     sids = [s.sid for s in statements if s.sid]
     dupes = sorted({s for s in sids if sids.count(s) > 1})
@@ -596,9 +599,14 @@ def _principal_named(stmt: Statement, who: Principal) -> str:
 
 
 def evaluate(
-    who: Principal, action: str, resource: str, context: dict[str, tuple[str, ...]], policies: Evaluation, resource_account: str
+    who: Principal, action: str, resource: str, context: dict[str, tuple[str, ...]], policies: Evaluation, resource_account: str,
+    resource_must_allow: bool = False,
 ) -> Decision:
-    """Decide one request in the order of the IAM User Guide (module docstring)."""
+    """Decide one request in the order of the IAM User Guide (module docstring).
+
+    ``resource_must_allow`` is KMS's rule: a key's own policy must allow the request (by
+    naming the caller, or its account to hand the decision to IAM) even within its
+    account; IAM policies alone never open a key."""
     allows: dict[str, tuple[Policy, Statement]] = {}
 
     def scan(kind: str, policy: Policy, named: bool = False) -> Decision | None:
@@ -633,7 +641,7 @@ def evaluate(
     if policies.scps and "scp" not in allows:
         names = ", ".join(p.name for p in policies.scps)
         return Decision("implicit-deny", names, "scp", "", f"no service control policy of account {who.account} allows {action}")
-    cross = who.account != resource_account
+    cross = who.account != resource_account or resource_must_allow
 
     def allowed_by(key: str, why: str) -> Decision:
         policy, st = allows[key]
@@ -644,12 +652,20 @@ def evaluate(
     identity_ok = "identity" in allows or (not cross and "resource-role" in allows)
     if cross:
         if not any(k in allows for k in ("resource-self", "resource-role", "resource-account")):
+            if who.account == resource_account:
+                return Decision(
+                    "implicit-deny", policies.resource.name if policies.resource else "", "resource", "",
+                    f"the key policy of {resource.rsplit('/', 1)[-1]} does not allow {who.name} {action} "
+                    "(for a KMS key, IAM policies count only where the key policy lets them)",
+                )
             return Decision(
                 "implicit-deny", policies.resource.name if policies.resource else "", "account", "",
                 f"{resource} belongs to account {resource_account}, not {who.account}: across the account boundary "
                 "the resource's own policy must allow the caller, and none does",
             )
-        if "identity" not in allows:
+        if who.account == resource_account and "resource-account" not in allows:
+            pass  # the key policy names the caller itself: that is enough (boundary and session still cap a role)
+        elif "identity" not in allows:
             return Decision("implicit-deny", "", "identity", "", f"the resource allows it, but no identity policy of {who.name} allows {action}")
     elif not identity_ok:
         return Decision("implicit-deny", "", "identity", "", f"no policy allows {action} on {resource}: denied by default")
@@ -659,6 +675,10 @@ def evaluate(
         return Decision("implicit-deny", policies.session.name, "session", "", f"the session policy {policies.session.name} does not allow {action}")
     if cross:
         key = next(k for k in ("resource-self", "resource-role", "resource-account") if k in allows)
+        if who.account == resource_account:
+            if key == "resource-account":
+                return allowed_by("identity", " (the key policy hands the decision to the account's IAM policies)")
+            return allowed_by(key, " (the key policy names the caller)")
         return allowed_by(key, f" (and {who.name}'s own policies allow it: both sides of the account boundary agree)")
     if "identity" in allows:
         return allowed_by("identity", "")
@@ -771,11 +791,10 @@ class IamService:
         names = {a.name for a in spec.accounts}
         if len(names) != len(spec.accounts):
             raise PolicyError("two accounts share a name")
-        resource_based = self._resource_based_names(spec)
         for p in spec.policies:
             if p.name in self.policies:
                 raise PolicyError(f"policy {p.name} is defined twice")
-            self.policies[p.name] = parse_policy(p.document, p.name, resource_based=p.name in resource_based)
+            self.policies[p.name] = parse_policy(p.document, p.name, resource_based=None)
         for a in spec.accounts:
             for s in a.scps:
                 self._policy(s, "scp")
@@ -807,12 +826,6 @@ class IamService:
                 if res.account not in self.accounts:
                     raise PolicyError(f"resource {res.arn}: no account {res.account}")
                 self.owners[res.arn] = res.account
-
-    @staticmethod
-    def _resource_based_names(spec: IamSpec) -> set[str]:
-        out = {r.policy for r in spec.resources if r.policy}
-        out |= {p.trust for p in spec.principals if p.trust}
-        return out
 
     def _policy(self, name: str, kind: str) -> Policy:
         p = self.policies.get(name)
@@ -908,7 +921,8 @@ class IamService:
             trust_of = self._role_by_arn(resource)
         ctx = self.context_for(who, context)
         owner = trust_of.account if trust_of is not None else self.account_of(resource)
-        d = evaluate(who, action, resource, ctx, self.policies_for(who, resource, trust_of), owner)
+        is_key = resource.startswith("arn:aws:kms:") and ":key/" in resource
+        d = evaluate(who, action, resource, ctx, self.policies_for(who, resource, trust_of), owner, resource_must_allow=is_key)
         if trust_of is not None and d.allowed and not trust_of.trust:
             d = Decision("implicit-deny", "", "resource", "", f"role {trust_of.name} has no trust policy: nobody may assume it")
         if record:
@@ -972,10 +986,7 @@ class IamService:
         if not NAME_RE.match(name or ""):
             raise CloudError("InvalidInput", f"bad policy name {name!r} (letters, digits and +=,.@_-, at most 64)")
         uses = self._uses(name)
-        resource_based = any(kind in ("trust", "resource") for kind, _ in uses)
-        if not uses:
-            # a new policy: resource-based if it names a Principal anywhere
-            resource_based = '"Principal"' in text
+        resource_based: bool | None = any(kind in ("trust", "resource") for kind, _ in uses) if uses else None
         try:
             policy = parse_policy(text, name, resource_based=resource_based)
         except PolicyError as exc:

@@ -120,7 +120,9 @@ class KeyService:
         self.region = spec.region
         self.keys: dict[str, KmsKey] = {}
         self.objects: dict[str, Envelope] = {}
-        self.disk = BlockDisk("vault-disk", spec.disk.blocks, spec.disk.block_bytes, "none", rng)
+        # the store zeroes what it frees, so re-encrypting an object leaves no plaintext behind
+        self.disk = BlockDisk("vault-disk", spec.disk.blocks, spec.disk.block_bytes, "zero", rng)
+        self._truth: dict[str, bytes] = {}  # what each object holds: the referee's, never a player's
         self.decrypts = 0
         self.denied = 0
         self.data_keys = 0
@@ -293,7 +295,14 @@ class KeyService:
         n = blob[4]
         return blob[5 : 5 + n].decode(errors="replace")
 
-    def decrypt(self, blob: bytes, principal: str, context: str = "", key_id: str | None = None, record: bool = True) -> bytes:
+    def truth(self, name: str) -> bytes:
+        """What an object holds, for a referee asking whether a disk image shows it."""
+        return self._truth.get(name, b"")
+
+    def decrypt(
+        self, blob: bytes, principal: str, context: str = "", key_id: str | None = None, record: bool = True,
+        iam_context: dict | None = None,
+    ) -> bytes:
         """Unwrap a data key. The blob says which key and version made it; naming another
         key (``key_id``) is refused, as AWS's IncorrectKeyException."""
         name = self.blob_key(blob)
@@ -303,7 +312,7 @@ class KeyService:
         key = self.key(name) if name in self.keys else None
         if key is None:
             raise CloudError("NotFoundException", f"the blob names key {name!r}, which this service does not have")
-        self.authorize(principal, "kms:Decrypt", key, record=record)
+        self.authorize(principal, "kms:Decrypt", key, iam_context, record=record)
         self._usable(key)
         n = blob[4]
         version = int.from_bytes(blob[5 + n : 7 + n], "big")
@@ -322,11 +331,13 @@ class KeyService:
         return data_key
 
     # -- the envelope store ----------------------------------------------------------------
-    def seal(self, name: str, data: bytes, key: str | None, principal: str, record: bool = True) -> Envelope:
-        """Store an object: with a key, in an envelope; without, as plaintext (the broken way)."""
+    def seal(self, name: str, data: bytes, key: str | None, principal: str, record: bool = True, replace: bool = False) -> Envelope:
+        """Store an object: with a key, in an envelope; without, as plaintext (the broken way).
+        With ``replace`` an existing object is rewritten: the new record is written first,
+        then the old blocks are freed (and zeroed)."""
         if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", name or ""):
             raise CloudError("InvalidParameterValue", f"bad object name {name!r} (lower-case letters, digits and '-')")
-        if name in self.objects:
+        if name in self.objects and not replace:
             raise CloudError("InvalidParameterValue", f"an object named {name!r} exists")
         if self.iam is not None:
             self.iam.principal(principal)
@@ -340,9 +351,14 @@ class KeyService:
             env = Envelope(name, principal, key, blob, nonce, ct, len(data))
         record_bytes = env.record()
         blocks = -(-len(record_bytes) // self.disk.block_bytes)
-        self.disk.create(name, principal, blocks)
-        self.disk.write(name, 0, record_bytes)
+        fresh = f"{name}~new" if name in self.disk.volumes else name
+        self.disk.create(fresh, principal, blocks)
+        self.disk.write(fresh, 0, record_bytes)
+        if fresh != name:
+            self.disk.delete(name)
+            self.disk.rename(fresh, name)
         self.objects[name] = env
+        self._truth[name] = bytes(data)
         if record:
             self._emit("envelope.sealed", object=name, key=key or "", bytes=len(data), stored=len(record_bytes))
         return env
@@ -363,20 +379,22 @@ class KeyService:
             self._emit("envelope.opened", object=name, principal=principal, key=env.key or "")
         return data
 
+    def encrypt_existing(self, name: str, key: str, principal: str) -> Envelope:
+        """Put a plaintext object into an envelope under a key, in place."""
+        env = self.objects.get(name)
+        if env is None:
+            raise CloudError("NoSuchKey", f"no object named {name!r} (objects: {', '.join(self.objects) or 'none'})")
+        if env.key is not None:
+            raise CloudError("InvalidParameterValue", f"{name} is already in an envelope under {env.key}")
+        self.key(key)
+        return self.seal(name, env.ciphertext, key, principal, replace=True)
+
     def readable(self, env: Envelope) -> bool:
         """Whether anyone at all could still read an object: plaintext, or its key usable."""
         if env.key is None:
             return True
         key = self.keys.get(env.key)
         return key is not None and key.state == "Enabled" and key.versions > 0
-
-    def delete_object(self, name: str) -> Envelope:
-        env = self.objects.get(name)
-        if env is None:
-            raise CloudError("NoSuchKey", f"no object named {name!r}")
-        self.disk.delete(name)
-        del self.objects[name]
-        return env
 
     # -- metrics ---------------------------------------------------------------------------
     def metrics(self) -> dict[str, int]:

@@ -237,12 +237,6 @@ class Tenancy:
         return self.cloud.get(IamService)
 
     # -- the hypervisor's lines ------------------------------------------------------------
-    def cores_of(self, vm: "VM", host: "HostSim") -> set[int]:
-        """The physical cores a VM's vCPUs may run on. pCPUs are numbered thread by thread:
-        with two threads per core, pCPUs 2k and 2k+1 are core k's two hardware threads."""
-        pins = vm.pins if vm.pins is not None else range(host.pcpus)
-        return {p // host.threads for p in pins}
-
     def frames(self, host: "HostSim") -> dict[str, tuple[int, int]]:
         """Each guest's host frames [first, end), laid out in creation order."""
         out, at = {}, 0
@@ -284,7 +278,7 @@ class Tenancy:
         if host is None:
             return self._na(a, "this world has no shared hypervisor host")
         attacker, victim = self._vm(host, a.attacker), self._vm(host, a.victim or "")
-        shared = sorted(self.cores_of(attacker, host) & self.cores_of(victim, host))
+        shared = sorted(host.cores_of(attacker) & host.cores_of(victim))
         what = "hardware threads of" if host.threads > 1 else "time on"
         if shared:
             cores = ",".join(map(str, shared[:6])) + ("..." if len(shared) > 6 else "")

@@ -191,6 +191,24 @@ def envelope_seal(session: "Session", name: str, text: str, key: str | None, **k
 
 
 @command(
+    "envelope encrypt",
+    "put a plaintext object into an envelope under a KMS key, in place (the old blocks are zeroed)",
+    args=[OBJECT, Param("key", "the KMS key", complete="kms-key")],
+    options=[AS],
+)
+def envelope_encrypt(session: "Session", object: str, key: str, **kw: str | None) -> str:
+    kms = _kms(session)
+    who = _admin(session, kw["as"])
+    if object not in kms.objects:
+        raise CommandError(f"no object named {object!r} (objects: {', '.join(kms.objects) or 'none'})")
+    _key_known(kms, key)
+    if kms.objects[object].key is not None:
+        raise CommandError(f"{object} is already in an envelope under {kms.objects[object].key}")
+    env = kms.encrypt_existing(object, key, who)
+    return f"{object}: now {len(env.record())} bytes of envelope under {key}; its plaintext blocks were freed and zeroed"
+
+
+@command(
     "envelope open",
     "read an object: Decrypt its data key (key policy and IAM must allow), then decrypt the data",
     args=[OBJECT],

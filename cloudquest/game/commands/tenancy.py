@@ -97,7 +97,7 @@ def tenants_text(session: "Session") -> str:
     if host is not None:
         lines.append(f"shared host: {host.sockets}x{host.cores} cores x {host.threads} threads = {host.pcpus} pCPUs")
         for name, vm in host.vms.items():
-            cores = sorted(t.cores_of(vm, host))
+            cores = sorted(host.cores_of(vm))
             lines.append(f"  {name:<10} {t.tenant_of(name):<8} pCPUs {vm.describe_pins():<8} cores {_ranges(cores)}")
     d = t.disk
     lines.append(f"shared disk: {d.blocks} blocks of {d.block_bytes} B, {d.used_blocks()} in volumes, released blocks: {d.scrub}")
