@@ -117,7 +117,7 @@ def parse_arn(text: str) -> Arn:
         raise PolicyError(f"ARN {text!r}: unknown partition {partition!r} (aws, aws-cn or aws-us-gov)")
     if not service or not re.fullmatch(r"[a-z0-9*?-]+", service):
         raise PolicyError(f"ARN {text!r}: the service part must be a service name such as s3, iam or kms")
-    if account and not re.fullmatch(r"[0-9*?]{1,12}", account):
+    if account and not (re.fullmatch(r"[0-9]{12}", account) or ("*" in account or "?" in account) and re.fullmatch(r"[0-9*?]{1,12}", account)):
         raise PolicyError(f"ARN {text!r}: the account part must be a 12-digit account id (or empty), not {account!r}")
     if not resource:
         raise PolicyError(f"ARN {text!r}: the resource part is empty")
@@ -441,7 +441,7 @@ def _statement(raw: Any, index: int, name: str, resource_based: bool) -> Stateme
     not_action = "NotAction" in raw
     actions = _strings(raw["NotAction" if not_action else "Action"], where, "action")
     for a in actions:
-        if a != "*" and not re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9*?]+", a):
+        if a != "*" and not re.fullmatch(r"[A-Za-z0-9-]+:[A-Za-z0-9*?]+", a):
             raise PolicyError(f"{where}: action {a!r} is not service:Action (e.g. s3:GetObject, s3:Get*, or *)")
     not_resource = "NotResource" in raw
     resources = _strings(raw["NotResource" if not_resource else "Resource"], where, "resource")
@@ -910,7 +910,7 @@ class IamService:
     ) -> Decision:
         """One request, decided. ``record`` counts it and logs an ``iam.decided`` event."""
         who = self.principal(principal)
-        if not re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", action or ""):
+        if not re.fullmatch(r"[A-Za-z0-9-]+:[A-Za-z0-9]+", action or ""):
             raise CloudError("InvalidInput", f"action {action!r} is not service:Action (e.g. s3:GetObject)")
         try:
             parse_arn(resource)
