@@ -263,8 +263,8 @@ class Tenancy:
         if gpa < (own_end - own_first) * PAGE:
             frame = own_first + gpa // PAGE
             ev = (
-                f"{attacker.name} read guest address {gpa:#x}: its EPT maps it to its own host frame {frame:#x}, "
-                f"not {victim.name}'s {first:#x}; a guest can only name its own memory"
+                f"{attacker.name} asked for the address of {victim.name}'s first page ({gpa:#x}); its EPT maps that "
+                f"address to {attacker.name}'s own host frame {frame:#x}: a guest can only name its own memory"
             )
         else:
             ev = (
@@ -301,7 +301,7 @@ class Tenancy:
         cpu, steal = host.vm_usage(victim)
         noisy_cpu, _ = host.vm_usage(host.vms[a.attacker])
         if steal <= a.max_steal_pct:
-            ev = f"{victim.name}'s steal {steal:.1f}% <= {a.max_steal_pct:g}% while {a.attacker} uses {noisy_cpu:.0f}%: weights and caps hold it to its share"
+            ev = f"{victim.name}'s steal {steal:.1f}% <= {a.max_steal_pct:g}% while {a.attacker} uses {noisy_cpu:.0f}%: the scheduler keeps its neighbour within its share"
             return Outcome(a.name, a.kind, "hypervisor", True, ev, a.attacker, victim.name)
         ev = f"{victim.name}'s steal {steal:.1f}% > {a.max_steal_pct:g}% while {a.attacker} uses {noisy_cpu:.0f}%: the neighbour takes more than its share"
         return Outcome(a.name, a.kind, "hypervisor", False, ev, a.attacker, victim.name)
