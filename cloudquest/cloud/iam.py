@@ -65,7 +65,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
@@ -138,6 +138,23 @@ def glob_match(pattern: str, value: str, fold: bool = False) -> bool:
     if rx is None:
         return pattern.lower() == value.lower() if fold else pattern == value
     return rx.fullmatch(value) is not None
+
+
+@lru_cache(maxsize=65536)
+def _resource_hit(patterns: tuple[str, ...], arn: str) -> bool:
+    """Whether any of a statement's resource patterns matches an ARN (a pure function of
+    the two, remembered: an evaluator sees the same few resources over and over)."""
+    return any(p == "*" or glob_match(p, arn) for p in patterns)
+
+
+@lru_cache(maxsize=4096)
+def _arn_checked(text: str) -> Arn:
+    return parse_arn(text)
+
+
+@lru_cache(maxsize=4096)
+def _action_ok(action: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9-]+:[A-Za-z0-9]+", action) is not None
 
 
 # -- conditions ------------------------------------------------------------------------------
@@ -350,7 +367,7 @@ class Statement:
         return not hit if self.not_action else hit
 
     def matches_resource(self, arn: str) -> bool:
-        hit = any(p == "*" or glob_match(p, arn) for p in self.resources)
+        hit = _resource_hit(self.resources, arn)
         return not hit if self.not_resource else hit
 
     def conditions_hold(self, context: dict[str, tuple[str, ...]]) -> bool:
@@ -582,6 +599,19 @@ class Evaluation:
     boundary: Policy | None = None
     session: Policy | None = None
 
+    @cached_property
+    def ordered(self) -> list[tuple[str, Policy]]:
+        """(kind, policy) in the order IAM reads them."""
+        out = [("scp", p) for p in self.scps]
+        if self.resource is not None:
+            out.append(("resource", self.resource))
+        out += [("identity", p) for p in self.identity]
+        if self.boundary is not None:
+            out.append(("boundary", self.boundary))
+        if self.session is not None:
+            out.append(("session", self.session))
+        return out
+
 
 def _principal_named(stmt: Statement, who: Principal) -> str:
     """How a resource-based statement names the caller: "self" (its own ARN or session
@@ -608,35 +638,24 @@ def evaluate(
     naming the caller, or its account to hand the decision to IAM) even within its
     account; IAM policies alone never open a key."""
     allows: dict[str, tuple[Policy, Statement]] = {}
-
-    def scan(kind: str, policy: Policy, named: bool = False) -> Decision | None:
+    # Every policy that bears on the request, in the order of the evaluation; the first
+    # Deny that applies anywhere decides, so one pass finds it and notes the allows.
+    for kind, policy in policies.ordered:
         for st in policy.for_action(action):
-            if not st.matches_resource(resource) or not st.conditions_hold(context):
+            if not st.matches_resource(resource):
                 continue
-            if named and st.principals is not None:
+            if st.conditions and not all(c.holds(context) for c in st.conditions):
+                continue
+            how = "self"
+            if st.principals is not None:
                 how = _principal_named(st, who)
                 if not how:
                     continue
-            else:
-                how = "self"
             if st.effect == "Deny":
                 return Decision("explicit-deny", policy.name, kind, st.label, f"{st.text()}: an explicit deny beats every allow")
             key = kind if kind != "resource" else f"resource-{how}"
-            allows.setdefault(key, (policy, st))
-        return None
-
-    for p in policies.scps:
-        if (d := scan("scp", p)) is not None:
-            return d
-    if policies.resource is not None and (d := scan("resource", policies.resource, named=True)) is not None:
-        return d
-    for p in policies.identity:
-        if (d := scan("identity", p)) is not None:
-            return d
-    if policies.boundary is not None and (d := scan("boundary", policies.boundary)) is not None:
-        return d
-    if policies.session is not None and (d := scan("session", policies.session)) is not None:
-        return d
+            if key not in allows:
+                allows[key] = (policy, st)
 
     if policies.scps and "scp" not in allows:
         names = ", ".join(p.name for p in policies.scps)
@@ -778,6 +797,8 @@ class IamService:
         self.last_request: tuple[str, str, str] | None = None
         self.sweeps: dict[str, tuple[int, int, int]] = {}  # principal -> (allowed, extra, missing)
         self.changes = 0
+        self._context_cache: tuple[tuple[str, int], dict[str, tuple[str, ...]]] | None = None
+        self._evaluations: dict[tuple[str, str, str], Evaluation] = {}
         try:
             self._build(spec)
         except PolicyError as exc:
@@ -854,7 +875,7 @@ class IamService:
     def account_of(self, arn: str) -> str:
         """The account that owns a resource: its ARN's account part, or (S3's ARNs have
         none) the owner the world gives the resource, or the world's first account."""
-        parsed = parse_arn(arn)
+        parsed = _arn_checked(arn)
         if parsed.account:
             return parsed.account
         owner = self.owners.get(arn)
@@ -880,6 +901,19 @@ class IamService:
 
     def context_for(self, who: Principal, extra: dict[str, tuple[str, ...]] | None = None) -> dict[str, tuple[str, ...]]:
         """The request context IAM fills in itself, then what the caller brings."""
+        key = (who.name, self.now())
+        if self._context_cache is not None and self._context_cache[0] == key:
+            ctx = dict(self._context_cache[1])
+            if extra:
+                ctx.update(extra)
+            return ctx
+        ctx = self._base_context(who)
+        self._context_cache = (key, dict(ctx))
+        if extra:
+            ctx.update(extra)
+        return ctx
+
+    def _base_context(self, who: Principal) -> dict[str, tuple[str, ...]]:
         ctx: dict[str, tuple[str, ...]] = {
             "aws:CurrentTime": (format_date(self.now()),),
             "aws:EpochTime": (str(self.now()),),
@@ -889,11 +923,25 @@ class IamService:
         }
         if who.kind == "user":
             ctx["aws:username"] = (who.name,)
-        if extra:
-            ctx.update(extra)
         return ctx
 
+    def invalidate(self) -> None:
+        """Forget what was worked out from the policies and attachments (they changed)."""
+        self._evaluations.clear()
+        for p in self.policies.values():
+            p._by_action.clear()
+
     def policies_for(self, who: Principal, resource: str, trust_of: Principal | None = None) -> Evaluation:
+        key = (who.name, resource, trust_of.name if trust_of is not None else "")
+        found = self._evaluations.get(key)
+        if found is None:
+            found = self._policies_for(who, resource, trust_of)
+            if len(self._evaluations) > 8192:
+                self._evaluations.clear()
+            self._evaluations[key] = found
+        return found
+
+    def _policies_for(self, who: Principal, resource: str, trust_of: Principal | None) -> Evaluation:
         acct = self.accounts[who.account]
         return Evaluation(
             scps=[self.policies[n] for n in acct.scps],
@@ -910,10 +958,10 @@ class IamService:
     ) -> Decision:
         """One request, decided. ``record`` counts it and logs an ``iam.decided`` event."""
         who = self.principal(principal)
-        if not re.fullmatch(r"[A-Za-z0-9-]+:[A-Za-z0-9]+", action or ""):
+        if not isinstance(action, str) or not _action_ok(action):
             raise CloudError("InvalidInput", f"action {action!r} is not service:Action (e.g. s3:GetObject)")
         try:
-            parse_arn(resource)
+            _arn_checked(resource)
         except PolicyError as exc:
             raise CloudError("InvalidInput", str(exc)) from None
         trust_of = None
@@ -974,8 +1022,7 @@ class IamService:
     # -- changes through the API ---------------------------------------------------------
     def _changed(self, action: str, detail: str) -> None:
         self.changes += 1
-        for p in self.policies.values():
-            p._by_action.clear()
+        self.invalidate()
         if self.cloud is not None:
             self.cloud.api_call(action)
             self.cloud.emit("iam.changed", action=action, detail=detail)

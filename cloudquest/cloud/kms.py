@@ -153,6 +153,7 @@ class KeyService:
         self.keys[name] = key
         if self.iam is not None:
             self.iam.resources[key.arn] = policy  # the key policy is the key's resource policy
+            self.iam.invalidate()
         return key
 
     def _check_key_policy(self, policy: str) -> None:
@@ -263,6 +264,7 @@ class KeyService:
         key.policy = policy
         if self.iam is not None:
             self.iam.resources[key.arn] = policy
+            self.iam.invalidate()
         self._api("PutKeyPolicy")
         self._emit("kms.key_changed", key=name, action="PutKeyPolicy", state=key.state, versions=key.versions)
         return key
