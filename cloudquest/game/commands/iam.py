@@ -12,6 +12,7 @@ and nothing changes.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from ...cloud import iam as sim
@@ -172,6 +173,11 @@ def policy_text(iam: IamService, name: str) -> str:
     used = ", ".join(f"{k} of {w}" for k, w in uses) or "attached to nothing"
     lines = [f"policy {name} (Version {p.version}): {used}"]
     lines += [f"  {s.label}: {s.text()}" for s in p.statements]
+    try:
+        compact = json.dumps(json.loads(p.source), separators=(", ", ": "))
+    except ValueError:  # pragma: no cover - a stored document always parsed once
+        compact = p.source
+    lines.append(f"  document: {compact}")
     return "\n".join(lines)
 
 
