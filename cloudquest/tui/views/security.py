@@ -46,7 +46,7 @@ class SecurityView(KeyedView):
         results = d.last
         if not results:
             lines.append(Line("attacker not run yet"[:width], "bold"))
-            lines.append(Line("attack run"[:width], "dim"))
+            lines.append(Line("attack run plays every attack"[:width], "dim"))
         else:
             breached = [r.name for r in results if r.breached]
             depth = min(r.depth for r in results)

@@ -67,7 +67,7 @@ class TenantsView(KeyedView):
 
     def _verdict(self, t: Tenancy, width: int) -> list[Line]:
         if not t.last:
-            return [Line("red team not run yet"[:width], "bold"), Line("redteam run"[:width], "dim")]
+            return [Line("red team not run yet"[:width], "bold"), Line("redteam run plays the whole script"[:width], "dim")]
         crossed = [o.name for o in t.last if not o.blocked]
         if crossed:
             first = Line(f"✘ {len(crossed)} of {len(t.last)} CROSSED", "bold red")
