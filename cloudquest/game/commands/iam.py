@@ -258,5 +258,4 @@ MECHANISM = Mechanism(
     status=_status,
     metrics=sim.METRICS,
     events=sim.EVENTS,
-    views={"iam": iam_text},
 )

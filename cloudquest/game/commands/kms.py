@@ -252,14 +252,6 @@ def envelope_show(session: "Session", object: str | None) -> str:
     return "\n".join(lines) or "no objects stored"
 
 
-def kms_text(session: "Session") -> str:
-    kms = _kms(session)
-    lines = [key_line(kms, k, session.cloud.now_ms) for k in kms.keys]
-    for n in kms.objects:
-        lines += envelope_lines(kms, n)[:1]
-    return "\n".join(lines) or "no keys"
-
-
 def _status(session: "Session", thing: str | None) -> str | None:
     kms = session.cloud.get(KeyService)
     if kms is None:
@@ -289,5 +281,4 @@ MECHANISM = Mechanism(
     status=_status,
     metrics=sim.METRICS,
     events=sim.EVENTS,
-    views={"kms": kms_text},
 )
