@@ -622,6 +622,7 @@ class AutoScalingGroup:
         self.worst_p95_ms = 0.0
         self.decisions: list[Decision] = []
         self.changes: list[tuple[int, int]] = []  # (t, +1 out / -1 in) of desired capacity
+        self.last_change: tuple[int, int, int, str] | None = None  # (t, was, now, cause)
         self.flaps = 0
         self.scale_outs = self.scale_ins = 0
         self._seen = 0
@@ -928,6 +929,7 @@ class AutoScalingGroup:
         else:
             self.scale_ins += 1
         self.cloud.emit("asg.capacity", group=self.name, was=was, now=new, cause=cause, policy=policy)
+        self.last_change = (now, was, new, cause)
         if self.changes and self.changes[-1][1] != direction and now - self.changes[-1][0] < self.default_cooldown_s * 1000:
             self.flaps += 1
             first = self.changes[-1]
