@@ -106,7 +106,8 @@ class Lifecycle:
     def move(self, state: str, t_ms: int) -> None:
         if state == self.state:
             return
-        self.timeline.append((self.state, self.since_ms, t_ms))
+        if t_ms > self.since_ms:  # a state left the moment it began leaves no span
+            self.timeline.append((self.state, self.since_ms, t_ms))
         billed_before, billed_after = self.state in BILLED_STATES, state in BILLED_STATES
         if billed_after and not billed_before:
             self.run_start, self.run_type = t_ms, self.type
