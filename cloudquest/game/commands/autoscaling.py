@@ -79,7 +79,8 @@ def show_text(session: "Session", group: sim.AutoScalingGroup) -> str:
     for p in group.policies.values():
         lines.append(f"  {p.name} ({policy_words(p.spec)}): {p.last}")
     for h in group.hooks.values():
-        lines.append(f"hook {h.name}: {h.transition}, timeout {h.timeout_s} s, then {h.default_result.upper()}")
+        script = f"; the instance's script says CONTINUE after {h.work_s} s" if h.work_s is not None else "; nothing completes it but you (asg complete)"
+        lines.append(f"hook {h.name}: holds {h.transition} instances up to {h.timeout_s} s, then {h.default_result.upper()}{script}")
     for s in group.scheduled.values():
         sets = ", ".join(f"{k} {v}" for k, v in (("min", s.spec.min), ("max", s.spec.max), ("desired", s.spec.desired)) if v is not None)
         every = f", every {s.spec.every_s:g} s" if s.spec.every_s else ""
@@ -248,6 +249,9 @@ def _first_error(exc: ValidationError) -> str:
     "asg schedule",
     "add or replace a scheduled action: set min, max or desired at a time (once, or every so often)",
     args=[Param("name", "the action's name")],
+    details="""--at is required: the moment, in seconds since the start (t=0). Then at least one
+of --min, --max, --desired. A new min above the desired capacity raises it; a new max
+below it lowers it. Example: asg schedule ad --at 1020 --min 14""",
     options=[
         Param("at", "when, in seconds since the start", type=float, min=0, max=30 * 86_400),
         Param("every", "repeat every so many seconds (60 or more)", type=float, min=60, max=30 * 86_400),

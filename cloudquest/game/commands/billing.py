@@ -146,7 +146,7 @@ def resource_usage(session: "Session", billing: sim.Billing, inv: Invoice, name:
         a, b = span[usage_type]
         lines.append(
             f"    {usd(cost):>9}  {usage_type:<26} {qty(q, USAGE_TYPES[usage_type][1]):>14}  "
-            f"t={a / HOUR_MS:g}h-{b / HOUR_MS:g}h"
+            f"t={a / HOUR_MS:.0f}h-{b / HOUR_MS:.0f}h"
         )
     total = math.fsum(v[1] for v in rows.values())
     lines.append(f"  {name} so far: {usd(total)}")
@@ -386,6 +386,8 @@ def endpoint_delete(session: "Session", name: str) -> str:
     "resize",
     "give a stopped instance another type (ModifyInstanceAttribute); start it again after",
     args=[Param("instance", "a stopped instance", complete="instance"), Param("type", "the new type", choices=tuple(CATALOGUE))],
+    details="EC2 changes a type only while the instance is stopped: stop it, resize it, start it.\n"
+    + "\n".join(f"{t.name:<7} {t.vcpus} vCPU {t.ram_gib:>5g} GiB  ${t.price_per_hour:g} an hour" for t in CATALOGUE.values()),
 )
 def resize(session: "Session", instance: str, type: str) -> str:
     billing = _billing(session)
