@@ -482,6 +482,27 @@ class ControlPlane:
         self._schedule_next(inst, 1)
         return inst
 
+    # -- ModifyInstanceAttribute (instance type) -----------------------------------------
+    def modify_type(self, name: str, type_name: str) -> Instance:
+        """Change a stopped instance's type (ModifyInstanceAttribute, InstanceType): EC2
+        resizes an instance only while it is stopped; the next start runs the pipeline
+        with the new size (and may land on another host)."""
+        inst = self.get(name)
+        itype = CATALOGUE.get(type_name)
+        if itype is None:
+            raise CloudError("InvalidParameterValue", f"unknown instance type {type_name!r} (types: {', '.join(CATALOGUE)})")
+        if inst.state != "stopped":
+            raise CloudError(
+                "IncorrectInstanceState", f"instance {name} is {inst.state}: stop it first (a type changes only while stopped)"
+            )
+        if itype is inst.type:
+            raise CloudError("InvalidParameterValue", f"{name} is already a {itype.name}")
+        was = inst.type
+        self.cloud.api_call("ModifyInstanceAttribute", instance=name, type=itype.name)
+        inst.type = itype
+        self.cloud.emit("instance.modified", instance=name, type=itype.name, was=was.name)
+        return inst
+
     # -- TerminateInstances ----------------------------------------------------------
     def terminate(self, name: str) -> Instance:
         inst = self.get(name)

@@ -291,6 +291,7 @@ MECHANISM = Mechanism(
         ),
         ("instance.terminated", "instance", "an instance was terminated"),
         ("instance.stopped", "instance host", "an instance was stopped (StopInstances)"),
+        ("instance.modified", "instance type was", "a stopped instance was given another type (ModifyInstanceAttribute)"),
         ("instance.unreachable", "instance host cause", "an instance's host or disk went down"),
         ("instance.recovered", "instance host cause", "an impaired instance's hardware came back"),
         ("resources.released", "instance host private_ip", "an instance's CPU, RAM, disk and address went back"),
