@@ -50,17 +50,17 @@ async def test_asg_view_follows_a_scale_out_step_by_step(make_app):
         view = screen.view
         assert isinstance(view, AsgView)
         group = screen.session.cloud.get(AutoScalingGroup)
-        await run(pilot, "tick 1290")  # the advert: cpu-high has asked for one more, which waits on its hook
+        await run(pilot, "tick 1290")  # the advert: cpu-high has asked for a fifth, which waits on its hook
         shown = on_screen(screen, view)
-        assert shown[0].startswith("t=0:21:30 desired 4 (2-16) ●3")
-        assert "⏸1" in shown[0] and any("web-4" in line and "held by a lifecycle hook" in line for line in shown)
+        assert shown[0].startswith("t=0:21:30 desired 5 (2-16) ●4")
+        assert "⏸1" in shown[0] and any("web-5" in line and "held by a lifecycle hook" in line for line in shown)
         assert any(line.startswith("p95") and line.endswith("!") for line in shown)  # the minute the crowd came
         await run(pilot, "tick 60")
         shown = on_screen(screen, view)
-        assert group.members["web-4"].state == "InService"
-        assert any("web-4" in line and "starting up" in line for line in shown)
-        assert any(line.startswith("0:21:00 desired 3→4") for line in shown)  # the last change, and its cause below it
-        assert any(line.strip().startswith("policy cpu-high: alarm cpu >= 60") for line in shown)
+        assert group.members["web-5"].state == "InService"
+        assert any("web-5" in line and "starting up" in line for line in shown)
+        assert any(line.startswith("0:21:00 desired 4→5") for line in shown)  # the last change, and its cause below it
+        assert any(line.strip().startswith("policy cpu-high: alarm cpu >= 55") for line in shown)
         fits(screen, view)
 
 
