@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import forked_cli
 import pytest
 
 from cloudquest.cli import main
@@ -16,9 +17,9 @@ LEVELS = Path(__file__).resolve().parent.parent / "levels"
 
 
 def run_cli(*args, stdin: str | None = None, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "cloudquest", *args], input=stdin, capture_output=True, text=True, cwd=cwd
-    )
+    """The command line in a process of its own, forked from one that has imported the
+    game (``forked_cli``); the entry points themselves are started for real below."""
+    return forked_cli.completed(*args, stdin=stdin, cwd=cwd)
 
 
 @pytest.fixture
