@@ -81,24 +81,43 @@ def _child(args: list[str], env: dict[str, str], streams: tuple[str, str, str], 
     os._exit(code or 0)
 
 
+class Started:
+    """A command line started by :func:`start`, running on its own."""
+
+    def __init__(self, proc, folder: tempfile.TemporaryDirectory, streams: tuple[str, str, str]):
+        self.proc, self._folder, self._streams = proc, folder, streams
+        self._start = time.perf_counter()
+
+    def wait(self, timeout: float = 30) -> tuple[int, bytes, bytes, float]:
+        """Its exit code, what it wrote to stdout and stderr, and the seconds it took."""
+        self.proc.join(timeout)
+        try:
+            if self.proc.exitcode is None:
+                self.proc.kill()
+                self.proc.join()
+                raise TimeoutError(f"the command line ran over {timeout} s")
+            seconds = time.perf_counter() - self._start
+            return self.proc.exitcode, Path(self._streams[1]).read_bytes(), Path(self._streams[2]).read_bytes(), seconds
+        finally:
+            self._folder.cleanup()
+
+
+def start(args: list[str], env: dict[str, str], stdin: bytes = b"", memory: int = 1 << 30, close_stdin: bool = False, cwd: str | os.PathLike | None = None) -> Started:
+    """Start the command line with ``args`` and ``env`` (the whole environment)."""
+    folder = tempfile.TemporaryDirectory(prefix="cq-forked-")
+    streams = tuple(str(Path(folder.name) / name) for name in ("stdin", "stdout", "stderr"))
+    Path(streams[0]).write_bytes(stdin)
+    Path(streams[1]).write_bytes(b"")
+    Path(streams[2]).write_bytes(b"")
+    proc = _context().Process(target=_child, args=(list(args), dict(env), streams, memory, close_stdin, None if cwd is None else str(cwd)))
+    proc.start()
+    return Started(proc, folder, streams)
+
+
 def run(args: list[str], env: dict[str, str], stdin: bytes = b"", memory: int = 1 << 30, close_stdin: bool = False, timeout: float = 30, cwd: str | os.PathLike | None = None) -> tuple[int, bytes, bytes, float]:
-    """Run the command line with ``args`` and ``env`` (the whole environment); return
-    its exit code, what it wrote to stdout and stderr, and the seconds it took."""
-    with tempfile.TemporaryDirectory(prefix="cq-forked-") as tmp:
-        streams = tuple(str(Path(tmp) / name) for name in ("stdin", "stdout", "stderr"))
-        Path(streams[0]).write_bytes(stdin)
-        Path(streams[1]).write_bytes(b"")
-        Path(streams[2]).write_bytes(b"")
-        start = time.perf_counter()
-        proc = _context().Process(target=_child, args=(list(args), dict(env), streams, memory, close_stdin, None if cwd is None else str(cwd)))
-        proc.start()
-        proc.join(timeout)
-        if proc.exitcode is None:
-            proc.kill()
-            proc.join()
-            raise TimeoutError(f"cloudquest {' '.join(args)} ran over {timeout} s")
-        seconds = time.perf_counter() - start
-        return proc.exitcode, Path(streams[1]).read_bytes(), Path(streams[2]).read_bytes(), seconds
+    """Run the command line to its end: its exit code, what it wrote to stdout and
+    stderr, and the seconds it took."""
+    return start(args, env, stdin, memory, close_stdin, cwd).wait(timeout)
 
 
 def completed(*args: str, stdin: str | None = None, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
