@@ -273,6 +273,7 @@ class GlobalService:
         self.cost_usd = 0.0
         self.outages: list[Outage] = []
         self.region_up = {r: True for r in self.sites}
+        self.changed_ms: dict[str, int] = {}
         self.serving_max = 0
         self.dns_failovers = 0
         self.hand_changes = 0
@@ -515,6 +516,7 @@ class GlobalService:
             if up == self.region_up[name]:
                 continue
             self.region_up[name] = up
+            self.changed_ms[name] = now
             if not up:
                 self._region_lost(name, now)
             else:
@@ -581,9 +583,8 @@ class GlobalService:
             if ok == c.healthy:
                 c.streak = 0
                 continue
-            first = start + (c.phase_ms - start) % iv
-            if first < start:
-                first += iv
+            lo = max(start, self.changed_ms.get(region, 0))  # a check before the change saw the old state
+            first = lo + (c.phase_ms - lo) % iv
             n = 0 if first >= end else (end - 1 - first) // iv + 1
             if c.streak + n >= self.threshold:
                 at = first + (self.threshold - c.streak - 1) * iv
