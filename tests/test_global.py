@@ -238,3 +238,14 @@ def test_the_replica_lag_bounds_the_data_lost():
         half_rtt = svc.rtt[("us-east-1", region)] / 2
         assert half_rtt + svc.spec.apply_ms <= lag <= half_rtt + svc.spec.apply_ms + svc.spec.apply_jitter_ms
         assert lag < 1000
+
+
+# -- the quiz's global block --------------------------------------------------------------------------
+def test_the_quiz_has_a_global_block_and_its_prediction_is_computed():
+    from cloudquest.game.chapters import load_quiz
+    from cloudquest.game.quiz import predict_answer
+
+    block = [q for q in load_quiz().questions if q.id.startswith("global-")]
+    assert len(block) >= 6
+    rpo = next(q for q in block if q.id == "global-rpo-snapshot")
+    assert predict_answer(rpo) == pytest.approx(3 * 3600, abs=rpo.tolerance)  # midnight to 03:00
