@@ -30,6 +30,11 @@ def replays_dir() -> Path:
     return data_home() / "replays"
 
 
+def designs_dir() -> Path:
+    """The player's design files (chapter 16): scripts of console commands."""
+    return data_home() / "designs"
+
+
 def _bundled(name: str) -> Path:
     installed = PACKAGE_DIR / "_bundled" / name
     if installed.is_dir():
