@@ -47,6 +47,20 @@ def ok(session: Session, line: str) -> str:
     return out.output
 
 
+def test_the_shipped_design_runs_whatever_the_players_folder_holds(_isolated_home):
+    """The reference solution (and so the hint and `cloudquest validate`) applies the
+    design the chapter ships, not a file in the player's folder: a global.cq of the
+    player's own, edited, changes nothing about it."""
+    write_design(_isolated_home, "global.cq", ["dns policy simple"])
+    s = fresh()
+    out = ok(s, "design apply chapter:example")
+    assert out.startswith(f"design chapter:example: {len(example_lines())} commands applied")
+    assert (_isolated_home / "designs" / "global.cq").read_text() == "# a test design\ndns policy simple\n"
+    assert "chapter:starter, chapter:example" in ok(s, "design list")
+    refused = s.execute("design apply chapter:mine")
+    assert not refused.ok and "it ships chapter:starter, chapter:example" in refused.output
+
+
 # -- the reference design: all five properties, seeds 1..5 -----------------------------------
 @pytest.mark.xdist_group("reference-runs")
 def test_reference_design_passes_every_objective_and_seeds_1_to_5(reference_session):

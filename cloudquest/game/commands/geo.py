@@ -185,15 +185,29 @@ def _path(file: str) -> Path:
     return designs_dir() / file
 
 
-def _read_design(session: "Session", file: str) -> list[tuple[int, str]]:
-    """The file's command lines with their line numbers, each checked for what it is:
-    a command of this chapter, and not one that runs time, faults or checks."""
+SHIPPED = "chapter:"  # chapter:example names a design the chapter ships, read-only
+
+
+def _design_text(session: "Session", file: str) -> str:
+    """The text of a design: one the chapter ships (``chapter:example``), or a file."""
+    if file.startswith(SHIPPED):
+        designs = _svc(session).spec.designs
+        text = designs.get(file.removeprefix(SHIPPED))
+        if text is None:
+            raise CommandError(f"this chapter ships no design {file!r} (it ships {', '.join(SHIPPED + d for d in designs) or 'none'})")
+        return text
     path = _path(file)
     try:
-        text = read_text(path, MAX_DESIGN_BYTES, "the design file")
+        return read_text(path, MAX_DESIGN_BYTES, "the design file")
     except UserFileError as exc:
         hint = f" (design new {file} writes a starter)" if not path.exists() and "/" not in file else ""
         raise CommandError(f"{exc}{hint}") from None
+
+
+def _read_design(session: "Session", file: str) -> list[tuple[int, str]]:
+    """The file's command lines with their line numbers, each checked for what it is:
+    a command of this chapter, and not one that runs time, faults or checks."""
+    text = _design_text(session, file)
     lines = []
     for n, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
@@ -225,9 +239,9 @@ def _digest(lines: list[str]) -> str:
 @command(
     "design apply",
     "build the service from a design file: every line runs as a console command",
-    args=[Param("file", "a file in your designs folder, or a path")],
+    args=[Param("file", "a file in your designs folder, a path, or chapter:example")],
     details="""A plain name is looked up in your designs folder (design list shows it); a name with
-a '/' is a path. Every line is checked and tried on a copy of this world first: one bad
+a '/' is a path; chapter:starter and chapter:example are the designs the chapter ships. Every line is checked and tried on a copy of this world first: one bad
 line and nothing is applied (the error names the file and line). Then each line runs
 through the console as if typed, at this moment. Apply at t=0: changes once the run is
 under way are made by hand, whatever typed them.""",
@@ -314,17 +328,16 @@ def design_new(session: "Session", file: str, **kw: str) -> str:
 def design_list(session: "Session") -> str:
     folder = designs_dir()
     files = sorted(p.name for p in folder.glob("*") if p.is_file() and FILE_NAME.match(p.name)) if folder.is_dir() else []
-    return f"designs folder: {folder}\n" + ("\n".join(f"  {f}" for f in files) if files else "  (none yet: design new global.cq)")
+    shipped = ", ".join(SHIPPED + d for d in _svc(session).spec.designs) if session.cloud.get(sim.GlobalService) else ""
+    mine = "\n".join(f"  {f}" for f in files) if files else "  (none yet: design new global.cq)"
+    return f"designs folder: {folder}\n{mine}" + (f"\nshipped with the chapter (read-only): {shipped}" if shipped else "")
 
 
 @command("design show", "print a design file with its line numbers", args=[Param("file", "a design file")])
 def design_show(session: "Session", file: str) -> str:
-    path = _path(file)
-    try:
-        text = read_text(path, MAX_DESIGN_BYTES, "the design file")
-    except UserFileError as exc:
-        raise CommandError(str(exc)) from None
-    return f"{path}:\n" + "\n".join(f"{n:4}  {line}" for n, line in enumerate(split_lines(text), 1))
+    text = _design_text(session, file)
+    where = file if file.startswith(SHIPPED) else _path(file)
+    return f"{where}:\n" + "\n".join(f"{n:4}  {line}" for n, line in enumerate(split_lines(text), 1))
 
 
 # -- verify: the design file, replayed ----------------------------------------------------------------
