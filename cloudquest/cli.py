@@ -489,8 +489,10 @@ def _print_scenario_run(r) -> None:
     for line in r.rejected:
         print(f"  warning: design command rejected: {line.splitlines()[0]}")
     print("metrics:")
-    for name, value in r.reported().items():
-        print(f"  {name:<20} {_fmt_metric(value)}")
+    reported = r.reported()
+    width = max([20, *(len(name) for name in reported)])
+    for name, value in reported.items():
+        print(f"  {name:<{width}} {_fmt_metric(value)}")
     print(f"incidents ({len(r.incidents)}):")
     for inc in r.incidents:
         print(f"  {inc['evidence']}")

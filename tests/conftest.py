@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import compileall
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = ROOT / "levels"
+
+
+def pytest_configure(config):
+    # Many tests start the command line in a subprocess. Compile the package once, up
+    # front, so every start (and every xdist worker) reads bytecode: with
+    # PYTHONDONTWRITEBYTECODE set, as on some machines, each would recompile every module.
+    if not hasattr(config, "workerinput"):
+        compileall.compile_dir(ROOT / "cloudquest", quiet=2)
 
 
 @pytest.fixture(autouse=True)
@@ -25,21 +34,35 @@ def catalogue():
 
 
 @pytest.fixture(scope="session")
-def reference_result():
-    """A chapter file's reference solution played once per test session (seed 0), as its
-    finished run. failure-design's solution ends in `verify`, which replays the whole
-    design under five more seeds: the slowest lines of the suite, so played once."""
+def reference_session():
+    """A chapter file's reference solution played once per test session (seed 0): the
+    session as it ends (its log, its cloud). failure-design's solution ends in `verify`,
+    which replays the whole design under five more seeds: the slowest lines of the suite,
+    so played once. Tests that share it run on one xdist worker (group reference-runs)."""
     from cloudquest.game.chapters import load_chapter
     from cloudquest.game.session import Session
 
+    sessions = {}
+
+    def played(path: Path):
+        if path not in sessions:
+            chapter = load_chapter(path)
+            session = Session(chapter, 0)
+            session.run_script(list(chapter.solution))
+            sessions[path] = session
+        return sessions[path]
+
+    return played
+
+
+@pytest.fixture(scope="session")
+def reference_result(reference_session):
+    """The finished run of :func:`reference_session`."""
     results = {}
 
     def result(path: Path):
         if path not in results:
-            chapter = load_chapter(path)
-            session = Session(chapter, 0)
-            session.run_script(list(chapter.solution))
-            results[path] = session.finish()
+            results[path] = reference_session(path).finish()
         return results[path]
 
     return result

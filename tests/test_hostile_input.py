@@ -1,7 +1,9 @@
 """Hostile input through the real command line: one clear line, the documented exit code,
 nothing half-written and nothing lost.
 
-Every case runs ``python -m cloudquest`` in a subprocess with its own ``CLOUDQUEST_HOME``,
+Every case runs the command line in a process of its own (forked from one that has
+imported the game, see ``forked_cli``; a fresh interpreter where it must be) with its own
+``CLOUDQUEST_HOME``,
 a timeout, and an address-space limit (``RLIMIT_AS``), and must finish in under five
 seconds, print no traceback, exit with the code the README documents and say what is
 wrong in one line. The small files are in ``tests/hostile/``; the huge ones (a 50 MB
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import forked_cli
 import pytest
 
 from cloudquest.game.chapters import load_all
@@ -44,22 +47,22 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def run_cli(*args: str, home: Path, stdin: bytes = b"", env: dict[str, str] | None = None, preexec: Callable | None = None) -> Ran:
-    def setup() -> None:
-        _limit_memory()
-        if preexec is not None:
+def run_cli(*args: str, home: Path, stdin: bytes = b"", env: dict[str, str] | None = None, preexec: Callable | None = None, close_stdin: bool = False) -> Ran:
+    """The command line with ``args``: forked from a process that has imported the game
+    (see ``forked_cli``); with ``preexec`` (which must run before a fresh interpreter
+    starts) in a subprocess of its own."""
+    environ = {**os.environ, "CLOUDQUEST_HOME": str(home), **(env or {})}
+    if preexec is None:
+        code, out, err, seconds = forked_cli.run(list(args), environ, stdin=stdin, memory=MEMORY_LIMIT, close_stdin=close_stdin)
+    else:
+        def setup() -> None:
+            _limit_memory()
             preexec()
 
-    start = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-m", "cloudquest", *args],
-        input=stdin,
-        capture_output=True,
-        timeout=30,
-        env={**os.environ, "CLOUDQUEST_HOME": str(home), **(env or {})},
-        preexec_fn=setup,
-    )
-    ran = Ran(out.returncode, out.stdout.decode("utf-8", "replace"), out.stderr.decode("utf-8", "replace"), time.perf_counter() - start)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "cloudquest", *args], input=stdin, capture_output=True, timeout=30, env=environ, preexec_fn=setup)
+        code, out, err, seconds = done.returncode, done.stdout, done.stderr, time.perf_counter() - start
+    ran = Ran(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), seconds)
     assert "Traceback" not in ran.out + ran.err, ran.err
     assert ran.seconds < MAX_SECONDS, f"took {ran.seconds:.1f} s"
     return ran
@@ -222,8 +225,7 @@ def test_hostile_input_is_one_clear_line(case: Case, tmp_path):
     path = _place(case, tmp_path, home)
     before = _kept(path) if case.save else None
     args = [a.replace("{file}", str(path)).replace("{tmp}", str(tmp_path)) for a in case.args]
-    preexec = (lambda: os.close(0)) if case.id == "reset-with-stdin-closed" else None
-    ran = run_cli(*args, home=home, stdin=case.stdin, env=case.env, preexec=preexec)
+    ran = run_cli(*args, home=home, stdin=case.stdin, env=case.env, close_stdin=case.id == "reset-with-stdin-closed")
     assert ran.code == case.code, ran.out + ran.err
     if args[0] == "validate":  # validate reports FILE:LINE: ... on stdout, then a count
         assert ran.err == ""

@@ -47,6 +47,83 @@ def test_launch_runs_seven_distinct_timed_steps_in_order():
     assert [s for s, _ in inst.steps] == list(STEPS)
 
 
+def test_running_comes_before_the_guest_boots_and_the_two_status_checks_pass_later():
+    """AWS, "Instance state changes" and "Status checks for your instances": an instance
+    is `running` once the VM has started, while its operating system still boots; EC2
+    then runs a system status check and an instance status check every minute, and the
+    instance check passes only once the guest answers. Both pass after `running`."""
+    cloud = new_cloud(tiny_world(), seed=1)
+    cloud.control.launch("web", "small", "zb")
+    booted(cloud, 150_000)
+    kinds = [(e.kind, e.get("check"), e.get("status")) for e in cloud.log if e.get("instance") == "web"]
+    running = kinds.index(("instance.running", None, None))
+    booted_at = kinds.index(("instance.booted", None, None))
+    system = kinds.index(("instance.status_check", "system", "ok"))
+    instance = kinds.index(("instance.status_check", "instance", "ok"))
+    assert running < booted_at < instance and running < system
+    t = {e.kind + str(e.get("check", "")): e.t_ms for e in cloud.log if e.get("instance") == "web"}
+    assert t["instance.booted"] - t["instance.running"] >= 15_000  # the guest boots after `running`
+    assert t["instance.status_checkinstance"] - t["instance.booted"] <= 60_000  # at the next minute's check
+    inst = cloud.control.get("web")
+    assert inst.state == "running" and inst.checks == {"system": "ok", "instance": "ok"}
+
+
+def test_a_down_host_fails_both_status_checks_at_the_next_check_and_passes_them_when_back():
+    cloud = new_cloud(tiny_world(), seed=1)
+    inst = cloud.control.launch("web", "small", "zb")
+    booted(cloud, 150_000)
+    set_health(cloud, "host", inst.host.id, Health.FAILED)
+    booted(cloud, 60_000)
+    assert inst.checks == {"system": "impaired", "instance": "impaired"}
+    set_health(cloud, "host", inst.host.id, Health.HEALTHY)
+    booted(cloud, 60_000)
+    assert inst.checks == {"system": "ok", "instance": "ok"}
+    changes = [(e.get("check"), e.get("status")) for e in cloud.log if e.kind == "instance.status_check"]
+    assert changes.count(("system", "impaired")) == 1 and changes.count(("system", "ok")) == 2
+
+
+def test_a_smaller_size_fits_only_where_memory_ran_out():
+    """Every t3 size up to large has 2 vCPUs and differs only in memory (AWS, "Amazon EC2
+    T3 instances"): a zone out of vCPUs refuses a nano as it refuses a large, and says so;
+    a zone out of memory takes a smaller size."""
+    world = tiny_world()
+    cloud = new_cloud(world, seed=1)
+    zone = cloud.hardware.zones["za"]
+    for h in zone.hosts():  # every vCPU taken, plenty of memory left
+        h.claim(h.vcpus - h.used_vcpus, 0)
+    with pytest.raises(CloudError) as exc:
+        cloud.control.launch("tiny", "nano", "za")
+    assert "a smaller type will not help" in exc.value.message
+    cloud = new_cloud(world, seed=1)
+    for h in cloud.hardware.zones["za"].hosts():  # 4 GiB of memory left on each, vCPUs free
+        h.claim(0, h.ram_mib - h.used_ram_mib - 4096)
+    with pytest.raises(CloudError) as exc:
+        cloud.control.launch("big", "large", "za")
+    assert "a type with less memory" in exc.value.message
+    assert cloud.control.launch("api", "medium", "za").host.rack.zone.id == "za"
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        ["launch --name api --type large --zone eu-west-1b"],  # another zone
+        ["launch --name api --type medium --zone eu-west-1a"],  # a size with less memory
+        ["terminate legacy-7", "launch --name api --type large --zone eu-west-1a"],  # free capacity
+    ],
+)
+def test_every_way_out_of_chapter_1s_capacity_error_works(route):
+    from pathlib import Path
+
+    from cloudquest.game.chapters import load_chapter
+    from cloudquest.game.session import Session
+
+    chapter = load_chapter(Path(__file__).parent.parent / "levels" / "01-launch.yaml")
+    s = Session(chapter, 0)
+    s.run_script(["launch --name api --type large --zone eu-west-1a", *route, "tick 90", "describe api"])
+    result = s.finish()
+    assert result.passed, [o.evidence for o in result.objectives if not o.passed]
+
+
 def test_capacity_error_names_the_zone_and_leaves_nothing_allocated():
     cloud = new_cloud(tiny_world(), seed=1)
     before = [(h.used_vcpus, h.used_ram_mib) for h in cloud.hardware.hosts.values()]

@@ -162,25 +162,20 @@ def test_the_authors_reference_is_current():
 
 
 @pytest.fixture(scope="module")
-def played_runs():
-    """Every chapter's reference solution and every failure scenario's default design,
-    played: the events and metrics the shipped content makes."""
+def played_runs(reference_session):
+    """Every chapter's reference solution (the suite's shared runs) and every failure
+    scenario's default design, played: the events and metrics the shipped content makes."""
     from cloudquest.game import scenarios
-    from cloudquest.game.chapters import load_all
-    from cloudquest.game.session import Session
+    from cloudquest.game.chapters import chapter_files, load_all
 
-    catalogue = load_all()
-    sessions = []
-    for chapter in catalogue.chapters:
-        s = Session(chapter, 0)
-        s.run_script(chapter.solution)
-        sessions.append(s)
-    for loaded in scenarios.load_library(catalogue=catalogue).scenarios:
+    sessions = [reference_session(path) for path in chapter_files()]
+    for loaded in scenarios.load_library(catalogue=load_all()).scenarios:
         lines, _ = scenarios.default_design(loaded)
         sessions.append(scenarios.run(loaded, lines, seed=0).session)
     return sessions
 
 
+@pytest.mark.xdist_group("reference-runs")  # one worker: the reference runs are shared
 def test_every_event_the_game_emits_is_declared_with_its_fields(played_runs):
     declared = event_table()
     seen = 0
@@ -194,6 +189,7 @@ def test_every_event_the_game_emits_is_declared_with_its_fields(played_runs):
     assert seen > 1000
 
 
+@pytest.mark.xdist_group("reference-runs")
 def test_every_metric_a_world_reports_is_declared_by_a_mechanism_it_attached(played_runs):
     for s in played_runs:
         attached = {"core", "launch", *s.cloud.mechanisms}

@@ -5,6 +5,7 @@ and the invariants the store promises (checked with hypothesis)."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from itertools import combinations
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from cloudquest.cloud import CloudError, Health
 from cloudquest.cloud.erasure import ErasureCode, rs_decode, rs_encode
-from cloudquest.cloud.faults import set_health
+from cloudquest.cloud.faults import act, set_health
 from cloudquest.cloud.replication import (
     BACKBLAZE_2023_AFR_PCT,
     POLICIES,
@@ -85,7 +86,8 @@ def _settle(cloud, store, extra_s=0):
     """Past the heartbeat timeout, then long enough for every repair to finish."""
     cloud.advance(int((store.config.heartbeat_timeout_s + 5) * 1000))
     for _ in range(200):
-        if not store.repair_status().queued and not store.repair_status().waiting_report:
+        r = store.repair_status()
+        if not r.queued and not r.waiting_report and not r.respread:
             break
         cloud.advance(60_000)
     if extra_s:
@@ -111,25 +113,52 @@ def test_one_rack_failure_never_loses_data_under_rack_aware_3x(rack):
         assert all(h.rack.id != rack for h in hosts)
 
 
-def test_two_rack_failures_can_lose_data_under_rack_aware_3x():
+def test_two_rack_losses_can_lose_data_under_rack_aware_3x():
     cloud, store = cluster(racks=4, hosts=4, storage={"chunk_mib": 16})
     store.put("a", "1GiB")
     c = next(all_chunks(store))
     racks = sorted({h.rack.id for h in piece_hosts(store, c)})
     assert len(racks) == 2
     for r in racks:
-        set_health(cloud, "rack", r, Health.FAILED)
-    # unreachable, not yet lost: the hosts might come back within the timeout
-    assert store.metrics()["objects_lost"] == 0
-    assert store.metrics()["objects_unavailable"] == 1
-    with pytest.raises(CloudError) as err:
-        store.get("a")
-    assert err.value.code == "BlockMissing" and "unavailable" in err.value.message
-    _settle(cloud, store)
+        act(cloud, "destroy", "rack", r)
+    # the disks are gone: every copy of that chunk with them
     assert store.metrics()["objects_lost"] == 1
     assert cloud.log.count("storage.object_lost") == 1
     with pytest.raises(CloudError, match="lost"):
         store.get("a")
+    _settle(cloud, store)
+    assert store.metrics()["objects_lost"] == 1
+
+
+def test_two_rack_power_losses_make_data_missing_until_the_power_is_back():
+    """HDFS: a block whose replicas are all on dead DataNodes is *missing*, not lost; when
+    the nodes come back they re-register and report their blocks, and it is readable
+    again (Apache Hadoop, HDFS Architecture: "Data Disk Failure, Heartbeats and
+    Re-Replication"; a DataNode's block report lists every block it holds)."""
+    cloud, store = cluster(racks=4, hosts=4, storage={"chunk_mib": 16})
+    store.put("a", "1GiB")
+    c = next(all_chunks(store))
+    racks = sorted({h.rack.id for h in piece_hosts(store, c)})
+    for r in racks:
+        act(cloud, "fail", "rack", r)
+    assert store.metrics()["objects_unavailable"] == 1
+    with pytest.raises(CloudError) as err:
+        store.get("a")
+    assert err.value.code == "BlockMissing" and "unavailable" in err.value.message
+    _settle(cloud, store)  # declared dead, written off: missing, not lost
+    m = store.metrics()
+    assert m["objects_lost"] == 0 and m["objects_unavailable"] == 1 and m["hosts_dead"] == 8
+    with pytest.raises(CloudError, match="missing"):
+        store.get("a")
+    for r in racks:
+        act(cloud, "repair", "rack", r)
+    reports = [e for e in cloud.log if e.kind == "storage.block_report"]
+    assert len(reports) == 8 and sum(e.get("returned") for e in reports) > 0
+    m = store.metrics()
+    assert m["objects_lost"] == 0 and m["objects_unavailable"] == 0 and m["chunks_under_replicated"] == 0
+    assert store.get("a").chunks == 64
+    for ch in all_chunks(store):  # copies made meanwhile and copies back: three, never more
+        assert ch.reg == 3 and len({h.id for h in piece_hosts(store, ch)}) == 3
 
 
 def test_random_placement_can_lose_data_to_one_rack_failure():
@@ -142,7 +171,7 @@ def test_random_placement_can_lose_data_to_one_rack_failure():
     for c in all_chunks(store):
         assert len({h.id for h in piece_hosts(store, c)}) == 3
     rack = piece_hosts(store, one_rack[0])[0].rack.id
-    set_health(cloud, "rack", rack, Health.FAILED)
+    act(cloud, "destroy", "rack", rack)
     _settle(cloud, store)
     assert store.metrics()["objects_lost"] == 1
 
@@ -173,9 +202,69 @@ def test_rack_aware_alone_does_not_survive_a_zone_loss():
         if len(zones) == 1:
             by_zone.setdefault(zones.pop(), 0)
     zone = sorted(by_zone)[0]
-    set_health(cloud, "zone", zone, Health.FAILED)
+    act(cloud, "destroy", "zone", zone)
     _settle(cloud, store)
     assert store.metrics()["objects_lost"] == 1
+
+
+def test_a_zone_back_from_a_power_loss_reports_its_copies_and_the_extra_ones_go():
+    """A DataNode that comes back re-registers and sends a full block report; a block
+    that now has more replicas than its target is over-replicated and the NameNode
+    deletes the excess, preferring a replica in a rack that holds more than one
+    (BlockPlacementPolicyDefault.chooseReplicaToDelete / pickupReplicaSet). Zone-aware
+    chunks copied into the two live zones during the outage get their third zone back."""
+    cloud, store = cluster(zones=3, racks=2, hosts=3, storage={"chunk_mib": 16, "placement": "zone-aware"})
+    store.put("a", "512MiB")
+    act(cloud, "fail", "zone", "z1")
+    _settle(cloud, store)  # declared dead, re-copied into z0 and z2
+    for c in all_chunks(store):
+        assert sorted({h.rack.zone.id for h in piece_hosts(store, c)}) == ["z0", "z2"]
+    act(cloud, "repair", "zone", "z1")
+    reports = [e for e in cloud.log if e.kind == "storage.block_report"]
+    assert sum(e.get("returned") for e in reports) == 32 and store.metrics()["objects_lost"] == 0
+    for c in all_chunks(store):
+        assert sorted(h.rack.zone.id for h in piece_hosts(store, c)) == ["z0", "z1", "z2"]
+
+
+@pytest.mark.parametrize(
+    "layout, scheme, part, domain",
+    [
+        ({"racks": 2, "hosts": 4}, {"placement": "rack-aware"}, "rack z0r1", "rack"),
+        ({"zones": 3, "racks": 2, "hosts": 3}, {"placement": "zone-aware", "erasure": [6, 3]}, "zone z2", "zone"),
+    ],
+)
+def test_badly_distributed_chunks_are_spread_again_when_their_domain_is_back(layout, scheme, part, domain):
+    """HDFS queues blocks that have all their replicas but break the placement policy
+    (LowRedundancyBlocks.QUEUE_REPLICAS_BADLY_DISTRIBUTED) and copies one into another
+    failure domain; verifyBlockPlacement asks copies to span min(2, replicas) racks.
+    Here: the domain is destroyed, repairs can only use what is left, then new hardware
+    arrives empty, and placement repair spreads the chunks over it again."""
+    cloud, store = cluster(**layout, storage={"chunk_mib": 48, "repair_mibps": 1000, **scheme})
+    store.put("a", "960MiB")
+    kind, ident = part.split()
+    act(cloud, "destroy", kind, ident)
+    _settle(cloud, store)
+    assert store.metrics()["chunks_under_replicated"] == 0 and store.metrics()["objects_lost"] == 0
+
+    def worst(c):
+        hosts = piece_hosts(store, c)
+        key = (lambda h: h.rack.id) if domain == "rack" else (lambda h: h.rack.zone.id)
+        return max(Counter(map(key, hosts)).values()), len({key(h) for h in hosts})
+
+    crowded = [worst(c) for c in all_chunks(store)]
+    act(cloud, "repair", kind, ident)  # new, empty hardware
+    assert store.metrics()["chunks_misplaced"] == 0  # checked at the next repair step
+    cloud.advance(5_000)
+    assert store.metrics()["chunks_misplaced"] > 0 or cloud.log.count("storage.respread") > 0
+    _settle(cloud, store)
+    assert store.metrics()["chunks_misplaced"] == 0 and cloud.log.count("storage.respread") > 0
+    spread = [worst(c) for c in all_chunks(store)]
+    if domain == "rack":
+        assert all(n == 1 for _, n in crowded) and all(n == 2 for _, n in spread)
+    else:
+        assert max(m for m, _ in crowded) > 3 and all(m == 3 for m, _ in spread)
+    for c in all_chunks(store):
+        assert len({h.id for h in piece_hosts(store, c)}) == c.obj.scheme.width
 
 
 # -- erasure coding: HDFS RS-6-3 ---------------------------------------------------------------
@@ -212,7 +301,7 @@ def test_rs_6_3_survives_any_three_fragment_losses():
         cloud, store = _one_chunk_ec()  # same seed, same layout
         assert next(all_chunks(store)).pieces == disks
         for i in lost:
-            set_health(cloud, "disk", disks[i], Health.FAILED)
+            act(cloud, "destroy", "disk", disks[i])
         assert store.metrics()["objects_lost"] == 0, lost
         assert store.get("ec").chunks == 1  # decodable from the six left
 
@@ -223,7 +312,7 @@ def test_rs_6_3_loses_the_chunk_with_any_four_fragments_gone():
     for lost in combinations(range(9), 4):
         cloud, store = _one_chunk_ec()
         for i in lost:
-            set_health(cloud, "disk", disks[i], Health.FAILED)
+            act(cloud, "destroy", "disk", disks[i])
         assert store.metrics()["objects_lost"] == 1, lost
 
 
@@ -346,10 +435,10 @@ def test_a_second_failure_during_repair_is_the_danger():
     store.put("a", "2GiB")
     c = next(all_chunks(store))
     r1, r2 = sorted({h.rack.id for h in piece_hosts(store, c)})
-    set_health(cloud, "rack", r1, Health.FAILED)
+    act(cloud, "destroy", "rack", r1)
     cloud.advance(700_000)  # declared dead; repair crawling at 1 MiB/s
     assert store.metrics()["chunks_under_replicated"] > 0
-    set_health(cloud, "rack", r2, Health.FAILED)
+    act(cloud, "destroy", "rack", r2)
     cloud.advance(700_000)
     assert store.metrics()["objects_lost"] == 1
 
@@ -429,14 +518,17 @@ def _prop_cluster(scheme, policy, seed, chunk_mib=64):
     return cloud, store
 
 
+# a layout, and the disks (of 24) and hosts (of 12) that fail under it
+LAYOUT_AND_PICKS = {
+    "scheme": st.sampled_from(SCHEMES),
+    "policy": st.sampled_from(POLICIES),
+    "seed": st.integers(0, 10_000),
+    "disk_picks": st.lists(st.integers(0, 23), max_size=6, unique=True),
+}
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    scheme=st.sampled_from(SCHEMES),
-    policy=st.sampled_from(POLICIES),
-    seed=st.integers(0, 10_000),
-    disk_picks=st.lists(st.integers(0, 23), max_size=6, unique=True),
-    host_picks=st.lists(st.integers(0, 11), max_size=3, unique=True),
-)
+@given(**LAYOUT_AND_PICKS, host_picks=st.lists(st.integers(0, 11), max_size=3, unique=True))
 def test_nothing_is_lost_while_every_chunk_lost_no_more_than_it_tolerates(scheme, policy, seed, disk_picks, host_picks):
     cloud, store = _prop_cluster(scheme, policy, seed)
     disks = list(cloud.hardware.disks)
@@ -452,9 +544,9 @@ def test_nothing_is_lost_while_every_chunk_lost_no_more_than_it_tolerates(scheme
             if gone > obj.scheme.tolerates:
                 expected_lost.add(obj.name)
     for d in sorted(failed_disks):
-        set_health(cloud, "disk", d, Health.FAILED)
+        act(cloud, "destroy", "disk", d)
     for h in sorted(failed_hosts):
-        set_health(cloud, "host", h, Health.FAILED)
+        act(cloud, "destroy", "host", h)
     cloud.advance(int(store.config.heartbeat_timeout_s * 1000) + 1000)  # written off; no repair yet
     assert store.metrics()["objects_lost"] == len(expected_lost)
     for name in store.objects:
@@ -462,9 +554,34 @@ def test_nothing_is_lost_while_every_chunk_lost_no_more_than_it_tolerates(scheme
             store.get(name)  # still readable
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(**LAYOUT_AND_PICKS, host_picks=st.lists(st.integers(0, 11), max_size=4, unique=True))
+def test_outages_lose_nothing_and_everything_reads_again_once_power_is_back(scheme, policy, seed, disk_picks, host_picks):
+    """An outage (power, a crash, a volume that dropped out) costs availability, never
+    durability: however many parts fail at once, when they are back their DataNodes
+    report their blocks and every object reads again (HDFS: missing blocks return with
+    the DataNodes' block reports)."""
+    cloud, store = _prop_cluster(scheme, policy, seed)
+    disks = list(cloud.hardware.disks)
+    hosts = list(cloud.hardware.hosts)
+    failed = [("disk", disks[i]) for i in disk_picks] + [("host", hosts[i]) for i in host_picks]
+    for kind, ident in failed:
+        act(cloud, "fail", kind, ident)
+    cloud.advance(int(store.config.heartbeat_timeout_s * 1000) + 1000)  # written off
+    assert store.metrics()["objects_lost"] == 0
+    for kind, ident in failed:
+        act(cloud, "repair", kind, ident)
+    m = store.metrics()
+    assert m["objects_lost"] == 0 and m["objects_unavailable"] == 0 and m["chunks_under_replicated"] == 0
+    for name in store.objects:
+        store.get(name)
+    _check_invariants(store)
+
+
 ACTIONS = st.lists(
     st.one_of(
         st.tuples(st.just("fail"), st.sampled_from(["disk", "host", "rack"]), st.integers(0, 100)),
+        st.tuples(st.just("destroy"), st.sampled_from(["disk", "host", "rack"]), st.integers(0, 100)),
         st.tuples(st.just("repair"), st.sampled_from(["disk", "host", "rack"]), st.integers(0, 100)),
         st.tuples(st.just("tick"), st.integers(1, 2000), st.just(0)),
     ),
@@ -476,6 +593,11 @@ ACTIONS = st.lists(
 def _check_invariants(store):
     counted_under = counted_lost = raw = 0
     index = {d: set() for d in store.on_disk}
+    dormant: dict[int, int] = {}
+    for d, held in store.dormant.items():
+        assert not store.hw.disks[d].destroyed or not held, f"destroyed disk {d} still holds pieces"
+        for c in held:
+            dormant[c.id] = dormant.get(c.id, 0) + 1
     for obj in store.objects.values():
         s = obj.scheme
         for c in obj.chunks:
@@ -484,14 +606,25 @@ def _check_invariants(store):
             assert len(hosts) == len(set(hosts)), f"two pieces of {c.name} on one host"
             assert c.reg == len(present)
             assert c.live == sum(1 for d in present if store.hw.disks[d].up)
+            assert c.dormant == dormant.get(c.id, 0)
+            doomed = [d for d in present if d in store._doomed]
+            assert c.doomed == len(doomed)
+            for d in doomed:  # counted only while its silent host is not yet declared dead
+                assert not store.hw.disks[d].host.up and store.hw.disks[d].host.id not in store.dead_hosts
+            assert not any(store.hw.disks[d].destroyed for d in present if d not in doomed), "a destroyed piece counts"
             raw += c.piece * c.reg
             for d in present:
                 index[d].add(c.id)
-            if c.reg < s.need:
+            if c.reg + c.dormant - c.doomed < s.need:
                 counted_lost += 1
             elif c.live < s.width:
                 counted_under += 1
-    margins = [c.live - o.scheme.need for o in store.objects.values() for c in o.chunks if c.reg >= o.scheme.need]
+    margins = [
+        c.live - o.scheme.need
+        for o in store.objects.values()
+        for c in o.chunks
+        if c.reg + c.dormant - c.doomed >= o.scheme.need
+    ]
     assert store.failures_tolerated() == (max(0, min(margins)) if margins else 0)
     assert store.chunks_lost == counted_lost
     assert store.chunks_under == counted_under
@@ -511,7 +644,8 @@ def test_repair_never_puts_two_pieces_on_one_host_and_counts_stay_exact(scheme, 
         else:
             table = list(hw.table(a))
             ident = table[b % len(table)]
-            health = Health.FAILED if action == "fail" else Health.HEALTHY
-            if hw.find(a, ident).health is not health:
-                set_health(cloud, a, ident, health)
+            try:
+                act(cloud, action, a, ident)
+            except CloudError as exc:
+                assert exc.code == "IncorrectState"  # already so: nothing changed
         _check_invariants(store)

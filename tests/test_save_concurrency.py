@@ -17,6 +17,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import forked_cli
+
 from cloudquest.game import progress as P
 from cloudquest.game.chapters import load_all
 from cloudquest.game.userfiles import leftover_temps
@@ -35,17 +37,11 @@ def test_plays_at_once_all_reach_the_save(tmp_path):
         for chapter_id in PLAYS:
             script = tmp_path / f"{chapter_id}.txt"
             script.write_text("\n".join(CATALOGUE.get(chapter_id).solution) + "\n")
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "cloudquest", "play", chapter_id, "--script", str(script)],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    env=env,
-                )
-            )
+            # a process of its own each, forked from one that has imported the game
+            procs.append(forked_cli.start(["play", chapter_id, "--script", str(script)], env))
         for proc in procs:
-            assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()
-            assert proc.stderr.read() == b""
+            code, _, err, _ = proc.wait(timeout=60)
+            assert code == 0 and err == b"", err.decode()
         saved = json.loads((home / "progress.json").read_text())["chapters"]
         assert sorted(saved) == sorted(set(PLAYS)), f"round {n}"
         assert all(saved[c]["completed"] for c in PLAYS)

@@ -772,3 +772,28 @@ def test_group_hops_follow_the_widest_domain():
     assert group_metrics("g", [h["h1"], h["h5"], h["h2"]])["group_max_hops.g"] == 4
     m = group_metrics("g", [h["h1"], h["h5"], h["h3"]])
     assert m["group_max_hops.g"] == 6 and m["group_max_per_rack.g"] == 2 and m["group_zones.g"] == 2
+
+
+# -- chapter 3 shows what its story claims ---------------------------------------------------
+def test_chapter_3_pack_keeps_the_new_zones_empty_hosts_empty_while_spread_fills_them():
+    """kube-scheduler's MostAllocated score favours the fullest node that fits ("Resource
+    Bin Packing" in the Kubernetes docs), so with room on busy hosts an empty host stays
+    empty; LeastAllocated favours the emptiest and fills it first. Chapter 3's zone a has
+    no other tenants, and the stream shows the difference."""
+    from pathlib import Path
+
+    from cloudquest.game.chapters import load_chapter
+    from cloudquest.game.session import Session
+
+    chapter = load_chapter(Path(__file__).parent.parent / "levels" / "03-scheduling.yaml")
+
+    def empty_after(policy: str, seconds: int) -> int:
+        s = Session(chapter, 0)
+        s.run_script([f"scheduler policy {policy}", f"tick {seconds}"])
+        empty = sum(1 for h in s.cloud.hardware.hosts.values() if h.up and h.used_vcpus == h.used_ram_mib == 0)
+        assert empty == s.cloud.metrics()["hosts_empty"]
+        return empty
+
+    assert empty_after("spread", 0) == empty_after("pack", 0) == 12  # zone a: no tenants yet
+    assert empty_after("spread", 25) == 0  # fifty requests: spread has touched every host
+    assert empty_after("pack", 50) == 12  # a hundred: pack has not touched an empty host

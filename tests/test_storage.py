@@ -3,6 +3,8 @@ locate/df, the balancer and draining, bad input, metrics and determinism."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from pydantic import ValidationError
 
@@ -117,17 +119,41 @@ def test_read_latency_is_access_time_plus_transfer():
     assert store.get("a").latency_ms == pytest.approx(5 + 64 / 200 * 1000)
 
 
-def test_object_latency_is_its_slowest_chunk_and_a_degraded_disk_shows():
+def test_a_disk_reads_one_piece_after_another_so_no_layout_beats_the_disks_rate():
+    """A hard disk has one actuator: it serves one request at a time, each paying its
+    access time (seek and rotation) before its transfer. Seagate's Exos X18 product manual
+    gives 4.16 ms average latency and 270 MB/s sustained transfer; the game rounds to 5 ms
+    and 200 MiB/s. So 75 GiB over 18 disks cannot arrive in less than 75 GiB / (18 x
+    200 MiB/s) = 21.3 s, and cutting it into tiny chunks adds one access time per piece."""
+    def read_ms(chunk_mib: int) -> float:
+        cloud, store = cluster(racks=3, hosts=2, disks=3, storage={"chunk_mib": chunk_mib, "replication": 1})
+        store.put("big", "75GiB")
+        return store.get("big").latency_ms
+
+    floor_ms = 75 * 1024 / (18 * 200) * 1000
+    at_64 = read_ms(64)
+    assert floor_ms <= at_64 < 1.5 * floor_ms
+    at_1 = read_ms(1)  # 76,800 pieces: 5 ms of seeking for every 5 ms of transfer
+    assert at_1 > 1.8 * floor_ms and at_1 > at_64
+
+
+def test_an_object_arrives_when_its_busiest_disk_has_read_its_queue_and_a_slow_disk_shows():
     cloud, store = cluster(racks=2, hosts=3, storage={"chunk_mib": 16, "replication": 1})
     store.put("a", "320MiB")  # 20 chunks over 12 disks
-    base = store.get("a").latency_ms
+    per_piece = 5 + 16 / 200 * 1000
+    queue = Counter(c.pieces[0] for c in store.object_info("a").chunks)
+    r = store.get("a")
+    assert r.latency_ms == pytest.approx(max(queue.values()) * per_piece)
+    assert r.queue == max(queue.values()) and r.disks == len(queue)
     victim = store.object_info("a").chunks[7].pieces[0]
     set_health(cloud, "disk", victim, Health.DEGRADED)
     r = store.get("a")
     assert r.slowest_disk == victim
-    assert r.latency_ms == pytest.approx(base * 10)  # fail-slow: 10x by default
+    assert r.latency_ms == pytest.approx(queue[victim] * per_piece * 10)  # fail-slow: 10x by default
+    last = max(c.index for c in store.object_info("a").chunks if c.pieces[0] == victim)
+    assert r.slowest_chunk == last  # the last piece in the slow disk's queue arrives last
     ev = [e for e in cloud.log if e.kind == "storage.get"][-1]
-    assert ev.get("slowest_disk") == victim
+    assert ev.get("slowest_disk") == victim and ev.get("queue") == queue[victim]
 
 
 def test_a_hot_disk_with_a_slow_access_time_sets_the_tail():

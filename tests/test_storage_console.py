@@ -104,14 +104,18 @@ def test_a_full_cluster_is_an_api_error_that_changes_nothing():
     assert len(s.cloud.log) == before and not s.cloud.get(ObjectStore).objects
 
 
-def test_reading_lost_data_is_an_api_error():
-    s = storage_session(racks=2, hosts=2, storage={"chunk_mib": 64, "replication": 1})
-    s.execute("put solo 64MiB")
-    disk = s.cloud.get(ObjectStore).objects["solo"].chunks[0].pieces[0]
-    s.execute(f"fail disk {disk}")
-    out = s.execute("get solo")
-    assert not out.ok and out.error_kind == "api" and "BlockMissing" in out.output and "lost" in out.output
-    assert "LOST" in s.execute("ls").output
+def test_reading_lost_or_missing_data_is_an_api_error():
+    """destroy loses the only copy for good; fail only hides it until the disk is back."""
+    for action, word in (("destroy", "lost"), ("fail", "missing")):
+        s = storage_session(racks=2, hosts=2, storage={"chunk_mib": 64, "replication": 1})
+        s.execute("put solo 64MiB")
+        disk = s.cloud.get(ObjectStore).objects["solo"].chunks[0].pieces[0]
+        s.execute(f"{action} disk {disk}")
+        out = s.execute("get solo")
+        assert not out.ok and out.error_kind == "api" and "BlockMissing" in out.output and word in out.output
+        assert ("LOST" in s.execute("ls").output) == (action == "destroy")
+        s.execute(f"repair disk {disk}")
+        assert s.execute("get solo").ok == (action == "fail")
 
 
 def test_storage_shows_detection_repair_and_durability():
@@ -158,10 +162,14 @@ def test_chapter_4_decommissioning_the_slow_disk_also_keeps_reads_fast():
 
 def test_chapter_4_defaults_fail_for_the_reasons_the_story_gives():
     got = _play("04-storage.yaml", [*CH4_PUTS, "tick 70"])
-    # 1 GiB chunks: little metadata but five-second reads; random hosts: small disks full
+    # 1 GiB chunks: little metadata, but five-second pieces spread unevenly and the slow
+    # disk's queue takes minutes; random hosts: small disks full
     assert got == {"dataset-stored": True, "no-full-disk": False, "lean-metadata": True, "fast-reads-slow-disk": False}
     got = _play("04-storage.yaml", ["set chunk 32MiB", *CH4_PUTS, "balance", "set hedged-read 50", "tick 70"])
     assert got["lean-metadata"] is False and got["fast-reads-slow-disk"] is True
+    # hedging hides the slow disk, but 75 one-gigabyte pieces cannot spread evenly over 18 disks
+    got = _play("04-storage.yaml", [*CH4_PUTS, "balance", "set hedged-read 50", "tick 70"])
+    assert got["no-full-disk"] is True and got["fast-reads-slow-disk"] is False
 
 
 CH5_PUTS = [f"put events-{i} 30GiB" for i in range(1, 5)]

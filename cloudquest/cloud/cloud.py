@@ -107,6 +107,7 @@ class Cloud:
         if ok and inst.state == "impaired":
             inst.state = "running"
             self.emit("instance.recovered", instance=inst.name, host=inst.host.id, cause=cause)
+            self.control.watch_status(inst)
         elif not ok and inst.state == "running":
             inst.state = "impaired"
             self.emit(
@@ -115,6 +116,7 @@ class Cloud:
                 host=inst.host.id if inst.host else "",
                 cause=cause,
             )
+            self.control.watch_status(inst)
 
     def refresh_all(self, cause: str = "") -> None:
         for inst in self.control.instances.values():

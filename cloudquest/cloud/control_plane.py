@@ -11,7 +11,17 @@
 5. ``assign_nic``    the elastic network interface, holding the private IP reserved from
    the zone's subnet when the call was accepted, is attached (and a public IP mapped);
 6. ``configure_firewall`` the security group's rules are attached to that interface;
-7. ``boot``          the guest boots; the instance turns ``running``.
+7. ``boot``          the hypervisor starts the VM and EC2 reports the instance ``running``.
+
+``running`` is not "ready": EC2 reports it as soon as the VM starts, while the guest
+operating system is still booting (``instance.booted`` when it answers on the network,
+some 15-30 s later here). EC2 then runs **status checks** every minute (AWS, "Status
+checks for Amazon EC2 instances"): the *system* check (the host, its power and network)
+and the *instance* check (the guest answers: ARP reaches its network interface). Each
+passes at the first check after it can (``instance.status_check``, ``ok``); until the
+guest has booted the instance check is ``initializing``, and when the host or its disk
+goes down both turn ``impaired`` at the next check. An instance is really up when both
+have passed; a load balancer finds it answering only once its guest has booted.
 
 The API validates what it can at once (type, zone, name, a free address in the subnet)
 and fails fast with the error AWS would give (``InsufficientInstanceCapacity`` when no host
@@ -25,10 +35,13 @@ the instance's subnet, so it may well land on another host, and gets a new publi
 address unless an Elastic IP holds it.
 
 Where the game simplifies: the root volume lives on the host's own disk (real EC2 mostly
-boots from network-attached EBS volumes), so a stop gives the disk block back and a start
-carves a fresh one (an EBS root volume would survive the stop; an instance-store one
-cannot be stopped at all); step times are round figures, the boot time drawn from the
-session's seeded random generator.
+boots from network-attached EBS volumes, and adds a third check for attached EBS
+volumes), so a stop gives the disk block back and a start carves a fresh one (an EBS
+root volume would survive the stop; an instance-store one cannot be stopped at all);
+step and boot times are round figures, drawn from the session's seeded random
+generator; the first status check comes at a seeded moment within the minute after
+``running``; an impaired instance answers again as soon as its hardware is back (no
+guest reboot).
 """
 
 from __future__ import annotations
@@ -65,6 +78,11 @@ STEP_MS = {
     "boot": 9000,
 }
 BOOT_JITTER_MS = 6000
+# After `running`: the guest OS boots, and EC2's status checks run once a minute.
+GUEST_BOOT_MS = 15_000
+GUEST_BOOT_JITTER_MS = 15_000
+STATUS_CHECK_MS = 60_000
+STATUS_CHECKS = ("system", "instance")
 DECISION_SCORES = 8  # the best hosts' scores a scheduler.decided event lists
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
@@ -88,6 +106,10 @@ class Instance:
     cpu_claimed: bool = False
     disk_claimed: bool = False
     starts: int = 0  # StartInstances calls: a start that fails goes back to stopped
+    booted: bool = False  # the guest OS has booted and answers on the network
+    checks: dict[str, str] = field(default_factory=lambda: dict.fromkeys(STATUS_CHECKS, "initializing"))
+    check_phase_ms: int = 0  # status checks run at this phase of every minute
+    check_due: bool = False  # a status check is on the clock
 
     @property
     def alive(self) -> bool:
@@ -97,6 +119,19 @@ class Instance:
     def exists(self) -> bool:
         """Alive or stopped: it still holds its name and its network interfaces."""
         return self.state not in ("terminated", "failed")
+
+
+def _ways_out(reasons: dict[str, int], itype: InstanceType) -> str:
+    """The routes out of a capacity error that can work. The t3 sizes up to large all
+    have 2 vCPUs and differ in memory: a smaller one helps when memory ran out, not CPU."""
+    if reasons.get("cpu") and not any(t.vcpus < itype.vcpus for t in CATALOGUE.values()):
+        return (
+            f"Try another zone or free capacity (a smaller type will not help: every size up to large "
+            f"needs {itype.vcpus} vCPUs too)"
+        )
+    if reasons.get("ram") and not reasons.get("cpu"):
+        return "Try another zone, a type with less memory, or free capacity"
+    return "Try another zone, a smaller type, or free capacity"
 
 
 class NetworkPort(Protocol):
@@ -231,7 +266,7 @@ class ControlPlane:
             raise CloudError(
                 "InsufficientInstanceCapacity",
                 f"no host in {where} can take a {itype.name} ({itype.vcpus} vCPU, {itype.ram_gib:g} GiB); "
-                f"filtered out: {exc}. Try another zone, a smaller type, or free capacity",
+                f"filtered out: {exc}. {_ways_out(exc.reasons, itype)}",
             ) from None
         host = chosen
         inst = Instance(
@@ -328,9 +363,55 @@ class ControlPlane:
             self._step_done(inst, step, host=host.id)
             inst.state = "running"
             cloud.emit("instance.running", instance=inst.name, host=host.id, zone=inst.zone or "")
+            if chain:
+                self._start_guest(inst)
+            else:  # already running when the story starts: long booted, checks long passed
+                inst.booted = True
+                inst.checks = dict.fromkeys(STATUS_CHECKS, "ok")
             cloud.refresh_instance(inst)
         if chain:
             self._schedule_next(inst, index + 1)
+
+    # -- after `running`: the guest boots, the status checks pass --------------------------
+    def _start_guest(self, inst: Instance) -> None:
+        cloud = self.cloud
+        boot_ms = GUEST_BOOT_MS + cloud.rng.randrange(GUEST_BOOT_JITTER_MS)
+        inst.check_phase_ms = (cloud.now_ms + 1 + cloud.rng.randrange(STATUS_CHECK_MS)) % STATUS_CHECK_MS
+        run = inst.starts  # a boot of an earlier run (stopped since) must not count
+        cloud.clock.schedule_in(boot_ms, lambda: self._guest_booted(inst, run))
+        self.watch_status(inst)
+
+    def _guest_booted(self, inst: Instance, run: int) -> None:
+        if inst.starts != run or inst.state not in ("running", "impaired"):
+            return
+        inst.booted = True
+        self.cloud.emit("instance.booted", instance=inst.name, host=inst.host.id if inst.host else "")
+
+    def watch_status(self, inst: Instance) -> None:
+        """Put the instance's next status check on the clock (at its phase of the next
+        minute), unless one is already there."""
+        if inst.check_due or not inst.alive:
+            return
+        now = self.cloud.now_ms
+        wait = (inst.check_phase_ms - now) % STATUS_CHECK_MS or STATUS_CHECK_MS
+        inst.check_due = True
+        self.cloud.clock.schedule(now + wait, lambda: self._status_check(inst))
+
+    def _status_check(self, inst: Instance) -> None:
+        """EC2's two status checks; each logs only when its result changes. The chain
+        stops while both pass and starts again when the instance's hardware changes."""
+        inst.check_due = False
+        if not inst.alive:
+            return
+        hardware_ok = inst.host is not None and inst.host.up and (inst.disk is None or inst.disk.up)
+        system = "ok" if hardware_ok else "impaired"
+        instance = "impaired" if not hardware_ok else "ok" if inst.booted else "initializing"
+        for check, status in (("system", system), ("instance", instance)):
+            if inst.checks[check] != status:
+                inst.checks[check] = status
+                self.cloud.emit("instance.status_check", instance=inst.name, check=check, status=status)
+        if system != "ok" or instance != "ok":
+            self.watch_status(inst)
 
     def _step_done(self, inst: Instance, step: str, **data: object) -> None:
         inst.steps.append((step, self.cloud.clock.now_ms))
@@ -362,6 +443,8 @@ class ControlPlane:
         self._release_hardware(inst)
         self._network().stop(inst)
         inst.host, inst.disk, inst.state = None, None, "stopped"
+        inst.booted = False  # the guest shut down; a start boots it again and re-runs the checks
+        inst.checks = dict.fromkeys(STATUS_CHECKS, "initializing")
         cloud.emit("instance.stopped", instance=name, host=host.id if host else "")
         return inst
 
@@ -397,6 +480,27 @@ class ControlPlane:
         self._log_decision(req, host)
         self._step_done(inst, "find_server", host=host.id, rack=host.rack.id, zone=zone)
         self._schedule_next(inst, 1)
+        return inst
+
+    # -- ModifyInstanceAttribute (instance type) -----------------------------------------
+    def modify_type(self, name: str, type_name: str) -> Instance:
+        """Change a stopped instance's type (ModifyInstanceAttribute, InstanceType): EC2
+        resizes an instance only while it is stopped; the next start runs the pipeline
+        with the new size (and may land on another host)."""
+        inst = self.get(name)
+        itype = CATALOGUE.get(type_name)
+        if itype is None:
+            raise CloudError("InvalidParameterValue", f"unknown instance type {type_name!r} (types: {', '.join(CATALOGUE)})")
+        if inst.state != "stopped":
+            raise CloudError(
+                "IncorrectInstanceState", f"instance {name} is {inst.state}: stop it first (a type changes only while stopped)"
+            )
+        if itype is inst.type:
+            raise CloudError("InvalidParameterValue", f"{name} is already a {itype.name}")
+        was = inst.type
+        self.cloud.api_call("ModifyInstanceAttribute", instance=name, type=itype.name)
+        inst.type = itype
+        self.cloud.emit("instance.modified", instance=name, type=itype.name, was=was.name)
         return inst
 
     # -- TerminateInstances ----------------------------------------------------------

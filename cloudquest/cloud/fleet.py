@@ -30,6 +30,8 @@ Metrics (all current values, sampled whenever objectives are checked):
   degraded;
 - ``zone_imbalance``: the busiest zone's utilisation minus the idlest's, in points;
 - ``max_host_util``: the busiest host's utilisation in percent;
+- ``hosts_empty``: hosts that are up with nothing allocated on them (no instance and no
+  other tenant): what packing keeps free for big requests, or to power down;
 - ``requests_pending``, ``requests_placed``, ``requests_rejected``: the stream's own tally;
 - per placement group ``G``: ``group_size.G``, ``group_racks.G``, ``group_zones.G``,
   ``group_max_per_rack.G`` (instances one rack failure would take; a group survives any
@@ -325,10 +327,12 @@ class Fleet:
         cfg = cloud.scheduler.config
         hosts = list(cloud.hardware.hosts.values())
         max_util = 0.0
+        empty = 0
         zone_use: dict[str, list[int]] = {}
         for h in hosts:
             if not h.up:
                 continue
+            empty += h.used_vcpus == 0 and h.used_ram_mib == 0
             cc, cr = cpu_capacity(h, cfg), ram_capacity(h, cfg)
             max_util = max(max_util, utilisation(h.used_vcpus, cc, h.used_ram_mib, cr))
             z = zone_use.setdefault(h.rack.zone.id, [0, 0, 0, 0])
@@ -350,6 +354,7 @@ class Fleet:
             "on_degraded_hosts": on_degraded,
             "zone_imbalance": round(max(zone_utils) - min(zone_utils), 2) if zone_utils else 0.0,
             "max_host_util": round(max_util, 2),
+            "hosts_empty": empty,
             "requests_pending": states["pending"],
             "requests_placed": states["placed"],
             "requests_rejected": states["rejected"],
@@ -470,6 +475,7 @@ METRICS = metrics(
     ("on_degraded_hosts", "instances on degraded hardware"),
     ("zone_imbalance", "the busiest zone's utilisation minus the idlest's"),
     ("max_host_util", "the busiest host's utilisation"),
+    ("hosts_empty", "hosts up with nothing allocated on them"),
     ("migrations", "live migrations completed"),
     ("requests_pending", "requests of the stream not yet arrived"),
     ("requests_placed", "requests of the stream placed"),

@@ -1,20 +1,31 @@
 """Hardware: regions -> zones -> racks -> hosts -> disks and NICs, and the links between.
 
-This is the bottom of the stack. A region holds availability zones (separate buildings
-with their own power and cooling); a zone holds racks (one top-of-rack switch and one
-power feed each, so a rack is a failure domain of its own); a rack holds hosts (physical
-servers with sockets of cores, RAM, local disks and network cards).
+This is the bottom of the stack. A region holds availability zones (each one or more
+data centres with their own power, cooling and networking, apart from the other zones);
+a zone holds racks (one top-of-rack switch and one power feed each, so a rack is a
+failure domain of its own); a rack holds hosts (physical servers with sockets of cores,
+RAM, local disks and network cards).
 
 Every piece has a health: ``healthy``, ``degraded`` (still serving, but slow or flaky: the
 scheduler should avoid it) or ``failed``. A thing is *up* only if it and everything above
 it is not failed: a failed rack takes all of its hosts with it, whatever their own health.
 
 Links are objects too: every rack has an uplink to its zone's fabric, and every pair of
-zones in a region is joined by a link, so later chapters can cut them.
+zones in a region is joined by a link, so later chapters can cut them. The zones of a
+region are meshed (AWS joins them with redundant, low-latency fibre): when one
+zone-to-zone link is cut, traffic between those two zones goes round through a third
+(:meth:`Hardware.zone_latency_us`).
+
+A mechanism may add parts of its own that fail and repair like hardware: more links (the
+routing fabric's cables, in ``links``) and parts of kinds the fleet does not have (the
+fabric's switches, the edge network's points of presence), with :meth:`Hardware.add_parts`.
+Each has an ``id`` and a ``health``; ``faults.set_health`` and the chaos timeline act on
+them as on a disk or a host.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -39,6 +50,9 @@ class Disk:
     used_gib: int = 0
     health: Health = Health.HEALTHY
     read_ms: float = 5.0
+    # Its data is gone (the disk, or a part it is in, was destroyed): set by faults.act
+    # until a repair puts new hardware in its place.
+    destroyed: bool = False
 
     @property
     def free_gib(self) -> int:
@@ -170,6 +184,8 @@ class Hardware:
         self.hosts: dict[str, Host] = {}
         self.disks: dict[str, Disk] = {}
         self.links: dict[str, Link] = {}
+        # Parts of kinds a mechanism adds (kind -> id -> part with .id and .health).
+        self.parts: dict[str, dict[str, Any]] = {}
         # Bumped on every health change, so derived views (which hosts are down) are
         # recomputed only when something actually changed.
         self.health_version = 0
@@ -187,17 +203,56 @@ class Hardware:
         return self._down
 
     def table(self, kind: str) -> dict[str, Any]:
-        return {
+        builtin = {
             "region": self.regions,
             "zone": self.zones,
             "rack": self.racks,
             "host": self.hosts,
             "disk": self.disks,
             "link": self.links,
-        }[kind]
+        }.get(kind)
+        return builtin if builtin is not None else self.parts[kind]
+
+    def add_parts(self, kind: str, parts: dict[str, Any]) -> None:
+        """Let a mechanism's parts of a new kind fail and repair like hardware."""
+        if kind in KINDS or kind in self.parts:
+            raise ValueError(f"part kind {kind!r} already exists")
+        self.parts[kind] = parts
+
+    def fault_kinds(self) -> tuple[str, ...]:
+        """Every kind of part that can fail here: the fleet's, then the mechanisms'."""
+        from .faults import FAULT_KINDS
+
+        return FAULT_KINDS + tuple(self.parts)
 
     def find(self, kind: str, ident: str) -> Any:
         return self.table(kind).get(ident)
+
+    def zone_latency_us(self, a: str, b: str) -> int | None:
+        """The latency of the shortest path between two zones over the zone-to-zone
+        links that are not failed (through other zones of the region when the direct link
+        is cut), or None when no path is left. 0 within a zone."""
+        if a == b:
+            return 0
+        graph: dict[str, list[tuple[str, int]]] = {}
+        for link in self.links.values():
+            if link.health is Health.FAILED or link.a not in self.zones or link.b not in self.zones:
+                continue
+            graph.setdefault(link.a, []).append((link.b, link.latency_us))
+            graph.setdefault(link.b, []).append((link.a, link.latency_us))
+        best = {a: 0}
+        queue = [(0, a)]
+        while queue:
+            cost, zone = heapq.heappop(queue)
+            if zone == b:
+                return cost
+            if cost > best.get(zone, cost):
+                continue
+            for nxt, latency in graph.get(zone, ()):
+                if cost + latency < best.get(nxt, cost + latency + 1):
+                    best[nxt] = cost + latency
+                    heapq.heappush(queue, (cost + latency, nxt))
+        return None
 
     def totals(self) -> tuple[int, int, int, int]:
         """(pCPUs, used vCPUs, RAM MiB, used RAM MiB) over hosts that are up."""

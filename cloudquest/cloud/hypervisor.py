@@ -505,6 +505,12 @@ class HostSim:
         return vm
 
     # -- readings -------------------------------------------------------------------------
+    def cores_of(self, vm: VM) -> set[int]:
+        """The physical cores a VM's vCPUs may run on. pCPUs are numbered thread by thread:
+        with two threads per core, pCPUs 2k and 2k+1 are core k's two hardware threads."""
+        pins = vm.pins if vm.pins is not None else range(self.pcpus)
+        return {p // self.threads for p in pins}
+
     @property
     def vcpus_total(self) -> int:
         return sum(vm.vcpus for vm in self._order)
@@ -623,6 +629,11 @@ class HypervisorSpec(Strict):
 
     host: HypervisorHostSpec = Field(default_factory=HypervisorHostSpec)
     vms: list[VmSpec] = Field(default_factory=list)
+    scheduling: bool = Field(
+        default=True,
+        description="run the credit scheduler as time passes; a world that needs only the host's layout "
+        "(its VMs and their pins) switches it off, so days of simulated time cost nothing",
+    )
 
     @model_validator(mode="after")
     def _builds(self) -> "HypervisorSpec":
@@ -665,7 +676,8 @@ def attach(cloud: "Cloud", spec: HypervisorSpec) -> HostSim:
     """Switch the hypervisor chapter's host on: its slices run with every cloud step."""
     sim = build_host(spec, seed=random.Random(cloud.rng.getrandbits(64)), emit=cloud.emit)
     cloud.metric_sources.append(sim.metrics)
-    cloud.step_hooks.append(sim.advance)
+    if spec.scheduling:
+        cloud.step_hooks.append(sim.advance)
     return sim
 
 

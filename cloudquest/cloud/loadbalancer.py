@@ -9,7 +9,9 @@ Balancer target groups"):
 
 - **Each node checks every target itself**, every ``HealthCheckIntervalSeconds``
   (default 30, range 5-300). A check fails when no answer comes within
-  ``HealthCheckTimeoutSeconds`` (default 5, range 2-120, and less than the interval).
+  ``HealthCheckTimeoutSeconds`` (default 5, range 2-120, and less than the interval):
+  the node knows it has failed only when that timeout expires, so a failure counts one
+  timeout after the check was sent, a pass as soon as the answer is back.
 - **Thresholds**: a healthy target is taken out of service after
   ``UnhealthyThresholdCount`` consecutive failures (default 2, range 2-10) and put back
   after ``HealthyThresholdCount`` consecutive successes (default 5, range 2-10). A newly
@@ -19,7 +21,8 @@ Balancer target groups"):
   spreads requests over every registered target, whatever their health.
 
 That is where the **detection gap** comes from: between a target dying and the node's
-second failed check (30 to 60 s with the defaults), the node keeps sending it requests,
+second failed check timing out (35 to 65 s with the defaults), the node keeps sending
+it requests,
 and they fail. Each node learns on its own clock, so for a while some nodes route
 around a dead target and others do not. Health checks are also *shallow*: a target that
 answers a check within its timeout is healthy even if real requests time out (a gray
@@ -124,17 +127,81 @@ class HealthCheck:
             f"unhealthy after {self.unhealthy_threshold} failures, healthy after {self.healthy_threshold} passes"
         )
 
+    def judge(self, view: Any, ok: bool) -> str | None:
+        """One check's result applied to a checker's view of a target (its ``state``,
+        consecutive ``passes`` and ``failures``): the state it must move to, or None."""
+        if ok:
+            view.passes += 1
+            view.failures = 0
+            if view.state == "initial" or (view.state == "unhealthy" and view.passes >= self.healthy_threshold):
+                return "healthy"
+        else:
+            view.failures += 1
+            view.passes = 0
+            if view.state != "unhealthy" and view.failures >= self.unhealthy_threshold:
+                return "unhealthy"
+        return None
+
     def detection_gap_s(self) -> tuple[int, int]:
         """Shortest and longest time from a target dying to a node marking it unhealthy:
-        the next check comes 0 to one interval later, then threshold-1 more intervals."""
+        the next check goes out 0 to one interval later, threshold-1 more intervals pass,
+        and the last failed check counts when its timeout expires."""
         n = self.unhealthy_threshold - 1
-        return n * self.interval_s, (n + 1) * self.interval_s
+        return n * self.interval_s + self.timeout_s, (n + 1) * self.interval_s + self.timeout_s
 
 
 @dataclass(frozen=True)
 class LoadPoint:
     at_ms: int
     rps: int
+
+
+def load_at(points: tuple[LoadPoint, ...], t_ms: int) -> int:
+    """The requests per second a piecewise-constant load curve offers at ``t_ms``."""
+    rps = 0
+    for p in points:
+        if p.at_ms > t_ms:
+            break
+        rps = p.rps
+    return rps
+
+
+def load_between(points: tuple[LoadPoint, ...], start_ms: int, end_ms: int) -> int:
+    """Milli-requests (rps x ms) the curve offers in [start, end): its exact integral."""
+    milli = 0
+    for i, p in enumerate(points):
+        seg_end = points[i + 1].at_ms if i + 1 < len(points) else end_ms
+        lo, hi = max(start_ms, p.at_ms), min(end_ms, seg_end)
+        if hi > lo:
+            milli += p.rps * (hi - lo)
+    return milli
+
+
+def load_points(spec: "list[LoadPointSpec]") -> tuple[LoadPoint, ...]:
+    return tuple(LoadPoint(int(round(p.at_s * 1000)), p.rps) for p in spec)
+
+
+class ErrorRuns:
+    """Logs the start and the end of each run of steps in which requests failed (not
+    every step): ``<prefix>.errors_started`` and ``<prefix>.errors_stopped``."""
+
+    def __init__(self, cloud: "Cloud", prefix: str, reasons: tuple[str, ...]) -> None:
+        self.cloud, self.prefix, self.reasons = cloud, prefix, reasons
+        self.since: int | None = None
+        self.count = 0
+
+    def note(self, total_failed: int, failed: dict[str, int]) -> None:
+        cloud = self.cloud
+        if total_failed and self.since is None:
+            self.since = cloud.now_ms
+            self.count = 0
+            main = max(self.reasons, key=lambda k: failed[k])
+            cloud.emit(f"{self.prefix}.errors_started", failed=total_failed, cause=main)
+        if self.since is not None:
+            self.count += total_failed
+            if not total_failed:
+                cloud.emit(f"{self.prefix}.errors_stopped", failed=self.count, lasted_s=(cloud.now_ms - self.since) / 1000)
+                self.since = None
 
 
 @dataclass(frozen=True)
@@ -206,7 +273,7 @@ class LoadBalancingSpec(Strict):
 
     def config(self) -> "ServiceConfig":
         return ServiceConfig(
-            load=tuple(LoadPoint(int(round(p.at_s * 1000)), p.rps) for p in self.load),
+            load=load_points(self.load),
             response_ms=self.response_ms,
             client_timeout_ms=self.client_timeout_ms,
             degraded_slowdown=self.degraded_slowdown,
@@ -351,17 +418,21 @@ class LoadBalancer:
         ok = probe.answers and probe.latency_ms <= hc.timeout_s * 1000
         reason = probe.reason if not probe.answers else "Target.Timeout" if not ok else ""
         if ok:
-            view.passes += 1
-            view.failures = 0
-            if view.state == "initial" or (view.state == "unhealthy" and view.passes >= hc.healthy_threshold):
-                self._mark(target, zone, view, "healthy", "")
-        else:
-            view.failures += 1
-            view.passes = 0
-            if view.state != "unhealthy" and view.failures >= hc.unhealthy_threshold:
-                self._mark(target, zone, view, "unhealthy", reason)
-            elif view.state == "unhealthy":
-                view.reason = reason
+            self._record(target, zone, token, True, "")
+        else:  # no answer in time: the node knows only when the timeout expires
+            cloud.clock.schedule_in(hc.timeout_s * 1000, lambda: self._record(target, zone, token, False, reason))
+
+    def _record(self, target: Target, zone: str, token: int, ok: bool, reason: str) -> None:
+        view = target.views[zone]
+        if view.generation != token or self.targets.get(target.instance) is not target:
+            return
+        if not self.cloud.hardware.zones[zone].up:
+            return  # the node went dark while it waited
+        verdict = self.health_check.judge(view, ok)
+        if verdict is not None:
+            self._mark(target, zone, view, verdict, reason)
+        elif not ok and view.state == "unhealthy":
+            view.reason = reason
 
     def _mark(self, target: Target, zone: str, view: View, state: str, reason: str) -> None:
         view.state = state
@@ -425,8 +496,7 @@ class LoadBalancing:
         self.last_step_failed = 0
         self.last_step_offered = 0
         self.last_step_failed_by: dict[str, int] = dict.fromkeys(FAIL_REASONS, 0)
-        self._failing_since: int | None = None
-        self._failing_count = 0
+        self._errors = ErrorRuns(cloud, "lb", FAIL_REASONS)
         self._cache_key: tuple[int, int] = (-1, -1)
         self._probes: dict[tuple[str, str], Probe] = {}
         self._routable: dict[tuple[str, str], tuple[list[Target], bool]] = {}
@@ -480,15 +550,11 @@ class LoadBalancing:
         return self.config.degraded_slowdown if any(p.health is Health.DEGRADED for p in parts) else 1.0
 
     def path_latency_ms(self, node_zone: str, target_zone: str) -> float | None:
-        """Extra latency of the path from a node to a target's zone, or None when there
-        is no path (the zones' link is cut, or there is none)."""
-        if node_zone == target_zone:
-            return 0.0
-        links = self.cloud.hardware.links
-        link = links.get(f"{node_zone}~{target_zone}") or links.get(f"{target_zone}~{node_zone}")
-        if link is None or link.health is Health.FAILED:
-            return None
-        return link.latency_us / 1000
+        """Extra latency of the path from a node to a target's zone (through a third zone
+        when their own link is cut: a region's zones are meshed), or None when no path is
+        left."""
+        latency_us = self.cloud.hardware.zone_latency_us(node_zone, target_zone)
+        return None if latency_us is None else latency_us / 1000
 
     def _fresh(self) -> dict[tuple[str, str], Probe]:
         """The probe cache, emptied whenever anything it depends on may have changed:
@@ -513,8 +579,8 @@ class LoadBalancing:
         inst = self.cloud.control.instances.get(instance)
         if inst is None or not inst.alive:
             return Probe(False, 0.0, "Target.InvalidState")
-        if inst.state != "running":
-            return Probe(False, 0.0, "Target.Timeout")  # impaired or still booting: no answer
+        if inst.state != "running" or not inst.booted:
+            return Probe(False, 0.0, "Target.Timeout")  # impaired, or its guest still booting: no answer
         extra = self.path_latency_ms(node_zone, inst.zone or "")
         if extra is None:
             return Probe(False, 0.0, "Target.Timeout")
@@ -526,24 +592,12 @@ class LoadBalancing:
 
     # -- the offered load ---------------------------------------------------------------
     def rps_at(self, t_ms: int) -> int:
-        rps = 0
-        for p in self.config.load:
-            if p.at_ms > t_ms:
-                break
-            rps = p.rps
-        return rps
+        return load_at(self.config.load, t_ms)
 
     def _offer(self, start_ms: int, end_ms: int) -> int:
         """Requests offered in [start, end): the curve integrated exactly, in whole
         requests, the fraction carried to the next step."""
-        milli = 0
-        points = self.config.load
-        for i, p in enumerate(points):
-            seg_end = points[i + 1].at_ms if i + 1 < len(points) else end_ms
-            lo, hi = max(start_ms, p.at_ms), min(end_ms, seg_end)
-            if hi > lo:
-                milli += p.rps * (hi - lo)
-        self._acc += milli
+        self._acc += load_between(self.config.load, start_ms, end_ms)
         offered, self._acc = divmod(self._acc, 1000)
         return offered
 
@@ -635,22 +689,7 @@ class LoadBalancing:
         return store.unreadable() if store is not None else (0, 0)
 
     def _note_errors(self, total_failed: int, failed: dict[str, int]) -> None:
-        """Log the start and the end of each run of failing steps (not every step)."""
-        cloud = self.cloud
-        if total_failed and self._failing_since is None:
-            self._failing_since = cloud.now_ms
-            self._failing_count = 0
-            main = max(FAIL_REASONS, key=lambda k: failed[k])
-            cloud.emit("lb.errors_started", failed=total_failed, cause=main)
-        if self._failing_since is not None:
-            self._failing_count += total_failed
-            if not total_failed:
-                cloud.emit(
-                    "lb.errors_stopped",
-                    failed=self._failing_count,
-                    lasted_s=(cloud.now_ms - self._failing_since) / 1000,
-                )
-                self._failing_since = None
+        self._errors.note(total_failed, failed)
 
     # -- whole again? -------------------------------------------------------------------
     def serving(self) -> bool:

@@ -9,12 +9,25 @@ A world switches this on with a ``reliability`` section::
 
 **Cost.** ``cost_per_hour`` is what the design would be billed per hour as it stands:
 every running (or impaired: still billed) instance at its catalogue ``price_per_hour``,
-every load balancer at its hourly charge, and the storage cluster's *raw* bytes (every
-copy or fragment) at ``storage_usd_per_gib_month`` divided by 730 hours (AWS's
-hours-per-month convention). The default $0.045 per GiB-month is Amazon EBS st1
-(throughput-optimised HDD) in us-east-1, the closest AWS price to the spinning disks of
-the storage chapter. ``cost_peak_per_hour`` is the highest it was after any step or
-command.
+plus the surplus CPU credits it is burning now (below), every load balancer at its
+hourly charge, and the storage cluster's *raw* bytes (every copy or fragment) at
+``storage_usd_per_gib_month`` divided by 730 hours (AWS's hours-per-month convention).
+The default $0.045 per GiB-month is Amazon EBS st1 (throughput-optimised HDD) in
+us-east-1, the closest AWS price to the spinning disks of the storage chapter; every
+price here is us-east-1's. ``cost_peak_per_hour`` is the highest it was after any step
+or command.
+
+**CPU credits.** A t3 instance's price covers only its baseline CPU
+(cloud/catalogue.py). Each step, every billed instance earns credits at its baseline
+rate (banking at most a day's worth) and spends one credit per vCPU-minute it works;
+its work is the requests its load balancer targets served, at ``rps_per_vcpu`` per
+busy vCPU (an instance nobody sends requests to idles and banks credits). In unlimited
+mode, the T3 default, an instance whose bank is empty keeps working and its CPU above
+baseline is billed at $0.05 per vCPU-hour (``cpu_surplus_per_hour``, and a
+``cpu.surplus_started`` event when it begins). Where the game simplifies: surplus is
+billed as it is spent, where AWS settles it over a rolling 24 hours and when the
+instance stops; there are no launch credits and no standard mode (which would throttle
+the instance to its baseline instead).
 
 **Verification.** ``verify_passed`` is how many seeds the game's ``verify`` last passed
 with the design as it still stands (0 before any verify, and again once the design
@@ -30,7 +43,10 @@ began, when the service is whole again:
 - *availability back*: the load balancer lost no request in the last step and every node
   sends only to targets that answer in time (cloud/loadbalancer.py ``serving``);
 - *protection back*: no chunk is under-replicated and every object is readable
-  (cloud/storage.py), so the next failure finds full redundancy.
+  (cloud/storage.py), so the next failure finds full redundancy;
+- *traffic back*: in worlds with the traffic chapters' mechanisms, the distributed load
+  balancer lost no request in the last step and routes to no dead backend, the fabric has
+  converged with nothing black-holed or dropped, and every edge user reaches a live PoP.
 
 ``time_to_recover_s.N`` is incident N's time from fault to whole (for an incident still
 open, the time so far), ``time_to_recover_s`` the worst of them, ``incidents_open`` how
@@ -42,12 +58,17 @@ storage declared a host dead and finished re-replicating, and objects lost.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from .balancer import Balancer
+from .edge import EdgeNetwork
+from .fabric import Fabric
+from .catalogue import T3_UNLIMITED_USD_PER_VCPU_HOUR
 from .mechanism import events, metrics
 from .loadbalancer import LoadBalancing
 from .storage import ObjectStore
@@ -62,6 +83,7 @@ EBS_ST1_USD_PER_GIB_MONTH = 0.045
 BILLED_STATES = ("running", "impaired")
 MAX_NOTES = 12
 HISTORY_BUCKET_MS = 60_000  # the views' sparklines: one cell per simulated minute
+CPU_WINDOW_MS = 60_000  # surplus CPU is billed on a minute's average, not one step's
 MAX_HISTORY = 7 * 24 * 60
 # events an incident's evidence quotes (besides the request counts)
 EVIDENCE_KINDS = (
@@ -77,7 +99,15 @@ EVIDENCE_KINDS = (
     "instance.unreachable",
     "instance.recovered",
     "fault.repaired",
+    "balancer.backend_unhealthy",
+    "balancer.backend_healthy",
+    "balancer.node_joined",
+    "fabric.failure_detected",
+    "fabric.converged",
+    "edge.rerouted",
 )
+# the traffic mechanisms that can say whether they are whole again (``whole()``)
+TRAFFIC = (Balancer, Fabric, EdgeNetwork)
 
 
 class ReliabilitySpec(Strict):
@@ -86,6 +116,32 @@ class ReliabilitySpec(Strict):
     budget_per_hour: float | None = Field(default=None, ge=0, description="US$ per hour")
     storage_usd_per_gib_month: float = Field(default=EBS_ST1_USD_PER_GIB_MONTH, ge=0, le=1000)
     run_s: int | None = Field(default=None, ge=1, le=30 * 86400, description="how long the exercise runs")
+
+
+@dataclass
+class Credits:
+    """One instance's CPU credit account (unlimited mode)."""
+
+    balance: float = 0.0  # earned credits banked (vCPU-minutes)
+    surplus: float = 0.0  # surplus credits billed so far
+    usd_per_hour: float = 0.0  # what its CPU above baseline is billed per hour now
+    cpu_pct: float = 0.0  # its CPU use over the last minute, % of its vCPUs
+    served: int = 0  # requests its targets had served at the last step
+    window: deque[tuple[int, int]] = field(default_factory=deque)  # (ms, requests) of recent steps
+    window_ms: int = 0
+    window_done: int = 0
+
+    def average_busy(self, dt_ms: int, done: int, rps_per_vcpu: int, vcpus: int) -> float:
+        """vCPUs at work over the last minute (what CloudWatch and the bill see), the
+        step just run included."""
+        self.window.append((dt_ms, done))
+        self.window_ms += dt_ms
+        self.window_done += done
+        while self.window_ms - self.window[0][0] >= CPU_WINDOW_MS:
+            old_ms, old_done = self.window.popleft()
+            self.window_ms -= old_ms
+            self.window_done -= old_done
+        return min(float(vcpus), self.window_done * 1000 / self.window_ms / rps_per_vcpu)
 
 
 @dataclass
@@ -180,8 +236,10 @@ class Reliability:
         self.cost_peak = 0.0
         self._seen = 0
         self._open: list[Incident] = []
-        self._cost: tuple[int, float] | None = None
+        self._cost: tuple[tuple[int, int], float] | None = None
         self.history: list[Minute] = []
+        self.credits: dict[str, Credits] = {}  # instance id -> its CPU credit account
+        self._credit_version = 0
         # Set by the game's `verify`: how many seeds the latest verify passed, or 0 once
         # the design has changed since (the cloud cannot see commands; the game can).
         self.verify_status: Callable[[], int] | None = None
@@ -189,17 +247,71 @@ class Reliability:
     # -- cost ---------------------------------------------------------------------------
     def cost_breakdown(self) -> dict[str, float]:
         cloud = self.cloud
-        instances = sum(i.type.price_per_hour for i in cloud.control.instances.values() if i.state in BILLED_STATES)
+        billed = [i for i in cloud.control.instances.values() if i.state in BILLED_STATES]
+        instances = sum(i.type.price_per_hour for i in billed)
+        credits = sum(self.credits[i.id].usd_per_hour for i in billed if i.id in self.credits)
         lbs = cloud.get(LoadBalancing)
         lb_cost = lbs.cost_per_hour() if lbs is not None else 0.0
         store = cloud.get(ObjectStore)
         raw = store.bytes_raw if store is not None else 0
         storage = raw / GiB * self.config.storage_usd_per_gib_month / HOURS_PER_MONTH
-        return {"instances": instances, "load_balancers": lb_cost, "storage": storage}
+        return {"instances": instances, "cpu_credits": credits, "load_balancers": lb_cost, "storage": storage}
+
+    # -- CPU credits --------------------------------------------------------------------
+    def _spend_credits(self, dt_ms: int) -> None:
+        """Earn and spend every billed instance's CPU credits over one step."""
+        if dt_ms <= 0:
+            return
+        lbs = self.cloud.get(LoadBalancing)
+        served: dict[str, int] = {}
+        if lbs is not None:
+            for lb in lbs.balancers.values():
+                for t in lb.targets.values():
+                    served[t.instance] = served.get(t.instance, 0) + t.served
+        rps_per_vcpu = lbs.config.rps_per_vcpu if lbs is not None else 1
+        hours = dt_ms / 3_600_000
+        changed = False
+        live: set[str] = set()
+        for inst in self.cloud.control.instances.values():
+            if inst.state not in BILLED_STATES:
+                continue
+            live.add(inst.id)
+            acct = self.credits.get(inst.id)
+            now_served = served.get(inst.name, 0)
+            if acct is None:
+                acct = self.credits[inst.id] = Credits(served=now_served)
+            done = max(0, now_served - acct.served)
+            acct.served = now_served
+            t = inst.type
+            busy = min(float(t.vcpus), done * 1000 / dt_ms / rps_per_vcpu)  # vCPUs at work this step
+            average = acct.average_busy(dt_ms, done, rps_per_vcpu, t.vcpus)
+            acct.cpu_pct = round(100 * average / t.vcpus, 2)
+            acct.balance = min(t.max_credits, acct.balance + (t.credits_per_hour - busy * 60) * hours)
+            rate = 0.0
+            if acct.balance < 0:  # the bank is empty: unlimited mode bills the rest
+                acct.surplus -= acct.balance
+                acct.balance = 0.0
+                rate = round(max(0.0, average - t.baseline_vcpus) * T3_UNLIMITED_USD_PER_VCPU_HOUR, 6)
+            if rate != acct.usd_per_hour:
+                if rate and not acct.usd_per_hour:
+                    self.cloud.emit(
+                        "cpu.surplus_started", instance=inst.name, cpu_pct=acct.cpu_pct, baseline_pct=t.baseline_pct
+                    )
+                acct.usd_per_hour = rate
+                changed = True
+        for gone in [i for i in self.credits if i not in live]:
+            del self.credits[gone]
+            changed = True
+        if changed:
+            self._credit_version += 1
+
+    def surplus_per_hour(self) -> float:
+        return round(sum(a.usd_per_hour for a in self.credits.values()), 6)
 
     def cost_per_hour(self) -> float:
-        # Instances, load balancers and stored bytes change only with an event.
-        key = len(self.cloud.log)
+        # Instances, load balancers and stored bytes change only with an event; surplus
+        # CPU credits with the credit accounts.
+        key = (len(self.cloud.log), self._credit_version)
         if self._cost is None or self._cost[0] != key:
             self._cost = (key, round(sum(self.cost_breakdown().values()), 6))
         return self._cost[1]
@@ -245,20 +357,24 @@ class Reliability:
         lbs = self.cloud.get(LoadBalancing)
         if lbs is not None and not lbs.serving():
             return False
+        for kind in TRAFFIC:
+            state = self.cloud.get(kind)
+            if state is not None and not state.whole():
+                return False
         store = self.cloud.get(ObjectStore)
         return store is None or store.protected()
 
     def step(self, dt_ms: int) -> None:
         self._scan()
+        self._spend_credits(dt_ms)
         self.cost_peak = max(self.cost_peak, self.cost_per_hour())
         self._record(dt_ms)
         if not self._open:
             return
-        lbs = self.cloud.get(LoadBalancing)
-        if lbs is not None:
+        for offered, failed_by in self._step_requests():
             for inc in self._open:
-                inc.offered += lbs.last_step_offered
-                for k, v in lbs.last_step_failed_by.items():
+                inc.offered += offered
+                for k, v in failed_by.items():
                     if v:
                         inc.failed[k] = inc.failed.get(k, 0) + v
         if self.whole():
@@ -277,6 +393,22 @@ class Reliability:
                     objects_lost=lost - inc.lost_before,
                 )
             self._open = []
+
+    def _step_requests(self) -> list[tuple[int, dict[str, int]]]:
+        """The last step's requests offered and failed (by reason), from every mechanism
+        that serves requests: the failure-design load balancer, the distributed one, the
+        edge network."""
+        out = []
+        lbs = self.cloud.get(LoadBalancing)
+        if lbs is not None:
+            out.append((lbs.last_step_offered, lbs.last_step_failed_by))
+        balancer = self.cloud.get(Balancer)
+        if balancer is not None:
+            out.append((balancer.last_offered, balancer.last_failed_by))
+        edge = self.cloud.get(EdgeNetwork)
+        if edge is not None:
+            out.append((edge.last_offered, {"pop_down": edge.last_failed}))
+        return out
 
     def _record(self, dt_ms: int) -> None:
         start = (self.cloud.now_ms - dt_ms) // HISTORY_BUCKET_MS * HISTORY_BUCKET_MS
@@ -303,6 +435,7 @@ class Reliability:
         out: dict[str, float | int] = {
             "cost_per_hour": cost,
             "cost_peak_per_hour": round(self.cost_peak, 6),
+            "cpu_surplus_per_hour": self.surplus_per_hour(),
             "incidents": len(self.incidents),
             "incidents_open": sum(1 for i in self.incidents if i.open),
             "time_to_recover_s": max((i.seconds(now) for i in self.incidents), default=0.0),
@@ -343,6 +476,18 @@ def _note(event) -> str:
         return f"{t} instance {g('instance')} back"
     if k == "fault.repaired":
         return f"{t} {g('part')} {g('id')} repaired"
+    if k == "balancer.backend_unhealthy":
+        return f"{t} {g('zone')} took backend {g('backend')} out"
+    if k == "balancer.backend_healthy":
+        return f"{t} {g('zone')} put backend {g('backend')} back"
+    if k == "balancer.node_joined":
+        return f"{t} balancer node {g('node')} joined ({g('connections_broken')} connections broken)"
+    if k == "fabric.failure_detected":
+        return f"{t} the fabric noticed {g('part')} {g('id')} down after {g('after_s'):g}s"
+    if k == "fabric.converged":
+        return f"{t} the fabric converged ({g('flows_moved')} flows moved, {g('blackholed')} still black-holed)"
+    if k == "edge.rerouted":
+        return f"{t} {g('city')}'s users moved from {g('was')} to {g('now') or 'nowhere'}"
     return ""
 
 
@@ -357,6 +502,7 @@ def attach(cloud: "Cloud", spec: ReliabilitySpec) -> Reliability:
 METRICS = metrics(
     ("cost_per_hour", "what the design costs per hour"),
     ("cost_peak_per_hour", "the most it cost per hour"),
+    ("cpu_surplus_per_hour", "CPU above the t3 baselines, billed per hour now (unlimited mode, $0.05 a vCPU-hour)"),
     ("budget_per_hour", "the budget per hour"),
     ("incidents", "incidents so far"),
     ("incidents_open", "incidents not yet recovered"),
@@ -366,4 +512,5 @@ METRICS = metrics(
 )
 EVENTS = events(
     ("incident.recovered", "incident part id seconds requests_failed objects_lost", "the service was whole again"),
+    ("cpu.surplus_started", "instance cpu_pct baseline_pct", "a t3 instance's credits ran out: its CPU above baseline is billed"),
 )

@@ -7,8 +7,8 @@ Three questions decide whether stored data survives hardware failing under it:
    survives N-1 losses at N times the space. Erasure coding
    (:class:`~cloudquest.cloud.erasure.ErasureCode`) is the cheaper alternative.
 2. *Where do the pieces go?* Copies on one host die with that host; copies in one rack
-   die with its power feed or top-of-rack switch; copies in one zone die with the
-   building. :class:`Placement` implements three policies:
+   die with its power feed or top-of-rack switch; copies in one zone go dark with the
+   zone's data centres. :class:`Placement` implements three policies:
 
    - ``random``: distinct hosts chosen uniformly (the only rule: never two pieces of a
      chunk on one host);
@@ -22,11 +22,12 @@ Three questions decide whether stored data survives hardware failing under it:
      HDFS's ``BlockPlacementPolicyRackFaultTolerant`` does for EC block groups.
    - ``zone-aware``: one piece per availability zone while zones last, then spread over
      racks, the way regional object stores (S3 Standard, Azure ZRS) keep
-     data in at least three zones so a whole building can go.
+     data in at least three zones so a whole zone can go.
 3. *How fast is redundancy restored after a loss?* That is the store's repair loop
-   (:mod:`cloudquest.cloud.storage`); this module supplies the priority (fewest live
-   pieces first) and the durability model that turns disk failure rates and repair
-   time into "nines".
+   (:mod:`cloudquest.cloud.storage`, which also re-spreads chunks that repairs left
+   badly placed); this module supplies the priority (fewest live pieces first) and the
+   durability model that turns disk failure rates and repair time into "nines", for
+   independent disk failures only.
 
 Where the game simplifies: HDFS also weighs node load (``considerLoad``), storage types
 and stale nodes when choosing; here a host qualifies if it is up, not degraded, not

@@ -11,43 +11,68 @@ namespace and, for every chunk, which servers hold its pieces; the data servers
   streams the chunk down a pipeline of those hosts (or writes K+M erasure-coded
   fragments, :mod:`.erasure`), and each host puts its piece on one of its disks (the
   one with the most free space, like HDFS's available-space volume choosing policy).
-- **Read path** (``get``): the client asks where the chunks are, then reads them from
-  the data servers directly, all chunks in parallel (as ranged GETs do), so an object's
-  latency is that of its *slowest* chunk read: one hot or failing disk shows up in the
-  tail. A replicated chunk is read from one copy (HDFS sorts equally distant replicas
-  in a shuffled order; here a fixed pseudo-random pick per chunk), an erasure-coded one
-  from its K data fragments, parity standing in for missing ones. With hedged reads on
-  (HDFS ``dfs.client.hedged.read.threshold.millis``) a read slower than the threshold
-  is raced against the other pieces.
-- **Failure detection**: DataNodes heartbeat every 3 s. A failed *disk* is noticed by
-  its own DataNode and reported at the next heartbeat; a host that goes silent is
-  declared *dead* only after ``2 * heartbeat.recheck-interval + 10 * heartbeat.interval``
-  = 2 * 300 s + 10 * 3 s = 630 s (10.5 minutes), so a reboot does not set off a storm of
-  copying. Until then its pieces are unreachable but still counted on.
-- **Re-replication**: once pieces are known lost, chunks below their target enter a
+- **Read path** (``get``): the client asks where the chunks are, then asks the data
+  servers for every chunk at once (as parallel ranged GETs do). A disk has one actuator:
+  it serves the pieces asked of it *one after another*, each costing its access time
+  (seek and rotation, ``Disk.read_ms``) plus the transfer at ``disk_mibps``, while the
+  disks work in parallel. An object therefore arrives when its *busiest disk* has worked
+  through its queue: its read time is bounded below by its size over the disks' total
+  rate, and tiny chunks pay one access time each. A replicated chunk is read from one
+  copy (HDFS sorts equally distant replicas in a shuffled order; here a fixed
+  pseudo-random pick per chunk), an erasure-coded one from its K data fragments, parity
+  standing in for missing ones. With hedged reads on (HDFS
+  ``dfs.client.hedged.read.threshold.millis``), a piece whose disk would take longer
+  than the threshold is asked of another copy once the threshold has passed; that copy
+  joins the back of its disk's queue and the slow read is cancelled.
+- **Failure detection**: DataNodes heartbeat every 3 s. A failed *disk* (volume) is
+  noticed by its own DataNode and reported at the next heartbeat; a host that goes
+  silent is declared *dead* only after ``2 * heartbeat.recheck-interval + 10 *
+  heartbeat.interval`` = 2 * 300 s + 10 * 3 s = 630 s (10.5 minutes), so a reboot does not
+  set off a storm of copying. Until then its pieces are unreachable but still counted on.
+- **Re-replication**: once pieces are written off, chunks below their target enter a
   priority queue, fewest live pieces first (HDFS's ``LowRedundancyBlocks`` puts blocks
   with one replica left at the top), and are copied (or rebuilt from K fragments) onto
   new hosts chosen by the same policy, never a host that already holds a piece, with
   the cluster's repair bandwidth (``repair_mibps``) as the limit. Between the failure and
   the end of repair the data is exposed: a second failure then can lose it.
+- **Coming back**: a piece written off is not necessarily gone. A host that lost power,
+  or a volume that dropped out, still has its data (see :mod:`.faults`: ``fail`` is an
+  outage, ``destroy`` a hardware loss). When it is back the DataNode re-registers and
+  sends a full block report: every piece it still holds is counted again; a piece whose
+  place was taken by a copy made meanwhile is *excess*, and the one in the more crowded
+  failure domain is deleted (HDFS's ``chooseReplicasToDelete`` prefers a rack holding
+  more than one replica).
+- **Placement repair**: a chunk at full strength whose pieces break the placement policy
+  (all copies in one rack after repairs had nowhere else to go; four of nine fragments
+  in one zone) is *badly distributed*. HDFS queues such blocks too (priority
+  ``QUEUE_REPLICAS_BADLY_DISTRIBUTED``, after every under-replicated block) and moves a
+  replica into another failure domain; here a piece moves from its most crowded domain
+  to the least crowded one that can take it, at the repair bandwidth. The policy is
+  HDFS's ``verifyBlockPlacement``: copies span at least min(2, copies) racks, erasure
+  fragments as many racks as there are fragments (both: or every live rack); zone-aware
+  chunks hold at most ceil(pieces / live zones) pieces in a zone.
 
-Lost and unavailable: a chunk is *unavailable* while fewer than ``need`` of its pieces
-can be read now, and *lost* once fewer than ``need`` of them still exist anywhere (the
-rest destroyed with their disks or written off with a dead host). An object is lost when
-any of its chunks is; ``objects_lost`` counts every object that lost data during the run.
+Lost, missing and unavailable: a chunk is *unavailable* while fewer than ``need`` of its
+pieces can be read now. It is *missing* (HDFS's word) when fewer than ``need`` are
+counted by the metadata server but enough still exist on hardware that is down: it
+comes back when that hardware does. It is *lost* once fewer than ``need`` of its pieces
+exist anywhere (the rest destroyed). An object is lost when any of its chunks is;
+``objects_lost`` counts every object that lost data during the run.
 
 Where the game simplifies:
-- a host declared dead comes back *empty* (as if re-imaged); a real DataNode that
-  returns re-reports its blocks and the NameNode deletes the extra copies;
 - HDFS checks for dead nodes every recheck interval, so death is declared 630-930 s
-  after the last heartbeat; here exactly ``heartbeat_timeout_s`` after the failure;
+  after the last heartbeat; here exactly ``heartbeat_timeout_s`` after the failure. A
+  returning DataNode's block report arrives the moment it is back;
+- by default (``dfs.datanode.failed.volumes.tolerated`` = 0) one failed volume takes
+  its whole DataNode down; here the DataNode keeps serving from its other disks, as
+  when operators tolerate failed volumes;
 - ``put`` and ``balance`` happen at once (the write latency is computed and reported,
-  not waited for); only repair and draining take simulated time;
-- a read costs the disk's access time plus the transfer at ``disk_mibps``; there is no
-  queueing between concurrent reads, and a degraded (fail-slow) disk or host is
-  ``degraded_slowdown`` times slower: Gunawi et al., "Fail-Slow at Scale" (FAST 2018),
-  report slow-but-alive disks, NICs and processors running far below their rated speed,
-  in the worst cases by orders of magnitude.
+  not waited for); only repair, placement repair and draining take simulated time;
+- ``read_p99_ms`` reads every object on its own: the queues of different objects' reads
+  do not add up; a degraded (fail-slow) disk or host is ``degraded_slowdown`` times
+  slower: Gunawi et al., "Fail-Slow at Scale" (FAST 2018), report slow-but-alive
+  disks, NICs and processors running far below their rated speed, in the worst cases by
+  orders of magnitude.
 """
 
 from __future__ import annotations
@@ -344,10 +369,16 @@ class Chunk:
 
     ``pieces[slot]`` is the disk id holding that replica (replication) or fragment
     (erasure coding: slot i is fragment i; data first, then parity), or None where a
-    piece is missing. ``reg`` counts pieces that still exist, ``live`` those readable now.
+    piece is missing. ``reg`` counts the pieces the metadata server counts, ``live``
+    those readable now, ``dormant`` pieces it wrote off that still exist on hardware
+    that is down (they come back with a block report), ``doomed`` pieces it still
+    counts on a silent host whose disks were in fact destroyed.
     """
 
-    __slots__ = ("id", "obj", "index", "size", "piece", "pieces", "reg", "live", "q", "hold_until", "gkey", "m", "lat")
+    __slots__ = (
+        "id", "obj", "index", "size", "piece", "pieces", "reg", "live", "dormant", "doomed", "q", "hold_until",
+        "gkey", "m", "lat",
+    )  # fmt: skip
 
     def __init__(self, cid: int, obj: "StoredObject", index: int, size: int, piece: int) -> None:
         self.id = cid
@@ -358,11 +389,13 @@ class Chunk:
         self.pieces: list[str | None] = []
         self.reg = 0
         self.live = 0
+        self.dormant = 0
+        self.doomed = 0
         self.q: Any = None  # which repair container holds it (None = none)
         self.hold_until = 0
         self.gkey: tuple[str, ...] | None = None  # its readable disks: its placement group
         self.m: int | None = None  # live - need as last counted (None: lost or new)
-        self.lat: Any = STALE  # cached read: (ms, disk, degraded), None (unreadable) or STALE
+        self.lat: Any = STALE  # cached read: (reads, degraded), None (unreadable) or STALE
 
     @property
     def name(self) -> str:
@@ -434,9 +467,11 @@ class ReadResult:
     size: int
     chunks: int
     latency_ms: float
-    slowest_chunk: int
-    slowest_disk: str
+    slowest_chunk: int  # the chunk that arrived last (it set the read's time)
+    slowest_disk: str  # the busiest disk: the one whose queue finished last
     degraded_reads: int  # chunks read with a piece missing (parity or another copy)
+    queue: int = 1  # pieces the busiest disk read, one after another
+    disks: int = 1  # disks that worked in parallel
 
 
 class RepairPlan(NamedTuple):
@@ -461,6 +496,8 @@ class RepairStatus:
     suspect_hosts: tuple[tuple[str, float], ...]  # (host, declared dead at s) if still silent
     dead_hosts: tuple[str, ...]
     draining: tuple[str, ...]
+    respread: int = 0  # badly distributed chunks queued for placement repair
+    stuck: int = 0  # badly distributed chunks no host can improve now
 
 
 class ObjectStore:
@@ -486,6 +523,10 @@ class ObjectStore:
         self._cap: dict[str, int] = {d.id: d.size_gib * GiB for d in disks.values()}
         self._charged_gib: dict[str, int] = dict.fromkeys(disks, 0)
         self._readable: dict[str, bool] = {d.id: d.up for d in disks.values()}
+        # pieces written off that still exist on a disk that is down: disk -> {chunk: slot}
+        self.dormant: dict[str, dict[Chunk, int]] = {d: {} for d in disks}
+        # destroyed disks of silent hosts whose pieces still count until the host is dead
+        self._doomed: set[str] = set()
         self.draining: dict[str, bool] = {}  # disk -> "drained" already announced
         self.dead_hosts: dict[str, int] = {}  # host -> when declared dead (ms)
         self._down_since: dict[str, int] = {}  # host -> when it went silent (ms)
@@ -506,6 +547,11 @@ class ObjectStore:
         self._held: dict[Chunk, None] = {}
         self._stalled: dict[Chunk, None] = {}
         self._blocked: dict[Chunk, None] = {}
+        # placement repair: chunks at full strength whose pieces break the policy
+        self._respread: dict[Chunk, None] = {}  # queued, behind every under-replicated chunk
+        self._stuck: dict[Chunk, None] = {}  # no move would improve them now
+        self._domains: tuple[int, int] | None = None  # (live racks, live zones) as last seen
+        self._rescan_due = False
         self._credit = 0.0
         self._busy_since: int | None = None  # when the repair queue last became non-empty
         self.incident_start_ms: int | None = None
@@ -521,6 +567,7 @@ class ObjectStore:
         for h in self.hw.hosts.values():
             if not h.up:  # down when the world starts: never in service, holds nothing
                 self.dead_hosts[h.id] = 0
+        self._domains = self._live_domains()
 
     # -- small helpers --------------------------------------------------------------------
     def _now(self) -> int:
@@ -649,9 +696,9 @@ class ObjectStore:
     # -- chunk bookkeeping ----------------------------------------------------------------
     @staticmethod
     def _classify(c: Chunk) -> tuple[bool, bool, bool]:
-        """(lost, unavailable, under-replicated)."""
+        """(lost, unavailable, under-replicated). Lost: too few pieces exist anywhere."""
         s = c.obj.scheme
-        if c.reg < s.need:
+        if c.reg + c.dormant - c.doomed < s.need:
             return (True, False, False)
         live = c.live
         return (False, live < s.need, live < s.width)
@@ -662,7 +709,7 @@ class ObjectStore:
         obj = c.obj
         scheme = obj.scheme
         need = scheme.need
-        lost = c.reg < need
+        lost = c.reg + c.dormant - c.doomed < need
         after = (True, False, False) if lost else (False, c.live < need, c.live < scheme.width)
         self._regroup_due[c] = None
         c.lat = STALE  # read latency: recompute this chunk, and its object's maximum
@@ -690,6 +737,9 @@ class ObjectStore:
                 self.chunks_under += 1 if after[2] else -1
         if c.q is not None or (not lost and (c.reg if not self.draining else self._effective(c)) < scheme.width):
             self._requeue(c)
+        if (self._respread or self._stuck) and (c.reg < scheme.width or c.live < c.reg):
+            self._respread.pop(c, None)  # short of pieces: repair comes first, placement after
+            self._stuck.pop(c, None)
 
     def _effective(self, c: Chunk) -> int:
         """Pieces that count toward the target: those not on a draining disk."""
@@ -809,6 +859,7 @@ class ObjectStore:
                 self._add_piece(c, slot, disk_id)
             obj.chunks.append(c)
             self._settle(c, (False, False, False))
+            self._check_placement(c)
             write_ms += self._write_ms(scheme, piece, disks)
         self.objects[name] = obj
         self.n_chunks += n
@@ -859,8 +910,9 @@ class ObjectStore:
         return out
 
     # -- read path ------------------------------------------------------------------------
-    def _chunk_read(self, c: Chunk) -> tuple[float, str, bool] | None:
-        """(latency ms, slowest disk used, degraded?) of reading one chunk, or None."""
+    def _chunk_read(self, c: Chunk) -> tuple[tuple[tuple[str, float, bool], ...], bool] | None:
+        """How one chunk is read: ((disk, service ms, hedged?), ...) for each piece the
+        client reads, and whether the read is degraded; None if it cannot be read."""
         s = c.obj.scheme
         readable = [(slot, d) for slot, d in enumerate(c.pieces) if d is not None and self._readable[d]]
         if len(readable) < s.need:
@@ -874,35 +926,63 @@ class ObjectStore:
             pick = (c.id * 2654435761) % len(readable)  # a fixed "shuffled" replica order
             preferred = [readable[pick]]
             degraded = c.reg < s.width or len(readable) < c.reg
-        others = [p for p in readable if p not in preferred]
-        times = [(self._piece_ms(d, c.piece), d) for _, d in preferred]
         hedge = self.config.hedged_read_ms
-        if hedge is not None and others and max(t for t, _ in times) > hedge:
-            times += [(hedge + self._piece_ms(d, c.piece), d) for _, d in others]
-            times.sort()
-            times = times[: s.need]
-        lat, disk = max(times)
-        return lat, disk, degraded
+        others = [p[1] for p in readable if p not in preferred]
+        reads: list[tuple[str, float, bool]] = []
+        for _, d in preferred:
+            ms = self._piece_ms(d, c.piece)
+            if hedge is not None and ms > hedge and others:
+                alt_ms, alt = min((self._piece_ms(o, c.piece), o) for o in others)
+                if hedge + alt_ms < ms:  # the other copy, asked at the threshold, wins
+                    others.remove(alt)
+                    reads.append((alt, alt_ms, True))
+                    continue
+            reads.append((d, ms, False))
+        return tuple(reads), degraded
 
-    def _object_read(self, obj: StoredObject) -> tuple[float, int, str, int] | None:
-        """(latency ms, slowest chunk, its disk, degraded chunk reads), or None if some
-        chunk cannot be read. Cached per object until something about it changes."""
+    def _object_read(self, obj: StoredObject) -> tuple[float, int, str, int, int, int] | None:
+        """(latency ms, the chunk that arrived last, the busiest disk, degraded chunk reads,
+        pieces the busiest disk read, disks used), or None if some chunk cannot be read.
+
+        Every piece is asked for at once; each disk serves its queue one piece after
+        another while the disks work in parallel, so a disk finishes after the sum of
+        its pieces' service times. Hedged reads are asked at the threshold and join the
+        back of their disk's queue. Cached per object until something about it changes."""
         if obj.name in self._latency and obj.name not in self._dirty:
             return self._latency[obj.name]
-        worst_ms, worst_idx, worst_disk, degraded = -1.0, 0, "", 0
-        result: tuple[float, int, str, int] | None = None
+        own: dict[str, float] = {}
+        hedged: dict[str, float] = {}
+        last_own: dict[str, int] = {}
+        last_hedged: dict[str, int] = {}
+        count: dict[str, int] = {}
+        degraded = 0
+        result: tuple[float, int, str, int, int, int] | None = None
         for c in obj.chunks:
             r = c.lat
-            if r is STALE:  # only chunks that changed are read again
+            if r is STALE:  # only chunks that changed are planned again
                 r = c.lat = self._chunk_read(c)
             if r is None:
                 break
-            if r[2]:
+            reads, deg = r
+            if deg:
                 degraded += 1
-            if r[0] > worst_ms:
-                worst_ms, worst_idx, worst_disk = r[0], c.index, r[1]
+            for d, ms, h in reads:
+                if h:
+                    hedged[d] = hedged.get(d, 0.0) + ms
+                    last_hedged[d] = c.index
+                else:
+                    own[d] = own.get(d, 0.0) + ms
+                    last_own[d] = c.index
+                count[d] = count.get(d, 0) + 1
         else:
-            result = (worst_ms, worst_idx, worst_disk, degraded)
+            threshold = self.config.hedged_read_ms or 0.0
+            worst_ms, worst_disk = -1.0, ""
+            for d in count:
+                done = max(own.get(d, 0.0), threshold) + hedged[d] if d in hedged else own[d]
+                if done > worst_ms or (done == worst_ms and d < worst_disk):
+                    worst_ms, worst_disk = done, d
+            last = last_hedged[worst_disk] if worst_disk in hedged else last_own[worst_disk]
+            result = (worst_ms, last, worst_disk, degraded, count[worst_disk], len(count))
         self._latency[obj.name] = result
         self._dirty.pop(obj.name, None)
         return result
@@ -912,16 +992,22 @@ class ObjectStore:
         r = self._object_read(obj)
         if r is None:
             bad = next(c for c in obj.chunks if self._chunk_read(c) is None)
-            why = "lost: too few pieces are left anywhere" if bad.reg < obj.scheme.need else (
-                "unavailable: its pieces are on hosts that are down"
-            )
+            need = obj.scheme.need
+            if bad.reg + bad.dormant - bad.doomed < need:
+                why = "lost: too few pieces are left anywhere"
+            elif bad.reg < need:
+                why = "missing: its pieces are on hardware that is down; they come back with it"
+            else:
+                why = "unavailable: its pieces are on hosts that are down"
             raise CloudError(
                 "BlockMissing",
-                f"cannot read {name}: chunk {bad.index} has {bad.live} readable of {obj.scheme.need} needed ({why})",
+                f"cannot read {name}: chunk {bad.index} has {bad.live} readable of {need} needed ({why})",
             )
-        lat, idx, disk, degraded = r
-        self.cloud.emit("storage.get", object=name, latency_ms=round(lat, 1), slowest_disk=disk, chunk=idx)
-        return ReadResult(name, obj.size, len(obj.chunks), lat, idx, disk, degraded)
+        lat, idx, disk, degraded, queue, disks = r
+        self.cloud.emit(
+            "storage.get", object=name, latency_ms=round(lat, 1), slowest_disk=disk, chunk=idx, queue=queue, disks=disks
+        )
+        return ReadResult(name, obj.size, len(obj.chunks), lat, idx, disk, degraded, queue, disks)
 
     def _object(self, name: str) -> StoredObject:
         obj = self.objects.get(name)
@@ -1137,19 +1223,24 @@ class ObjectStore:
 
     # -- failure detection (a health listener) ------------------------------------------
     def on_health_change(self, kind: str, ident: str, before: Health, after: Health) -> None:
-        """React to ``faults.set_health``: pieces on a failed disk are destroyed (and
-        reported at the next heartbeat); pieces on a host that went down become
-        unreachable, and the host is declared dead if it stays silent for
-        ``heartbeat_timeout_s``; a host back before that brings its pieces back."""
+        """React to ``faults.act``: the pieces on a destroyed disk are gone; those on a
+        failed disk are written off at the next heartbeat but kept (they come back with
+        the disk); pieces on a host that went down become unreachable, and the host is
+        declared dead if it stays silent for ``heartbeat_timeout_s``; a host back before
+        that brings its pieces back, and one back after it sends a block report."""
         self._host_ok = None
         self.placement.invalidate()
         hosts: dict[str, Host] = {}
-        destroyed = 0
-        for d in self._disks_in_scope(kind, ident):
+        scope = self._disks_in_scope(kind, ident)
+        for d in scope:
             was = self._readable[d.id]
             up = d.up
-            if d.health is Health.FAILED and self.on_disk[d.id]:
-                destroyed += self._destroy(d)
+            if d.destroyed:
+                self._lose(d)
+            elif d.id in self._doomed and up:  # back with new, empty disks: nothing to report
+                self._drop_disk(d.id, intact=False)
+            elif d.health is Health.FAILED and self.on_disk[d.id]:
+                self._volume_failed(d)
             if up != was:
                 self._readable[d.id] = up
                 delta = 1 if up else -1
@@ -1164,10 +1255,12 @@ class ObjectStore:
             hosts[d.host.id] = d.host
         for h in hosts.values():
             self._watch(h)
-        if destroyed:
-            self.cloud.clock.schedule_in(int(self.config.heartbeat_s * 1000), self._release_held)
+        back = [d for d in scope if d.up and self.dormant[d.id] and d.host.id not in self.dead_hosts]
+        if back:
+            self._block_report(back)
         if after is not Health.FAILED:
             self._unblock()
+        self._check_domains()
         self._after_change()
 
     def _disks_in_scope(self, kind: str, ident: str) -> list[Disk]:
@@ -1182,30 +1275,77 @@ class ObjectStore:
             return [d for h in hw.zones[ident].hosts() for d in h.disks]
         return list(hw.disks.values())  # a link: recheck everything
 
-    def _destroy(self, d: Disk) -> int:
-        """A disk died: its pieces are gone. The DataNode reports it at the next heartbeat,
-        so repair of these chunks waits that long."""
-        hold = self._now() + int(self.config.heartbeat_s * 1000)
-        n = self._drop_disk(d.id, hold)
-        self.cloud.emit("storage.disk_lost", disk=d.id, pieces=n, report_in_s=self.config.heartbeat_s)
-        return n
+    def _volume_failed(self, d: Disk) -> None:
+        """A volume dropped out: its DataNode reports it at the next heartbeat and the
+        metadata server writes its pieces off (repair of these chunks waits that long),
+        but the data is still on the disk and comes back if the disk does."""
+        report_ms = int(self.config.heartbeat_s * 1000)
+        n = self._drop_disk(d.id, self._now() + report_ms, intact=True)
+        self.cloud.clock.schedule_in(report_ms, self._release_held)
+        self.cloud.emit("storage.disk_lost", disk=d.id, pieces=n, report_in_s=report_ms / 1000, destroyed=False)
 
-    def _drop_disk(self, disk_id: str, hold_until: int = 0) -> int:
-        """Forget every piece on a disk (destroyed with it, or written off with its host).
-        The hot path of a rack failure, so the space is accounted once per disk."""
+    def _lose(self, d: Disk) -> None:
+        """The disk's data is gone (it, or a part it is in, was destroyed): pieces written
+        off earlier are erased. Pieces still counted are gone too, but the metadata server
+        learns it only from the DataNode: at its next heartbeat if the host is up (they are
+        written off then, repair waiting for the report), or, when the host itself went
+        silent, not before it is declared dead (they stay counted, doomed, until then)."""
+        erased = self.dormant[d.id]
+        registered = len(self.on_disk[d.id])
+        if not erased and not registered or d.id in self._doomed:
+            return
+        self.dormant[d.id] = {}
+        for c in erased:
+            if self.objects.get(c.obj.name) is not c.obj:
+                c.dormant -= 1  # its object was deleted meanwhile
+                continue
+            st = self._classify(c)
+            c.dormant -= 1
+            self._settle(c, st)
+        report_ms = 0
+        if registered and d.host.up:
+            report_ms = int(self.config.heartbeat_s * 1000)
+            self._drop_disk(d.id, self._now() + report_ms, intact=False)
+            self.cloud.clock.schedule_in(report_ms, self._release_held)
+        elif registered:
+            since = self._down_since.get(d.host.id, self._now())
+            report_ms = max(0, since + int(self.config.heartbeat_timeout_s * 1000) - self._now())
+            self._doomed.add(d.id)
+            for c in self.on_disk[d.id]:
+                st = self._classify(c)
+                c.doomed += 1
+                self._settle(c, st)
+        self.cloud.emit(
+            "storage.disk_lost", disk=d.id, pieces=registered + len(erased), report_in_s=report_ms / 1000, destroyed=True
+        )
+
+    def _drop_disk(self, disk_id: str, hold_until: int = 0, intact: bool = False) -> int:
+        """Stop counting every piece on a disk: destroyed with it (``intact`` False), or
+        written off with its host or volume while still on it (``intact``: kept as
+        dormant, to come back with a block report). The hot path of a rack failure, so
+        the space is accounted once per disk."""
         chunks = self.on_disk[disk_id]
+        undoom = disk_id in self._doomed
+        self._doomed.discard(disk_id)
         if not chunks:
             return 0
         self.on_disk[disk_id] = {}
         readable = self._readable[disk_id]
+        dormant = self.dormant[disk_id]
         classify, settle = self._classify, self._settle
         total = 0
         for c in chunks:
             st = classify(c)
-            c.pieces[c.pieces.index(disk_id)] = None
+            slot = c.pieces.index(disk_id)
+            c.pieces[slot] = None
             c.reg -= 1
             if readable:
                 c.live -= 1
+            if intact:
+                dormant[c] = slot
+                c.dormant += 1
+            elif undoom:
+                c.doomed -= 1
             total += c.piece
             if hold_until > c.hold_until:
                 c.hold_until = hold_until
@@ -1229,7 +1369,8 @@ class ObjectStore:
         else:
             self._down_since.pop(h.id, None)
             if self.dead_hosts.pop(h.id, None) is not None:
-                self.cloud.emit("storage.host_rejoined", host=h.id, empty=True)
+                empty = not any(self.dormant[d.id] for d in h.disks)
+                self.cloud.emit("storage.host_rejoined", host=h.id, empty=empty)
 
     def _declare_dead(self, h: Host, token: int) -> None:
         if self._down_since.get(h.id) != token or h.up:
@@ -1237,13 +1378,197 @@ class ObjectStore:
         del self._down_since[h.id]
         self.dead_hosts[h.id] = self._now()
         self._host_ok = None
-        dropped = sum(self._drop_disk(d.id) for d in h.disks)
+        dropped = sum(self._drop_disk(d.id, intact=not (d.destroyed or d.id in self._doomed)) for d in h.disks)
         self.cloud.emit("storage.host_dead", host=h.id, pieces=dropped, silent_s=(self._now() - token) / 1000)
+        self._check_domains()
         self._after_change()
+
+    # -- coming back: block reports ----------------------------------------------------------
+    def _block_report(self, disks: list[Disk]) -> None:
+        """DataNodes back in service report the pieces still on their disks: each one is
+        counted again, or deleted as excess where a copy made meanwhile took its place."""
+        by_host: dict[str, list[int]] = {}
+        names: dict[str, list[str]] = {}
+        for d in disks:
+            returned, excess = self._report(d)
+            row = by_host.setdefault(d.host.id, [0, 0])
+            row[0] += returned
+            row[1] += excess
+            names.setdefault(d.host.id, []).append(d.id)
+        for host, (returned, excess) in by_host.items():
+            self.cloud.emit(
+                "storage.block_report", host=host, disks=",".join(names[host]), returned=returned, excess=excess
+            )
+
+    def _report(self, d: Disk) -> tuple[int, int]:
+        pieces = self.dormant[d.id]
+        self.dormant[d.id] = {}
+        returned = excess = 0
+        for c, slot in pieces.items():
+            if self.objects.get(c.obj.name) is not c.obj:
+                c.dormant -= 1
+                excess += 1  # its object was deleted meanwhile: the DataNode deletes it too
+                continue
+            st = self._classify(c)
+            c.dormant -= 1
+            keep = self._returning_slot(c, slot, d)
+            if keep is None:
+                excess += 1
+            else:
+                self._add_piece(c, keep, d.id)
+                returned += 1
+            self._settle(c, st)
+            self._check_placement(c)
+        return returned, excess
+
+    def _domain_load(self, c: Chunk, d: Disk, skip: int | None) -> tuple[int, ...]:
+        """How crowded ``d``'s failure domain is with the chunk's other pieces (all but
+        slot ``skip``): by zone then rack for zone-aware chunks, by rack otherwise."""
+        disks = self.hw.disks
+        rack, zone = d.host.rack, d.host.rack.zone
+        in_rack = in_zone = 0
+        for i, x in enumerate(c.pieces):
+            if x is None or i == skip:
+                continue
+            h = disks[x].host
+            in_rack += h.rack is rack
+            in_zone += h.rack.zone is zone
+        return (in_zone, in_rack) if c.obj.placement == "zone-aware" else (in_rack,)
+
+    def _returning_slot(self, c: Chunk, slot: int, d: Disk) -> int | None:
+        """Where a reported piece goes back (evicting a newer copy that sits in a more
+        crowded failure domain), or None if it is excess and deleted."""
+        disks = self.hw.disks
+        if any(x is not None and disks[x].host is d.host for x in c.pieces):
+            return None  # its host got a new copy while the volume was out
+        s = c.obj.scheme
+        if s.erasure:
+            if slot >= len(c.pieces) or c.pieces[slot] is None:
+                return slot
+            other = c.pieces[slot]
+            assert other is not None
+            if self._domain_load(c, d, slot) < self._domain_load(c, disks[other], slot):
+                self._remove_piece(c, slot)  # fragment `slot` twice: the crowded one goes
+                return slot
+            return None
+        if c.reg < s.width:
+            return next((i for i, x in enumerate(c.pieces) if x is None), len(c.pieces))
+        worst = max(
+            (i for i, x in enumerate(c.pieces) if x is not None),
+            key=lambda i: (self._domain_load(c, disks[c.pieces[i]], i), -i),
+        )
+        if self._domain_load(c, d, worst) < self._domain_load(c, disks[c.pieces[worst]], worst):
+            self._remove_piece(c, worst)  # one copy too many: delete from the crowded domain
+            return worst
+        return None
+
+    # -- placement repair ------------------------------------------------------------------
+    def _live_domains(self) -> tuple[int, int]:
+        """(racks, zones) with a host up that storage has not declared dead."""
+        racks: set[str] = set()
+        zones: set[str] = set()
+        dead = self.dead_hosts
+        for h in self.hw.hosts.values():
+            if h.up and h.id not in dead:
+                racks.add(h.rack.id)
+                zones.add(h.rack.zone.id)
+        return len(racks), len(zones)
+
+    def _badly_distributed(self, c: Chunk) -> bool:
+        """HDFS's ``verifyBlockPlacement``, for a chunk at full strength: copies span at
+        least min(2, copies) racks, erasure fragments as many racks as fragments, either
+        way or every live rack; a zone-aware chunk has at most ceil(pieces / live zones)
+        pieces in any zone."""
+        s = c.obj.scheme
+        policy = c.obj.placement
+        if policy == "random" or c.reg < s.width or c.live < c.reg:
+            return False
+        disks = self.hw.disks
+        hosts = [disks[x].host for x in c.pieces if x is not None]
+        racks_live, zones_live = self._domains or self._live_domains()
+        if policy == "rack-aware":
+            racks = len({h.rack.id for h in hosts})
+            required = s.width if s.erasure else min(2, s.width)
+            return racks < required and racks < racks_live
+        per_zone: dict[str, int] = {}
+        for h in hosts:
+            per_zone[h.rack.zone.id] = per_zone.get(h.rack.zone.id, 0) + 1
+        return max(per_zone.values()) > -(-s.width // max(1, zones_live))
+
+    def _check_placement(self, c: Chunk) -> None:
+        if self._badly_distributed(c):
+            if c not in self._respread and c not in self._stuck:
+                self._respread[c] = None
+                if self._busy_since is None:
+                    self._busy_since = self._now()
+        else:
+            self._respread.pop(c, None)
+            self._stuck.pop(c, None)
+
+    def _check_domains(self) -> None:
+        """Racks or zones came back: the placement policy may ask for a wider spread now,
+        so every chunk is checked again at the next repair step (racks or zones going
+        only loosen it; the queued chunks are checked again before they move)."""
+        now = self._live_domains()
+        before = self._domains
+        self._domains = now
+        if before is not None and (now[0] > before[0] or now[1] > before[1]):
+            self._rescan_due = True
+
+    def _rescan(self) -> None:
+        self._rescan_due = False
+        for obj in self.objects.values():
+            if obj.placement != "random":
+                for c in obj.chunks:
+                    self._check_placement(c)
+
+    def _respread_plan(self, c: Chunk, free: dict[str, list[list]]) -> tuple[int, str] | None:
+        """(slot to move, disk to move it to), from the chunk's most crowded failure domain
+        to a host the policy picks; None if no host would leave it better spread."""
+        disks = self.hw.disks
+        s = c.obj.scheme
+        slots = [i for i, x in enumerate(c.pieces) if x is not None]
+        src = max(slots, key=lambda i: (self._domain_load(c, disks[c.pieces[i]], i), -i))
+        avoid = {disks[x].host.id for x in c.pieces if x is not None}
+        present = [disks[c.pieces[i]].host for i in slots if i != src]
+        source = disks[c.pieces[src]].host
+        targets = self._choose(s, c.obj.placement, c.piece, present, avoid, free, source, False, 1)
+        if not targets:
+            return None
+        if self._domain_load(c, disks[targets[0]], src) >= self._domain_load(c, disks[c.pieces[src]], src):
+            return None
+        return src, targets[0]
+
+    def _respread_one(self, c: Chunk) -> int:
+        """Move one piece of a badly distributed chunk; the bytes copied (0: no move)."""
+        if not self._badly_distributed(c):
+            self._respread.pop(c, None)
+            return 0
+        plan = self._respread_plan(c, {})
+        if plan is None:
+            self._respread.pop(c, None)
+            self._stuck[c] = None
+            return 0
+        slot, target = plan
+        was = c.pieces[slot]
+        st = self._classify(c)
+        self._remove_piece(c, slot)
+        self._add_piece(c, slot, target)
+        self._settle(c, st)
+        self.bytes_repaired += c.piece
+        self.cloud.emit("storage.respread", chunk=c.name, moved=was, to=target, bytes=c.piece)
+        self._respread.pop(c, None)
+        self._check_placement(c)
+        return c.piece
 
     def _unblock(self) -> None:
         for c in list(self._blocked):
             self._requeue(c)
+        if self._stuck:  # capacity or hosts came back: a move may be possible now
+            self._respread.update(self._stuck)
+            self._stuck.clear()
+            if self._busy_since is None:
+                self._busy_since = self._now()
 
     def _after_change(self) -> None:
         """Open or close the current incident: from the first piece lost or unreachable
@@ -1312,9 +1637,12 @@ class ObjectStore:
         return missing, draining, targets
 
     def step(self, dt_ms: int) -> None:
-        """Spend ``dt_ms`` worth of repair bandwidth on the most-at-risk chunks."""
+        """Spend ``dt_ms`` worth of repair bandwidth on the most-at-risk chunks, then on
+        re-spreading badly distributed ones."""
         now = self._now()
-        if self._next_queued() is None:
+        if self._rescan_due and self._next_queued() is None:
+            self._rescan()
+        if self._next_queued() is None and not self._respread:
             self._credit, self._busy_since = 0.0, None
             return
         # bandwidth counts only from when there was something to copy
@@ -1324,7 +1652,7 @@ class ObjectStore:
         while True:
             c = self._next_queued()
             if c is None:
-                self._credit, self._busy_since = 0.0, None
+                changed |= self._respread_with_credit()
                 break
             missing, draining = self._repair_jobs(c)
             cost = self._repair_bytes(c, len(missing), len(draining) if c.obj.scheme.erasure else 0)
@@ -1339,6 +1667,24 @@ class ObjectStore:
         if changed:
             self._check_drained()
             self._after_change()
+
+    def _respread_with_credit(self) -> bool:
+        """Placement repair, once nothing is under-replicated: one piece at a time while
+        the bandwidth lasts. True if a piece moved."""
+        moved = False
+        while self._respread:
+            c = next(iter(self._respread))
+            if self._credit < c.piece:
+                return moved
+            cost = self._respread_one(c)
+            self._credit -= cost
+            moved |= cost > 0
+        if self._rescan_due:
+            self._rescan()
+            if self._respread:
+                return moved
+        self._credit, self._busy_since = 0.0, None
+        return moved
 
     def _commit(self, c: Chunk, missing: list[int | None], draining: list[int], targets: list[str]) -> int:
         s = c.obj.scheme
@@ -1363,6 +1709,7 @@ class ObjectStore:
             self._requeue(c, blocked=True)
         else:
             self._settle(c, st)
+            self._check_placement(c)  # whole again: is it where the policy wants it?
         cost = self._repair_bytes(c, done_rebuild, done_move)
         self.pieces_repaired += len(targets)
         self.bytes_repaired += cost
@@ -1414,6 +1761,8 @@ class ObjectStore:
             suspect_hosts=suspects,
             dead_hosts=tuple(self.dead_hosts),
             draining=tuple(self.draining),
+            respread=len(self._respread),
+            stuck=len(self._stuck),
         )
 
     # -- durability ----------------------------------------------------------------------
@@ -1486,6 +1835,7 @@ class ObjectStore:
             "bytes_repaired": self.bytes_repaired,
             "durability_nines": self.durability(),
             "hosts_dead": len(self.dead_hosts),
+            "chunks_misplaced": len(self._respread) + len(self._stuck),
             "metadata_bytes": METADATA_BYTES_PER_ITEM * (len(self.objects) + self.n_chunks),
         }
 
@@ -1510,7 +1860,7 @@ METRICS = metrics(
     ("bytes_raw", "bytes on disk, every copy or fragment"),
     ("max_disk_fill_pct", "the fullest disk's fill"),
     ("read_p99_ms", "the 99th percentile read latency"),
-    ("objects_lost", "objects that lost data"),
+    ("objects_lost", "objects that lost data for good (too few pieces left anywhere)"),
     ("objects_unavailable", "objects that cannot be read right now"),
     ("chunks_lost", "chunks lost"),
     ("chunks_under_replicated", "chunks below full redundancy"),
@@ -1521,17 +1871,20 @@ METRICS = metrics(
     ("bytes_repaired", "bytes re-replicated"),
     ("durability_nines", "estimated annual durability, in nines"),
     ("hosts_dead", "hosts storage has declared dead"),
+    ("chunks_misplaced", "chunks at full strength whose pieces break the placement policy (badly distributed)"),
     ("metadata_bytes", "the metadata server's memory for the namespace"),
 )
 EVENTS = events(
     ("storage.put", "object bytes chunks scheme placement write_ms", "an object was written"),
-    ("storage.get", "object chunk latency_ms slowest_disk", "an object was read"),
+    ("storage.get", "object chunk latency_ms slowest_disk queue disks", "an object was read: disks in parallel, each one piece after another"),
     ("storage.delete", "object freed_bytes", "an object was deleted"),
     ("storage.set", "setting value", "a storage setting changed"),
-    ("storage.disk_lost", "disk pieces report_in_s", "a disk failed under stored pieces"),
+    ("storage.disk_lost", "disk pieces report_in_s destroyed", "a disk failed (data kept) or was destroyed under stored pieces"),
     ("storage.heartbeat_lost", "host dead_at_s", "a host stopped sending heartbeats"),
     ("storage.host_dead", "host pieces silent_s", "storage declared a host dead"),
-    ("storage.host_rejoined", "host empty", "a host came back"),
+    ("storage.host_rejoined", "host empty", "a host declared dead came back (empty if its disks were destroyed)"),
+    ("storage.block_report", "host disks returned excess", "a DataNode back in service reported its pieces: counted again, or deleted as excess"),
+    ("storage.respread", "chunk moved to bytes", "placement repair moved a piece of a badly distributed chunk"),
     ("storage.at_risk", "chunks", "chunks fell below full redundancy"),
     ("storage.repaired", "chunk to bytes live of was", "a chunk's missing piece was rebuilt"),
     ("storage.protected", "repair_seconds lost", "every chunk is at full redundancy again"),

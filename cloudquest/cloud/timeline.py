@@ -5,61 +5,72 @@ on the same idea: failure is normal, so rehearse it on purpose, on a schedule, a
 measure what the users saw. A world states its rehearsal with a ``timeline`` section::
 
     timeline:
-      - {at_s: 600,  action: fail,    part: disk, id: a1-h1-d2}
+      - {at_s: 600,  action: destroy, part: disk, id: a1-h1-d2}          # the drive dies
       - {at_s: 1800, action: fail,    part: rack, id: c2, for_s: 1200}   # power back after 20 min
       - {at_s: 2400, action: degrade, part: host, id: b1-h1}             # slow, not dead
-      - {random: {action: fail, part: disk, count: 12, from_s: 0, to_s: 3600}}
+      - {random: {action: destroy, part: disk, count: 12, from_s: 0, to_s: 3600}}
 
-Every entry fires through :func:`~cloudquest.cloud.faults.set_health` with the cause
-``timeline``, so its consequences are exactly those of a player's ``fail``: instances
-turn impaired, storage starts its failure detector, load balancers' health checks start
-failing. ``for_s`` schedules the matching repair. A ``random`` entry is a storm: ``count``
+Every entry fires through :func:`~cloudquest.cloud.faults.act` with the cause
+``timeline``, so its consequences are exactly those of a player's ``fail``, ``destroy``
+or ``degrade``: instances turn impaired, storage starts its failure detector (and, for a
+hardware loss, writes the destroyed data off), load balancers' health checks start
+failing. ``fail`` is an outage (power, a crash: the part comes back with its data),
+``destroy`` a hardware loss (its disks' data is gone). ``for_s`` schedules the matching
+repair. A ``random`` entry is a storm: ``count``
 distinct parts of one kind (optionally only ``among`` a list) fail at times drawn
 uniformly from ``[from_s, to_s)``; both are drawn from the session's seeded generator
 when the world is built, so a storm is the same storm for the same seed and a different
 one for another seed.
 
 An entry whose part already has the health it would set is skipped (a rack that is
-already down cannot lose power again); nothing is logged for it. A part made healthier
+already down cannot lose power again; what is destroyed cannot be destroyed again);
+nothing is logged for it. A part made healthier
 that the timeline broke, made healthier by hand (the player's ``repair``), is logged as
 ``timeline.overridden`` and counted in ``timeline_hand_repairs``: a rehearsal whose
 faults are undone by hand proves nothing.
 
 The fleet's ``faults`` list (cloud/fleet.py) is scheduled through this module too, so
 there is one implementation of a timed fault.
+
+Besides the fleet's parts (disk, host, rack, zone, link), an entry may name a part a
+mechanism adds (a fabric ``switch``, an edge ``pop``): the world section that adds them
+says which ids exist through a ``part_ids(world)`` method, and the part fails through
+the same ``set_health``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, model_validator
 
 from .mechanism import events, metrics
 from .errors import CloudError
-from .faults import FaultKind, set_health
+from .faults import ACTIONS, FaultAction, act, is_destroyed
 from .hardware import Health
 from .world import CoreWorld, Strict, known, world_ids
 
 if TYPE_CHECKING:
     from .cloud import Cloud
 
-ACTIONS: dict[str, Health] = {"fail": Health.FAILED, "repair": Health.HEALTHY, "degrade": Health.DEGRADED}
-ACTION_OF: dict[Health, str] = {v: k for k, v in ACTIONS.items()}
+ACTION_OF: dict[Health, str] = {Health.FAILED: "fail", Health.DEGRADED: "degrade", Health.HEALTHY: "repair"}
 RANK = {Health.HEALTHY: 0, Health.DEGRADED: 1, Health.FAILED: 2}  # how broken
 MAX_ENTRIES = 100_000
 
 
 # -- the world section ----------------------------------------------------------------------
-FaultAction = Literal["fail", "repair", "degrade"]
+# disk, host, rack, zone, link, or a kind of part a mechanism of the world adds
+PartKind = Annotated[str, Field(pattern=r"^[a-z][a-z-]{0,23}$", description="disk, host, rack, zone, link, or a part a mechanism adds (switch, pop)")]
+# the parts that hold data, so a hardware loss can destroy them
+HOLDS_DATA = ("disk", "host", "rack", "zone")
 
 
 class RandomFaultsSpec(Strict):
     """A storm: ``count`` distinct parts fail at seeded random times in [from_s, to_s)."""
 
     action: FaultAction = "fail"
-    part: FaultKind = "disk"
+    part: PartKind = "disk"
     count: int = Field(ge=1, le=100_000)
     from_s: float = Field(default=0, ge=0)
     to_s: float = Field(gt=0)
@@ -80,7 +91,7 @@ class TimelineEntry(Strict):
 
     at_s: float | None = Field(default=None, ge=0)
     action: FaultAction = "fail"
-    part: FaultKind | None = None
+    part: PartKind | None = None
     id: str | None = None
     for_s: float = Field(default=0, ge=0, description="repair it this long after")
     random: RandomFaultsSpec | None = None
@@ -95,12 +106,31 @@ class TimelineEntry(Strict):
         return self
 
 
+def part_ids(world: CoreWorld) -> dict[str, set[str]]:
+    """Every part of the world that can fail, by kind: the fleet's, and those the world's
+    mechanism sections add (a section says so with a ``part_ids(world)`` method)."""
+    ids = world_ids(world)
+    for name in type(world).model_fields:
+        section: Any = getattr(world, name, None)
+        more = getattr(section, "part_ids", None)
+        if callable(more):
+            for kind, found in more(world).items():
+                ids.setdefault(kind, set()).update(found)
+    return ids
+
+
 def check_entries(world: CoreWorld, entries: list[TimelineEntry]) -> None:
     """Cross-references: every part a timeline names is a part of the world."""
-    ids = world_ids(world)
+    ids = part_ids(world)
+    kinds = [k for k in ids if k != "region"]
     for n, e in enumerate(entries):
+        part = e.random.part if e.random is not None else e.part
+        action = e.random.action if e.random is not None else e.action
+        if part not in kinds:
+            raise ValueError(f"timeline entry {n + 1}: no part kind {part!r} in this world (kinds: {', '.join(kinds)})")
+        if action == "destroy" and part not in HOLDS_DATA:
+            raise ValueError(f"timeline entry {n + 1}: a {part} holds no data, so it can fail but not be destroyed")
         if e.random is not None:
-            part = e.random.part
             pool = e.random.among if e.random.among is not None else sorted(ids[part])
             for ident in pool:
                 if ident not in ids[part]:
@@ -116,7 +146,7 @@ class TimedFault:
     """One scheduled change of a part's health."""
 
     at_ms: int
-    action: str  # fail | repair | degrade
+    action: str  # fail | destroy | degrade | repair
     part: str  # disk | host | rack | zone | link
     id: str
     for_ms: int = 0  # > 0: repair it this long after
@@ -157,27 +187,30 @@ def expand(cloud: "Cloud", entries: list["TimelineEntry"]) -> list[TimedFault]:
 def schedule_fault(cloud: "Cloud", fault: TimedFault, timeline: "Timeline | None" = None) -> None:
     """Put one timed fault (and its repair, with ``for_ms``) on the cloud's clock."""
 
-    def fire(health: Health) -> None:
+    def fire(action: str) -> None:
         thing = cloud.hardware.find(fault.part, fault.id)
-        if thing.health is health:
+        if action == "destroy":
+            if is_destroyed(cloud, fault.part, fault.id):
+                return  # already so: what burned cannot burn again
+        elif thing.health is ACTIONS[action]:
             return  # already so: a rack that is down cannot lose power again
         if timeline is None:
-            set_health(cloud, fault.part, fault.id, health, cause="timeline")
+            act(cloud, action, fault.part, fault.id, cause="timeline")
             return
         timeline.firing = True
         try:
-            set_health(cloud, fault.part, fault.id, health, cause="timeline")
+            act(cloud, action, fault.part, fault.id, cause="timeline")
         finally:
             timeline.firing = False
         timeline.fired += 1
-        if health is Health.HEALTHY:
+        if action == "repair":
             timeline.broken.discard((fault.part, fault.id))
         else:
             timeline.broken.add((fault.part, fault.id))
 
-    cloud.clock.schedule(fault.at_ms, lambda: fire(fault.health))
-    if fault.for_ms and fault.health is not Health.HEALTHY:
-        cloud.clock.schedule(fault.at_ms + fault.for_ms, lambda: fire(Health.HEALTHY))
+    cloud.clock.schedule(fault.at_ms, lambda: fire(fault.action))
+    if fault.for_ms and fault.action != "repair":
+        cloud.clock.schedule(fault.at_ms + fault.for_ms, lambda: fire("repair"))
 
 
 class Timeline:

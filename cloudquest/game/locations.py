@@ -35,6 +35,11 @@ def user_levels_dir() -> Path:
     return data_home() / "levels"
 
 
+def designs_dir() -> Path:
+    """The player's design files (chapter 16): scripts of console commands."""
+    return data_home() / "designs"
+
+
 def _bundled(name: str) -> Path:
     installed = PACKAGE_DIR / "_bundled" / name
     if installed.is_dir():

@@ -106,7 +106,7 @@ class CommandSpec:
 
 
 # Commands every chapter has.
-CORE_VERBS = ("help", "status", "tick", "objectives", "hint", "fail", "repair")
+CORE_VERBS = ("help", "status", "tick", "objectives", "hint", "fail", "destroy", "repair")
 
 
 class CommandSet:

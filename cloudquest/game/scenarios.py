@@ -14,6 +14,8 @@ availability and no object lost)::
       - {at_s: 900, action: fail, part: rack, id: b1, for_s: 1800}
     load: [{at_s: 0, rps: 120}]
     run_s: 3600
+    report:                        # optional: what to report and compare (default below)
+      - {metric: availability_pct, better: higher}
 
 Playing one builds a chapter around the scenario (the world with the scenario's timeline,
 load and run length, every command enabled, the scenario's objectives) and runs a
@@ -28,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, ValidationError
 
@@ -77,6 +79,11 @@ WorldRef = Annotated[
 ]
 
 
+class ReportedMetric(Strict):
+    metric: str = Field(description="a metric the scenario's world reports")
+    better: Literal["higher", "lower"]
+
+
 class Scenario(Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")
     title: str = Field(min_length=1)
@@ -87,6 +94,9 @@ class Scenario(Strict):
     run_s: int = Field(ge=1, le=7 * 86400)
     design: list[str] = Field(default_factory=list, description="the design played when none is given")
     objectives: list[Objective] | None = Field(default=None, description="default: 99.9% available, nothing lost")
+    report: list[ReportedMetric] | None = Field(
+        default=None, description="the metrics to report and compare (default: availability, objects lost, cost, recovery)"
+    )
 
 
 class ScenarioError(Exception):
@@ -105,6 +115,13 @@ class LoadedScenario:
     @property
     def name(self) -> str:
         return self.scenario.name
+
+    @property
+    def reported(self) -> tuple[tuple[str, str], ...]:
+        """What this scenario reports and compares, and which way is better."""
+        if self.scenario.report is None:
+            return REPORTED
+        return tuple((r.metric, r.better) for r in self.scenario.report)
 
 
 def scenarios_dir() -> Path:
@@ -153,6 +170,11 @@ def load_scenario(path: str | Path, catalogue: Catalogue | None = None) -> Loade
             loc: tuple = ("timeline", int(entry.group(1)) - 1) if entry else (where,)
             problems.append(LoadProblem(doc.path, doc.line_of(loc), f"{where}: {text}"))
         raise ScenarioError(problems) from None
+    from .mechanism import metric_of
+
+    for n, r in enumerate(scenario.report or []):
+        if metric_of(r.metric) is None:
+            raise ScenarioError([LoadProblem(doc.path, doc.line_of(("report", n)), f"report: no metric {r.metric!r} (see the authors' reference)")])
     objectives = scenario.objectives
     reads = [p for i, o in enumerate(objectives or []) for p in check_reads(o.check, doc, ("objectives", i, "check"))]
     if reads:
@@ -242,7 +264,7 @@ class ScenarioRun:
 
     def reported(self) -> dict[str, float | int | None]:
         m = self.result.metrics
-        return {name: m.get(name) for name, _ in REPORTED}
+        return {name: m.get(name) for name, _ in self.scenario.reported}
 
     def as_dict(self) -> dict[str, Any]:
         data = self.result.as_dict()
@@ -335,7 +357,7 @@ class Comparison:
 
     def table(self) -> list[dict[str, Any]]:
         rows = []
-        for name, better in REPORTED:
+        for name, better in self.scenario.reported:
             a = [ra.reported()[name] for ra, _ in self.runs]
             b = [rb.reported()[name] for _, rb in self.runs]
             wa, wb = _worst(a, better), _worst(b, better)
@@ -442,11 +464,12 @@ def comparison_lines(comparison: Comparison) -> list[str]:
         f"scenario {comparison.scenario.name}, seeds {', '.join(map(str, comparison.seeds))}",
         f"  A = {a}",
         f"  B = {b}",
-        f"{'metric':<20} {'A (worst)':>12} {'B (worst)':>12} {'B - A':>12}  verdict",
     ]
+    width = max([20, *(len(row["metric"]) for row in data["metrics"])])  # long metric names widen it
+    lines.append(f"{'metric':<{width}} {'A (worst)':>12} {'B (worst)':>12} {'B - A':>12}  verdict")
     for row in data["metrics"]:
         lines.append(
-            f"{row['metric']:<20} {fmt_metric(row['a_worst']):>12} {fmt_metric(row['b_worst']):>12} "
+            f"{row['metric']:<{width}} {fmt_metric(row['a_worst']):>12} {fmt_metric(row['b_worst']):>12} "
             f"{fmt_metric(row['b_minus_a']):>12}  {row['verdict']}"
         )
     lines.append("per seed:")

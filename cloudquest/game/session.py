@@ -165,7 +165,8 @@ class Session:
             self.command_log.append((t_ms, self.effective_line or line))
         self.effective_line: str | None = None
         self.transcript.append(outcome)
-        self.sample()
+        if outcome.error_kind != "input":  # a rejected line changed nothing: nothing to grade anew
+            self.sample()
         return outcome
 
     def run_script(self, lines: list[str]) -> list[Outcome]:

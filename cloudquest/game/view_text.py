@@ -11,7 +11,7 @@ storage_text}``); the texts of the launch, scheduling and storage views are here
 Views without a text fall back to the world summary plus every metric.
 
 :class:`LaunchHistory` reads the launch pipeline's events (``api.call RunInstances``,
-``launch.step``, ``launch.failed``, ``instance.running``) incrementally; the fleet view
+``launch.step``, ``launch.failed``, ``instance.running``, the status checks) incrementally; the fleet view
 of the terminal game uses it too, so the picture and the text agree.
 """
 
@@ -80,6 +80,12 @@ class LaunchRow:
     failed_step: str = ""
     code: str = ""
     reason: str = ""
+    booted: bool = False  # the guest OS answers (EC2's `running` comes before it)
+    checks: dict[str, str] = field(default_factory=dict)  # status check -> its latest result
+
+    @property
+    def checks_passed(self) -> int:
+        return sum(1 for v in self.checks.values() if v == "ok")
 
     @property
     def instant(self) -> bool:
@@ -113,7 +119,10 @@ class LaunchHistory:
                 self.rows.append(row)
                 self._latest[row.instance] = row
                 changed = True
-            elif kind in ("launch.step", "launch.failed", "instance.running", "instance.terminated"):
+            elif kind in (
+                "launch.step", "launch.failed", "instance.running", "instance.terminated", "instance.booted",
+                "instance.status_check",
+            ):  # fmt: skip
                 row = self._latest.get(str(e.get("instance", "")))
                 if row is None:
                     continue
@@ -130,6 +139,10 @@ class LaunchHistory:
                     row.reason = str(e.get("reasons", ""))
                 elif kind == "instance.running":
                     row.state = "running"
+                elif kind == "instance.booted":
+                    row.booted = True
+                elif kind == "instance.status_check":
+                    row.checks[str(e.get("check"))] = str(e.get("status"))
                 elif row.state != "failed":
                     row.state = "terminated"
         self._seen = len(log)
@@ -151,6 +164,9 @@ def launch_line(row: LaunchRow) -> str:
             status += f" ({row.reason})"
     elif row.state == "launching":
         status = f"launching{where}, next step {row.next_step()}"
+    elif row.state == "running":
+        guest = "guest booted" if row.booted else "guest booting"
+        status = f"running{where}, {guest}, status checks {row.checks_passed}/2 passed"
     else:
         status = f"{row.state}{where}"
     steps = f"; steps {len(done)}/{len(STEPS)} done" + (f": {', '.join(parts)}" if parts else "")
@@ -333,7 +349,7 @@ def scheduling_text(session: "Session") -> str:
         lines.append(
             f"requests: {m.get('requests_pending', 0)} pending, {m.get('placed', 0)} placed, {m.get('rejected', 0)} rejected; "
             f"fragmentation {m.get('fragmentation', 0):g}%, on degraded hosts {m.get('on_degraded_hosts', 0)}, "
-            f"zone imbalance {m.get('zone_imbalance', 0):g} points"
+            f"zone imbalance {m.get('zone_imbalance', 0):g} points, empty hosts {m.get('hosts_empty', 0)}"
         )
     lines.append("hosts (utilisation of what the scheduler may allocate, after ratios):")
     for zone in cloud.hardware.zones.values():

@@ -1,5 +1,5 @@
 """The core every world has: the hardware, time, faults, and the commands every chapter
-has (help, status, tick, objectives, hint, fail, repair, degrade).
+has (help, status, tick, objectives, hint, fail, destroy, repair, degrade).
 
 Its record (``MECHANISM``, at the bottom) declares the core's metrics and events: the
 control plane's launch pipeline, the hardware's faults and the API calls.
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...cloud.faults import FAULT_KINDS, set_health
-from ...cloud.hardware import KINDS, Health
+from ...cloud.faults import FAULT_KINDS, act
+from ...cloud.hardware import KINDS
 from ...cloud.mechanism import events, metrics
 from ..limits import MAX_RUN_MS
 from ..objectives import GLYPH
@@ -202,10 +202,10 @@ def hint(session: "Session") -> str:
     return f"hint {session.hints_used}/{len(hints)}: {hints[session.hints_used - 1]}"
 
 
-def _fault(session: "Session", kind: str, ident: str, health: Health) -> str:
+def _fault(session: "Session", action: str, kind: str, ident: str) -> str:
     cloud = session.cloud
     before = len(cloud.log)
-    set_health(cloud, kind, ident, health)
+    act(cloud, action, kind, ident)
     session.sample()
     lines = [e.describe() for e in cloud.log.since(before)]
     return "\n".join(lines)
@@ -215,19 +215,39 @@ KIND = Param("kind", "what to act on", choices=FAULT_KINDS)
 IDENT = Param("id", "its id", complete="id-of-kind")
 
 
-@command("fail", "make a piece of hardware fail", args=[KIND, IDENT])
+@command(
+    "fail",
+    "make a piece of hardware stop (power cut, crash, cut cable): its disks keep their data",
+    args=[KIND, IDENT],
+    details="""An outage, not a loss: a failed host, rack or zone is down, but when it is
+repaired it comes back with its data (an HDFS DataNode re-registers and reports its
+blocks). A failed disk is a volume that dropped out; a cut link reroutes or partitions.
+To lose the hardware and its data for good, use destroy.""",
+)
 def fail(session: "Session", kind: str, id: str) -> str:
-    return _fault(session, kind, id, Health.FAILED)
+    return _fault(session, "fail", kind, id)
 
 
-@command("repair", "bring failed or degraded hardware back", args=[KIND, IDENT])
+@command(
+    "destroy",
+    "hardware loss: a disk, host, rack or zone fails and its disks' data is gone for good",
+    args=[KIND, IDENT],
+    details="""A dead drive, a burned host, a flooded rack: the part fails and every disk in it
+loses its data. repair installs new, empty hardware in its place. Only copies kept
+elsewhere survive. (A link holds no data: fail cuts it.)""",
+)
+def destroy(session: "Session", kind: str, id: str) -> str:
+    return _fault(session, "destroy", kind, id)
+
+
+@command("repair", "bring failed, destroyed or degraded hardware back", args=[KIND, IDENT])
 def repair(session: "Session", kind: str, id: str) -> str:
-    return _fault(session, kind, id, Health.HEALTHY)
+    return _fault(session, "repair", kind, id)
 
 
 @command("degrade", "make hardware slow but alive (a gray failure)", args=[KIND, IDENT])
 def degrade(session: "Session", kind: str, id: str) -> str:
-    return _fault(session, kind, id, Health.DEGRADED)
+    return _fault(session, "degrade", kind, id)
 
 
 def _hardware_ids(kind: str):
@@ -271,13 +291,20 @@ MECHANISM = Mechanism(
             "one of the seven launch steps finished",
         ),
         ("launch.failed", "instance type zone step code reasons", "a launch failed and released what it held"),
-        ("instance.running", "instance host zone", "an instance booted"),
+        ("instance.running", "instance host zone", "EC2 reports the instance running: the VM started, its guest OS is booting"),
+        ("instance.booted", "instance host", "the guest OS finished booting and answers on the network"),
+        (
+            "instance.status_check",
+            "instance check status",
+            "an EC2 status check changed: system (host) or instance (guest), ok, initializing or impaired",
+        ),
         ("instance.terminated", "instance", "an instance was terminated"),
         ("instance.stopped", "instance host", "an instance was stopped (StopInstances)"),
+        ("instance.modified", "instance type was", "a stopped instance was given another type (ModifyInstanceAttribute)"),
         ("instance.unreachable", "instance host cause", "an instance's host or disk went down"),
         ("instance.recovered", "instance host cause", "an impaired instance's hardware came back"),
         ("resources.released", "instance host private_ip", "an instance's CPU, RAM, disk and address went back"),
-        ("fault.injected", "part id health cause", "a part failed or was degraded"),
+        ("fault.injected", "part id health cause", "a part failed (an outage), was destroyed (a loss) or was degraded"),
         ("fault.repaired", "part id was", "a part was repaired"),
     ),
 )

@@ -106,6 +106,13 @@ def describe(session: "Session", name: str | None) -> str:
     for i, step in enumerate(STEPS, 1):
         at = f"t={done[step] / 1000:.3f}s" if step in done else "-"
         lines.append(f"    {i}. {step:<20} {at}")
+    if inst.state in ("running", "impaired"):
+        passed = sum(1 for v in inst.checks.values() if v == "ok")
+        guest = "booted" if inst.booted else "still booting"
+        lines.append(
+            f"  guest OS {guest}; status checks {passed}/2 passed: "
+            + ", ".join(f"{check} {status}" for check, status in inst.checks.items())
+        )
     if inst.error:
         lines.append(f"  error: {inst.error}")
     return "\n".join(lines)

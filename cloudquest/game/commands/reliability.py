@@ -7,6 +7,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from ...cloud import reliability as rel_module
+from ...cloud.catalogue import CATALOGUE, T3_UNLIMITED_USD_PER_VCPU_HOUR
 from ...cloud.loadbalancer import LoadBalancing
 from ...cloud.mechanism import events
 from ...cloud.reliability import HOURS_PER_MONTH, Reliability
@@ -44,7 +45,22 @@ def budget(session: "Session") -> str:
     for i in billed:
         by_type[i.type.name] = by_type.get(i.type.name, 0) + 1
     shown = ", ".join(f"{n} x {t} at ${p:.4f}" for t, n, p in ((t, n, _price(t)) for t, n in sorted(by_type.items())))
-    lines.append(f"  instances      ${parts['instances']:.4f}/h  ({shown or 'none running'})")
+    lines.append(f"  instances      ${parts['instances']:.4f}/h  ({shown or 'none running'}; us-east-1 on-demand)")
+    groups: dict[tuple[str, int, int, bool], int] = {}
+    for i in billed:
+        acct = rel.credits.get(i.id)
+        if acct is not None:
+            key = (i.type.name, round(acct.cpu_pct), i.type.baseline_pct, acct.usd_per_hour > 0)
+            groups[key] = groups.get(key, 0) + 1
+    if groups:
+        cpu = ", ".join(
+            f"{n} x {t} at {pct}% CPU, baseline {base}%" + (", surplus billed" if paid else "")
+            for (t, pct, base, paid), n in sorted(groups.items())
+        )
+        lines.append(
+            f"  cpu credits    ${parts['cpu_credits']:.4f}/h  ({cpu}; above the baseline, once banked credits "
+            f"run out: ${T3_UNLIMITED_USD_PER_VCPU_HOUR:g} per vCPU-hour)"
+        )
     lbs = cloud.get(LoadBalancing)
     if lbs is not None:
         lines.append(
@@ -62,13 +78,16 @@ def budget(session: "Session") -> str:
     if rel.config.budget_per_hour is not None:
         left = rel.config.budget_per_hour - total
         verdict = f"${left:.4f} under" if left >= 0 else f"${-left:.4f} OVER"
-        head += f" against a budget of ${rel.config.budget_per_hour:g}: {verdict}"
+        head += f" against a budget of {_usd(rel.config.budget_per_hour)}: {verdict}"
     return "\n".join([head, *lines])
 
 
-def _price(type_name: str) -> float:
-    from ...cloud.catalogue import CATALOGUE
+def _usd(amount: float) -> str:
+    """$0.30, not $0.3; finer amounts as they are."""
+    return f"${amount:.2f}" if round(amount, 2) == amount else f"${amount:g}"
 
+
+def _price(type_name: str) -> float:
     return CATALOGUE[type_name].price_per_hour
 
 
@@ -241,7 +260,7 @@ def reliability_view_text(session: "Session") -> str:
         )
     rel = cloud.get(Reliability)
     if rel is not None:
-        budget_text = f" (budget ${rel.config.budget_per_hour:g})" if rel.config.budget_per_hour is not None else ""
+        budget_text = f" (budget {_usd(rel.config.budget_per_hour)})" if rel.config.budget_per_hour is not None else ""
         lines.append(f"cost ${m['cost_per_hour']:.4f}/h{budget_text}")
         for r in rel.report():
             lines.append(f"  {r['evidence']}")
@@ -258,7 +277,7 @@ MECHANISM = Mechanism(
     summary="cost and incident accounting, and verify: the same design under other seeds (chapter 9)",
     section=rel_module.ReliabilitySpec,
     attach=rel_module.attach,
-    needs=("loadbalancer", "storage"),
+    needs=("loadbalancer", "storage", "balancer", "fabric", "edge"),
     commands=command,
     metrics=rel_module.METRICS,
     events=rel_module.EVENTS

@@ -390,7 +390,8 @@ def _status(session: "Session", thing: str | None) -> str | None:
             lines.append(
                 f"requests: {m['requests_pending']} pending, {m['placed']} placed, {m['rejected']} rejected; "
                 f"fragmentation {m['fragmentation']:g}%, zone imbalance {m['zone_imbalance']:g} points, "
-                f"busiest host {m['max_host_util']:g}%, on degraded hosts {m['on_degraded_hosts']}"
+                f"busiest host {m['max_host_util']:g}%, empty hosts {m['hosts_empty']}, "
+                f"on degraded hosts {m['on_degraded_hosts']}"
             )
         for name in cloud.scheduler.groups:
             lines.append(_group_text(session, name).splitlines()[0])

@@ -102,8 +102,12 @@ def put(session: "Session", name: str, size: str, **opts: str | None) -> str:
 
 @command(
     "get",
-    "read an object: every chunk in parallel, so its slowest chunk sets the time",
+    "read an object: its disks work in parallel, each one piece after another; the busiest sets the time",
     args=[Param("name", "an object", complete="object")],
+    details="""Every piece is asked for at once. A disk has one actuator: it reads the pieces asked
+of it one after another, each costing its access time (5 ms) plus the transfer
+(200 MiB/s), while the disks work in parallel. So the object arrives when its busiest
+disk has worked through its queue, and tiny chunks pay one access time each.""",
 )
 def get(session: "Session", name: str) -> str:
     store = _store(session)
@@ -111,8 +115,10 @@ def get(session: "Session", name: str) -> str:
     r = store.get(name)
     degraded = f"; {r.degraded_reads} chunk(s) read with a piece missing" if r.degraded_reads else ""
     return (
-        f"get {name}: {format_bytes(r.size)} in {r.chunks} chunks, {r.latency_ms:.1f} ms "
-        f"(slowest: chunk {r.slowest_chunk} from {r.slowest_disk}){degraded}"
+        f"get {name}: {format_bytes(r.size)} in {r.chunks} chunks from {r.disks} disks in parallel, "
+        f"{r.latency_ms:.1f} ms\n"
+        f"  busiest disk {r.slowest_disk}: {r.queue} piece{'s' if r.queue != 1 else ''} one after another; "
+        f"chunk {r.slowest_chunk} arrived last{degraded}"
     )
 
 
@@ -363,6 +369,11 @@ def storage(session: "Session") -> str:
         lines.append(f"  decommissioning: {', '.join(busy)}")
     if done:
         lines.append(f"  decommissioned (empty, out of service): {', '.join(done)}")
+    if r.respread or r.stuck:
+        lines.append(
+            f"placement repair: {r.respread + r.stuck} chunks badly distributed (all their pieces, but crowded into "
+            f"one failure domain); {r.respread} queued behind every under-replicated chunk, {r.stuck} with nowhere better"
+        )
     if r.queued or r.waiting_report or r.stalled or r.blocked:
         lines.append(
             f"repair: {r.queued} chunks queued ({format_bytes(r.bytes_pending)} to copy, about {r.eta_s:.0f} s at "
@@ -378,16 +389,21 @@ def storage(session: "Session") -> str:
     window = store.repair_window_hours() * 3600
     lines.append(
         f"durability: {m['durability_nines']:g} nines a year, from disk AFR {store.config.afr_pct:g}% "
-        f"(Backblaze 2023) and a {window:.0f} s repair window (timeout + re-copying the fullest disk)"
+        f"(Backblaze 2023) and a {window:.0f} s repair window (timeout + re-copying the fullest disk), "
+        "if disks fail independently (racks and zones are what placement is for)"
     )
     return "\n".join(lines)
 
 
 @command(
     "balance",
-    "HDFS balancer: move pieces from the fullest disks to the emptiest",
+    "even out the disks (HDFS's balancer and disk balancer in one): fullest to emptiest",
     args=[Param("threshold", "percentage points from the average a disk may be (HDFS default 10)", type=float, min=0, max=100, required=False, default=10.0)],
-    details="Never onto a host that holds a piece of the same chunk, never reducing the racks or\nzones a chunk spans. Real balancing runs for hours; here it is done at once.",
+    details="""Never onto a host that holds a piece of the same chunk, never reducing the racks or
+zones a chunk spans. HDFS splits this in two: the Balancer (hdfs balancer) evens out
+DataNodes, and the disk balancer (hdfs diskbalancer) the disks inside one DataNode;
+here one command evens out every disk of the cluster. Real balancing runs for hours
+at dfs.datanode.balance.bandwidthPerSec; here it is done at once.""",
 )
 def balance(session: "Session", threshold: float = 10.0) -> str:
     store = _store(session)
@@ -407,7 +423,12 @@ DRAIN_ID = Param("id", "its id", complete="id-of-kind")
     "decommission",
     "take a disk or host out of service: its pieces are copied elsewhere, then it holds nothing",
     args=[DRAIN_KIND, DRAIN_ID],
-    details="As HDFS decommissions a DataNode: no new writes, and the replication monitor copies\nits pieces away at the repair bandwidth. Its copies still serve reads meanwhile.",
+    details="""As HDFS decommissions a DataNode: no new writes, and the replication monitor copies
+its pieces away at the repair bandwidth. Its copies still serve reads meanwhile.
+HDFS decommissions whole DataNodes only; a single disk leaves by hot-swap
+reconfiguration (dfs.datanode.data.dir changed, hdfs dfsadmin -reconfig datanode),
+after which its blocks are re-replicated from the other copies. Here one disk drains
+the way a DataNode does.""",
 )
 def decommission(session: "Session", kind: str, id: str) -> str:
     store = _store(session)

@@ -144,3 +144,24 @@ def short_labels(ids: list[str]) -> dict[str, str]:
     cut = first.rfind("-", 0, n) + 1
     out = {i: i[cut:] or i for i in ids}
     return out if len(set(out.values())) == len(ids) else {i: i for i in ids}
+
+
+class KeyedView(FittedView):
+    """A fitted view redrawn when its ``key()`` (what its picture depends on) changes or the
+    pane's height does. ``draw`` calls :meth:`remember` first."""
+
+    def __init__(self, session, **kwargs) -> None:
+        super().__init__(session, **kwargs)
+        self._drawn: tuple = ()
+
+    def key(self) -> tuple:
+        return (len(self.session.cloud.log),)
+
+    def remember(self) -> None:
+        self._drawn = self.key()
+
+    def changed(self) -> bool:
+        return self.key() != self._drawn or self.rows_changed()
+
+    def reset(self) -> None:
+        self._drawn = ()

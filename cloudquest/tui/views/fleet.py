@@ -227,6 +227,9 @@ class FleetView(LiveView):
         else:
             where = f" on {row.host}" if row.host else ""
             text.append(f" {row.state}{where}", style="green" if row.state == "running" else "dim")
+            if row.state == "running":
+                passed = row.checks_passed
+                text.append(f" {passed}/2 checks", style="green" if passed == 2 else "yellow")
         text.append("\n")
 
 

@@ -112,7 +112,7 @@ class ReliabilityView(FittedView):
             t.append("  $")
             t.append(f"{cost:.4f}/h", style="bold red" if over else "")
             if budget is not None:
-                t.append(f" of ${budget:g}", style="dim")
+                t.append(f" of ${budget:.2f}" if round(budget, 2) == budget else f" of ${budget:g}", style="dim")
         return t
 
     def _avail_line(self, shown, m) -> Text:

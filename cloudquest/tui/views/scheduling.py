@@ -9,7 +9,7 @@ groups, and the last decision the player read with ``explain``.
   filters throw them out. With room, one line per rack with each host's percentage and
   ``◆`` on hosts holding a placement-group member; with less, one line per zone.
 - **Tally.** Policy and weights, placed, rejected, fragmentation, instances on degraded
-  hosts.
+  hosts, and (when wide) empty hosts.
 - **Placement groups.** Size, racks and zones spanned, and the most members on one rack
   (what a single rack failure takes).
 - **Pending requests.** How many, and the next ones in arrival order.
@@ -218,7 +218,9 @@ class SchedulingView(FittedView):
                 parts += tally("placed ", "rej ", "frag ", "on~ ")
             return [fit_parts([*parts, ratios], width, sep=" ")]
         first = fit_parts(
-            [part("policy ").extend(policy), ratios, Line(f"zone imbalance {m.get('zone_imbalance', 0):g} pts")], width
+            [part("policy ").extend(policy), ratios, Line(f"zone imbalance {m.get('zone_imbalance', 0):g} pts")]
+            + ([Line(f"empty hosts {m.get('hosts_empty', 0)}")] if fleet is not None else []),
+            width,
         )
         if fleet is None:
             return [first]

@@ -1,0 +1,216 @@
+"""Caches, and what they throw out when they are full.
+
+A cache holds copies of objects up to a capacity (bytes here). When a new object does
+not fit, the *eviction policy* picks what leaves:
+
+- **LRU**, least recently used: the object untouched for longest. Recency predicts
+  reuse for most workloads, which is why it is the usual default.
+- **FIFO**, first in, first out: the object cached longest ago, however popular. Cheap,
+  and subject to Belady's anomaly: more room can mean *more* misses (Belady, Nelson and
+  Shedler, CACM 1969, with the reference string 1 2 3 4 1 2 5 1 2 3 4 5: 9 faults with
+  3 frames, 10 with 4).
+- **LFU**, least frequently used: the object requested fewest times (ties: the least
+  recent), in O(1) per operation with frequency buckets (Shah, Mitra and Matani, 2010).
+  Good when popularity is stable, as under a Zipf distribution.
+- **OPT** (Belady's MIN, 1966): evict the object whose next use is furthest in the
+  future. It needs the future, so no real cache runs it; it is the yardstick, and only
+  :func:`faults` offers it.
+
+The textbook example (Silberschatz, Galvin and Gagne, *Operating System Concepts*): the
+reference string 7 0 1 2 0 3 0 4 2 3 0 3 2 1 2 0 1 7 0 1 with three frames gives 15
+faults under FIFO, 12 under LRU and 9 under OPT.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any, Literal, get_args
+
+Policy = Literal["lru", "fifo", "lfu"]
+POLICIES: tuple[str, ...] = get_args(Policy)
+ANALYSED = POLICIES + ("opt",)
+
+
+class Cache:
+    """A byte-capacity cache. ``get`` returns the stored value (or None) and tells the
+    policy the object was used; ``put`` stores a value, evicting as the policy says."""
+
+    __slots__ = ("capacity", "policy", "used", "evictions", "_data", "_freq", "_buckets", "_min")
+
+    def __init__(self, capacity: int, policy: str = "lru") -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"no eviction policy {policy!r} (policies: {', '.join(POLICIES)})")
+        self.capacity = capacity
+        self.policy = policy
+        self.used = 0
+        self.evictions = 0
+        self._data: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()  # key -> (size, value)
+        self._freq: dict[Hashable, int] = {}
+        self._buckets: dict[int, OrderedDict[Hashable, None]] = {}
+        self._min = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._data
+
+    def keys(self) -> list[Hashable]:
+        return list(self._data)
+
+    def peek(self, key: Hashable) -> Any:
+        """The value without telling the policy (None if absent)."""
+        found = self._data.get(key)
+        return found[1] if found is not None else None
+
+    def get(self, key: Hashable) -> Any:
+        found = self._data.get(key)
+        if found is None:
+            return None
+        if self.policy == "lru":
+            self._data.move_to_end(key)
+        elif self.policy == "lfu":
+            self._bump(key)
+        return found[1]
+
+    def put(self, key: Hashable, size: int, value: Any) -> None:
+        """Store (or replace) an object; one larger than the whole cache is not kept."""
+        data = self._data
+        old = data.get(key)
+        if old is not None:
+            self.used += size - old[0]
+            data[key] = (size, value)
+            if self.policy == "lru":
+                data.move_to_end(key)
+            elif self.policy == "lfu":
+                self._bump(key)
+        else:
+            if size > self.capacity:
+                return
+            data[key] = (size, value)
+            self.used += size
+            if self.policy == "lfu":
+                self._freq[key] = 1
+                self._buckets.setdefault(1, OrderedDict())[key] = None
+                self._min = 1
+        if self.used > self.capacity:
+            self._make_room(key)
+
+    def _make_room(self, protect: Hashable) -> None:
+        """Evict until the cache fits again, never the object just stored."""
+        if self.policy == "lfu":
+            while self.used > self.capacity:
+                self._evict(protect)
+            return
+        data = self._data
+        while self.used > self.capacity and len(data) > 1:
+            key, (size, _) = data.popitem(last=False)  # the oldest: least recent (LRU) or first in (FIFO)
+            if key == protect:  # keep it: it goes back to the end, the next oldest goes
+                data[key] = (size, _)
+                key, (size, _) = data.popitem(last=False)
+            self.used -= size
+            self.evictions += 1
+
+    def discard(self, key: Hashable) -> bool:
+        found = self._data.pop(key, None)
+        if found is None:
+            return False
+        self.used -= found[0]
+        if self.policy == "lfu":
+            f = self._freq.pop(key)
+            bucket = self._buckets[f]
+            del bucket[key]
+            if not bucket:
+                del self._buckets[f]
+        return True
+
+    def set_policy(self, policy: str) -> None:
+        """Change the policy, keeping the contents (LFU starts every count at one)."""
+        if policy not in POLICIES:
+            raise ValueError(f"no eviction policy {policy!r} (policies: {', '.join(POLICIES)})")
+        self.policy = policy
+        self._freq, self._buckets, self._min = {}, {}, 0
+        if policy == "lfu" and self._data:
+            self._freq = dict.fromkeys(self._data, 1)
+            self._buckets = {1: OrderedDict.fromkeys(self._data)}
+            self._min = 1
+
+    # -- LFU bookkeeping -------------------------------------------------------------------
+    def _bump(self, key: Hashable) -> None:
+        f = self._freq[key]
+        bucket = self._buckets[f]
+        del bucket[key]
+        if not bucket:
+            del self._buckets[f]
+            if self._min == f:
+                self._min = f + 1
+        self._freq[key] = f + 1
+        self._buckets.setdefault(f + 1, OrderedDict())[key] = None
+
+    def _evict(self, protect: Hashable) -> None:
+        victim: Hashable | None = None
+        if self.policy == "lfu":
+            order = [self._min] if self._min in self._buckets else []
+            for f in order + sorted(self._buckets):
+                victim = next((k for k in self._buckets[f] if k != protect), None)
+                if victim is not None:
+                    break
+        else:
+            victim = next((k for k in self._data if k != protect), None)
+        if victim is None:  # only the object being stored is left
+            return
+        self.discard(victim)
+        self.evictions += 1
+
+
+def faults(refs: Sequence[Hashable], frames: int, policy: str) -> int:
+    """Page faults (misses) of a reference string with ``frames`` equal slots."""
+    if frames < 1:
+        raise ValueError("a cache needs at least one frame")
+    if policy == "opt":
+        return _optimal(refs, frames)
+    cache = Cache(frames, policy)
+    misses = 0
+    for r in refs:
+        if cache.get(r) is None:
+            misses += 1
+            cache.put(r, 1, True)
+    return misses
+
+
+def _optimal(refs: Sequence[Hashable], frames: int) -> int:
+    """Belady's MIN: on a fault with every frame full, evict the page used furthest in the
+    future (or never again; ties by the earliest loaded)."""
+    held: list[Hashable] = []
+    misses = 0
+    for i, r in enumerate(refs):
+        if r in held:
+            continue
+        misses += 1
+        if len(held) < frames:
+            held.append(r)
+            continue
+        future = list(refs[i + 1 :])
+
+        def next_use(page: Hashable) -> int:
+            return future.index(page) if page in future else len(future) + 1
+
+        victim = max(held, key=next_use)
+        held[held.index(victim)] = r
+    return misses
+
+
+def parse_refs(text: str) -> list[str]:
+    """``1,2,3`` or ``1 2 3`` -> a reference string (ValueError if empty or too long)."""
+    items = [x for x in text.replace(",", " ").split() if x]
+    if not items:
+        raise ValueError("give a reference string such as 1,2,3,4,1,2,5")
+    if len(items) > 1000:
+        raise ValueError("a reference string of at most 1000 references")
+    return items
+
+
+def hits(refs: Iterable[Hashable], frames: int, policy: str) -> int:
+    refs = list(refs)
+    return len(refs) - faults(refs, frames, policy)

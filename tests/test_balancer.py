@@ -1,0 +1,282 @@
+"""The distributed load balancer (chapter 8): Maglev hashing as the paper defines it, the
+AWS behaviours (cross-zone, health-check gaps, failing open, deregistration delay, slow
+start), connection tracking through node scale-out, bad input, determinism."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cloudquest.cloud import maglev
+from cloudquest.cloud.balancer import Balancer
+from cloudquest.game.schema import World
+from cloudquest.game.session import Session, free_play_chapter
+
+
+# -- Maglev: Eisenbud et al., "Maglev: A Fast and Reliable Software Network Load Balancer",
+# -- NSDI 2016, section 3.4 ---------------------------------------------------------------------
+PAPER = [("B0", 3, 4), ("B1", 0, 2), ("B2", 3, 1)]  # Table 1: offsets and skips, M = 7
+
+
+def test_table_1_of_the_maglev_paper_permutations():
+    """Table 1's permutation columns: offset + j * skip mod 7."""
+    assert maglev.permutation(3, 4, 7) == [3, 0, 4, 1, 5, 2, 6]
+    assert maglev.permutation(0, 2, 7) == [0, 2, 4, 6, 1, 3, 5]
+    assert maglev.permutation(3, 1, 7) == [3, 4, 5, 6, 0, 1, 2]
+
+
+def test_table_1_of_the_maglev_paper_lookup_table_before_and_after_b1_is_removed():
+    before = maglev.Table.build(PAPER, 7)
+    assert before.owners() == ["B1", "B0", "B1", "B0", "B2", "B2", "B0"]
+    after = maglev.Table.build([b for b in PAPER if b[0] != "B1"], 7)
+    assert after.owners() == ["B0", "B0", "B0", "B0", "B2", "B2", "B2"]
+    # B1's two entries move, and entry 6 too: Maglev is not minimally disruptive
+    assert before.moved(after) == 3
+
+
+def test_a_world_can_fix_offsets_and_skips_so_the_game_prints_table_1():
+    world = _world(
+        backends=[
+            {"name": "b0", "host": "a1-h1", "offset": 3, "skip": 4},
+            {"name": "b1", "host": "a1-h2", "offset": 0, "skip": 2},
+            {"name": "b2", "host": "b1-h1", "offset": 3, "skip": 1},
+        ],
+        table_size=7,
+        algorithm="maglev",
+    )
+    s = _session(world)
+    out = s.execute("lb table --rows 7").output
+    assert "slots 0-6: 0:b1 1:b0 2:b1 3:b0 4:b2 5:b2 6:b0" in out
+    removed = s.execute("lb remove b1")
+    assert removed.ok and "3 of 7 Maglev table entries" in removed.output
+    assert "slots 0-6: 0:b0 1:b0 2:b0 3:b0 4:b2 5:b2 6:b2" in s.execute("lb table --rows 7").output
+    s.execute("lb lookup 6")
+    assert s.cloud.metrics()["lb_lookup_backend"] == 2  # b2, the third backend of the world
+
+
+@pytest.mark.parametrize("n,size,tolerance", [(10, 65_537, 0.05), (100, 655_373, 0.2)])
+def test_removing_one_of_n_backends_moves_close_to_one_nth_of_a_large_table(n, size, tolerance):
+    """The paper's Figure 10: with M much larger than N, a removal disrupts about 1/N."""
+    names = [f"backend-{i}" for i in range(n)]
+    full = maglev.Table.build([(x, *maglev.offset_skip(x, size)) for x in names], size)
+    for gone in (0, n // 2, n - 1):
+        rest = maglev.Table.build([(x, *maglev.offset_skip(x, size)) for i, x in enumerate(names) if i != gone], size)
+        share = full.moved(rest) / size
+        assert 1 / n <= share <= (1 + tolerance) / n
+
+
+PRIMES = [p for p in range(7, 4000) if maglev.is_prime(p)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_every_slot_is_filled_and_backends_differ_by_at_most_one_entry(data):
+    size = data.draw(st.sampled_from(PRIMES))
+    n = data.draw(st.integers(min_value=1, max_value=max(1, size // 10)))
+    prefs = [(data.draw(st.integers(0, size - 1)), data.draw(st.integers(1, size - 1))) for _ in range(n)]
+    entries = maglev.populate(prefs, size)
+    assert len(entries) == size and min(entries) >= 0
+    counts = [entries.count(i) for i in range(n)]
+    assert max(counts) - min(counts) <= 1
+
+
+def test_populate_refuses_a_table_size_that_is_not_prime():
+    with pytest.raises(ValueError, match="prime"):
+        maglev.populate([(0, 1)], 100)
+
+
+# -- worlds ---------------------------------------------------------------------------------------
+def _world(**balancer) -> dict:
+    hosts = [{"count": 10, "vcpus": 8, "ram_gib": 32}]
+    balancer.setdefault("load", [{"at_s": 0, "rps": 1000}])
+    return {
+        "view": "loadbalancer",
+        "regions": [
+            {
+                "name": "r",
+                "zones": [
+                    {"name": "za", "racks": [{"name": "a1", "hosts": hosts}]},
+                    {"name": "zb", "racks": [{"name": "b1", "hosts": hosts}]},
+                ],
+            }
+        ],
+        "balancer": balancer,
+    }
+
+
+def _session(world: dict, seed: int = 0) -> Session:
+    return Session(free_play_chapter(World.model_validate(world)), seed, sandbox=True)
+
+
+def _lb(s: Session) -> Balancer:
+    lb = s.cloud.get(Balancer)
+    assert lb is not None
+    return lb
+
+
+def _backends(a: int, b: int, **extra) -> list[dict]:
+    return [{"name": f"a{i}", "host": f"a1-h{i}", **extra} for i in range(1, a + 1)] + [
+        {"name": f"b{i}", "host": f"b1-h{i}", **extra} for i in range(1, b + 1)
+    ]
+
+
+def test_cross_zone_off_gives_each_zone_half_whatever_its_backends_aws_example():
+    """AWS, "How Elastic Load Balancing works": two targets in one zone and eight in the
+    other receive 25% and 6.25% each without cross-zone load balancing, 10% each with it."""
+    for cross_zone, want_a, want_b in ((False, 0.25, 0.0625), (True, 0.10, 0.10)):
+        s = _session(_world(backends=_backends(2, 8, capacity_rps=5000), cross_zone=cross_zone, algorithm="round-robin"))
+        s.execute("tick 120")
+        lb = _lb(s)
+        total = sum(b.sent for b in lb.backends.values())
+        assert lb.backends["a1"].sent / total == pytest.approx(want_a, abs=0.01)
+        assert lb.backends["b5"].sent / total == pytest.approx(want_b, abs=0.01)
+
+
+@pytest.mark.parametrize("interval,threshold", [(30, 2), (5, 2), (10, 3)])
+def test_a_dead_backend_is_fed_until_its_checks_fail_threshold_times(interval, threshold):
+    """ALB health checks: out after UnhealthyThresholdCount failures, one every interval,
+    so a dead target is fed for (threshold - 1) to threshold intervals."""
+    s = _session(_world(backends=_backends(2, 2), algorithm="round-robin"))
+    if interval < 30:
+        s.execute(f"lb check timeout {min(4, interval - 1)}")
+        s.execute(f"lb check interval {interval}")
+    if threshold != 2:
+        s.execute(f"lb check unhealthy-threshold {threshold}")
+    s.execute("tick 60")
+    s.execute("fail host b1-h1")
+    s.execute(f"tick {interval * threshold + 30}")
+    fed = s.cloud.metrics()["lb_dead_traffic_s"]
+    assert (threshold - 1) * interval <= fed <= threshold * interval + 1
+
+
+def test_when_no_backend_is_healthy_the_balancer_fails_open():
+    """AWS: if a target group has only unhealthy targets, the load balancer routes to all
+    of them. Slow hosts fail their 5 s check yet still answer some clients."""
+    s = _session(_world(backends=_backends(1, 1), algorithm="round-robin", degraded_slowdown=300, client_timeout_ms=60_000))
+    s.execute("degrade host a1-h1")
+    s.execute("degrade host b1-h1")
+    s.execute("tick 120")
+    m = s.cloud.metrics()
+    assert m["lb_failing_open"] == 2 and m["lb_backends_healthy"] == 0
+    before = m["lb_served"]
+    s.execute("tick 10")
+    assert s.cloud.metrics()["lb_served"] > before  # still served: everyone is tried
+
+
+def test_deregistration_delay_lets_pinned_connections_finish_or_closes_them():
+    for delay, closed_at_once in ((300, False), (0, True)):
+        s = _session(_world(backends=_backends(2, 2), algorithm="maglev", connection_s=60))
+        s.execute(f"lb deregistration-delay {delay}")
+        s.execute("tick 30")
+        lb = _lb(s)
+        pinned = lb.backends["a1"].conns
+        assert pinned > 0
+        out = s.execute("lb remove a1").output
+        if closed_at_once:
+            assert lb.backends["a1"].state == "spare" and "closed" in out
+        else:
+            assert lb.backends["a1"].state == "draining" and lb.backends["a1"].conns == pinned
+            s.execute("tick 400")
+            assert lb.backends["a1"].state == "spare"
+            drained = [e for e in s.cloud.log if e.kind == "balancer.backend_drained"]
+            assert drained and drained[-1].get("connections_closed") < pinned / 10  # most finished on their own
+
+
+def test_slow_start_ramps_a_fresh_backends_share_linearly():
+    s = _session(_world(backends=_backends(2, 2) + [{"name": "new", "host": "a1-h9", "in_service": False}], algorithm="round-robin"))
+    s.execute("lb slow-start 100")
+    s.execute("lb check timeout 4")
+    s.execute("lb check interval 5")
+    s.execute("lb add new")
+    s.execute("tick 10")  # healthy after its first check
+    lb = _lb(s)
+    fresh = lb.backends["new"]
+    assert fresh.fresh_since_ms is not None
+    at = fresh.fresh_since_ms
+    assert lb.slow_start_weight(fresh, at + 50_000) == pytest.approx(0.5)
+    assert lb.slow_start_weight(fresh, at + 100_000) == 1.0
+    s.execute("tick 30")
+    early = fresh.rate
+    s.execute("tick 200")
+    assert fresh.rate > 2 * early
+
+
+def test_slow_start_is_refused_with_a_hashing_rule_as_on_an_alb():
+    s = _session(_world(backends=_backends(1, 1), algorithm="maglev"))
+    out = s.execute("lb slow-start 60")
+    assert not out.ok and "round-robin only" in out.output
+
+
+def test_a_node_joining_breaks_proxied_flows_but_not_maglev_flows():
+    """ECMP re-spreads flows when a node joins; a proxy loses the moved ones, a Maglev
+    node recomputes the same backend (section 3.3: consistent hashing plus connection
+    tracking)."""
+    broken = {}
+    for algorithm in ("round-robin", "maglev"):
+        s = _session(_world(backends=_backends(3, 3), algorithm=algorithm, connection_s=600, conn_rps=1, scale_delay_s=60))
+        s.execute("tick 30")
+        conns = s.cloud.metrics()["lb_connections"]
+        _lb(s).reserve(2)
+        s.execute("tick 90")
+        broken[algorithm] = s.cloud.metrics()["lb_connections_broken"]
+        assert any(e.kind == "balancer.node_joined" for e in s.cloud.log)
+    assert broken["maglev"] == 0
+    assert conns * 0.35 < broken["round-robin"] < conns * 0.65
+
+
+def test_after_a_backend_change_flow_hash_breaks_most_moved_flows_and_maglev_few():
+    broken = {}
+    for algorithm in ("flow-hash", "maglev"):
+        s = _session(_world(backends=_backends(5, 5) + [{"name": "x", "host": "a1-h9", "in_service": False}],
+                            algorithm=algorithm, connection_s=900, conn_rps=1, scale_delay_s=30))
+        s.execute("lb check timeout 4")
+        s.execute("lb check interval 5")
+        s.execute("lb add x")
+        s.execute("tick 20")
+        _lb(s).reserve(2)
+        s.execute("tick 60")
+        broken[algorithm] = s.cloud.metrics()["lb_connections_broken"]
+    assert broken["flow-hash"] > 5 * broken["maglev"] > 0
+
+
+# -- bad input: one line, nothing changed --------------------------------------------------------
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("lb size 100", "M must be a prime"),
+        ("lb size 65536", "next prime is 65537"),
+        ("lb add nobody", "no backend named 'nobody'"),
+        ("lb remove nobody", "no backend named 'nobody'"),
+        ("lb check interval 3", "from 5 to 300"),
+        ("lb check interval 4", "from 5 to 300"),
+        ("lb deregistration-delay 4000", "from 0 to 3600"),
+        ("lb slow-start 10", "30 to 900"),
+        ("lb lookup 999999", "a slot is from 0"),
+        ("lb lookup 300.1.1.1:80", "a flow is a client address"),
+        ("lb algorithm fastest", "must be one of"),
+    ],
+)
+def test_bad_input_is_one_line_and_changes_nothing(line, message):
+    s = _session(_world(backends=_backends(2, 2), algorithm="round-robin"))
+    s.execute("tick 5")
+    before = (len(s.cloud.log), s.cloud.metrics())
+    out = s.execute(line)
+    assert not out.ok and out.error_kind == "input"
+    assert message in out.output and "\n" not in out.output and "Traceback" not in out.output
+    assert (len(s.cloud.log), s.cloud.metrics()) == before
+
+
+def test_a_world_with_a_table_size_that_is_not_prime_is_refused():
+    with pytest.raises(Exception, match="prime"):
+        World.model_validate(_world(backends=_backends(1, 1), table_size=1000))
+
+
+def test_same_seed_same_log_and_another_seed_another():
+    lines = ["lb algorithm maglev", "tick 60", "fail host a1-h1", "tick 60", "lb backends"]
+    runs = []
+    for seed in (3, 3, 4):
+        s = _session(_world(backends=_backends(3, 3)), seed)
+        s.run_script(lines)
+        runs.append(s.cloud.log.sha256())
+    assert runs[0] == runs[1] != runs[2]
