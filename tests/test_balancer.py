@@ -55,12 +55,13 @@ def test_a_world_can_fix_offsets_and_skips_so_the_game_prints_table_1():
     assert s.cloud.metrics()["lb_lookup_backend"] == 2  # b2, the third backend of the world
 
 
-@pytest.mark.parametrize("n,size,tolerance", [(10, 65_537, 0.05), (100, 655_373, 0.2)])
-def test_removing_one_of_n_backends_moves_close_to_one_nth_of_a_large_table(n, size, tolerance):
-    """The paper's Figure 10: with M much larger than N, a removal disrupts about 1/N."""
+@pytest.mark.parametrize("n,size,tolerance,removed", [(10, 65_537, 0.05, (0, 5, 9)), (100, 655_373, 0.2, (50,))])
+def test_removing_one_of_n_backends_moves_close_to_one_nth_of_a_large_table(n, size, tolerance, removed):
+    """The paper's Figure 10: with M much larger than N, a removal disrupts about 1/N (the
+    first, middle and last of ten; the middle of a hundred, whose tables take seconds)."""
     names = [f"backend-{i}" for i in range(n)]
     full = maglev.Table.build([(x, *maglev.offset_skip(x, size)) for x in names], size)
-    for gone in (0, n // 2, n - 1):
+    for gone in removed:
         rest = maglev.Table.build([(x, *maglev.offset_skip(x, size)) for i, x in enumerate(names) if i != gone], size)
         share = full.moved(rest) / size
         assert 1 / n <= share <= (1 + tolerance) / n
