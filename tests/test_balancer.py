@@ -55,12 +55,13 @@ def test_a_world_can_fix_offsets_and_skips_so_the_game_prints_table_1():
     assert s.cloud.metrics()["lb_lookup_backend"] == 2  # b2, the third backend of the world
 
 
-@pytest.mark.parametrize("n,size,tolerance", [(10, 65_537, 0.05), (100, 655_373, 0.2)])
-def test_removing_one_of_n_backends_moves_close_to_one_nth_of_a_large_table(n, size, tolerance):
-    """The paper's Figure 10: with M much larger than N, a removal disrupts about 1/N."""
+@pytest.mark.parametrize("n,size,tolerance,removed", [(10, 65_537, 0.05, (0, 5, 9)), (100, 655_373, 0.2, (50,))])
+def test_removing_one_of_n_backends_moves_close_to_one_nth_of_a_large_table(n, size, tolerance, removed):
+    """The paper's Figure 10: with M much larger than N, a removal disrupts about 1/N (the
+    first, middle and last of ten; the middle of a hundred, whose tables take seconds)."""
     names = [f"backend-{i}" for i in range(n)]
     full = maglev.Table.build([(x, *maglev.offset_skip(x, size)) for x in names], size)
-    for gone in (0, n // 2, n - 1):
+    for gone in removed:
         rest = maglev.Table.build([(x, *maglev.offset_skip(x, size)) for i, x in enumerate(names) if i != gone], size)
         share = full.moved(rest) / size
         assert 1 / n <= share <= (1 + tolerance) / n
@@ -136,10 +137,14 @@ def test_cross_zone_off_gives_each_zone_half_whatever_its_backends_aws_example()
 @pytest.mark.parametrize("interval,threshold", [(30, 2), (5, 2), (10, 3)])
 def test_a_dead_backend_is_fed_until_its_checks_fail_threshold_times(interval, threshold):
     """ALB health checks: out after UnhealthyThresholdCount failures, one every interval,
-    so a dead target is fed for (threshold - 1) to threshold intervals."""
+    each failure known only when its timeout expires (no answer is a timeout, not a
+    refusal), so a dead target is fed for (threshold - 1) to threshold intervals, plus
+    the timeout."""
     s = _session(_world(backends=_backends(2, 2), algorithm="round-robin"))
+    timeout = 5  # the default HealthCheckTimeoutSeconds of an ALB target group
     if interval < 30:
-        s.execute(f"lb check timeout {min(4, interval - 1)}")
+        timeout = min(4, interval - 1)
+        s.execute(f"lb check timeout {timeout}")
         s.execute(f"lb check interval {interval}")
     if threshold != 2:
         s.execute(f"lb check unhealthy-threshold {threshold}")
@@ -147,7 +152,7 @@ def test_a_dead_backend_is_fed_until_its_checks_fail_threshold_times(interval, t
     s.execute("fail host b1-h1")
     s.execute(f"tick {interval * threshold + 30}")
     fed = s.cloud.metrics()["lb_dead_traffic_s"]
-    assert (threshold - 1) * interval <= fed <= threshold * interval + 1
+    assert (threshold - 1) * interval + timeout <= fed <= threshold * interval + timeout + 1
 
 
 def test_when_no_backend_is_healthy_the_balancer_fails_open():

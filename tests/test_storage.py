@@ -123,17 +123,17 @@ def test_a_disk_reads_one_piece_after_another_so_no_layout_beats_the_disks_rate(
     """A hard disk has one actuator: it serves one request at a time, each paying its
     access time (seek and rotation) before its transfer. Seagate's Exos X18 product manual
     gives 4.16 ms average latency and 270 MB/s sustained transfer; the game rounds to 5 ms
-    and 200 MiB/s. So 75 GiB over 18 disks cannot arrive in less than 75 GiB / (18 x
-    200 MiB/s) = 21.3 s, and cutting it into tiny chunks adds one access time per piece."""
+    and 200 MiB/s. So 15 GiB over 18 disks cannot arrive in less than 15 GiB / (18 x
+    200 MiB/s) = 4.27 s, and cutting it into tiny chunks adds one access time per piece."""
     def read_ms(chunk_mib: int) -> float:
         cloud, store = cluster(racks=3, hosts=2, disks=3, storage={"chunk_mib": chunk_mib, "replication": 1})
-        store.put("big", "75GiB")
+        store.put("big", "15GiB")
         return store.get("big").latency_ms
 
-    floor_ms = 75 * 1024 / (18 * 200) * 1000
+    floor_ms = 15 * 1024 / (18 * 200) * 1000
     at_64 = read_ms(64)
     assert floor_ms <= at_64 < 1.5 * floor_ms
-    at_1 = read_ms(1)  # 76,800 pieces: 5 ms of seeking for every 5 ms of transfer
+    at_1 = read_ms(1)  # 15,360 pieces: 5 ms of seeking for every 5 ms of transfer
     assert at_1 > 1.8 * floor_ms and at_1 > at_64
 
 

@@ -797,9 +797,20 @@ class Balancer:
         if not cloud.hardware.zones[zone].up:
             return  # the zone's checker is down with its nodes
         ok = self.answers(b) and self.latency_ms(b) <= hc.timeout_s * 1000
-        verdict = hc.judge(view, ok)
+        if ok:
+            self._record(b, zone, token, True, "")
+        else:  # no answer in time: the checker knows only when the timeout expires
+            reason = "Target.Timeout" if self.answers(b) else "Target.FailedHealthChecks"
+            cloud.clock.schedule_in(hc.timeout_s * 1000, lambda: self._record(b, zone, token, False, reason))
+
+    def _record(self, b: Backend, zone: str, token: int, ok: bool, reason: str) -> None:
+        view = b.views.get(zone)
+        if view is None or view.generation != token or b.state == "spare":
+            return  # taken out of service, or its checks restarted, while the check waited
+        if not self.cloud.hardware.zones[zone].up:
+            return  # the checker went dark while it waited
+        verdict = self.health_check.judge(view, ok)
         if verdict is not None:
-            reason = "" if ok else ("Target.Timeout" if self.answers(b) else "Target.FailedHealthChecks")
             self._mark(b, zone, view, verdict, reason)
 
     def _mark(self, b: Backend, zone: str, view: View, state: str, reason: str) -> None:

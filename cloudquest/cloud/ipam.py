@@ -7,8 +7,9 @@ blocks"):
   block lies inside its VPC's, is /16 to /28 as well, and overlaps no other subnet of
   the VPC;
 - in every subnet the first four addresses and the last one are reserved: the network
-  address, the VPC router at +1, the Amazon-provided DNS server at +2, +3 held for
-  future use, and the broadcast address (the VPC supports no broadcast, but still
+  address, the VPC router at +1, +2 for the Amazon-provided DNS (the server itself
+  answers at the VPC block's base +2; AWS reserves +2 in every subnet all the same),
+  +3 held for future use, and the broadcast address (the VPC supports no broadcast, but still
   withholds it). A /24 therefore offers 251 usable addresses and a /28, the smallest
   subnet, 11.
 
