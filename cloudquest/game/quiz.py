@@ -106,10 +106,13 @@ class QuizScore:
     correct: int = 0
     total: int = 0
     per_skill: dict[str, list[int]] = field(default_factory=dict)  # skill -> [right, asked]
+    right: list[str] = field(default_factory=list)  # ids of the questions answered right
 
     def add(self, q: AskedQuestion, ok: bool) -> None:
         self.total += 1
         self.correct += int(ok)
+        if ok:
+            self.right.append(q.id)
         for s in q.skills:
             right, asked = self.per_skill.setdefault(s, [0, 0])
             self.per_skill[s] = [right + int(ok), asked + 1]

@@ -258,6 +258,7 @@ class QuizScreen(Screen):
             if score.pct >= qp.best_pct:
                 qp.best_pct = score.pct
                 qp.per_skill_pct = score.skill_pct()
+                qp.right = [i for i in score.right if not i.startswith("own-")]
             qp.passed = qp.passed or passed
             app.save_progress()
         self.query_one("#quiz-head", Static).update(Text("Completion quiz: result", style="bold"))
