@@ -177,12 +177,12 @@ def cmd_play(args: argparse.Namespace) -> int:
         else:
             if saved.message:
                 _err(saved.message)
-        try:  # kept with the game's saved runs, the proof the certificate replays
-            from .game.runs import save_run
+            try:  # kept with the game's saved runs, the proof the certificate replays
+                from .game.runs import save_run
 
-            save_run(session)
-        except OSError as exc:
-            _err(f"could not save the run: {exc.strerror or exc}")
+                save_run(session)
+            except OSError as exc:
+                _err(f"could not save the run: {exc.strerror or exc}")
     _print_result(result, chapter, args.json)
     return EXIT_OK if result.passed else EXIT_FAILED
 
