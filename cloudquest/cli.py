@@ -191,6 +191,12 @@ def cmd_play(args: argparse.Namespace) -> int:
         else:
             if saved.message:
                 _err(saved.message)
+            try:  # kept with the game's saved runs, the proof the certificate replays
+                from .game.runs import save_run
+
+                save_run(session)
+            except OSError as exc:
+                _err(f"could not save the run: {exc.strerror or exc}")
     _print_result(result, chapter, args.json)
     return EXIT_OK if result.passed else EXIT_FAILED
 
@@ -557,6 +563,105 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_certificate(args: argparse.Namespace) -> int:
+    """The completion check's tally: every saved run replayed, the quiz's best attempt;
+    printed, or written as a Markdown or SVG certificate."""
+    from .game import progress as progress_mod
+    from .game import tally as tally_mod
+    from .game.chapters import ChapterError, load_quiz
+    from .game.runs import list_runs
+
+    fmt = args.format or (Path(args.out).suffix.lstrip(".").lower() if args.out else "md")
+    if fmt not in ("md", "svg"):
+        raise CliError(f"no certificate format {fmt!r} (formats: md, svg)")
+    loaded = progress_mod.load()
+    if loaded.message:
+        _err(loaded.message)
+    try:
+        bank = load_quiz()
+    except ChapterError:
+        bank = None
+    tally = tally_mod.build(_catalogue(), loaded.progress, list_runs(), bank)
+    for problem in tally.skipped:
+        _err(f"run not counted: {problem}")
+    text = tally_mod.render(tally, fmt)
+    if args.out:
+        try:
+            tally_mod.write(Path(args.out), text)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        print(f"wrote {args.out}: {sum(s.mastered for s in tally.skills)} of {len(tally.skills)} skills mastered")
+    else:
+        print(text, end="")
+    return EXIT_OK if tally.complete else EXIT_FAILED
+
+
+def cmd_quiz(args: argparse.Namespace) -> int:
+    """The completion quiz headless: one question at a time, one answer line each from
+    stdin (an option's number, a number, or an order such as 3 1 4 2); a line that is no
+    answer is refused with what is valid, and the next line is read."""
+    from .game import progress as progress_mod
+    from .game.chapters import ChapterError, load_quiz
+    from .game.interview import parse_order
+    from .game.quiz import QuizError, QuizScore, prepare
+
+    try:
+        bank = load_quiz(args.file)
+        asked = prepare(bank, args.seed, args.limit)
+    except (ChapterError, QuizError) as exc:
+        raise CliError(str(exc).splitlines()[0]) from None
+    score = QuizScore()
+    stdin = iter(sys.stdin.readline, "")
+    for n, q in enumerate(asked, 1):
+        print(f"\n[{n}/{len(asked)}] ({', '.join(q.skills)}) {q.text}")
+        if q.kind == "order":
+            print("Order these steps (type their numbers, first step first):")
+        for i, o in enumerate(q.options, 1):
+            print(f"  {i}. {o}")
+        while True:
+            print("> ", end="", flush=True)
+            line = next(stdin, None)
+            if line is None:
+                raise CliError(f"the answers ran out at question {n} of {len(asked)}")
+            text = line.strip()
+            try:
+                if q.kind == "order":
+                    response = parse_order(text, len(q.options))
+                elif q.kind == "choice":
+                    if not text.isdigit() or not 1 <= int(text) <= len(q.options):
+                        raise ValueError(f"{text or 'nothing'} is not an option: type a number from 1 to {len(q.options)}")
+                    response = int(text) - 1
+                else:
+                    response = float(text.replace(",", "."))
+            except ValueError as exc:
+                msg = str(exc) if q.kind != "predict" else f"{text or 'nothing'} is not a number: type one, like 8 or 13.5"
+                print(msg)
+                continue
+            break
+        ok = q.grade(response)
+        score.add(q, ok)
+        print("RIGHT" if ok else "WRONG", "-", q.explanation)
+    passed = score.passed(bank.pass_mark_pct)
+    print(f"\n{'PASSED' if passed else 'NOT YET'} {score.pct}% ({score.correct}/{score.total} right)")
+    for skill, pct in score.skill_pct().items():
+        print(f"  {skill}: {pct}%")
+    if not args.no_save:
+        right = list(score.right)
+
+        def change(progress):
+            qp = progress.quiz
+            qp.attempts += 1
+            if score.pct >= qp.best_pct:
+                qp.best_pct = score.pct
+                qp.per_skill_pct = score.skill_pct()
+                qp.right = right
+            qp.passed = qp.passed or passed
+            return progress
+
+        progress_mod.update(change)
+    return EXIT_OK if passed else EXIT_FAILED
+
+
 def _seed(text: str) -> int:
     from .game.parser import parse_seed
 
@@ -640,6 +745,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seeds", default="1..5", help="1..5 (default), 1,3,7 or 4")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_scenario_compare)
+    qz = sub.add_parser("quiz", help="take the completion quiz headless: one answer line per question from stdin")
+    qz.add_argument("--seed", type=_seed, default=1, help="the shuffle of questions and options")
+    qz.add_argument("--limit", type=int, default=None, help="ask only this many questions")
+    qz.add_argument("--file", default=None, help="a quiz bank other than the installed one")
+    qz.add_argument("--no-save", action="store_true", help="do not record the attempt in your progress")
+    qz.set_defaults(func=cmd_quiz)
+
+    ce = sub.add_parser("certificate", help="the completion check: your skills, what proved each, the runs to replay")
+    ce.add_argument("--out", metavar="FILE", help="write the certificate here (its format from --format or the suffix)")
+    ce.add_argument("--format", choices=("md", "svg"), help="md (default) or svg")
+    ce.set_defaults(func=cmd_certificate)
     return p
 
 

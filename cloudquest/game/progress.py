@@ -101,6 +101,9 @@ class QuizProgress(_Record):
     best_pct: Percent = 0
     passed: bool = False
     per_skill_pct: dict[Skill, Percent] = Field(default_factory=dict)
+    right: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=1000, description="the questions answered right in the best attempt"
+    )
 
     def merged(self, other: "QuizProgress") -> "QuizProgress":
         best = max(self, other, key=lambda q: q.best_pct)
@@ -109,6 +112,7 @@ class QuizProgress(_Record):
             best_pct=best.best_pct,
             passed=self.passed or other.passed,
             per_skill_pct=dict(best.per_skill_pct),
+            right=list(best.right),
         )
 
 

@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from .schema import SKILLS, ChoiceQuestion, PredictQuestion, QuizBank
+from .schema import SKILLS, CauseQuestion, ChoiceQuestion, OrderQuestion, PredictQuestion, QuizBank
 
 
 class QuizError(Exception):
@@ -100,13 +100,13 @@ class AskedQuestion:
     skills: list[str]
     text: str
     options: list[str]  # empty for predict questions
-    answer: Any  # index into options, or a number
+    answer: Any  # index into options, a number, or (order) the option indices in the right order
     tolerance: float
     explanation: str
     follows: str | None = None  # the id of a question this one refers to: asked after it
 
     def grade(self, response: Any) -> bool:
-        if self.kind == "choice":
+        if self.kind in ("choice", "order"):
             return response == self.answer
         try:
             return abs(float(response) - float(self.answer)) <= self.tolerance
@@ -153,11 +153,19 @@ def prepare(bank: QuizBank, seed: int, limit: int | None = None) -> list[AskedQu
         questions = questions[:limit]
     out = []
     for q in questions:
-        if isinstance(q, ChoiceQuestion):
+        if isinstance(q, OrderQuestion):
+            from .interview import shuffled_steps
+
+            shown, right = shuffled_steps(q, rng)
+            out.append(AskedQuestion(q.id, "order", list(q.skills), q.text, shown, right, 0, q.explanation))
+        elif isinstance(q, ChoiceQuestion):  # a cause question is one, with its log in the text
+            from .interview import cause_text
+
+            text = cause_text(q) if isinstance(q, CauseQuestion) else q.text
             order = list(range(len(q.options)))
             rng.shuffle(order)
             out.append(
-                AskedQuestion(q.id, "choice", list(q.skills), q.text, [q.options[i] for i in order], order.index(q.answer), 0, q.explanation)
+                AskedQuestion(q.id, "choice", list(q.skills), text, [q.options[i] for i in order], order.index(q.answer), 0, q.explanation)
             )
         else:
             value = predict_answer(q)
@@ -170,10 +178,13 @@ class QuizScore:
     correct: int = 0
     total: int = 0
     per_skill: dict[str, list[int]] = field(default_factory=dict)  # skill -> [right, asked]
+    right: list[str] = field(default_factory=list)  # ids of the questions answered right
 
     def add(self, q: AskedQuestion, ok: bool) -> None:
         self.total += 1
         self.correct += int(ok)
+        if ok:
+            self.right.append(q.id)
         for s in q.skills:
             right, asked = self.per_skill.setdefault(s, [0, 0])
             self.per_skill[s] = [right + int(ok), asked + 1]

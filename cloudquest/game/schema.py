@@ -126,8 +126,32 @@ class PredictQuestion(Question):
     tolerance: float = Field(default=0, ge=0)
 
 
+class CauseQuestion(ChoiceQuestion):
+    """"Explain it like an interview": an excerpt of an event log, and the cause to pick."""
+
+    kind: Literal["cause"]  # type: ignore[assignment]
+    log: str = Field(min_length=1, description="the event-log excerpt, one event a line, as the log pane shows it")
+
+
+class OrderQuestion(Question):
+    """"Explain it like an interview": put the steps of a mechanism in the order they happen."""
+
+    kind: Literal["order"]
+    steps: list[str] = Field(min_length=3, max_length=6, description="the steps, in the right order (asked shuffled)")
+
+    @field_validator("steps")
+    @classmethod
+    def _distinct(cls, steps: list[str]) -> list[str]:
+        if len(set(steps)) != len(steps):
+            raise ValueError("steps must be distinct: a repeated step makes two right orders")
+        return steps
+
+
+AnyQuestion = Annotated[
+    Union[ChoiceQuestion, PredictQuestion, CauseQuestion, OrderQuestion], Field(discriminator="kind")
+]
+
+
 class QuizBank(Strict):
     pass_mark_pct: int = Field(default=70, ge=0, le=100)
-    questions: list[Annotated[Union[ChoiceQuestion, PredictQuestion], Field(discriminator="kind")]] = Field(
-        min_length=1
-    )
+    questions: list[AnyQuestion] = Field(min_length=1)

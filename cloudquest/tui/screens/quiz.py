@@ -21,6 +21,7 @@ from ...game.schema import SKILLS
 from ...game.own_runs import own_run_questions
 from ...game.runs import list_runs
 from ..widgets import OrderedInput
+from .quiz_order import OrderingMixin
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
@@ -36,13 +37,14 @@ def _number(text: str) -> float | None:
     return value if value == value and abs(value) != float("inf") else None
 
 
-class QuizScreen(Screen):
+class QuizScreen(OrderingMixin, Screen):
     CSS_PATH = "quiz.tcss"
     BINDINGS = [
         *(Binding(str(i), f"choose({i})", f"Answer {i}", show=False) for i in range(1, MAX_OPTIONS + 1)),
         Binding("n", "next", "Next", show=True),
         Binding("r", "retake", "Retake"),
         Binding("escape", "back", "Back"),
+        Binding("backspace", "undo_pick", "Undo step", show=False),
     ]
 
     def __init__(self) -> None:
@@ -138,7 +140,7 @@ class QuizScreen(Screen):
         self.query_one("#quiz-head", Static).update(text)
 
     def _show_inputs(self, kind: str | None) -> None:
-        self.query_one("#quiz-options", OptionList).display = kind == "choice"
+        self.query_one("#quiz-options", OptionList).display = kind in ("choice", "order")
         self.query_one("#quiz-answer", Input).display = kind == "predict"
 
     def _ask(self) -> None:
@@ -161,7 +163,17 @@ class QuizScreen(Screen):
                  else "Type a number and press Enter.", style="dim")
         )
         self._show_inputs(q.kind)
-        if q.kind == "choice":
+        if q.kind == "order":
+            text = Text("Explain it like an interview: order the steps\n", style="bold yellow")
+            text.append(q.text)
+            self.query_one("#quiz-question", Static).update(text)
+            ol = self.query_one("#quiz-options", OptionList)
+            ol.disabled = False
+            ol.highlighted = None
+            self._order_begin()
+            ol.highlighted = 0
+            ol.focus()
+        elif q.kind == "choice":
             ol = self.query_one("#quiz-options", OptionList)
             ol.disabled = False
             ol.clear_options()
@@ -189,7 +201,9 @@ class QuizScreen(Screen):
             text.append("✔ RIGHT\n", style="bold green")
         else:
             text.append("✘ WRONG  ", style="bold red")
-            if q.kind == "choice":
+            if q.kind == "order":
+                text.append(self._order_answer_text(q))
+            elif q.kind == "choice":
                 text.append(f"the answer: {q.answer + 1}. {q.options[q.answer]}\n")
             else:
                 text.append(f"the answer: {q.answer:g}" + (f" (±{q.tolerance:g})" if q.tolerance else "") + "\n")
@@ -205,6 +219,10 @@ class QuizScreen(Screen):
     @on(OptionList.OptionSelected, "#quiz-options")
     def _picked(self, event: OptionList.OptionSelected) -> None:
         event.stop()
+        q = self.current
+        if q is not None and q.kind == "order":
+            self._order_pick(int(event.option.id or 0))
+            return
         self._answer(int(event.option.id or 0))
 
     @on(Input.Submitted, "#quiz-answer")
@@ -220,10 +238,18 @@ class QuizScreen(Screen):
 
     def action_choose(self, n: int) -> None:
         q = self.current
+        if q is not None and q.kind == "order" and not self.answered:
+            self._order_pick(n - 1)
+            return
         if q is None or q.kind != "choice" or self.answered:
             return
         if 1 <= n <= len(q.options):
             self._answer(n - 1)
+
+    def action_undo_pick(self) -> None:
+        q = self.current
+        if q is not None and q.kind == "order" and not self.answered:
+            self._order_undo()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next":
@@ -257,6 +283,7 @@ class QuizScreen(Screen):
             if score.pct >= qp.best_pct:
                 qp.best_pct = score.pct
                 qp.per_skill_pct = score.skill_pct()
+                qp.right = [i for i in score.right if not i.startswith("own-")]
             qp.passed = qp.passed or passed
             app.save_progress()
         self.query_one("#quiz-head", Static).update(Text("Completion quiz: result", style="bold"))
