@@ -9,7 +9,7 @@ from collections import Counter
 from itertools import combinations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cloudquest.cloud import CloudError, Health
@@ -634,6 +634,9 @@ def _check_invariants(store):
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=st.sampled_from(SCHEMES), policy=st.sampled_from(POLICIES), seed=st.integers(0, 10_000), actions=ACTIONS)
+# Found by this property: a disk destroyed while its rack was down, then the rack back:
+# the destroyed pieces were forgotten as doomed but never uncounted.
+@example(scheme=("rep", 1), policy="random", seed=8, actions=[("fail", "rack", 5), ("destroy", "disk", 70), ("repair", "rack", 17)])
 def test_repair_never_puts_two_pieces_on_one_host_and_counts_stay_exact(scheme, policy, seed, actions):
     cloud, store = _prop_cluster(scheme, policy, seed)
     store.set("repair_mibps", 200)
