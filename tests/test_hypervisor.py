@@ -35,7 +35,6 @@ from cloudquest.cloud.hypervisor import (
     parse_cpu_list,
 )
 from cloudquest.cloud.memory import MIB_PER_GIB
-from cloudquest.cloud.hypervisor import HostSim
 
 
 def share(sim: HostSim, name: str) -> float:
@@ -44,18 +43,64 @@ def share(sim: HostSim, name: str) -> float:
     return vm.cum_run_us / ((sim.slices - vm.born_slice) * cs.SLICE_US)
 
 
-# -- the scheduler's published constants -------------------------------------------------
+# -- the scheduler's published constants, as behaviour ------------------------------------
 
 
-def test_constants_match_xen_credit1():
-    # sched_credit.c: CSCHED_DEFAULT_WEIGHT, CSCHED_DEFAULT_TSLICE_MS, CSCHED_CREDITS_PER_MSEC,
-    # CSCHED_TICKS_PER_TSLICE.
-    assert cs.DEFAULT_WEIGHT == 256
-    assert cs.SLICE_MS == 30
-    assert cs.CREDITS_PER_MS == 10
-    assert cs.CREDITS_PER_SLICE == 300
-    assert cs.SLICE_MS // cs.TICK_MS == 3
-    assert (cs.MIN_WEIGHT, cs.MAX_WEIGHT) == (1, 65535)
+def _alone_on_one_pcpu(wants_us: int) -> tuple[cs.CreditScheduler, cs.Domain]:
+    sched = cs.CreditScheduler(1)
+    dom = cs.Domain("a", 1)
+    sched.add(dom)
+    dom.wants_us = wants_us
+    return sched, dom
+
+
+def test_a_busy_vcpu_runs_a_30_ms_slice_and_pays_10_credits_a_millisecond():
+    """sched_credit.c: CSCHED_DEFAULT_TSLICE_MS 30 and CSCHED_CREDITS_PER_MSEC 10, so a
+    vCPU that runs its whole slice pays 300 credits (burn_credits); one pCPU brings 300 a
+    period (csched_acct), so a guest alone on it earns back exactly what it ran."""
+    sched, dom = _alone_on_one_pcpu(10**9)
+    sched.dispatch([dom])
+    assert dom.ran_us == 30_000
+    assert dom.credit == -300
+    sched.account()
+    assert (dom.credit, dom.priority) == (0, "under")
+    # burn_credits keeps the part of a credit not yet paid (svc->residual): a credit is
+    # 0.1 ms, so 0.15 ms twice costs 3 credits, not 2.
+    sched, dom = _alone_on_one_pcpu(150)
+    sched.dispatch([dom])
+    assert dom.credit == -1
+    sched.dispatch([dom])
+    assert dom.credit == -3
+
+
+def test_credit_is_bounded_below_by_one_slice_and_a_rich_vcpu_stops_earning():
+    """sched_credit.c, csched_acct: credit never falls below -CSCHED_CREDITS_PER_TSLICE
+    (-300); a vCPU above +300 leaves the active set and its credit is halved."""
+    sched, dom = _alone_on_one_pcpu(10**9)
+    sched.dispatch([dom])
+    dom.credit = -1000
+    sched.account()
+    assert (dom.credit, dom.priority) == (-300, "over")
+    sched, dom = _alone_on_one_pcpu(10**9)
+    sched.dispatch([dom])
+    dom.credit = 250
+    sched.account()  # 250 + 300 = 550, over the bound
+    assert dom.credit == 275 and not dom.active and sched.weight == 0
+
+
+def test_the_default_weight_is_256_and_weights_run_from_1_to_65535():
+    """sched_credit.c: CSCHED_DEFAULT_WEIGHT 256; Xen wiki: legal weights 1 to 65535. A
+    guest created without a weight gets half the CPU of one weighted 512."""
+    sim = HostSim(sockets=1, cores=1, ram_gib=8)
+    sim.create_vm("plain", 1, 1, workload="cpu-bound")
+    sim.create_vm("heavy", 1, 1, weight=512, workload="cpu-bound")
+    sim.run_slices(3000)
+    assert share(sim, "plain") == pytest.approx(1 / 3, abs=0.005)
+    sim.create_vm("lightest", 1, 1, weight=1)
+    sim.create_vm("heaviest", 1, 1, weight=65535)
+    for weight in (0, 65536):
+        with pytest.raises(CloudError, match="from 1 to 65535"):
+            sim.create_vm("w", 1, 1, weight=weight)
 
 
 # -- weights ----------------------------------------------------------------------------
