@@ -53,14 +53,29 @@ def test_a_finished_chapter_is_counted_once_in_the_file(catalogue):
     assert (after["attempts"], after["completed"], after["best_passed"], after["best_time_s"]) == (2, True, 3, 90.0)
 
 
-def test_a_save_goes_where_it_is_told(tmp_path):
+def test_a_save_goes_where_it_is_told(tmp_path, catalogue):
     elsewhere = tmp_path / "other" / "progress.json"
     prog = P.Progress()
     prog.record_run("launch", 3, 3, 0, 12.5, ["resource scheduling"])
-    P.save(prog, elsewhere)
+    assert P.save(prog, elsewhere).path == elsewhere
     assert json.loads(elsewhere.read_text())["chapters"]["launch"]["best_time_s"] == 12.5
+    loaded = P.load(elsewhere)
+    assert loaded.progress.chapters["launch"].completed and loaded.path == elsewhere
+    chapter, result = finished(catalogue, [])
+    assert P.record(chapter, result, elsewhere).path == elsewhere
+    assert json.loads(elsewhere.read_text())["chapters"]["launch"]["attempts"] == 2
     assert not progress_file().exists()
-    assert P.load(elsewhere).progress.chapters["launch"].completed
+    elsewhere.write_text("{oops")
+    broken = P.load(elsewhere)
+    assert broken.path == elsewhere and broken.message.startswith(
+        "your saved progress could not be read (not valid JSON: Expecting property name enclosed in double quotes); "
+        f"it was kept as {elsewhere.with_name('progress.json.corrupt-1')}"
+    )
+
+
+def test_a_save_that_is_not_a_file_is_said_so():
+    progress_file().mkdir(parents=True)
+    assert P.load().message.startswith("your saved progress could not be read (the save is a folder, not a regular file)")
 
 
 def test_the_best_run_is_more_objectives_then_fewer_hints_and_a_tie_is_not_better():
@@ -88,7 +103,19 @@ def test_merging_two_games_keeps_the_better_of_each():
     # a chapter only opened (no result yet) never beats one with a result
     opened = P.Progress(chapters={"launch": P.ChapterProgress(attempts=5)})
     kept = opened.merged(a).chapters["launch"]
-    assert (kept.best_passed, kept.best_hints, kept.best_time_s, kept.attempts) == (3, 2, 30.0, 5)
+    assert (kept.best_passed, kept.best_hints, kept.best_time_s, kept.attempts, kept.objectives) == (3, 2, 30.0, 5, 3)
+    tried = P.Progress()
+    tried.record_run("launch", 0, 3, 2, 9.0, [])  # a run that passed nothing still has a result
+    assert opened.merged(tried).chapters["launch"].best_time_s == 9.0
+    assert tried.merged(opened).chapters["launch"].best_time_s == 9.0
+    # no hints beats one hint, whichever game is merged into which
+    one, none = P.Progress(), P.Progress()
+    one.record_run("launch", 3, 3, 1, 11.0, [])
+    none.record_run("launch", 3, 3, 0, 22.0, [])
+    assert one.merged(none).chapters["launch"].best_time_s == 22.0 == none.merged(one).chapters["launch"].best_time_s
+    # progress kept aside for chapters this game lacks survives a merge
+    aside = P.Progress(unknown={"from-the-future": P.ChapterProgress(attempts=3)})
+    assert a.merged(aside).unknown == aside.unknown == aside.merged(a).unknown
     # the quiz: the better score with its own per-skill figures; passed once is passed
     q1 = P.QuizProgress(attempts=1, best_pct=80, passed=True, per_skill_pct={"resource scheduling": 80})
     q2 = P.QuizProgress(attempts=3, best_pct=60, passed=False, per_skill_pct={"resource scheduling": 100})
@@ -165,12 +192,18 @@ def test_a_temporary_file_left_by_a_killed_save_is_cleared():
 def test_an_import_is_refused_with_the_reason(catalogue, tmp_path, data, reason):
     with pytest.raises(UserFileError) as exc:
         P.parse_export(data, catalogue.chapters)
-    assert exc.value.message == reason and "the export" in str(exc.value)
+    assert str(exc.value) == f"the export: {reason}"
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(data))
     with pytest.raises(UserFileError) as exc:
         P.read_export(path, catalogue.chapters)
     assert exc.value.message == reason and str(path) in str(exc.value)
+
+
+def test_an_export_that_cannot_be_read_is_named(tmp_path, catalogue):
+    with pytest.raises(UserFileError) as exc:
+        P.read_export(tmp_path / "none.json", catalogue.chapters)
+    assert str(exc.value) == f"{tmp_path / 'none.json'}: cannot read the export: No such file or directory"
 
 
 def test_an_import_of_a_chapter_this_game_has_is_kept_as_it_was(catalogue):

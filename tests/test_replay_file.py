@@ -126,7 +126,7 @@ def test_a_scenario_run_is_rebuilt_from_its_name(catalogue):
     assert chapter.id != "launch" and "eu-west-1a" in json.dumps(chapter.world.model_dump(mode="json"))
     with pytest.raises(ReplayError) as exc:
         chapter_for(ReplayFile.from_dict({**data, "scenario": "no-such-outage"}, "m"), catalogue)
-    assert str(exc.value).startswith("the replay is of scenario 'no-such-outage': ")
+    assert str(exc.value).startswith("the replay is of scenario 'no-such-outage': no scenario 'no-such-outage' (scenarios: backend-flap, ")
 
 
 # -- the one road: moments and forks ----------------------------------------------------------------
@@ -143,6 +143,8 @@ def test_a_moment_includes_the_command_given_at_that_very_time(catalogue):
     t, line, first, end = seen[0]
     assert {e.kind for e in log[first:end]} >= {"api.call", "launch.requested"}  # the launch's own events
     assert all(e.kind != "launch.requested" for e in log[end:])
+    assert [(a[3], b[2]) for a, b in zip(seen, seen[1:])] == [(a[3], a[3]) for a in seen[:-1]]  # one after another
+    assert all(isinstance(first, int) and first < end for *_, first, end in seen)
     before = play(Session(chapter, 0), commands, 60_000, stop_at_ms=29_999)
     # a millisecond earlier the describe is not run, and the tick is logged as cut short
     assert [line for _, line in before.command_log] == [LINES[0], "tick 29.999"]
