@@ -587,3 +587,22 @@ def test_an_address_given_back_is_free_for_whoever_asks_next():
     ok(s, "eni create e5 s24")
     assert net_of(s).enis["e5"].private_ip == "10.0.8.4"  # given back, handed out again lowest first
     assert net_of(s).subnets["s24"].free == 251 - 2
+
+
+def test_a_public_address_given_up_at_a_stop_goes_to_the_back_of_the_pool():
+    """Amazon EC2 User Guide, "Public IPv4 addresses": an instance's public IPv4 address is
+    released when it is stopped and it gets a new one when started; the pool hands the old
+    one out again only once every address never used is gone."""
+    import ipaddress as ip
+
+    from cloudquest.cloud.ipam import IpamError, PublicPool
+
+    pool = PublicPool(ip.ip_network("203.0.113.0/29"))  # .1 to .6 (.0 and .7 are never handed out)
+    first = [pool.allocate() for _ in range(3)]
+    assert first == ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+    pool.release("203.0.113.2", to_back=True)  # stopped: to the back
+    pool.release("203.0.113.3")  # given back at once: lowest first
+    assert [pool.allocate() for _ in range(4)] == ["203.0.113.3", "203.0.113.4", "203.0.113.5", "203.0.113.6"]
+    assert pool.allocate() == "203.0.113.2"  # only now
+    with pytest.raises(IpamError, match="exhausted"):
+        pool.allocate()
