@@ -103,6 +103,82 @@ def test_the_default_weight_is_256_and_weights_run_from_1_to_65535():
             sim.create_vm("w", 1, 1, weight=weight)
 
 
+def _doms(pcpus: int, *specs: tuple) -> tuple[cs.CreditScheduler, list[cs.Domain]]:
+    """A bare credit scheduler and its domains: (name, vcpus, wants_us[, pins[, weight]])."""
+    sched = cs.CreditScheduler(pcpus)
+    doms = []
+    for name, vcpus, wants_us, *rest in specs:
+        dom = cs.Domain(name, vcpus, pins=rest[0] if rest else None, weight=rest[1] if len(rest) > 1 else cs.DEFAULT_WEIGHT)
+        sched.add(dom)
+        dom.wants_us = wants_us
+        doms.append(dom)
+    return sched, doms
+
+
+def test_the_host_weight_is_the_sum_of_weight_times_vcpus_over_active_domains():
+    """sched_credit.c: prv->weight, kept in step by csched_dom_cntl and when a domain
+    joins or leaves the active set."""
+    sched, (a, b) = _doms(4, ("a", 2, 60_000), ("b", 1, 30_000))
+    sched.dispatch([a, b])
+    assert sched.weight == 2 * 256 + 256
+    sched.set_weight(a, 512)
+    assert sched.weight == 2 * 512 + 256
+    sched.remove(a)
+    assert sched.weight == 256 and sched.active == [b] and not a.active
+
+
+def test_only_a_waking_vcpu_is_boosted():
+    """csched_vcpu_wake: an UNDER vCPU that wakes up is BOOSTed; one that stayed runnable
+    is not."""
+    sched, (busy,) = _doms(1, ("busy", 1, 10_000))
+    busy.blocked = False
+    sched.dispatch([busy])
+    assert busy.priority == "under"
+    busy.blocked = True
+    sched.dispatch([busy])
+    assert busy.priority == "boost"
+
+
+def test_a_domain_gets_no_more_than_its_lanes_and_is_parked_only_past_its_cap():
+    sched, (one,) = _doms(4, ("one", 1, 90_000))  # one vCPU: one pCPU's 30 ms at most
+    sched.dispatch([one])
+    assert one.ran_us == 30_000
+    sched, (capped,) = _doms(4, ("capped", 2, 15_000))
+    sched.set_cap(capped, 50)  # half a pCPU: 15 ms a slice, and it wants exactly that
+    assert (capped.cap, capped.cap_us) == (50, 15_000)
+    sched.dispatch([capped])
+    assert capped.ran_us == 15_000 and capped.priority != "parked"
+    capped.wants_us = 15_001
+    sched.dispatch([capped])
+    assert capped.ran_us == 15_000 and capped.priority == "parked"
+
+
+def test_unpinned_work_fills_the_pcpus_with_the_least_pinned_demand_first():
+    # pCPU 0 has 20 ms of pinned work (two guests), pCPU 1 has 15 ms: the unpinned guest
+    # goes to pCPU 1 first, then pCPU 0.
+    sched, doms = _doms(2, ("a", 1, 10_000, (0,)), ("b", 1, 10_000, (0,)), ("c", 1, 15_000, (1,)), ("u", 1, 20_000))
+    sched.dispatch(doms)
+    assert [(p, us) for name, p, us in sched.last_slice if name == "u"] == [(1, 15_000), (0, 5_000)]
+    # a guest pinned by set_pins runs only there
+    sched, (a, b) = _doms(3, ("a", 1, 10_000, (0,)), ("u", 2, 50_000))
+    sched.dispatch([a, b])
+    assert [(p, us) for name, p, us in sched.last_slice if name == "u"] == [(1, 30_000), (2, 20_000)]
+    sched.set_pins(b, (2,))
+    assert b.pins == (2,)
+    sched.dispatch([a, b])
+    assert [(p, us) for name, p, us in sched.last_slice if name == "u"] == [(2, 30_000)]
+
+
+def test_lanes_lay_unpinned_time_out_with_mcnaughtons_wrap_around_rule():
+    sched = cs.CreditScheduler(3)
+    sched.last_slice = [("a", 0, 10_000), ("u", -1, 50_000)]
+    assert sched.pcpu_lanes() == [[("a", 10_000), ("u", 20_000)], [("u", 30_000)], []]
+    sched.last_slice = [("a", 0, 30_000), ("u", -1, 30_000), ("v", -1, 5_000)]
+    assert sched.pcpu_lanes() == [[("a", 30_000)], [("u", 30_000)], [("v", 5_000)]]
+    sched.last_slice = [("a", 0, 29_999), ("b", 1, 7), ("u", -1, 1), ("v", -1, 30_000)]
+    assert sched.pcpu_lanes() == [[("a", 29_999), ("u", 1)], [("b", 7), ("v", 29_993)], [("v", 7)]]
+
+
 # -- weights ----------------------------------------------------------------------------
 
 
@@ -565,7 +641,7 @@ def test_property_shares_fit_the_host_and_caps_hold(pcpus, specs, seed, slices):
         # hands out no more than its pCPUs have, and every pCPU lane fits in 30 ms.
         given_out = 0
         for vm in sim.vms.values():
-            assert 0 <= vm.ran_us <= min(vm.wants_us, vm.par_us)
+            assert 0 <= vm.ran_us <= min(vm.wants_us, vm.par_us) and type(vm.ran_us) is int  # whole microseconds
             assert vm.wants_us <= vm.vcpus * cs.SLICE_US
             if vm.cap:  # a hard ceiling, in every slice
                 assert vm.ran_us <= vm.cap * cs.SLICE_US // 100
