@@ -134,3 +134,54 @@ def test_evidence_of_an_after_filter_names_the_event_still_awaited():
     ]
     r = run(obj, ["fail host a1-h1"])["a"]
     assert not r.passed and "no fault.injected id=a1 yet, so no instance.recovered after fault.injected id=a1" in r.evidence
+
+
+def test_min_count_counts_every_match_and_says_how_many_are_wanted():
+    obj = [{"id": "n", "text": "t", "skills": SK, "check": {"event": "launch.failed", "min_count": 2}}]
+    assert run(obj, [])["n"].evidence == "failed at the end (t=0s): no launch.failed (at least 2x) yet"
+    two = ["launch --type xlarge --zone za", "launch --type xlarge --zone za"]
+    r = run(obj, two)["n"]
+    assert r.passed and r.evidence.startswith("at the end (t=0s): t=0.000s launch.failed") and r.evidence.endswith(" (+1 more)")
+    three = run([{**obj[0], "check": {"event": "launch.failed", "min_count": 3}}], two)["n"]
+    assert not three.passed and "only 2 of 3x launch.failed (at least 3x)" in three.evidence
+
+
+def test_where_values_match_as_written_in_yaml_whether_number_or_text():
+    # allocate_cpu logs vcpus=2 as a number; an author may write it either way
+    for want in (2, "2"):
+        obj = [{"id": "c", "text": "t", "skills": SK, "check": {"event": "launch.step", "where": {"step": "allocate_cpu", "vcpus": want}}}]
+        assert run(obj, ["launch --zone zb --type small", "tick 1"])["c"].passed
+    obj = [{"id": "c", "text": "t", "skills": SK, "check": {"event": "launch.step", "where": {"step": "allocate_cpu", "vcpus": 4}}}]
+    assert not run(obj, ["launch --zone zb --type small", "tick 1"])["c"].passed
+
+
+def test_evidence_names_every_condition_of_the_event_awaited():
+    check = {
+        "event": "instance.running",
+        "where": {"instance": "w", "zone": "zb"},
+        "after": {"event": "fault.injected", "where": {"kind": "host", "id": "a1-h1"}},
+    }
+    r = run([{"id": "a", "text": "t", "skills": SK, "check": check}], [])["a"]
+    assert r.evidence == (
+        "failed at the end (t=0s): no fault.injected kind=host id=a1-h1 yet, so no instance.running instance=w zone=zb "
+        "after fault.injected kind=host id=a1-h1"
+    )
+
+
+def test_a_member_of_a_metric_family_not_there_yet_reads_as_what_it_measures():
+    obj = [{"id": "s", "text": "t", "skills": SK, "check": {"metric": "free_addresses.s99", "op": ">", "value": 0}}]
+    assert run(obj, [])["s"].evidence == "failed at the end (t=0s): a subnet's free addresses: nothing for s99 yet"
+
+
+def test_a_finished_run_as_json_names_each_objectives_verdict():
+    obj = [{"id": "two", "text": "Run two", "skills": SK, "check": {"metric": "instances_running", "op": ">=", "value": 2}}]
+    s = Session(make_chapter(obj), 0)
+    s.run_script(["launch --zone zb", "tick 30"])
+    (o,) = s.finish().as_dict()["objectives"]
+    assert o == {
+        "id": "two",
+        "text": "Run two",
+        "skills": SK,
+        "passed": False,
+        "evidence": "failed at the end (t=30s): instances_running=1 (needs >= 2)",
+    }

@@ -801,3 +801,14 @@ def test_chapter_3_pack_keeps_the_new_zones_empty_hosts_empty_while_spread_fills
     assert empty_after("spread", 0) == empty_after("pack", 0) == 12  # zone a: no tenants yet
     assert empty_after("spread", 25) == 0  # fifty requests: spread has touched every host
     assert empty_after("pack", 50) == 12  # a hundred: pack has not touched an empty host
+
+
+def test_balanced_allocation_over_three_resources_and_past_capacity():
+    """balanced_allocation.go, balancedResourceScorer: with more than two resources the
+    score is (1 - the standard deviation of the requested fractions) * 100, each fraction
+    capped at 1, a resource with no capacity left out. Worked by hand:
+    fractions 0.2, 0.5, 0.8: mean 0.5, variance (0.09 + 0 + 0.09) / 3 = 0.06, std 0.2449,
+    score 75; 5 of 4 CPUs counts as 1.0 beside 1000 / 10000 = 0.1: std 0.45, score 55."""
+    assert balanced_score((2, 5, 8), (10, 10, 10)) == 75
+    assert balanced_score((5, 1000), (4, 10000)) == 55
+    assert balanced_score((1, 2000, 3), (0, 10000, 6)) == 85  # cpu left out: 0.2 and 0.5, std 0.15
