@@ -110,6 +110,8 @@ async def test_play_launch_to_result_quiz_and_replay(make_app):
                 options = quiz.query_one("#quiz-options", OptionList)
                 shown = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
                 (pick,) = [i for i, text in enumerate(shown) if answer in text]
+                # the prompt offers the keys of the options shown, no more
+                assert f"Pick an option (1-{len(shown)} " in str(quiz.query_one("#quiz-feedback").render())
                 await pilot.press(str(pick + 1))
             else:
                 await type_text(pilot, answer)

@@ -158,8 +158,12 @@ class QuizScreen(Screen):
         text.append(q.text)
         self.query_one("#quiz-question", Static).update(text)
         self.query_one("#quiz-feedback", Static).update(
-            Text("Pick an option (1-6 or arrows and Enter)." if q.kind == "choice" else "Type a number and press Enter.",
-                 style="dim")
+            Text(
+                f"Pick an option (1-{len(q.options)} or arrows and Enter)."
+                if q.kind == "choice"
+                else "Type a number and press Enter.",
+                style="dim",
+            )
         )
         self._show_inputs(q.kind)
         if q.kind == "choice":
