@@ -812,3 +812,14 @@ def test_balanced_allocation_over_three_resources_and_past_capacity():
     assert balanced_score((2, 5, 8), (10, 10, 10)) == 75
     assert balanced_score((5, 1000), (4, 10000)) == 55
     assert balanced_score((1, 2000, 3), (0, 10000, 6)) == 85  # cpu left out: 0.2 and 0.5, std 0.15
+
+
+def test_scores_and_sample_sizes_are_whole_numbers_as_kube_scheduler_computes_them():
+    """kube-scheduler works in int64: mostRequestedScore of 1 CPU of 3 is 100 / 3 = 33;
+    numFeasibleNodesToFind of 1001 nodes at the adaptive 50 - 1001 / 125 = 42 % is 420;
+    percentageOfNodesToScore 1 of 50,000 nodes is 500; a cluster of 100 nodes or fewer is
+    scored whole (minFeasibleNodesToFind)."""
+    assert most_requested_score(1, 3) == 33 and type(most_requested_score(1, 3)) is int
+    assert feasible_to_find(1001, 0) == 420 and type(feasible_to_find(1001, 0)) is int
+    assert feasible_to_find(50_000, 1) == 500
+    assert feasible_to_find(50, 10) == 50
