@@ -83,9 +83,14 @@ def test_credit_is_bounded_below_by_one_slice_and_a_rich_vcpu_stops_earning():
     assert (dom.credit, dom.priority) == (-300, "over")
     sched, dom = _alone_on_one_pcpu(10**9)
     sched.dispatch([dom])
-    dom.credit = 250
-    sched.account()  # 250 + 300 = 550, over the bound
-    assert dom.credit == 275 and not dom.active and sched.weight == 0
+    dom.credit = 251
+    sched.account()  # 251 + 300 = 551, over the bound: halved, rounded down
+    assert dom.credit == 275 and type(dom.credit) is int and not dom.active and sched.weight == 0
+    sched, dom = _alone_on_one_pcpu(10**9)
+    sched.dispatch([dom])
+    dom.credit = 0
+    sched.account()  # exactly +300 is not above the bound
+    assert dom.credit == 300 and dom.active
 
 
 def test_the_default_weight_is_256_and_weights_run_from_1_to_65535():
@@ -127,6 +132,70 @@ def test_the_host_weight_is_the_sum_of_weight_times_vcpus_over_active_domains():
     assert sched.weight == 256 and sched.active == [b] and not a.active
 
 
+def _active(sched: cs.CreditScheduler, *doms: cs.Domain) -> None:
+    for dom in doms:  # activated in this order, each put at the head (list_add)
+        dom.wants_us = 1
+        sched.dispatch([dom])
+        dom.credit = dom.residual_us = 0
+
+
+def test_csched_acct_shares_the_credits_by_weight_and_hands_on_what_a_capped_domain_cannot_use():
+    """xen/common/sched_credit.c, csched_acct, worked by hand for 2 pCPUs (600 credits a
+    period) and three active domains: c (1 vCPU, weight 256), b (1 vCPU, weight 512, cap
+    50: at most (50 * 300 + 99) / 100 = 150) and a (2 vCPUs, weight 256: 512 in all), so
+    prv->weight = 1280. In list order c, b, a (each new domain went to the head):
+      c: fair = ceil(600 * 256 / 1280) = 120 < its peak 300: it gets 120 (credit_xtra);
+      b: fair = ceil(600 * 512 / 1280) = 240 >= its cap's 150: it gets 150, and the other
+         90 go to the domains after it: credit_total += ceil(90 * 1280 / 512) = 225, so
+         825; having come after a domain with room (credit_xtra) it moves to the head;
+      a: fair = ceil(825 * 512 / 1280) = 330 < its peak 600: it gets 330 (even per vCPU).
+    """
+    sched, (a, b, c) = _doms(2, ("a", 2, 0, None, 256), ("b", 1, 0, None, 512), ("c", 1, 0, None, 256))
+    sched.set_cap(b, 50)
+    _active(sched, a, b, c)
+    assert sched.active == [c, b, a] and sched.weight == 1280
+    sched.account()
+    assert [(d.name, d.credit, d.priority) for d in (a, b, c)] == [("a", 330, "under"), ("b", 150, "under"), ("c", 120, "under")]
+    assert all(type(d.credit) is int for d in (a, b, c))
+    assert sched.active == [b, c, a] and sched.credit_balance == 600
+
+
+def test_csched_acct_converges_a_negative_balance_and_rounds_each_share_up():
+    """csched_acct: when the credits left after the last pass sum below zero, the host
+    hands out that much more (credit_total -= credit_balance) and each domain may earn as
+    much more (credit_peak += ceil(-balance * weight / prv->weight))."""
+    sched, (z,) = _doms(1, ("z", 1, 0))
+    _active(sched, z)
+    sched.credit_balance, z.credit = -90, -300
+    sched.account()  # 390 credits this period, and z may take all of them: -300 + 390
+    assert (z.credit, sched.credit_balance) == (90, 90)
+    # weights 1 and 2 (prv->weight 3) and a balance of -1: 301 credits; y, at the head,
+    # gets ceil(301 * 2 / 3) = 201, x gets ceil(301 / 3) = 101
+    sched, (x, y) = _doms(1, ("x", 1, 0, None, 1), ("y", 1, 0, None, 2))
+    _active(sched, x, y)
+    sched.credit_balance = -1
+    sched.account()
+    assert (x.credit, y.credit, sched.credit_balance) == (101, 201, 302)
+
+
+def test_capped_domains_that_cannot_use_their_share_keep_their_places():
+    # Two domains capped at 50 on one pCPU: each gets its fair 150, its cap's worth;
+    # neither came after a domain with room, so the list order stays.
+    sched, (d1, d2) = _doms(1, ("d1", 1, 0), ("d2", 1, 0))
+    sched.set_cap(d1, 50)
+    sched.set_cap(d2, 50)
+    _active(sched, d1, d2)
+    sched.account()
+    assert (d1.credit, d2.credit) == (150, 150) and sched.active == [d2, d1]
+    # a pass over a host with nobody active, then one with the lightest weight alone
+    light, (w1,) = _doms(1, ("w1", 1, 0, None, 1))
+    light.account()
+    _active(light, w1)
+    w1.credit = -300
+    light.account()
+    assert w1.credit == 0
+
+
 def test_only_a_waking_vcpu_is_boosted():
     """csched_vcpu_wake: an UNDER vCPU that wakes up is BOOSTed; one that stayed runnable
     is not."""
@@ -145,7 +214,7 @@ def test_a_domain_gets_no_more_than_its_lanes_and_is_parked_only_past_its_cap():
     assert one.ran_us == 30_000
     sched, (capped,) = _doms(4, ("capped", 2, 15_000))
     sched.set_cap(capped, 50)  # half a pCPU: 15 ms a slice, and it wants exactly that
-    assert (capped.cap, capped.cap_us) == (50, 15_000)
+    assert (capped.cap, capped.cap_us) == (50, 15_000) and type(capped.cap_us) is int
     sched.dispatch([capped])
     assert capped.ran_us == 15_000 and capped.priority != "parked"
     capped.wants_us = 15_001
