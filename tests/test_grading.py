@@ -185,3 +185,14 @@ def test_a_finished_run_as_json_names_each_objectives_verdict():
         "passed": False,
         "evidence": "failed at the end (t=30s): instances_running=1 (needs >= 2)",
     }
+
+
+def test_evidence_shows_one_match_plainly_and_only_the_failing_parts_of_all():
+    one = [{"id": "f", "text": "t", "skills": SK, "check": {"event": "fault.injected"}}]
+    r = run(one, ["fail host a1-h1"])["f"]
+    assert r.passed and r.evidence.startswith("at the end (t=0s): t=0.000s fault.injected") and "more)" not in r.evidence
+    both = {"all": [{"metric": "hosts_down", "op": "==", "value": 1}, {"metric": "instances_running", "op": ">=", "value": 1}]}
+    r = run([{"id": "b", "text": "t", "skills": SK, "check": both}], ["fail host a1-h1"])["b"]
+    assert r.evidence.startswith("failed at the end (t=0s): instances_running=0 (needs >= 1)") and "hosts_down" not in r.evidence
+    r = run([{"id": "b", "text": "t", "skills": SK, "check": both}], ["launch --zone zb", "tick 30", "fail host a1-h1"])["b"]
+    assert r.passed and r.evidence == "at the end (t=30s): hosts_down=1 (needs == 1); instances_running=1 (needs >= 1)"
