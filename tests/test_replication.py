@@ -26,7 +26,7 @@ from cloudquest.cloud.replication import (
 )
 from cloudquest.cloud.storage import MiB
 
-from storage_worlds import all_chunks, cluster, piece_hosts
+from storage_worlds import all_chunks, cluster, cluster_world, piece_hosts
 
 # -- HDFS BlockPlacementPolicyDefault ---------------------------------------------------------
 # Source: Apache Hadoop, hadoop-hdfs .../blockmanagement/BlockPlacementPolicyDefault.java
@@ -92,6 +92,45 @@ def _settle(cloud, store, extra_s=0):
         cloud.advance(60_000)
     if extra_s:
         cloud.advance(extra_s * 1000)
+
+
+def _placement(seed: int, racks: int = 3, hosts: int = 2):
+    import random
+
+    from cloudquest.cloud.hardware import build_hardware
+    from cloudquest.cloud.replication import Placement
+    from cloudquest.cloud.world import CoreWorld
+
+    hw = build_hardware(CoreWorld.model_validate({k: v for k, v in cluster_world(racks=racks, hosts=hosts).items() if k != "storage"}))
+    return hw, Placement(hw, random.Random(seed))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_third_replica_goes_to_the_second_replicas_rack_or_for_a_repair_the_sources(seed):
+    """BlockPlacementPolicyDefault.chooseTarget: for re-replication (newBlock false, no
+    writer) the writer is the first live replica; chooseTargetInOrder: two replicas on
+    different racks, the third goes to the second's rack for a new block (chooseLocalRack
+    of dn1) and to the writer's rack for a repair (chooseLocalRack of the writer)."""
+    hw, place = _placement(seed)
+    h = hw.hosts
+    chosen = [h["z0r0-h1"], h["z0r1-h1"]]
+    (new,) = place.choose("rack-aware", False, 1, chosen, lambda x: True, writer=None, new_block=True)
+    assert new.id == "z0r1-h2"
+    (repair,) = place.choose("rack-aware", False, 1, chosen, lambda x: True, writer=None, new_block=False)
+    assert repair.id == "z0r0-h2"
+    # the second's rack has no room: chooseLocalRack falls back to the next replica's rack
+    (fallback,) = place.choose("rack-aware", False, 1, chosen, lambda x: x.id != "z0r1-h2", new_block=True)
+    assert fallback.id == "z0r0-h2"
+
+
+def test_a_cluster_smaller_than_the_replication_factor_gets_a_replica_on_every_live_host():
+    """chooseTarget: totalReplicasExpected is cut to the number of live nodes."""
+    hw, place = _placement(0, racks=2, hosts=1)
+    got = place.choose("rack-aware", False, 3, [], lambda x: True, writer=hw.hosts["z0r0-h1"])
+    assert sorted(x.id for x in got) == ["z0r0-h1", "z0r1-h1"]
+    assert place.choose("rack-aware", False, 1, got, lambda x: True) == []
+
+
 
 
 @pytest.mark.parametrize("rack", ["z0r0", "z0r1", "z0r2", "z0r3"])
