@@ -196,3 +196,41 @@ def test_evidence_shows_one_match_plainly_and_only_the_failing_parts_of_all():
     assert r.evidence.startswith("failed at the end (t=0s): instances_running=0 (needs >= 1)") and "hosts_down" not in r.evidence
     r = run([{"id": "b", "text": "t", "skills": SK, "check": both}], ["launch --zone zb", "tick 30", "fail host a1-h1"])["b"]
     assert r.passed and r.evidence == "at the end (t=30s): hosts_down=1 (needs == 1); instances_running=1 (needs >= 1)"
+
+
+def test_the_objectives_list_shows_each_objectives_state_as_the_run_goes():
+    """What the live objectives list reads while the player plays (status and evidence
+    after each line), for an end check, an eventually and an always."""
+    obj = [
+        {"id": "end", "text": "t", "skills": SK, "check": {"metric": "instances_running", "op": ">=", "value": 1}},
+        {"id": "ev", "text": "t", "skills": SK, "when": "eventually", "check": {"metric": "instances_running", "op": ">=", "value": 1}},
+        {"id": "al", "text": "t", "skills": SK, "when": "always", "check": {"metric": "hosts_down", "op": "==", "value": 0}},
+    ]
+    s = Session(make_chapter(obj), 0)
+    s.execute("launch --name w --zone zb")
+    now = {st.id: (st.status, st.evidence) for st in s.grader.states}
+    assert now == {
+        "end": ("pending", "at t=0s: instances_running=0 (needs >= 1)"),
+        "ev": ("pending", "not reached yet (now t=0s: instances_running=0 (needs >= 1))"),
+        "al": ("passed", "held at every tick so far (now t=0s: hosts_down=0 (needs == 0))"),
+    }
+    s.execute("tick 30")
+    now = {st.id: (st.status, st.decided_at_ms) for st in s.grader.states}
+    assert now["end"] == ("passed", 30_000) and now["ev"][0] == "passed" and now["al"] == ("passed", 30_000)
+    s.execute("fail host b1-h2")  # an empty host: the fault is the latest incident
+    (al,) = [st for st in s.grader.states if st.id == "al"]
+    assert al.status == "failed" and al.evidence.startswith(
+        "failed at t=30s: hosts_down=1 (needs == 0) (latest incident: t=30.000s fault.injected"
+    )
+    # a refused launch is an incident too, named under a failed end check
+    r = run(obj[:1], ["launch --type xlarge --zone za"])["end"]
+    assert r.evidence.startswith("failed at the end (t=0s): instances_running=0 (needs >= 1) (latest incident: t=0.000s launch.failed")
+
+
+def test_an_any_check_shows_the_part_that_passed_or_every_part_that_did_not():
+    either = {"any": [{"metric": "hosts_down", "op": "==", "value": 1}, {"metric": "instances_running", "op": "==", "value": 0}]}
+    obj = [{"id": "a", "text": "t", "skills": SK, "check": either}]
+    assert run(obj, ["fail host a1-h1"])["a"].evidence.startswith("at the end (t=0s): hosts_down=1 (needs == 1)")
+    assert run(obj, ["fail host a1-h1"])["a"].evidence.endswith("(needs == 1)")  # the first that passed, alone
+    r = run(obj, ["launch --zone zb", "tick 30"])["a"]
+    assert r.evidence == "failed at the end (t=30s): hosts_down=0 (needs == 1) or instances_running=1 (needs == 0)"
