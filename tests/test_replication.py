@@ -690,3 +690,16 @@ def test_repair_never_puts_two_pieces_on_one_host_and_counts_stay_exact(scheme, 
             except CloudError as exc:
                 assert exc.code == "IncorrectState"  # already so: nothing changed
         _check_invariants(store)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_erasure_coded_pieces_go_to_the_racks_holding_fewest_pieces_of_the_chunk(seed):
+    """HDFS's BlockPlacementPolicyRackFaultTolerant (for erasure coding) spreads a block
+    group's pieces over as many racks as it can: a new piece goes to a rack holding the
+    fewest pieces of the group so far."""
+    hw, place = _placement(seed, racks=3, hosts=3)
+    h = hw.hosts
+    chosen = [h["z0r0-h1"], h["z0r0-h2"], h["z0r1-h1"]]  # two on rack 0, one on rack 1
+    first, second = place.choose("rack-aware", True, 2, chosen, lambda x: True)
+    assert first.rack.id == "z0r2"  # the rack with none
+    assert second.rack.id in ("z0r1", "z0r2")  # one each: never the rack with two
