@@ -66,6 +66,9 @@ def test_a_busy_vcpu_runs_a_30_ms_slice_and_pays_10_credits_a_millisecond():
     assert (dom.credit, dom.priority) == (0, "under")
     # burn_credits keeps the part of a credit not yet paid (svc->residual): a credit is
     # 0.1 ms, so 0.15 ms twice costs 3 credits, not 2.
+    sched, dom = _alone_on_one_pcpu(99)
+    sched.dispatch([dom])
+    assert dom.credit == 0  # not yet a whole credit
     sched, dom = _alone_on_one_pcpu(150)
     sched.dispatch([dom])
     assert dom.credit == -1
@@ -168,7 +171,7 @@ def test_csched_acct_converges_a_negative_balance_and_rounds_each_share_up():
     _active(sched, z)
     sched.credit_balance, z.credit = -90, -300
     sched.account()  # 390 credits this period, and z may take all of them: -300 + 390
-    assert (z.credit, sched.credit_balance) == (90, 90)
+    assert (z.credit, sched.credit_balance) == (90, 90) and type(z.credit) is int
     # weights 1 and 2 (prv->weight 3) and a balance of -1: 301 credits; y, at the head,
     # gets ceil(301 * 2 / 3) = 201, x gets ceil(301 / 3) = 101
     sched, (x, y) = _doms(1, ("x", 1, 0, None, 1), ("y", 1, 0, None, 2))
@@ -199,6 +202,9 @@ def test_capped_domains_that_cannot_use_their_share_keep_their_places():
 def test_only_a_waking_vcpu_is_boosted():
     """csched_vcpu_wake: an UNDER vCPU that wakes up is BOOSTed; one that stayed runnable
     is not."""
+    sched, (new,) = _doms(1, ("new", 1, 10_000))
+    sched.dispatch([new])
+    assert new.priority == "boost"  # a new guest's first work is a wake-up
     sched, (busy,) = _doms(1, ("busy", 1, 10_000))
     busy.blocked = False
     sched.dispatch([busy])
@@ -232,6 +238,11 @@ def test_unpinned_work_fills_the_pcpus_with_the_least_pinned_demand_first():
     sched, (a, b) = _doms(3, ("a", 1, 10_000, (0,)), ("u", 2, 50_000))
     sched.dispatch([a, b])
     assert [(p, us) for name, p, us in sched.last_slice if name == "u"] == [(1, 30_000), (2, 20_000)]
+    # a guest pinned to several pCPUs fills the emptiest of them first
+    sched, (a, b) = _doms(2, ("a", 1, 20_000, (0,)), ("b", 1, 20_000, (0, 1)))
+    sched.dispatch([a, b])
+    assert [(p, us) for name, p, us in sched.last_slice if name == "b"] == [(1, 20_000)]
+    sched, (a, b) = _doms(3, ("a", 1, 10_000, (0,)), ("u", 2, 50_000))
     sched.set_pins(b, (2,))
     assert b.pins == (2,)
     sched.dispatch([a, b])
@@ -244,6 +255,8 @@ def test_lanes_lay_unpinned_time_out_with_mcnaughtons_wrap_around_rule():
     assert sched.pcpu_lanes() == [[("a", 10_000), ("u", 20_000)], [("u", 30_000)], []]
     sched.last_slice = [("a", 0, 30_000), ("u", -1, 30_000), ("v", -1, 5_000)]
     assert sched.pcpu_lanes() == [[("a", 30_000)], [("u", 30_000)], [("v", 5_000)]]
+    sched.last_slice = [("a", 0, 10_000), ("b", 0, 10_000), ("u", -1, 15_000)]
+    assert sched.pcpu_lanes() == [[("a", 10_000), ("b", 10_000), ("u", 10_000)], [("u", 5_000)], []]
     sched.last_slice = [("a", 0, 29_999), ("b", 1, 7), ("u", -1, 1), ("v", -1, 30_000)]
     assert sched.pcpu_lanes() == [[("a", 29_999), ("u", 1)], [("b", 7), ("v", 29_993)], [("v", 7)]]
 
