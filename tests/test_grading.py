@@ -134,3 +134,103 @@ def test_evidence_of_an_after_filter_names_the_event_still_awaited():
     ]
     r = run(obj, ["fail host a1-h1"])["a"]
     assert not r.passed and "no fault.injected id=a1 yet, so no instance.recovered after fault.injected id=a1" in r.evidence
+
+
+def test_min_count_counts_every_match_and_says_how_many_are_wanted():
+    obj = [{"id": "n", "text": "t", "skills": SK, "check": {"event": "launch.failed", "min_count": 2}}]
+    assert run(obj, [])["n"].evidence == "failed at the end (t=0s): no launch.failed (at least 2x) yet"
+    two = ["launch --type xlarge --zone za", "launch --type xlarge --zone za"]
+    r = run(obj, two)["n"]
+    assert r.passed and r.evidence.startswith("at the end (t=0s): t=0.000s launch.failed") and r.evidence.endswith(" (+1 more)")
+    three = run([{**obj[0], "check": {"event": "launch.failed", "min_count": 3}}], two)["n"]
+    assert not three.passed and "only 2 of 3x launch.failed (at least 3x)" in three.evidence
+
+
+def test_where_values_match_as_written_in_yaml_whether_number_or_text():
+    # allocate_cpu logs vcpus=2 as a number; an author may write it either way
+    for want in (2, "2"):
+        obj = [{"id": "c", "text": "t", "skills": SK, "check": {"event": "launch.step", "where": {"step": "allocate_cpu", "vcpus": want}}}]
+        assert run(obj, ["launch --zone zb --type small", "tick 1"])["c"].passed
+    obj = [{"id": "c", "text": "t", "skills": SK, "check": {"event": "launch.step", "where": {"step": "allocate_cpu", "vcpus": 4}}}]
+    assert not run(obj, ["launch --zone zb --type small", "tick 1"])["c"].passed
+
+
+def test_evidence_names_every_condition_of_the_event_awaited():
+    check = {
+        "event": "instance.running",
+        "where": {"instance": "w", "zone": "zb"},
+        "after": {"event": "fault.injected", "where": {"kind": "host", "id": "a1-h1"}},
+    }
+    r = run([{"id": "a", "text": "t", "skills": SK, "check": check}], [])["a"]
+    assert r.evidence == (
+        "failed at the end (t=0s): no fault.injected kind=host id=a1-h1 yet, so no instance.running instance=w zone=zb "
+        "after fault.injected kind=host id=a1-h1"
+    )
+
+
+def test_a_member_of_a_metric_family_not_there_yet_reads_as_what_it_measures():
+    obj = [{"id": "s", "text": "t", "skills": SK, "check": {"metric": "free_addresses.s99", "op": ">", "value": 0}}]
+    assert run(obj, [])["s"].evidence == "failed at the end (t=0s): a subnet's free addresses: nothing for s99 yet"
+
+
+def test_a_finished_run_as_json_names_each_objectives_verdict():
+    obj = [{"id": "two", "text": "Run two", "skills": SK, "check": {"metric": "instances_running", "op": ">=", "value": 2}}]
+    s = Session(make_chapter(obj), 0)
+    s.run_script(["launch --zone zb", "tick 30"])
+    (o,) = s.finish().as_dict()["objectives"]
+    assert o == {
+        "id": "two",
+        "text": "Run two",
+        "skills": SK,
+        "passed": False,
+        "evidence": "failed at the end (t=30s): instances_running=1 (needs >= 2)",
+    }
+
+
+def test_evidence_shows_one_match_plainly_and_only_the_failing_parts_of_all():
+    one = [{"id": "f", "text": "t", "skills": SK, "check": {"event": "fault.injected"}}]
+    r = run(one, ["fail host a1-h1"])["f"]
+    assert r.passed and r.evidence.startswith("at the end (t=0s): t=0.000s fault.injected") and "more)" not in r.evidence
+    both = {"all": [{"metric": "hosts_down", "op": "==", "value": 1}, {"metric": "instances_running", "op": ">=", "value": 1}]}
+    r = run([{"id": "b", "text": "t", "skills": SK, "check": both}], ["fail host a1-h1"])["b"]
+    assert r.evidence.startswith("failed at the end (t=0s): instances_running=0 (needs >= 1)") and "hosts_down" not in r.evidence
+    r = run([{"id": "b", "text": "t", "skills": SK, "check": both}], ["launch --zone zb", "tick 30", "fail host a1-h1"])["b"]
+    assert r.passed and r.evidence == "at the end (t=30s): hosts_down=1 (needs == 1); instances_running=1 (needs >= 1)"
+
+
+def test_the_objectives_list_shows_each_objectives_state_as_the_run_goes():
+    """What the live objectives list reads while the player plays (status and evidence
+    after each line), for an end check, an eventually and an always."""
+    obj = [
+        {"id": "end", "text": "t", "skills": SK, "check": {"metric": "instances_running", "op": ">=", "value": 1}},
+        {"id": "ev", "text": "t", "skills": SK, "when": "eventually", "check": {"metric": "instances_running", "op": ">=", "value": 1}},
+        {"id": "al", "text": "t", "skills": SK, "when": "always", "check": {"metric": "hosts_down", "op": "==", "value": 0}},
+    ]
+    s = Session(make_chapter(obj), 0)
+    s.execute("launch --name w --zone zb")
+    now = {st.id: (st.status, st.evidence) for st in s.grader.states}
+    assert now == {
+        "end": ("pending", "at t=0s: instances_running=0 (needs >= 1)"),
+        "ev": ("pending", "not reached yet (now t=0s: instances_running=0 (needs >= 1))"),
+        "al": ("passed", "held at every tick so far (now t=0s: hosts_down=0 (needs == 0))"),
+    }
+    s.execute("tick 30")
+    now = {st.id: (st.status, st.decided_at_ms) for st in s.grader.states}
+    assert now["end"] == ("passed", 30_000) and now["ev"][0] == "passed" and now["al"] == ("passed", 30_000)
+    s.execute("fail host b1-h2")  # an empty host: the fault is the latest incident
+    (al,) = [st for st in s.grader.states if st.id == "al"]
+    assert al.status == "failed" and al.evidence.startswith(
+        "failed at t=30s: hosts_down=1 (needs == 0) (latest incident: t=30.000s fault.injected"
+    )
+    # a refused launch is an incident too, named under a failed end check
+    r = run(obj[:1], ["launch --type xlarge --zone za"])["end"]
+    assert r.evidence.startswith("failed at the end (t=0s): instances_running=0 (needs >= 1) (latest incident: t=0.000s launch.failed")
+
+
+def test_an_any_check_shows_the_part_that_passed_or_every_part_that_did_not():
+    either = {"any": [{"metric": "hosts_down", "op": "==", "value": 1}, {"metric": "instances_running", "op": "==", "value": 0}]}
+    obj = [{"id": "a", "text": "t", "skills": SK, "check": either}]
+    assert run(obj, ["fail host a1-h1"])["a"].evidence.startswith("at the end (t=0s): hosts_down=1 (needs == 1)")
+    assert run(obj, ["fail host a1-h1"])["a"].evidence.endswith("(needs == 1)")  # the first that passed, alone
+    r = run(obj, ["launch --zone zb", "tick 30"])["a"]
+    assert r.evidence == "failed at the end (t=30s): hosts_down=0 (needs == 1) or instances_running=1 (needs == 0)"

@@ -30,6 +30,18 @@ def test_the_same_events_at_other_times_hash_differently():
     assert c.sha256() == a.sha256()
 
 
+def test_the_event_log_exports_as_json_lines():
+    """JSON Lines (jsonlines.org): one JSON value per line, each line ended by \\n."""
+    log = EventLog()
+    log.append(0, "fault.injected", id="a1")
+    log.append(1500, "instance.running", instance="web")
+    text = log.to_jsonl()
+    assert text.endswith("\n") and text.count("\n") == 2
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert [(r["t_ms"], r["kind"]) for r in rows] == [(0, "fault.injected"), (1500, "instance.running")]
+    assert rows[1] == {"instance": "web", "kind": "instance.running", "seq": 1, "t_ms": 1500}
+
+
 def test_a_replay_whose_command_time_was_edited_does_not_verify():
     catalogue = load_all()
     chapter = catalogue.get("launch")

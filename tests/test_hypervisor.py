@@ -35,7 +35,6 @@ from cloudquest.cloud.hypervisor import (
     parse_cpu_list,
 )
 from cloudquest.cloud.memory import MIB_PER_GIB
-from cloudquest.cloud.hypervisor import HostSim
 
 
 def share(sim: HostSim, name: str) -> float:
@@ -44,18 +43,222 @@ def share(sim: HostSim, name: str) -> float:
     return vm.cum_run_us / ((sim.slices - vm.born_slice) * cs.SLICE_US)
 
 
-# -- the scheduler's published constants -------------------------------------------------
+# -- the scheduler's published constants, as behaviour ------------------------------------
 
 
-def test_constants_match_xen_credit1():
-    # sched_credit.c: CSCHED_DEFAULT_WEIGHT, CSCHED_DEFAULT_TSLICE_MS, CSCHED_CREDITS_PER_MSEC,
-    # CSCHED_TICKS_PER_TSLICE.
-    assert cs.DEFAULT_WEIGHT == 256
-    assert cs.SLICE_MS == 30
-    assert cs.CREDITS_PER_MS == 10
-    assert cs.CREDITS_PER_SLICE == 300
-    assert cs.SLICE_MS // cs.TICK_MS == 3
-    assert (cs.MIN_WEIGHT, cs.MAX_WEIGHT) == (1, 65535)
+def _alone_on_one_pcpu(wants_us: int) -> tuple[cs.CreditScheduler, cs.Domain]:
+    sched = cs.CreditScheduler(1)
+    dom = cs.Domain("a", 1)
+    sched.add(dom)
+    dom.wants_us = wants_us
+    return sched, dom
+
+
+def test_a_busy_vcpu_runs_a_30_ms_slice_and_pays_10_credits_a_millisecond():
+    """sched_credit.c: CSCHED_DEFAULT_TSLICE_MS 30 and CSCHED_CREDITS_PER_MSEC 10, so a
+    vCPU that runs its whole slice pays 300 credits (burn_credits); one pCPU brings 300 a
+    period (csched_acct), so a guest alone on it earns back exactly what it ran."""
+    sched, dom = _alone_on_one_pcpu(10**9)
+    sched.dispatch([dom])
+    assert dom.ran_us == 30_000
+    assert dom.credit == -300
+    sched.account()
+    assert (dom.credit, dom.priority) == (0, "under")
+    # burn_credits keeps the part of a credit not yet paid (svc->residual): a credit is
+    # 0.1 ms, so 0.15 ms twice costs 3 credits, not 2.
+    sched, dom = _alone_on_one_pcpu(99)
+    sched.dispatch([dom])
+    assert dom.credit == 0  # not yet a whole credit
+    sched, dom = _alone_on_one_pcpu(150)
+    sched.dispatch([dom])
+    assert dom.credit == -1
+    sched.dispatch([dom])
+    assert dom.credit == -3
+
+
+def test_credit_is_bounded_below_by_one_slice_and_a_rich_vcpu_stops_earning():
+    """sched_credit.c, csched_acct: credit never falls below -CSCHED_CREDITS_PER_TSLICE
+    (-300); a vCPU above +300 leaves the active set and its credit is halved."""
+    sched, dom = _alone_on_one_pcpu(10**9)
+    sched.dispatch([dom])
+    dom.credit = -1000
+    sched.account()
+    assert (dom.credit, dom.priority) == (-300, "over")
+    sched, dom = _alone_on_one_pcpu(10**9)
+    sched.dispatch([dom])
+    dom.credit = 251
+    sched.account()  # 251 + 300 = 551, over the bound: halved, rounded down
+    assert dom.credit == 275 and type(dom.credit) is int and not dom.active and sched.weight == 0
+    sched, dom = _alone_on_one_pcpu(10**9)
+    sched.dispatch([dom])
+    dom.credit = 0
+    sched.account()  # exactly +300 is not above the bound
+    assert dom.credit == 300 and dom.active
+
+
+def test_the_default_weight_is_256_and_weights_run_from_1_to_65535():
+    """sched_credit.c: CSCHED_DEFAULT_WEIGHT 256; Xen wiki: legal weights 1 to 65535. A
+    guest created without a weight gets half the CPU of one weighted 512."""
+    sim = HostSim(sockets=1, cores=1, ram_gib=8)
+    sim.create_vm("plain", 1, 1, workload="cpu-bound")
+    sim.create_vm("heavy", 1, 1, weight=512, workload="cpu-bound")
+    sim.run_slices(3000)
+    assert share(sim, "plain") == pytest.approx(1 / 3, abs=0.005)
+    sim.create_vm("lightest", 1, 1, weight=1)
+    sim.create_vm("heaviest", 1, 1, weight=65535)
+    for weight in (0, 65536):
+        with pytest.raises(CloudError, match="from 1 to 65535"):
+            sim.create_vm("w", 1, 1, weight=weight)
+
+
+def _doms(pcpus: int, *specs: tuple) -> tuple[cs.CreditScheduler, list[cs.Domain]]:
+    """A bare credit scheduler and its domains: (name, vcpus, wants_us[, pins[, weight]])."""
+    sched = cs.CreditScheduler(pcpus)
+    doms = []
+    for name, vcpus, wants_us, *rest in specs:
+        dom = cs.Domain(name, vcpus, pins=rest[0] if rest else None, weight=rest[1] if len(rest) > 1 else cs.DEFAULT_WEIGHT)
+        sched.add(dom)
+        dom.wants_us = wants_us
+        doms.append(dom)
+    return sched, doms
+
+
+def test_the_host_weight_is_the_sum_of_weight_times_vcpus_over_active_domains():
+    """sched_credit.c: prv->weight, kept in step by csched_dom_cntl and when a domain
+    joins or leaves the active set."""
+    sched, (a, b) = _doms(4, ("a", 2, 60_000), ("b", 1, 30_000))
+    sched.dispatch([a, b])
+    assert sched.weight == 2 * 256 + 256
+    sched.set_weight(a, 512)
+    assert sched.weight == 2 * 512 + 256
+    sched.remove(a)
+    assert sched.weight == 256 and sched.active == [b] and not a.active
+
+
+def _active(sched: cs.CreditScheduler, *doms: cs.Domain) -> None:
+    for dom in doms:  # activated in this order, each put at the head (list_add)
+        dom.wants_us = 1
+        sched.dispatch([dom])
+        dom.credit = dom.residual_us = 0
+
+
+def test_csched_acct_shares_the_credits_by_weight_and_hands_on_what_a_capped_domain_cannot_use():
+    """xen/common/sched_credit.c, csched_acct, worked by hand for 2 pCPUs (600 credits a
+    period) and three active domains: c (1 vCPU, weight 256), b (1 vCPU, weight 512, cap
+    50: at most (50 * 300 + 99) / 100 = 150) and a (2 vCPUs, weight 256: 512 in all), so
+    prv->weight = 1280. In list order c, b, a (each new domain went to the head):
+      c: fair = ceil(600 * 256 / 1280) = 120 < its peak 300: it gets 120 (credit_xtra);
+      b: fair = ceil(600 * 512 / 1280) = 240 >= its cap's 150: it gets 150, and the other
+         90 go to the domains after it: credit_total += ceil(90 * 1280 / 512) = 225, so
+         825; having come after a domain with room (credit_xtra) it moves to the head;
+      a: fair = ceil(825 * 512 / 1280) = 330 < its peak 600: it gets 330 (even per vCPU).
+    """
+    sched, (a, b, c) = _doms(2, ("a", 2, 0, None, 256), ("b", 1, 0, None, 512), ("c", 1, 0, None, 256))
+    sched.set_cap(b, 50)
+    _active(sched, a, b, c)
+    assert sched.active == [c, b, a] and sched.weight == 1280
+    sched.account()
+    assert [(d.name, d.credit, d.priority) for d in (a, b, c)] == [("a", 330, "under"), ("b", 150, "under"), ("c", 120, "under")]
+    assert all(type(d.credit) is int for d in (a, b, c))
+    assert sched.active == [b, c, a] and sched.credit_balance == 600
+
+
+def test_csched_acct_converges_a_negative_balance_and_rounds_each_share_up():
+    """csched_acct: when the credits left after the last pass sum below zero, the host
+    hands out that much more (credit_total -= credit_balance) and each domain may earn as
+    much more (credit_peak += ceil(-balance * weight / prv->weight))."""
+    sched, (z,) = _doms(1, ("z", 1, 0))
+    _active(sched, z)
+    sched.credit_balance, z.credit = -90, -300
+    sched.account()  # 390 credits this period, and z may take all of them: -300 + 390
+    assert (z.credit, sched.credit_balance) == (90, 90) and type(z.credit) is int
+    # weights 1 and 2 (prv->weight 3) and a balance of -1: 301 credits; y, at the head,
+    # gets ceil(301 * 2 / 3) = 201, x gets ceil(301 / 3) = 101
+    sched, (x, y) = _doms(1, ("x", 1, 0, None, 1), ("y", 1, 0, None, 2))
+    _active(sched, x, y)
+    sched.credit_balance = -1
+    sched.account()
+    assert (x.credit, y.credit, sched.credit_balance) == (101, 201, 302)
+
+
+def test_capped_domains_that_cannot_use_their_share_keep_their_places():
+    # Two domains capped at 50 on one pCPU: each gets its fair 150, its cap's worth;
+    # neither came after a domain with room, so the list order stays.
+    sched, (d1, d2) = _doms(1, ("d1", 1, 0), ("d2", 1, 0))
+    sched.set_cap(d1, 50)
+    sched.set_cap(d2, 50)
+    _active(sched, d1, d2)
+    sched.account()
+    assert (d1.credit, d2.credit) == (150, 150) and sched.active == [d2, d1]
+    # a pass over a host with nobody active, then one with the lightest weight alone
+    light, (w1,) = _doms(1, ("w1", 1, 0, None, 1))
+    light.account()
+    _active(light, w1)
+    w1.credit = -300
+    light.account()
+    assert w1.credit == 0
+
+
+def test_only_a_waking_vcpu_is_boosted():
+    """csched_vcpu_wake: an UNDER vCPU that wakes up is BOOSTed; one that stayed runnable
+    is not."""
+    sched, (new,) = _doms(1, ("new", 1, 10_000))
+    sched.dispatch([new])
+    assert new.priority == "boost"  # a new guest's first work is a wake-up
+    sched, (busy,) = _doms(1, ("busy", 1, 10_000))
+    busy.blocked = False
+    sched.dispatch([busy])
+    assert busy.priority == "under"
+    busy.blocked = True
+    sched.dispatch([busy])
+    assert busy.priority == "boost"
+
+
+def test_a_domain_gets_no_more_than_its_lanes_and_is_parked_only_past_its_cap():
+    sched, (one,) = _doms(4, ("one", 1, 90_000))  # one vCPU: one pCPU's 30 ms at most
+    sched.dispatch([one])
+    assert one.ran_us == 30_000
+    sched, (capped,) = _doms(4, ("capped", 2, 15_000))
+    sched.set_cap(capped, 50)  # half a pCPU: 15 ms a slice, and it wants exactly that
+    assert (capped.cap, capped.cap_us) == (50, 15_000) and type(capped.cap_us) is int
+    sched.dispatch([capped])
+    assert capped.ran_us == 15_000 and capped.priority != "parked"
+    capped.wants_us = 15_001
+    sched.dispatch([capped])
+    assert capped.ran_us == 15_000 and capped.priority == "parked"
+
+
+def test_unpinned_work_fills_the_pcpus_with_the_least_pinned_demand_first():
+    # pCPU 0 has 20 ms of pinned work (two guests), pCPU 1 has 15 ms: the unpinned guest
+    # goes to pCPU 1 first, then pCPU 0.
+    sched, doms = _doms(2, ("a", 1, 10_000, (0,)), ("b", 1, 10_000, (0,)), ("c", 1, 15_000, (1,)), ("u", 1, 20_000))
+    sched.dispatch(doms)
+    assert [(p, us) for name, p, us in sched.last_slice if name == "u"] == [(1, 15_000), (0, 5_000)]
+    # a guest pinned by set_pins runs only there
+    sched, (a, b) = _doms(3, ("a", 1, 10_000, (0,)), ("u", 2, 50_000))
+    sched.dispatch([a, b])
+    assert [(p, us) for name, p, us in sched.last_slice if name == "u"] == [(1, 30_000), (2, 20_000)]
+    # a guest pinned to several pCPUs fills the emptiest of them first
+    sched, (a, b) = _doms(2, ("a", 1, 20_000, (0,)), ("b", 1, 20_000, (0, 1)))
+    sched.dispatch([a, b])
+    assert [(p, us) for name, p, us in sched.last_slice if name == "b"] == [(1, 20_000)]
+    sched, (a, b) = _doms(3, ("a", 1, 10_000, (0,)), ("u", 2, 50_000))
+    sched.set_pins(b, (2,))
+    assert b.pins == (2,)
+    sched.dispatch([a, b])
+    assert [(p, us) for name, p, us in sched.last_slice if name == "u"] == [(2, 30_000)]
+
+
+def test_lanes_lay_unpinned_time_out_with_mcnaughtons_wrap_around_rule():
+    sched = cs.CreditScheduler(3)
+    sched.last_slice = [("a", 0, 10_000), ("u", -1, 50_000)]
+    assert sched.pcpu_lanes() == [[("a", 10_000), ("u", 20_000)], [("u", 30_000)], []]
+    sched.last_slice = [("a", 0, 30_000), ("u", -1, 30_000), ("v", -1, 5_000)]
+    assert sched.pcpu_lanes() == [[("a", 30_000)], [("u", 30_000)], [("v", 5_000)]]
+    sched.last_slice = [("a", 0, 10_000), ("b", 0, 10_000), ("u", -1, 15_000)]
+    assert sched.pcpu_lanes() == [[("a", 10_000), ("b", 10_000), ("u", 10_000)], [("u", 5_000)], []]
+    sched.last_slice = [("a", 0, 29_999), ("b", 1, 7), ("u", -1, 1), ("v", -1, 30_000)]
+    assert sched.pcpu_lanes() == [[("a", 29_999), ("u", 1)], [("b", 7), ("v", 29_993)], [("v", 7)]]
 
 
 # -- weights ----------------------------------------------------------------------------
@@ -520,7 +723,7 @@ def test_property_shares_fit_the_host_and_caps_hold(pcpus, specs, seed, slices):
         # hands out no more than its pCPUs have, and every pCPU lane fits in 30 ms.
         given_out = 0
         for vm in sim.vms.values():
-            assert 0 <= vm.ran_us <= min(vm.wants_us, vm.par_us)
+            assert 0 <= vm.ran_us <= min(vm.wants_us, vm.par_us) and type(vm.ran_us) is int  # whole microseconds
             assert vm.wants_us <= vm.vcpus * cs.SLICE_US
             if vm.cap:  # a hard ceiling, in every slice
                 assert vm.ran_us <= vm.cap * cs.SLICE_US // 100

@@ -5,14 +5,15 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from cloudquest.cloud import STEPS, CloudError
 from cloudquest.cloud.cloud import Cloud
 from cloudquest.game.session import new_cloud
 from cloudquest.cloud.clock import Clock
-from cloudquest.cloud.faults import set_health
+from cloudquest.cloud.catalogue import CATALOGUE
+from cloudquest.cloud.faults import FAULT_ACTIONS, act, set_health
 from cloudquest.cloud.hardware import Health
 from cloudquest.cloud.ipam import Ipam, IpamError
 
@@ -240,35 +241,56 @@ def test_scheduler_least_allocated_score_spreads():
 
 
 # -- properties ------------------------------------------------------------------------
-ops = st.lists(
-    st.one_of(
-        st.tuples(st.just("launch"), st.sampled_from(["nano", "small", "large", "xlarge"]), st.sampled_from([None, "za", "zb"])),
-        st.tuples(st.just("terminate"), st.integers(0, 20), st.none()),
-        st.tuples(st.just("tick"), st.integers(1, 20_000), st.none()),
-        st.tuples(st.just("fail"), st.sampled_from(["a1-h1", "b1-h2", "a1", "zb"]), st.none()),
-        st.tuples(st.just("repair"), st.sampled_from(["a1-h1", "b1-h2", "a1", "zb"]), st.none()),
+# The strategies reach every kind of part (zones, racks, hosts, disks, links: the tiny
+# world's two uplinks and the za~zb link), every instance size (xlarge fits zb's hosts,
+# not za's), faults that land in the middle of a launch (short ticks: the steps are 30 to
+# 350 ms apart), and seeds that matter (the seed sets each guest's boot time, so whether a
+# fault at 10-16 s lands before or after `running`).
+PART_KINDS = ("zone", "rack", "host", "disk", "link")
+# 1 ms into each step after find_server (chapter 1's timings: 30, 40, 350, 200, 60 ms)
+LAUNCH_STEP_STARTS_MS = {"allocate_cpu": 1, "allocate_ram": 31, "allocate_disk": 71, "assign_nic": 421, "configure_firewall": 621, "boot": 681}
+op = st.one_of(
+    st.tuples(st.just("launch"), st.sampled_from(sorted(CATALOGUE)), st.sampled_from([None, "za", "zb"])),
+    st.tuples(st.just("terminate"), st.integers(0, 20), st.none()),
+    st.tuples(st.just("tick"), st.integers(1, 20_000), st.none()),
+    st.tuples(st.just("tick"), st.integers(1, 400), st.none()),
+    st.tuples(st.sampled_from(FAULT_ACTIONS), st.sampled_from(PART_KINDS), st.integers(0, 99)),
+    # the newest launch's own host, rack, zone or disk, struck 0-16 s after it began
+    st.tuples(
+        st.just("strike"),
+        st.one_of(st.sampled_from(sorted(LAUNCH_STEP_STARTS_MS.values())), st.integers(0, 16_000)),
+        st.sampled_from(["host", "rack", "zone", "disk"]),
     ),
-    max_size=40,
 )
-KIND_OF = {"a1-h1": "host", "b1-h2": "host", "a1": "rack", "zb": "zone"}
+ops = st.lists(op, max_size=40)
+OWN_PART = {"host": lambda h: h.id, "rack": lambda h: h.rack.id, "zone": lambda h: h.rack.zone.id, "disk": lambda h: h.disks[0].id}
 
 
 def _play(seed: int, steps) -> Cloud:
     cloud = new_cloud(tiny_world(), seed=seed)
     names: list[str] = []
-    for op, a, b in steps:
+    for kind, a, b in steps:
         try:
-            if op == "launch":
+            if kind == "launch":
                 names.append(cloud.control.launch(None, a, b).name)
-            elif op == "terminate" and names:
-                cloud.control.terminate(names[a % len(names)])
-            elif op == "tick":
+            elif kind == "strike" and names:
+                host = cloud.control.get(names[-1]).host
                 cloud.advance(a)
-            elif op in ("fail", "repair"):
-                set_health(cloud, KIND_OF[a], a, Health.FAILED if op == "fail" else Health.HEALTHY)
+                if host is not None:
+                    act(cloud, "fail", b, OWN_PART[b](host))
+            elif kind == "terminate" and names:
+                cloud.control.terminate(names[a % len(names)])
+            elif kind == "tick":
+                cloud.advance(a)
+            elif kind in FAULT_ACTIONS:
+                parts = sorted(cloud.hardware.table(a))
+                act(cloud, kind, a, parts[b % len(parts)])
         except CloudError:
             pass
         _check_invariants(cloud)
+    for e in cloud.log:
+        if e.kind == "launch.failed":
+            event(f"a launch failed at {e.get('step')}")
     return cloud
 
 
@@ -306,8 +328,42 @@ def test_property_events_are_in_time_order_and_runs_are_deterministic(seed, step
     assert a.log.to_jsonl() == b.log.to_jsonl()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 1000),
+    before=st.lists(op, max_size=6),
+    type_name=st.sampled_from(sorted(CATALOGUE)),
+    zone=st.sampled_from([None, "za", "zb"]),
+    delay_ms=st.one_of(st.sampled_from(sorted(LAUNCH_STEP_STARTS_MS.values())), st.integers(0, 16_000)),
+    part=st.sampled_from(sorted(OWN_PART)),
+    action=st.sampled_from(["fail", "destroy", "degrade"]),
+)
+def test_property_a_launch_struck_at_any_step_fails_cleanly_or_runs(seed, before, type_name, zone, delay_ms, part, action):
+    cloud = _play(seed, before)
+    try:
+        inst = cloud.control.launch("struck", type_name, zone)
+    except CloudError:
+        event("refused at find_server")
+        return
+    cloud.advance(delay_ms)
+    try:
+        act(cloud, action, part, OWN_PART[part](inst.host))
+    except CloudError:
+        pass  # already so
+    cloud.advance(20_000)
+    _check_invariants(cloud)
+    failed = [e.get("step") for e in cloud.log if e.kind == "launch.failed" and e.get("instance") == "struck"]
+    event(f"{action} {part}: " + (f"failed at {failed[0]}" if failed else inst.state))
+    if failed:
+        assert inst.state == "failed" and not inst.cpu_claimed and not inst.disk_claimed
+        assert inst.private_ip not in set().union(*(s.in_use for s in cloud.network.ipam.subnets.values()))
+        assert [s for s, _ in inst.steps] == list(STEPS[: STEPS.index(failed[0])])
+    else:
+        assert [s for s, _ in inst.steps] == list(STEPS)
+
+
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 1000), type_name=st.sampled_from(["nano", "small", "xlarge"]))
+@given(seed=st.integers(0, 1000), type_name=st.sampled_from(sorted(CATALOGUE)))
 def test_property_a_failed_launch_leaves_nothing_allocated(seed, type_name):
     cloud = new_cloud(tiny_world(), seed=seed)
     # fill zone za until it refuses
@@ -322,6 +378,23 @@ def test_property_a_failed_launch_leaves_nothing_allocated(seed, type_name):
         cloud.control.launch(None, type_name, "za")
     assert [(h.used_vcpus, h.used_ram_mib, [d.used_gib for d in h.disks]) for h in cloud.hardware.hosts.values()] == snapshot
     assert {s.id: set(s.in_use) for s in cloud.network.ipam.subnets.values()} == ips
+
+
+@pytest.mark.parametrize("step", list(LAUNCH_STEP_STARTS_MS))
+@pytest.mark.parametrize("part", ["host", "rack"])
+def test_a_launch_whose_host_fails_at_any_step_fails_there_and_releases_everything(step, part):
+    """The steps of chapter 1's pipeline are 30, 40, 350, 200, 60 ms and the boot apart
+    (the chapter's own timings); a host lost in the middle of one fails that step."""
+    cloud = new_cloud(tiny_world(), seed=0)
+    inst = cloud.control.launch("web", "small", "zb")
+    host = inst.host
+    cloud.advance(LAUNCH_STEP_STARTS_MS[step])
+    set_health(cloud, part, host.id if part == "host" else host.rack.id, Health.FAILED)
+    cloud.advance(20_000)
+    (failed,) = [e for e in cloud.log if e.kind == "launch.failed"]
+    assert failed.get("step") == step and inst.state == "failed"
+    assert (host.used_vcpus, host.used_ram_mib, [d.used_gib for d in host.disks]) == (0, 0, [0])
+    assert not set().union(*(s.in_use for s in cloud.network.ipam.subnets.values()))
 
 
 def test_ip_addresses_come_from_the_zone_subnet():

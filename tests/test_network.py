@@ -551,3 +551,58 @@ def test_no_two_interfaces_ever_hold_one_address(ops):
         for subnet in net.subnets.values():
             assert subnet.in_use == {a for a, e in held.items() if net.enis[e].subnet is subnet}
         assert len(net.mapping) == len(held)
+
+
+@pytest.mark.parametrize(
+    "ip, why",
+    [
+        ("10.0.8", "InvalidParameterValue: '10.0.8' is not an IPv4 address like 10.0.1.20"),
+        ("10.0.9.4", "InvalidParameterValue: 10.0.9.4 is outside subnet s24 (10.0.8.0/24: 10.0.8.0 to 10.0.8.255)"),
+        ("10.0.8.0", "InvalidParameterValue: 10.0.8.0 is reserved in subnet s24: it is the network address"),
+        ("10.0.8.1", "InvalidParameterValue: 10.0.8.1 is reserved in subnet s24: it is the VPC router"),
+        ("10.0.8.2", "InvalidParameterValue: 10.0.8.2 is reserved in subnet s24: it is the Amazon DNS server"),
+        ("10.0.8.3", "InvalidParameterValue: 10.0.8.3 is reserved in subnet s24: it is reserved by AWS for future use"),
+        ("10.0.8.255", "InvalidParameterValue: 10.0.8.255 is reserved in subnet s24: it is the broadcast address"),
+        ("10.0.8.10", "InvalidIPAddress.InUse: 10.0.8.10 is already in use in subnet s24 (by e1)"),
+    ],
+)
+def test_an_address_asked_for_by_hand_is_refused_with_the_reason(ip, why):
+    """Amazon VPC User Guide, "Subnet CIDR blocks": of 10.0.8.0/24, .0 (network), .1 (VPC
+    router), .2 (Amazon DNS), .3 (future use) and .255 (broadcast) cannot be assigned; .4
+    and .254 can. The error codes are EC2's (API reference, "Error codes")."""
+    s = sandbox(two_tier())
+    ok(s, "subnet create s24 10.0.8.0/24 --zone za", "eni create e1 s24 --ip 10.0.8.10")
+    refused = s.execute(f"eni create x s24 --ip {ip}")
+    assert not refused.ok and refused.output == f"error: {why}", refused.output
+    assert "x" not in net_of(s).enis
+    ok(s, "eni create lo s24 --ip 10.0.8.4", "eni create hi s24 --ip 10.0.8.254")
+
+
+def test_an_address_given_back_is_free_for_whoever_asks_next():
+    s = sandbox(two_tier())
+    ok(s, "subnet create s24 10.0.8.0/24 --zone za", "eni create e1 s24 --ip 10.0.8.10", "eni create e2 s24")
+    assert net_of(s).enis["e2"].private_ip == "10.0.8.4"  # the lowest usable address
+    ok(s, "eni delete e2", "eni delete e1", "eni create e3 s24 --ip 10.0.8.10")
+    assert "(by e3)" in s.execute("eni create e4 s24 --ip 10.0.8.10").output
+    ok(s, "eni create e5 s24")
+    assert net_of(s).enis["e5"].private_ip == "10.0.8.4"  # given back, handed out again lowest first
+    assert net_of(s).subnets["s24"].free == 251 - 2
+
+
+def test_a_public_address_given_up_at_a_stop_goes_to_the_back_of_the_pool():
+    """Amazon EC2 User Guide, "Public IPv4 addresses": an instance's public IPv4 address is
+    released when it is stopped and it gets a new one when started; the pool hands the old
+    one out again only once every address never used is gone."""
+    import ipaddress as ip
+
+    from cloudquest.cloud.ipam import IpamError, PublicPool
+
+    pool = PublicPool(ip.ip_network("203.0.113.0/29"))  # .1 to .6 (.0 and .7 are never handed out)
+    first = [pool.allocate() for _ in range(3)]
+    assert first == ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+    pool.release("203.0.113.2", to_back=True)  # stopped: to the back
+    pool.release("203.0.113.3")  # given back at once: lowest first
+    assert [pool.allocate() for _ in range(4)] == ["203.0.113.3", "203.0.113.4", "203.0.113.5", "203.0.113.6"]
+    assert pool.allocate() == "203.0.113.2"  # only now
+    with pytest.raises(IpamError, match="exhausted"):
+        pool.allocate()

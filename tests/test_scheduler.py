@@ -275,10 +275,14 @@ def test_cluster_group_stays_in_one_zone_and_close_together():
     assert {s.hardware.hosts[h].rack.zone.id for h in hosts} == {s.hardware.hosts[hosts[0]].rack.zone.id}
     expl = s.explain(Request("x", 2, 2 * GIB, group="hpc"))
     assert any(r.reason == "cluster_zone" for r in expl.rows)
-    win = expl.winner_row
-    assert win is not None and win.affinity == 100 and win.total == win.affinity + resource_scores(
-        16, 64 * GIB, s.hardware.hosts[win.host].used_vcpus + 2, s.hardware.hosts[win.host].used_ram_mib + 2 * GIB, s.config
-    )[2]
+    # Worked by hand: the group's rack holds 4 vCPU / 4 GiB on h2 and h8 after the rest
+    # filled h1 and h7; with this request 6 of 16 vCPUs, (16 - 6) * 100 // 16 = 62, and
+    # 6 of 64 GiB, 90; (62 + 90) // 2 = 76, plus the affinity's 100. An empty host in the
+    # zone's other rack scores (87 + 96) // 2 = 91 and no affinity.
+    totals = {r.host: (r.cpu, r.ram, r.affinity, r.total) for r in expl.rows if r.reason is None}
+    assert totals["h2"] == totals["h8"] == (62, 90, 100, 176)
+    assert totals["h3"] == totals["h9"] == (87, 96, 0, 91)
+    assert expl.winner == "h2"
 
 
 def test_partition_group_partitions_share_no_rack():
@@ -797,3 +801,25 @@ def test_chapter_3_pack_keeps_the_new_zones_empty_hosts_empty_while_spread_fills
     assert empty_after("spread", 0) == empty_after("pack", 0) == 12  # zone a: no tenants yet
     assert empty_after("spread", 25) == 0  # fifty requests: spread has touched every host
     assert empty_after("pack", 50) == 12  # a hundred: pack has not touched an empty host
+
+
+def test_balanced_allocation_over_three_resources_and_past_capacity():
+    """balanced_allocation.go, balancedResourceScorer: with more than two resources the
+    score is (1 - the standard deviation of the requested fractions) * 100, each fraction
+    capped at 1, a resource with no capacity left out. Worked by hand:
+    fractions 0.2, 0.5, 0.8: mean 0.5, variance (0.09 + 0 + 0.09) / 3 = 0.06, std 0.2449,
+    score 75; 5 of 4 CPUs counts as 1.0 beside 1000 / 10000 = 0.1: std 0.45, score 55."""
+    assert balanced_score((2, 5, 8), (10, 10, 10)) == 75
+    assert balanced_score((5, 1000), (4, 10000)) == 55
+    assert balanced_score((1, 2000, 3), (0, 10000, 6)) == 85  # cpu left out: 0.2 and 0.5, std 0.15
+
+
+def test_scores_and_sample_sizes_are_whole_numbers_as_kube_scheduler_computes_them():
+    """kube-scheduler works in int64: mostRequestedScore of 1 CPU of 3 is 100 / 3 = 33;
+    numFeasibleNodesToFind of 1001 nodes at the adaptive 50 - 1001 / 125 = 42 % is 420;
+    percentageOfNodesToScore 1 of 50,000 nodes is 500; a cluster of 100 nodes or fewer is
+    scored whole (minFeasibleNodesToFind)."""
+    assert most_requested_score(1, 3) == 33 and type(most_requested_score(1, 3)) is int
+    assert feasible_to_find(1001, 0) == 420 and type(feasible_to_find(1001, 0)) is int
+    assert feasible_to_find(50_000, 1) == 500
+    assert feasible_to_find(50, 10) == 50

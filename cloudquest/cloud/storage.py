@@ -1327,6 +1327,9 @@ class ObjectStore:
         chunks = self.on_disk[disk_id]
         undoom = disk_id in self._doomed
         self._doomed.discard(disk_id)
+        # A doomed disk's pieces were destroyed with it: there is nothing left to keep,
+        # whatever state the disk is found in when they are written off.
+        intact = intact and not undoom
         if not chunks:
             return 0
         self.on_disk[disk_id] = {}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+from textual.widgets import OptionList
+
 from cloudquest.game.locations import progress_file, replays_dir
 from cloudquest.tui.screens.chapter import ChapterScreen
 from cloudquest.tui.screens.confirm import Confirm
@@ -16,6 +18,29 @@ from cloudquest.tui.screens.result import ResultScreen
 from cloudquest.tui.screens.title import TitleScreen
 
 from .conftest import run, settle, type_text
+
+
+BOOT = object()
+
+# What a player who read the chapter answers (tests/tui/fixtures/quiz.yaml, and the two
+# questions from their own run of chapter 1): the question's words -> the choice's words,
+# or the number worked out.
+PLAYERS_ANSWERS = {
+    "30% steal time": "ready to run, but the hypervisor ran someone else",
+    "How does a filter scheduler pick a host?": "filters out hosts that cannot take the request",
+    "How many large instances (2 vCPU, 8 GiB) fit?": "8",  # 16 / 2 and 64 / 8
+    "Why is a rack a failure domain": "one top-of-rack switch and one power feed",
+    # eu-west-1b's two hosts are alike and empty: a tie, and the first host in the fleet wins
+    "instance api landed on host b1-h1. Why there?": "tied on score (90) with b1-h2",
+    # read off the run's log: from the RunInstances call to instance.running
+    "how many seconds passed from your RunInstances call for api": BOOT,
+}
+
+
+def _boot_seconds(log, instance: str) -> float:
+    calls = [e.t_ms for e in log if e.kind == "launch.requested" and e.get("instance") == instance]
+    (running,) = [e.t_ms for e in log if e.kind == "instance.running" and e.get("instance") == instance]
+    return (running - calls[-1]) / 1000
 
 
 async def test_play_launch_to_result_quiz_and_replay(make_app):
@@ -64,23 +89,37 @@ async def test_play_launch_to_result_quiz_and_replay(make_app):
         assert len(replays) == 1
         assert result_screen.replay == replays[0]
 
-        # the quiz: answer every question right (the bank's and the one from our own run)
+        # the quiz, answered as a player would: by reading each question and picking the
+        # visible choice they know is right, or typing the number they worked out
+        boot_s = _boot_seconds(screen.session.cloud.log, "api")
         app.open_quiz()
         await settle(pilot)
         quiz = app.screen
         assert isinstance(quiz, QuizScreen)
         assert quiz.own >= 1, "a question from the player's own run"
-        assert any(q.id.startswith("own-why-api") for q in quiz.questions)
+        asked = []
         while quiz.phase == "question":
-            q = quiz.current
-            if q.kind == "choice":
-                await pilot.press(str(q.answer + 1))
+            question = str(quiz.query_one("#quiz-question").render())
+            key = next((k for k in PLAYERS_ANSWERS if k in question), None)
+            assert key is not None, f"a question the player was not told about: {question}"
+            asked.append(key)
+            answer = PLAYERS_ANSWERS[key]
+            if answer is BOOT:
+                answer = f"{boot_s:g}"
+            if isinstance(answer, str) and not answer[0].isdigit():
+                options = quiz.query_one("#quiz-options", OptionList)
+                shown = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+                (pick,) = [i for i, text in enumerate(shown) if answer in text]
+                # the prompt offers the keys of the options shown, no more
+                assert f"Pick an option (1-{len(shown)}," in str(quiz.query_one("#quiz-feedback").render())
+                await pilot.press(str(pick + 1))
             else:
-                await type_text(pilot, f"{q.answer:g}")
+                await type_text(pilot, answer)
                 await pilot.press("enter")
             assert quiz.answered
             await pilot.press("n")
             await settle(pilot)
+        assert sorted(asked) == sorted(PLAYERS_ANSWERS), "every question of the bank and both of the player's own run"
         assert quiz.phase == "done"
         assert quiz.score.correct == quiz.score.total
         saved = json.loads(progress_file().read_text())

@@ -198,7 +198,9 @@ def test_fleet_view_draws_utilisation_with_glyph_and_word_not_colour_alone():
     text = view.draw(100).plain
     assert "█ full" in text  # eu-west-1a is packed: glyph AND word
     assert "◌api" in text  # pending, on its host's line
-    assert "api  ✔find ✔cpu ✔ram ✔disk ▶nic" in text or "▶" in text
+    # half a second in, the launch pipeline has found a host, claimed CPU, RAM and disk,
+    # is attaching the network interface, and has the firewall and the boot to go
+    assert " api ✔find ✔cpu ✔ram ✔disk ▶nic ·fw ·boot  launching" in text.splitlines()
     narrow = view.draw(44).plain
     assert "full" in narrow and "api" in narrow
     s.execute("fail host b1-h2")
