@@ -260,6 +260,11 @@ class CloudQuestApp(App[int]):
         self._to_title()
         self.push_screen(QuizScreen())
 
+    def open_completion(self) -> None:
+        from .screens.completion import CompletionScreen
+
+        self.push_screen(CompletionScreen())
+
     def open_scenarios(self) -> None:
         from .screens.scenarios import ScenariosScreen
 

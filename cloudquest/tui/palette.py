@@ -30,6 +30,7 @@ class CloudQuestCommands(Provider):
         out: list[tuple[str, str, Callable[[], object]]] = [
             ("Level map", "every chapter, your progress and skills", app.open_map),
             ("Take the completion quiz", "questions over the eight skills", app.open_quiz),
+            ("Completion check", "the eight skills, what proved each, the certificate", app.open_completion),
             ("Replays", "every recorded run", app.open_replays),
             ("Failure scenarios", "play a chaos timeline against a design, compare two designs", app.open_scenarios),
         ]

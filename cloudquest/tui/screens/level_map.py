@@ -51,6 +51,7 @@ class LevelMapScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("z", "quiz", "Quiz"),
+        Binding("c", "completion", "Completion"),
         Binding("r", "replays", "Replays"),
         Binding("escape", "back", "Back"),
     ]
@@ -213,6 +214,9 @@ class LevelMapScreen(Screen):
 
     def action_replays(self) -> None:
         self.cq.open_replays()
+
+    def action_completion(self) -> None:
+        self.cq.open_completion()
 
     def action_back(self) -> None:
         self.app.pop_screen()
