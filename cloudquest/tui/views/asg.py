@@ -27,7 +27,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ...cloud.autoscaling import STEP_WORDS, AutoScalingGroup, Member
-from .fit import FittedView, Line, fine_bar, join_lines, short_labels
+from .fit import ClockedView, Line, fine_bar, join_lines, short_labels
 
 SPARK = "▁▂▃▄▅▆▇█"
 MARKS = {
@@ -54,23 +54,12 @@ def spark(values: list[float], top: float) -> str:
     return "".join(SPARK[min(7, max(0, int(v / top * 7.999)))] for v in values)
 
 
-class AsgView(FittedView):
+class AsgView(ClockedView):
     VIEW_TITLE = "auto scaling"
-
-    def __init__(self, session, **kwargs) -> None:
-        super().__init__(session, **kwargs)
-        self._drawn: tuple[int, int] | None = None
-
-    def reset(self) -> None:
-        self._drawn = None
-
-    def changed(self) -> bool:
-        cloud = self.session.cloud
-        return (len(cloud.log), cloud.now_ms // 1000) != self._drawn or self.rows_changed()
 
     def draw(self, width: int) -> Text:
         cloud = self.session.cloud
-        self._drawn = (len(cloud.log), cloud.now_ms // 1000)
+        self.mark_drawn()
         group = cloud.get(AutoScalingGroup)
         if group is None:
             return Text("this world has no auto scaling group", style="dim")

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from ...cloud.billing import Billing
 from ...cloud.metering import DAY_MS
-from .fit import FittedView, Line, fine_bar, join_lines
+from .fit import ClockedView, Line, fine_bar, join_lines
 
 SPARK = "▁▂▃▄▅▆▇█"
 SHORT = {"Data Transfer": "Transfer"}
@@ -40,23 +40,14 @@ def month_name(month: str, year: bool = True) -> str:
     return f"{name} {month[:4]}" if year else name
 
 
-class BillingView(FittedView):
+class BillingView(ClockedView):
     VIEW_TITLE = "billing"
 
-    def __init__(self, session, **kwargs) -> None:
-        super().__init__(session, **kwargs)
-        self._drawn: tuple[int, int] | None = None
-
-    def reset(self) -> None:
-        self._drawn = None
-
-    def changed(self) -> bool:
-        cloud = self.session.cloud
-        return (len(cloud.log), cloud.now_ms // 60_000) != self._drawn or self.rows_changed()
+    REDRAW_MS = 60_000
 
     def draw(self, width: int) -> Text:
         cloud = self.session.cloud
-        self._drawn = (len(cloud.log), cloud.now_ms // 60_000)
+        self.mark_drawn()
         billing = cloud.get(Billing)
         if billing is None:
             return Text("this world keeps no bill", style="dim")

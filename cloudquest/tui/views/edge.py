@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ...cloud.edge import EdgeNetwork
 from ...cloud.hardware import Health
-from .fit import FittedView, Line, join_lines
+from .fit import ClockedView, Line, join_lines
 
 
 def clock(ms: int) -> str:
@@ -35,23 +35,12 @@ def short_time(seconds: float) -> str:
     return f"{s}s"
 
 
-class EdgeView(FittedView):
+class EdgeView(ClockedView):
     VIEW_TITLE = "edge"
-
-    def __init__(self, session, **kwargs) -> None:
-        super().__init__(session, **kwargs)
-        self._drawn: tuple[int, int] | None = None
-
-    def reset(self) -> None:
-        self._drawn = None
-
-    def changed(self) -> bool:
-        cloud = self.session.cloud
-        return (len(cloud.log), cloud.now_ms // 1000) != self._drawn or self.rows_changed()
 
     def draw(self, width: int) -> Text:
         cloud = self.session.cloud
-        self._drawn = (len(cloud.log), cloud.now_ms // 1000)
+        self.mark_drawn()
         edge = cloud.get(EdgeNetwork)
         if edge is None:
             return Text("this world has no edge network", style="dim")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ...cloud.fabric import Fabric
-from .fit import FittedView, Line, join_lines
+from .fit import ClockedView, Line, join_lines
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -47,23 +47,12 @@ def zone_labels(zones: list[str]) -> dict[str, str]:
     return short if len(set(short.values())) == len(zones) else {z: z for z in zones}
 
 
-class FabricView(FittedView):
+class FabricView(ClockedView):
     VIEW_TITLE = "fabric"
-
-    def __init__(self, session, **kwargs) -> None:
-        super().__init__(session, **kwargs)
-        self._drawn: tuple[int, int] | None = None
-
-    def reset(self) -> None:
-        self._drawn = None
-
-    def changed(self) -> bool:
-        cloud = self.session.cloud
-        return (len(cloud.log), cloud.now_ms // 1000) != self._drawn or self.rows_changed()
 
     def draw(self, width: int) -> Text:
         cloud = self.session.cloud
-        self._drawn = (len(cloud.log), cloud.now_ms // 1000)
+        self.mark_drawn()
         fabric = cloud.get(Fabric)
         if fabric is None:
             return Text("this world has no routing fabric", style="dim")

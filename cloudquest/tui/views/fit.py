@@ -59,6 +59,32 @@ class FittedView(LiveView):
             self.update_view(force=True)
 
 
+class ClockedView(FittedView):
+    """A fitted view drawn from the event log and the clock: redrawn when an event was
+    logged, when the clock crossed a multiple of ``REDRAW_MS`` (its curves and rates
+    move with time), or when its pane's height changed; otherwise left as it is."""
+
+    REDRAW_MS = 1000
+
+    def __init__(self, session, **kwargs) -> None:
+        super().__init__(session, **kwargs)
+        self._drawn: tuple[int, int] | None = None
+
+    def _moment(self) -> tuple[int, int]:
+        cloud = self.session.cloud
+        return len(cloud.log), cloud.now_ms // self.REDRAW_MS
+
+    def reset(self) -> None:
+        self._drawn = None
+
+    def changed(self) -> bool:
+        return self._moment() != self._drawn or self.rows_changed()
+
+    def mark_drawn(self) -> None:
+        """Called by ``draw``: this moment is the one on screen."""
+        self._drawn = self._moment()
+
+
 class Line:
     """A line of styled text built by appending pieces: plain strings and spans, made into
     one Rich ``Text`` at the end (far cheaper than growing a ``Text`` piece by piece,

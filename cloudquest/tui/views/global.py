@@ -20,7 +20,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ...cloud.geo import GlobalService
-from .fit import FittedView, Line, fine_bar, join_lines
+from .fit import ClockedView, Line, fine_bar, join_lines
 
 
 def hour(ms: int) -> str:
@@ -28,23 +28,14 @@ def hour(ms: int) -> str:
     return f"{s // 3600:02d}:{s // 60 % 60:02d}"
 
 
-class GlobalView(FittedView):
+class GlobalView(ClockedView):
     VIEW_TITLE = "global"
 
-    def __init__(self, session, **kwargs) -> None:
-        super().__init__(session, **kwargs)
-        self._drawn: tuple[int, int] | None = None
-
-    def reset(self) -> None:
-        self._drawn = None
-
-    def changed(self) -> bool:
-        cloud = self.session.cloud
-        return (len(cloud.log), cloud.now_ms // 10_000) != self._drawn or self.rows_changed()
+    REDRAW_MS = 10_000
 
     def draw(self, width: int) -> Text:
         cloud = self.session.cloud
-        self._drawn = (len(cloud.log), cloud.now_ms // 10_000)
+        self.mark_drawn()
         svc = cloud.get(GlobalService)
         if svc is None:
             return Text("this world runs no global service", style="dim")

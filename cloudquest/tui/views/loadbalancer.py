@@ -24,7 +24,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from ...cloud.balancer import Balancer
-from .fit import FittedView, Line, fine_bar, join_lines, short_labels
+from .fit import ClockedView, Line, fine_bar, join_lines, short_labels
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_magenta", "bright_green")
@@ -36,23 +36,12 @@ def clock(ms: int) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-class LoadBalancerView(FittedView):
+class LoadBalancerView(ClockedView):
     VIEW_TITLE = "load balancer"
-
-    def __init__(self, session, **kwargs) -> None:
-        super().__init__(session, **kwargs)
-        self._drawn: tuple[int, int] | None = None
-
-    def reset(self) -> None:
-        self._drawn = None
-
-    def changed(self) -> bool:
-        cloud = self.session.cloud
-        return (len(cloud.log), cloud.now_ms // 1000) != self._drawn or self.rows_changed()
 
     def draw(self, width: int) -> Text:
         cloud = self.session.cloud
-        self._drawn = (len(cloud.log), cloud.now_ms // 1000)
+        self.mark_drawn()
         lb = cloud.get(Balancer)
         if lb is None:
             return Text("this world has no distributed load balancer", style="dim")

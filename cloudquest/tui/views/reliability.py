@@ -24,7 +24,7 @@ from ...cloud.loadbalancer import LoadBalancing
 from ...cloud.reliability import Reliability
 from ...cloud.storage import ObjectStore
 from ...cloud.timeline import Timeline
-from .fit import FittedView, short_labels
+from .fit import ClockedView, short_labels
 
 LABEL = 6
 NODE_MARK = {"healthy": ("✔", "green"), "unhealthy": ("✘", "bold red"), "initial": ("·", "dim")}
@@ -57,23 +57,12 @@ def clock(ms: int) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-class ReliabilityView(FittedView):
+class ReliabilityView(ClockedView):
     VIEW_TITLE = "failure design"
-
-    def __init__(self, session, **kwargs) -> None:
-        super().__init__(session, **kwargs)
-        self._drawn: tuple[int, int] | None = None
-
-    def reset(self) -> None:
-        self._drawn = None
-
-    def changed(self) -> bool:
-        cloud = self.session.cloud
-        return (len(cloud.log), cloud.now_ms // 1000) != self._drawn or self.rows_changed()
 
     def draw(self, width: int) -> Text:
         cloud = self.session.cloud
-        self._drawn = (len(cloud.log), cloud.now_ms // 1000)
+        self.mark_drawn()
         rows = self.layout_rows()
         m = cloud.metrics()
         rel = cloud.get(Reliability)
