@@ -66,3 +66,19 @@ async def run(pilot, *lines: str) -> None:
 def visible_rows(screen) -> int:
     """How many rows of the live view's pane are on screen."""
     return screen.query_one("#view-scroll").scrollable_content_region.height
+
+
+def on_screen(screen, view) -> list[str]:
+    """The live view's lines the pane shows without scrolling."""
+    return view.text.plain.splitlines()[: visible_rows(screen)]
+
+
+def assert_fits(view, screen=None) -> None:
+    """Every line of the view within its width and none cut short with an ellipsis; with
+    ``screen``, all of them on screen without scrolling too."""
+    width = view.content_size.width
+    lines = view.text.plain.splitlines()
+    assert all(len(line) <= width for line in lines), [line for line in lines if len(line) > width]
+    assert not any(line.endswith("…") for line in lines)
+    if screen is not None:
+        assert len(lines) <= visible_rows(screen)

@@ -15,7 +15,7 @@ from cloudquest.game.session import Session
 from cloudquest.tui.views import view_for
 from cloudquest.tui.views.network import NetworkView
 
-from .conftest import open_chapter, run, settle, visible_rows
+from .conftest import assert_fits, on_screen, open_chapter, run, settle
 
 REAL_LEVELS = Path(__file__).resolve().parents[2] / "levels"
 CATALOGUE = load_all(REAL_LEVELS)
@@ -23,15 +23,8 @@ SDN = CATALOGUE.get("sdn")
 IPAM = CATALOGUE.get("ip-assignment")
 
 
-def on_screen(screen, view) -> list[str]:
-    return view.text.plain.splitlines()[: visible_rows(screen)]
 
 
-def assert_fits(screen, view) -> None:
-    width = view.content_size.width
-    lines = view.text.plain.splitlines()
-    assert all(len(line) <= width for line in lines), [line for line in lines if len(line) > width]
-    assert not any(line.endswith("…") for line in lines)
 
 
 def test_the_network_chapters_name_the_network_view():
@@ -56,7 +49,7 @@ async def test_network_view_shows_the_verdict_and_the_hop_that_killed_it_at_80x2
         assert any(line.startswith("at route web-rt: no route matches") for line in shown[:3])
         strip = " ".join(shown[1:5])
         assert "⇄" in strip and "✘rt" in strip  # the request got there, the reply died at the table
-        assert_fits(screen, view)
+        assert_fits(view)
 
         await run(pilot, "route add web-rt 0.0.0.0/0 igw-shop", "packet trace internet web-1 --port 443")
         shown = on_screen(screen, view)
@@ -64,14 +57,14 @@ async def test_network_view_shows_the_verdict_and_the_hop_that_killed_it_at_80x2
         assert any("web-a◉" in line for line in shown)  # public now, by its route table
         assert "routes web-rt (web-a)" in view.text.plain
         assert "0.0.0.0/0 -> igw-shop" in view.text.plain
-        assert_fits(screen, view)
+        assert_fits(view)
 
         await run(pilot, "packet trace app-1 internet --port 443")
         shown = on_screen(screen, view)
         assert shown[0].startswith("✘ DROPPED app-1 → internet:443")
         assert "blackhole" in " ".join(shown[1:4])
         assert "BLACKHOLE" in view.text.plain  # the route table in focus is app-1's
-        assert_fits(screen, view)
+        assert_fits(view)
 
 
 async def test_network_view_follows_addresses_and_elastic_ips_at_120x40(make_app):
@@ -98,12 +91,12 @@ async def test_network_view_follows_addresses_and_elastic_ips_at_120x40(make_app
         assert "public-b◉ 1/250" in view.text.plain
         await run(pilot, "packet trace internet svc-ip --port 443")
         assert on_screen(screen, view)[0].startswith("✔ REACHABLE internet → svc-ip:443")
-        assert_fits(screen, view)
+        assert_fits(view)
 
         await pilot.resize_terminal(80, 24)
         await settle(pilot)
         assert on_screen(screen, view)[0].startswith("✔ REACHABLE internet → svc-ip:443")
-        assert_fits(screen, view)
+        assert_fits(view)
 
 
 def test_describe_says_what_the_view_draws():

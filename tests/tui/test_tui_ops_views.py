@@ -19,22 +19,14 @@ from cloudquest.tui.views import view_for
 from cloudquest.tui.views.asg import AsgView
 from cloudquest.tui.views.billing import BillingView
 
-from .conftest import open_chapter, run, visible_rows
+from .conftest import assert_fits, on_screen, open_chapter, run
 
 REAL_LEVELS = Path(__file__).resolve().parents[2] / "levels"
 CATALOGUE = load_all(REAL_LEVELS)
 
 
-def on_screen(screen, view) -> list[str]:
-    return view.text.plain.splitlines()[: visible_rows(screen)]
 
 
-def fits(screen, view) -> None:
-    width = view.content_size.width
-    lines = view.text.plain.splitlines()
-    assert all(len(line) <= width for line in lines), [line for line in lines if len(line) > width]
-    assert not any(line.endswith("…") for line in lines)
-    assert len(lines) <= visible_rows(screen)
 
 
 def test_the_operations_chapters_name_their_views():
@@ -61,7 +53,7 @@ async def test_asg_view_follows_a_scale_out_step_by_step(make_app):
         assert any("web-5" in line and "starting up" in line for line in shown)
         assert any(line.startswith("0:21:00 desired 4→5") for line in shown)  # the last change, and its cause below it
         assert any(line.strip().startswith("policy cpu-high: alarm cpu >= 55") for line in shown)
-        fits(screen, view)
+        assert_fits(view, screen)
 
 
 async def test_billing_view_shows_the_meter_the_forecast_and_the_needs(make_app):
@@ -83,4 +75,4 @@ async def test_billing_view_shows_the_meter_the_forecast_and_the_needs(make_app)
         await run(pilot, "start reports", "endpoint create s3-gw private-rt")
         shown = on_screen(screen, view)
         assert shown[-1].startswith("✔")
-        fits(screen, view)
+        assert_fits(view, screen)

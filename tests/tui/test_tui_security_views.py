@@ -13,7 +13,7 @@ from cloudquest.tui.views import view_for
 from cloudquest.tui.views.security import SecurityView
 from cloudquest.tui.views.tenants import TenantsView
 
-from .conftest import open_chapter, run, visible_rows
+from .conftest import assert_fits, on_screen, open_chapter, run
 
 REAL_LEVELS = Path(__file__).resolve().parents[2] / "levels"
 CATALOGUE = load_all(REAL_LEVELS)
@@ -21,15 +21,8 @@ ISOLATION = CATALOGUE.get("isolation")
 SECURITY = CATALOGUE.get("security")
 
 
-def on_screen(screen, view) -> list[str]:
-    return view.text.plain.splitlines()[: visible_rows(screen)]
 
 
-def assert_fits(view) -> None:
-    width = view.content_size.width
-    lines = view.text.plain.splitlines()
-    assert all(len(line) <= width for line in lines), [line for line in lines if len(line) > width]
-    assert not any(line.endswith("…") for line in lines)
 
 
 def test_the_security_chapters_name_their_views():

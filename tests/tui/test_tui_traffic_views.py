@@ -21,22 +21,14 @@ from cloudquest.tui.views.edge import EdgeView
 from cloudquest.tui.views.fabric import FabricView, load_cell
 from cloudquest.tui.views.loadbalancer import LoadBalancerView
 
-from .conftest import open_chapter, run, visible_rows
+from .conftest import assert_fits, on_screen, open_chapter, run
 
 REAL_LEVELS = Path(__file__).resolve().parents[2] / "levels"
 CATALOGUE = load_all(REAL_LEVELS)
 
 
-def on_screen(screen, view) -> list[str]:
-    return view.text.plain.splitlines()[: visible_rows(screen)]
 
 
-def fits(screen, view) -> None:
-    width = view.content_size.width
-    lines = view.text.plain.splitlines()
-    assert all(len(line) <= width for line in lines), [line for line in lines if len(line) > width]
-    assert not any(line.endswith("…") for line in lines)
-    assert len(lines) <= visible_rows(screen)
 
 
 def test_the_traffic_chapters_name_their_views():
@@ -66,7 +58,7 @@ async def test_load_balancer_view_follows_cross_zone_the_table_and_a_dead_backen
         shown = on_screen(screen, view)
         assert re.match(r"^e web-b3 ✘✘ .* dead$", shown[3]), shown  # the dead backend first, with its word
         assert re.search(r" fed \d+s$", shown[-1])
-        fits(screen, view)
+        assert_fits(view, screen)
 
 
 async def test_load_balancer_view_shows_nodes_joining(make_app):
@@ -78,7 +70,7 @@ async def test_load_balancer_view_shows_nodes_joining(make_app):
         nodes = next(line for line in view.text.plain.splitlines() if line.startswith("nodes "))
         assert nodes.count("○") == 2 and nodes.count("●") == 2  # asked for, not yet joined
         assert "web-a3" in view.text.plain and "spare" in view.text.plain  # room for every backend
-        fits(screen, view)
+        assert_fits(view, screen)
 
 
 async def test_fabric_view_draws_the_hung_spine_and_its_load_moving(make_app):
@@ -98,7 +90,7 @@ async def test_fabric_view_draws_the_hung_spine_and_its_load_moving(make_app):
         await run(pilot, "tick 120")  # the hold timer ran out; converged
         shown = on_screen(screen, view)
         assert "lost 0" in shown[0] and "CONVERGING" not in shown[0]
-        fits(screen, view)
+        assert_fits(view, screen)
 
 
 def test_a_link_cell_says_its_load_with_a_glyph():
@@ -122,4 +114,4 @@ async def test_edge_view_places_pops_west_to_east_and_follows_the_price_class(ma
         shown = on_screen(screen, view)
         assert "●syd" in shown[1] and shown[0].count("class all")
         assert any(line.startswith("p95 ") and "oce" in line for line in shown)
-        fits(screen, view)
+        assert_fits(view, screen)
