@@ -98,7 +98,7 @@ class Player:
                 raise RuntimeError(f"player {self.n}: joining answered {r.status}: {await r.text()}")
 
     async def play(self, keys: int, started: float, phases: "Phases", pause_s: float) -> None:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies of 127.0.0.1
             await self.join(http)
             async with http.ws_connect(f"{self.url}ws?width=100&height=30", max_msg_size=0) as ws:
                 reader = asyncio.create_task(self._read(ws))
