@@ -57,8 +57,9 @@ def free_port() -> int:
 
 
 class Player:
-    def __init__(self, n: int, url: str) -> None:
+    def __init__(self, n: int, url: str, round_: int = 0) -> None:
         self.n = n
+        self.round = round_
         self.url = url
         self.buffer = b""
         self.latencies_ms: list[float] = []
@@ -93,7 +94,7 @@ class Player:
 
     async def join(self, http: aiohttp.ClientSession) -> None:
         """Name this player where the server asks for names (the session keeps its cookie)."""
-        async with http.post(f"{self.url}join", data={"name": f"player{self.n}"}, allow_redirects=False) as r:
+        async with http.post(f"{self.url}join", data={"name": f"r{self.round}-player{self.n}"}, allow_redirects=False) as r:
             if r.status not in (200, 302, 303, 404, 405):
                 raise RuntimeError(f"player {self.n}: joining answered {r.status}: {await r.text()}")
 
@@ -186,7 +187,7 @@ def games_below(pid: int) -> dict[int, float]:
 
 async def round_of(players: int, keys: int, url: str, server_pid: int, pause_s: float, idle_s: float) -> dict:
     phases = Phases()
-    crowd = [Player(n, url) for n in range(players)]
+    crowd = [Player(n, url, players) for n in range(players)]
     started = time.monotonic()
     tasks = [asyncio.create_task(p.play(keys, started, phases, pause_s)) for p in crowd]
 

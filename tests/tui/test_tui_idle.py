@@ -74,3 +74,20 @@ async def test_a_live_clock_over_an_idle_cloud_redraws_only_its_seconds_and_slow
         await asyncio.sleep(0.3)
         assert screen._pace_s < IDLE_FRAME_S
         assert "web" in "\n".join(s.text for s in screen.query_one(Console).output.lines)
+
+
+async def test_below_80x24_the_game_asks_for_a_larger_window_and_carries_on_once_it_is(make_app):
+    from cloudquest.tui.screens.title import TitleScreen
+    from cloudquest.tui.screens.too_small import TooSmallScreen
+
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, TooSmallScreen)
+        assert "Make the window larger" in str(app.screen.query_one("#too-small").render())
+        await pilot.resize_terminal(100, 30)
+        await settle(pilot)
+        assert isinstance(app.screen, TitleScreen)
+        await pilot.resize_terminal(80, 23)
+        await settle(pilot)
+        assert isinstance(app.screen, TooSmallScreen)
