@@ -1,23 +1,30 @@
-"""Playing in a browser: keystroke-to-screen latency with 1, 10 and 40 players at once,
-and the memory each player's game costs.
+"""A classroom on one machine: 1, 10 and 40 players at once, each with a live clock.
 
 `cloudquest serve` is started on a free loopback port with its own empty data folder.
 Each player is a websocket client speaking what textual-serve's page speaks
 (``["stdin", keys]`` in, the terminal's byte stream out), so the figures are the
-server's and the games' (a browser adds its own drawing on top). Every player opens
-the game, continues to chapter 0 (the clock paused) and types on its command line: a
-keystroke is timed from the moment it is sent to the first frame back that draws it.
-Each keystroke is a character not yet on the line (the line is cleared with ctrl+u
-before the characters run out), so a blinking cursor's frames never count.
+server's and the games' (a browser adds its own drawing on top). Each player names
+themself (where the server asks), and all of them open the game at once and continue
+to chapter 0; then every clock is started (F2) and the round measures:
+
+- time for all to reach a chapter: from the first connection to the last player's
+  chapter screen;
+- idle cost, over ``--idle`` seconds with every clock live and nobody typing: CPU of
+  the game processes per player (% of one core, from /proc) and bytes per second the
+  server sends each player;
+- keystroke echo with every clock live: a keystroke is timed from the moment it is
+  sent to the first frame back that draws it. Each keystroke is a character not yet on
+  the line and not drawn while idle (the clock's own redraws never count); the line is
+  cleared with ctrl+u before the characters run out.
 
 Memory per player is the resident set of each game process (the server's children),
 read from /proc once every player is in the chapter.
 
     python bench/bench_serve.py                 # 1, 10 and 40 players, 30 keys each
-    python bench/bench_serve.py --players 1,5 --keys 10
+    python bench/bench_serve.py --players 1,10 --keys 20 --idle 10
 
-Run it on a quiet machine: it measures this machine's two cores, shared with
-nothing else. Requests stay on 127.0.0.1 and every loop is bounded in count and time.
+Run it on a quiet machine: it measures this machine's cores, and anything else running
+shows in the figures. Requests stay on 127.0.0.1 and every loop is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ from pathlib import Path
 import aiohttp
 
 ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>78]|\x1b\][^\x07]*\x07")
-KEYS = "abdefghijkmnopqrstuvwxyzABDEFGHIJKLMNOQRSTUVWXYZ"  # no c (continue), no l/P clashes needed
+KEYS = "abdefghijkmnopqrstuvwxyzABDEFGHIJKLMNOQRSTUVWXYZ"  # no c (continue)
+F2 = "\x1bOQ"  # runs the clock
 CLEAR = "\x15"  # ctrl+u: clear the command line
 STEP_TIMEOUT_S = 120.0
 
@@ -49,12 +57,15 @@ def free_port() -> int:
 
 
 class Player:
-    def __init__(self, n: int, url: str) -> None:
+    def __init__(self, n: int, url: str, round_: int = 0) -> None:
         self.n = n
+        self.round = round_
         self.url = url
         self.buffer = b""
         self.latencies_ms: list[float] = []
         self.got = asyncio.Event()
+        self.in_chapter_s = float("nan")
+        self.idle_bytes = 0
 
     async def _read(self, ws) -> None:
         async for msg in ws:
@@ -81,20 +92,38 @@ class Player:
             except asyncio.TimeoutError:
                 pass
 
-    async def play(self, keys: int, ready: asyncio.Barrier, pause_s: float) -> None:
-        async with aiohttp.ClientSession() as http:
+    async def join(self, http: aiohttp.ClientSession) -> None:
+        """Name this player where the server asks for names (the session keeps its cookie)."""
+        async with http.post(f"{self.url}join", data={"name": f"r{self.round}-player{self.n}"}, allow_redirects=False) as r:
+            if r.status not in (200, 302, 303, 404, 405):
+                raise RuntimeError(f"player {self.n}: joining answered {r.status}: {await r.text()}")
+
+    async def play(self, keys: int, started: float, phases: "Phases", pause_s: float) -> None:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies of 127.0.0.1
+            await self.join(http)
             async with http.ws_connect(f"{self.url}ws?width=100&height=30", max_msg_size=0) as ws:
                 reader = asyncio.create_task(self._read(ws))
                 await self.wait_for("Continue: chapter 0")
                 await ws.send_json(["stdin", "c"])
                 await self.wait_for("paused (F2 runs)")
-                await ready.wait()  # every player in its chapter before anyone is timed
-                pool = list(KEYS)
+                self.in_chapter_s = time.monotonic() - started
+                await phases.in_chapter.wait()  # every player in its chapter before the clocks run
+                mark = len(self.buffer)
+                await ws.send_json(["stdin", F2])
+                await self.wait_for("live 1x", mark)
+                await phases.live.wait()
+                idle_from = len(self.buffer)
+                await phases.idle_done.wait()
+                self.idle_bytes = len(self.buffer) - idle_from
+                # what the idle screen drew (the clock, its status) never counts as an echo
+                seen = set(self.text(idle_from))
+                pool_all = [k for k in KEYS if k not in seen] or list(KEYS)
+                pool = list(pool_all)
                 for i in range(keys):
                     if not pool:
                         await ws.send_json(["stdin", CLEAR])
                         await asyncio.sleep(pause_s)
-                        pool = list(KEYS)
+                        pool = list(pool_all)
                     key = pool.pop(0)
                     mark = len(self.buffer)
                     sent = time.perf_counter()
@@ -105,8 +134,30 @@ class Player:
                 reader.cancel()
 
 
-def children_rss_mib(pid: int) -> list[float]:
-    """The resident memory of every process below ``pid`` (the games)."""
+class Phases:
+    """The round's steps every player waits for together."""
+
+    def __init__(self) -> None:
+        self.in_chapter = asyncio.Event()
+        self.live = asyncio.Event()
+        self.idle_done = asyncio.Event()
+
+
+def cpu_s(pids: list[int]) -> float:
+    """User plus system CPU seconds the processes have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def games_below(pid: int) -> dict[int, float]:
+    """The game processes below ``pid`` and their resident memory in MiB."""
     parents: dict[int, int] = {}
     rss: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
@@ -131,23 +182,50 @@ def children_rss_mib(pid: int) -> list[float]:
                 changed = True
     below.discard(pid)
     # the games themselves: python processes that run cloudquest (not the shell around them)
-    return sorted(rss[p] for p in below if rss.get(p, 0) > 20)
+    return {p: rss[p] for p in below if rss.get(p, 0) > 20}
 
 
-async def round_of(players: int, keys: int, url: str, server_pid: int, pause_s: float) -> dict:
-    ready = asyncio.Barrier(players + 1)
-    crowd = [Player(n, url) for n in range(players)]
-    tasks = [asyncio.create_task(p.play(keys, ready, pause_s)) for p in crowd]
-    await asyncio.wait_for(ready.wait(), timeout=STEP_TIMEOUT_S * 2)
-    memory = children_rss_mib(server_pid)
+async def round_of(players: int, keys: int, url: str, server_pid: int, pause_s: float, idle_s: float) -> dict:
+    phases = Phases()
+    crowd = [Player(n, url, players) for n in range(players)]
+    started = time.monotonic()
+    tasks = [asyncio.create_task(p.play(keys, started, phases, pause_s)) for p in crowd]
+
+    async def until(check) -> None:
+        deadline = time.monotonic() + STEP_TIMEOUT_S * 2
+        while not check():
+            for t in tasks:
+                if t.done() and t.exception():
+                    raise t.exception()
+            if time.monotonic() > deadline:
+                raise TimeoutError("the players did not get there")
+            await asyncio.sleep(0.05)
+
+    await until(lambda: all(p.in_chapter_s == p.in_chapter_s for p in crowd))  # not NaN
+    all_in_s = max(p.in_chapter_s for p in crowd)
+    games = games_below(server_pid)
+    phases.in_chapter.set()
+    await until(lambda: all("live 1x" in p.text(max(0, len(p.buffer) - 4000)) for p in crowd))
+    await asyncio.sleep(1.0)  # the clocks' first frames settle
+    pids = list(games_below(server_pid))
+    cpu0, server0 = cpu_s(pids), cpu_s([server_pid])
+    phases.live.set()
+    await asyncio.sleep(idle_s)
+    cpu1, server1 = cpu_s(pids), cpu_s([server_pid])
+    phases.idle_done.set()
     await asyncio.gather(*tasks)
     latencies = sorted(x for p in crowd for x in p.latencies_ms)
+    memory = sorted(games.values())
     return {
         "players": players,
+        "all_in_chapter_s": all_in_s,
         "keystrokes": len(latencies),
         "median_ms": statistics.median(latencies),
-        "p90_ms": latencies[int(0.9 * (len(latencies) - 1))],
+        "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
         "max_ms": latencies[-1],
+        "cpu_per_idle_player_pct": (cpu1 - cpu0) / idle_s / players * 100,
+        "server_cpu_pct": (server1 - server0) / idle_s * 100,
+        "bytes_per_s_per_player": sum(p.idle_bytes for p in crowd) / idle_s / players,
         "games": len(memory),
         "rss_per_game_mib": statistics.median(memory) if memory else float("nan"),
     }
@@ -158,6 +236,7 @@ def main() -> int:
     parser.add_argument("--players", default="1,10,40", help="rounds of this many players at once (1,10,40)")
     parser.add_argument("--keys", type=int, default=30, help="keystrokes each player types (30)")
     parser.add_argument("--pause", type=float, default=0.25, help="seconds between one player's keystrokes (0.25)")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds every clock runs with nobody typing (10)")
     args = parser.parse_args()
     rounds = [int(n) for n in args.players.split(",")]
     port = free_port()
@@ -177,13 +256,20 @@ def main() -> int:
                     raise TimeoutError("the server did not start")
                 time.sleep(0.1)
             url = f"http://127.0.0.1:{port}/"
-            print(f"cloudquest serve on 127.0.0.1:{port}, {os.cpu_count()} cores, {args.keys} keystrokes a player")
-            print(f"{'players':>7} {'keys':>6} {'median':>9} {'p90':>9} {'max':>9} {'games':>6} {'MiB/game':>9}")
+            print(
+                f"cloudquest serve on 127.0.0.1:{port}, {os.cpu_count()} cores, every clock live, "
+                f"{args.keys} keystrokes a player, {args.idle:g} s idle"
+            )
+            print(
+                f"{'players':>7} {'all in':>7} {'echo median':>11} {'p95':>8} {'max':>8} "
+                f"{'CPU/idle player':>15} {'B/s/player':>10} {'server CPU':>10} {'MiB/game':>8}"
+            )
             for n in rounds:
-                r = asyncio.run(round_of(n, args.keys, url, server.pid, args.pause))
+                r = asyncio.run(round_of(n, args.keys, url, server.pid, args.pause, args.idle))
                 print(
-                    f"{r['players']:>7} {r['keystrokes']:>6} {r['median_ms']:>7.1f}ms {r['p90_ms']:>7.1f}ms "
-                    f"{r['max_ms']:>7.1f}ms {r['games']:>6} {r['rss_per_game_mib']:>9.1f}",
+                    f"{r['players']:>7} {r['all_in_chapter_s']:>6.1f}s {r['median_ms']:>9.1f}ms "
+                    f"{r['p95_ms']:>6.1f}ms {r['max_ms']:>6.0f}ms {r['cpu_per_idle_player_pct']:>14.1f}% "
+                    f"{r['bytes_per_s_per_player']:>10.0f} {r['server_cpu_pct']:>9.1f}% {r['rss_per_game_mib']:>8.1f}",
                     flush=True,
                 )
                 time.sleep(2)  # the round's games close before the next round starts

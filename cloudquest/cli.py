@@ -557,7 +557,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"--port must be from 1 to 65535, not {args.port}")
     print(f"CloudQuest in your browser: http://{args.host}:{args.port}/  (ctrl+c stops it)", flush=True)
     try:
-        serve(args.host, args.port)
+        serve(args.host, args.port, _class_dir(args), args.public_url)
     except OSError as exc:
         raise CliError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return EXIT_OK
@@ -662,6 +662,36 @@ def cmd_quiz(args: argparse.Namespace) -> int:
     return EXIT_OK if passed else EXIT_FAILED
 
 
+def _class_dir(args: argparse.Namespace):
+    from .game.classroom import default_data_dir
+
+    if args.data is None:
+        return default_data_dir()
+    path = Path(args.data).expanduser()
+    if path.exists() and not path.is_dir():
+        raise CliError(f"--data {args.data}: not a folder")
+    return path
+
+
+def cmd_class(args: argparse.Namespace) -> int:
+    """The teacher's view: every student of a class served by `cloudquest serve`."""
+    from .game import classroom
+    from .serve import to_csv
+
+    data_dir = _class_dir(args)
+    header, rows = classroom.report_rows(classroom.report(data_dir))
+    if args.csv:
+        sys.stdout.write(to_csv(header, rows))
+        return EXIT_OK
+    if not rows:
+        print(f"no students yet in {classroom.students_dir(data_dir)}")
+        return EXIT_OK
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    for line in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+    return EXIT_OK
+
+
 def _seed(text: str) -> int:
     from .game.parser import parse_seed
 
@@ -723,7 +753,15 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="play in a web browser: serve the game over HTTP (textual-serve)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    sv.add_argument("--data", help="the class's folder: one folder per student (default: classroom/ in your data folder)")
+    sv.add_argument("--public-url", help="the address students open, when a reverse proxy stands in front (https://...)")
     sv.set_defaults(func=cmd_serve)
+
+    cl = sub.add_parser("class", help="the teacher's view of a class served by `cloudquest serve`")
+    cl.add_argument("action", choices=("show",))
+    cl.add_argument("--csv", action="store_true", help="as CSV, for a spreadsheet")
+    cl.add_argument("--data", help="the class's folder (as given to `cloudquest serve --data`)")
+    cl.set_defaults(func=cmd_class)
 
     scn = sub.add_parser("scenario", help="failure scenarios: list, run one against a design, compare two designs")
     scn_sub = scn.add_subparsers(dest="scenario_verb", parser_class=_Parser)

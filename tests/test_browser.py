@@ -1,6 +1,7 @@
 """The game in a real web browser: `cloudquest serve` (textual-serve) driven by headless
-Chromium through Playwright. The page opens, the game starts, a command typed on the
-keyboard runs and its answer is drawn.
+Chromium through Playwright. The page asks the student's name, the game starts in their
+folder, keys reach it without a click, a command typed on the keyboard runs and its
+answer is drawn, and no request leaves the machine.
 
 Debian's chromium is the browser (Playwright never downloads one: this machine has no
 network but the package registries). Where it is missing the test skips and says why;
@@ -124,11 +125,15 @@ def test_the_game_plays_in_a_headless_browser(server, tmp_path):
             page = browser.new_page(viewport={"width": 1000, "height": 640})
             screen.page = page
             page.on("websocket", lambda ws: ws.on("framereceived", screen.received))
+            offsite: list[str] = []
+            page.on("request", lambda r: None if r.url.startswith(server) else offsite.append(r.url))
             page.goto(server, wait_until="domcontentloaded")
+            # the student names themself, and the game's page opens
+            page.fill("input[name=name]", "ada")
+            page.click("button[type=submit]")
             # the title screen, once the chapters are loaded
             screen.wait_for("Continue: chapter 0")
-            page.click(".textual-terminal", position={"x": 4, "y": 4})  # focus it, clear of the menu
-            page.keyboard.press("c")
+            page.keyboard.press("c")  # no click first: the terminal has the keyboard
             screen.wait_for("paused (F2 runs)")  # chapter 0 opens, its clock paused
             before = page.screenshot(path=str(tmp_path / "before.png"))
             mark = len(screen.frames)
@@ -139,5 +144,7 @@ def test_the_game_plays_in_a_headless_browser(server, tmp_path):
             page.wait_for_timeout(500)
             after = page.screenshot(path=str(tmp_path / "after.png"))
             assert before != after  # the browser drew it
+            assert offsite == []  # the font and scripts came from the server
+            assert (tmp_path / "home" / "classroom" / "students" / "ada" / "student.json").is_file()
         finally:
             browser.close()

@@ -258,6 +258,19 @@ def load(path: Path | None = None) -> LoadedProgress:
         )
 
 
+class SaveUnreadable(Exception):
+    """A save that cannot be read (the reason, in one line)."""
+
+
+def peek(path: Path | None = None) -> Progress:
+    """The save as it is, for someone else's eyes (the teacher's view): read without the
+    lock and without moving an unreadable save aside (SaveUnreadable)."""
+    try:
+        return _read(path or progress_file())
+    except _Unreadable as bad:
+        raise SaveUnreadable(bad.reason) from None
+
+
 def update(change: Callable[[Progress], Progress], path: Path | None = None) -> LoadedProgress:
     """Apply ``change`` to the save as it is now, under the lock, and write the result.
     Raises OSError when the save cannot be written (nothing is lost then either)."""

@@ -70,11 +70,30 @@ class CloudQuestApp(App[int]):
         self._loader: Worker | None = None
 
     # -- start ---------------------------------------------------------------------------
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         from .screens.title import TitleScreen
 
-        self.push_screen(TitleScreen())
         self._loader = self.run_worker(self._load, thread=True, name="load", exit_on_error=False)
+        await self.push_screen(TitleScreen())
+        self._sized = True
+        self._check_size()  # over the title screen, once it is up
+
+    def on_resize(self, event) -> None:
+        if getattr(self, "_sized", False):
+            self._check_size(event.size)
+
+    def _check_size(self, size=None) -> None:
+        """Below 80x24, a "make the window larger" screen over everything, until it is."""
+        from .screens.too_small import TooSmallScreen, too_small
+
+        small = too_small(*(size or self.size))
+        shown = getattr(self, "_too_small", None)  # pushing takes a moment: not yet self.screen
+        if small and shown is None:
+            self._too_small = TooSmallScreen()
+            self.push_screen(self._too_small)
+        elif not small and shown is not None:
+            self._too_small = None
+            shown.dismiss()
 
     def _load(self) -> None:
         from ..game import progress as progress_mod

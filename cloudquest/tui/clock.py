@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 SPEEDS = (1, 4, 16)
 FRAME_S = 1 / 20
 MAX_FRAME_S = 0.25
+# A live chapter where nothing on screen has moved for IDLE_AFTER_FRAMES frames is
+# moved on less often, every IDLE_FRAME_S (no more than a frame may owe): the simulation
+# keeps its pace, the machine rests. Anything that moves, or any key, brings back FRAME_S.
+IDLE_FRAME_S = 0.2  # under MAX_FRAME_S, so a late frame loses no simulated time
+IDLE_AFTER_FRAMES = 20
 
 
 class LiveClock:

@@ -35,7 +35,7 @@ from ...game.parser import CommandError
 from ...game.registry import completions, parse
 from ...game.schema import Chapter
 from ...game.session import Session
-from ..clock import FRAME_S, LiveClock
+from ..clock import FRAME_S, IDLE_AFTER_FRAMES, IDLE_FRAME_S, LiveClock
 from ..views import LiveView, view_for
 from ..widgets import Console, EventLogPanel, ObjectivesPanel, StatusBar, clock_text
 from .confirm import Confirm
@@ -140,7 +140,11 @@ class ChapterScreen(Screen):
         self._events = self.query_one(EventLogPanel)
         self._status = self.query_one(StatusBar)
         self.query_one(Console).set_completer(self._complete)
+        self._pace_s = FRAME_S
+        self._still_frames = 0
+        self._last_look: tuple | None = None
         self._timer = self.set_interval(FRAME_S, self._frame, pause=not self.clock.running)
+        self._objectives.live = self.clock.running
         self.refresh_all()
         self.call_after_refresh(self._greet)  # once the panes have their size
 
@@ -272,6 +276,32 @@ class ChapterScreen(Screen):
         ms = self.clock.due(self.session, wall)
         if ms > 0:
             self._advance(ms)
+        self._keep_pace()
+
+    def _keep_pace(self) -> None:
+        """Frames come every FRAME_S while something on screen moves, and every
+        IDLE_FRAME_S once nothing has for IDLE_AFTER_FRAMES frames (the clock's own
+        seconds do not count): an idle live chapter costs the machine little."""
+        look = (
+            self.view.repaints,
+            len(self.session.cloud.log),
+            tuple(s.status for s in self.session.grader.states),
+        )
+        if look != self._last_look:
+            self._last_look = look
+            self._still_frames = 0
+            self._set_pace(FRAME_S)
+            return
+        self._still_frames += 1
+        if self._still_frames >= IDLE_AFTER_FRAMES:
+            self._set_pace(IDLE_FRAME_S)
+
+    def _set_pace(self, pace_s: float) -> None:
+        if pace_s == self._pace_s:
+            return
+        self._pace_s = pace_s
+        self._timer.stop()
+        self._timer = self.set_interval(pace_s, self._frame, pause=not self.clock.running)
 
     def _advance(self, ms: int) -> None:
         ms = min(ms, MAX_RUN_MS - self.session.cloud.now_ms)  # as far as a run may go, as `tick` does
@@ -305,10 +335,15 @@ class ChapterScreen(Screen):
         running = self.clock.toggle()
         self.refresh_bindings()
         self._last_wall = time.monotonic()
+        self._still_frames = 0
+        self._set_pace(FRAME_S)
         if running:
             self._timer.resume()
         else:
             self._timer.pause()
+        self._objectives.live = running
+        if not self.busy:
+            self._objectives.update_states(self.session.grader.states)  # the exact evidence, once stopped
         self.refresh_status()
 
     def action_step(self) -> None:

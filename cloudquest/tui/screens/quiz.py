@@ -72,7 +72,7 @@ class QuizScreen(OrderingMixin, Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#quiz-answer", Input).cursor_blink = not self.app.is_headless
+        self.query_one("#quiz-answer", Input).cursor_blink = not (self.app.is_headless or self.app.is_web)
         self._show_inputs(None)
         self.start()
 

@@ -102,7 +102,7 @@ class ScenariosScreen(Screen):
 
     def on_mount(self) -> None:
         for widget in self.query(Input):
-            widget.cursor_blink = not self.app.is_headless
+            widget.cursor_blink = not (self.app.is_headless or self.app.is_web)
         table = self.query_one(DataTable)
         table.add_column("scenario", key="name")
         table.add_column("what fails", key="title")

@@ -42,6 +42,7 @@ class LiveView(Widget):
         self._line_texts: list[Text] = []
         self._keys: list[tuple] = []
         self._strips: dict[tuple, Strip] = {}
+        self.repaints = 0  # pictures that differed from the one before (the clock's pace follows it)
 
     # -- what subclasses write ---------------------------------------------------------
     def draw(self, width: int) -> Text:  # pragma: no cover - abstract
@@ -93,10 +94,12 @@ class LiveView(Widget):
         if not repaint:
             return
         if len(keys) != len(old):
+            self.repaints += 1
             self.refresh(layout=True)
             return
         changed = [y for y, (new, was) in enumerate(zip(keys, old)) if new != was]
         if changed:
+            self.repaints += 1
             # one region from the first changed line to the last: one pass of the
             # compositor rather than one per line
             self.refresh(Region(0, changed[0], self.size.width, changed[-1] - changed[0] + 1))

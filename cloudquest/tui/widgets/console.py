@@ -339,8 +339,9 @@ class Console(Vertical):
         self.line.completer = completer
 
     def on_mount(self) -> None:
-        # A blinking cursor would make screenshots differ from run to run.
-        self.line.cursor_blink = not self.app.is_headless
+        # A blinking cursor would make screenshots differ from run to run; in a browser
+        # it would send two frames a second to a player who is only reading.
+        self.line.cursor_blink = not (self.app.is_headless or self.app.is_web)
 
     # -- writing -----------------------------------------------------------------------
     @property

@@ -76,7 +76,7 @@ class EventLogPanel(Vertical):
         yield RichLog(id="event-lines", wrap=True, markup=False, highlight=False, max_lines=SHOWN, auto_scroll=True)
 
     def on_mount(self) -> None:
-        self.query_one("#event-filter", Input).cursor_blink = not self.app.is_headless
+        self.query_one("#event-filter", Input).cursor_blink = not (self.app.is_headless or self.app.is_web)
 
     @property
     def lines(self) -> RichLog:

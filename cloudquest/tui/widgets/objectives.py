@@ -3,6 +3,7 @@ and the highlighted one's text and evidence underneath."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -14,6 +15,8 @@ from textual.widgets.option_list import Option
 
 from ...game.objectives import GLYPH
 
+# While the clock runs, the highlighted objective's evidence is redrawn at most this often.
+LIVE_DETAIL_S = 1.0
 STATUS_STYLE = {"passed": "bold green", "failed": "bold red", "pending": "yellow"}
 
 
@@ -41,6 +44,12 @@ class ObjectivesPanel(Vertical):
         self._list: OptionList | None = None
         self._detail: Static | None = None
         self._detail_plain = ""
+        self._detail_rows: list[tuple[str, str]] = []
+        self._detail_at = 0.0
+        # Set by the chapter screen while its clock runs: the evidence ("now t=...")
+        # then changes on every frame, and is redrawn at most once a second (at once when
+        # an objective's status changes, and when the clock stops).
+        self.live = False
 
     def compose(self) -> ComposeResult:
         yield OptionList(id="objective-list")
@@ -112,6 +121,10 @@ class ObjectivesPanel(Vertical):
         text.append(s.evidence or "not sampled yet")
         if text.plain == self._detail_plain:
             return
+        now = time.monotonic()
+        if self.live and self._rows == self._detail_rows and now - self._detail_at < LIVE_DETAIL_S:
+            return  # only the evidence's clock moved: it is redrawn within a second
+        self._detail_rows, self._detail_at = list(self._rows), now
         # Evidence changes every tick ("now t=..."); the detail has a fixed height, so no
         # layout pass is needed, only a repaint of its four lines.
         detail.update(text, layout=False)

@@ -1,5 +1,10 @@
 """The one-line bar on top of the chapter screen and the replay viewer: where you are,
-the simulated time, the clock (with a word, not only a glyph), objectives and hints."""
+the simulated time, the clock (with a word, not only a glyph), objectives and hints.
+
+The bar is redrawn only when its text changes: a live clock moves the simulation twenty
+times a second, and an idle chapter must not send a frame for each (in a browser, every
+frame is bytes on the wire and CPU in the game). So a running clock shows whole
+simulated seconds, and a paused one the exact millisecond."""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from textual.widgets import Static
 
 
 def clock_text(now_ms: int, running: bool, speed: int) -> Text:
-    """The simulated time and the clock's state in words: a paused clock says how to run it."""
-    text = Text(f"t={now_ms / 1000:.3f}s ", style="bold")
+    """The simulated time and the clock's state in words: a paused clock says how to run it.
+    A running clock shows whole seconds (it changes once a simulated second, not on
+    every frame); a paused one shows the millisecond it stopped on."""
+    text = Text(f"t={now_ms // 1000}s " if running else f"t={now_ms / 1000:.3f}s ", style="bold")
     if running:
         text.append(f"▶ live {speed}x", style="bold green")
     else:
@@ -37,7 +44,12 @@ class StatusBar(Static):
             texts[0] = texts[0].copy()
             texts[0].truncate(texts[0].cell_len - over, overflow="ellipsis")
         self._parts = (parts, optional)
-        self.update(self._joined(texts), layout=False)  # one line, always: no layout pass needed
+        line = self._joined(texts)
+        drawn = (line.plain, tuple(line.spans))
+        if drawn == getattr(self, "_drawn", None):
+            return  # the same line: no repaint, no frame
+        self._drawn = drawn
+        self.update(line, layout=False)  # one line, always: no layout pass needed
 
     @staticmethod
     def _joined(texts: list[Text]) -> Text:
