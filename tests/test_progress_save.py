@@ -44,6 +44,7 @@ def test_a_finished_chapter_is_counted_once_in_the_file(catalogue):
         "best_hints": 0,
         "best_time_s": 90.0,
         "skills": LAUNCH_SKILLS,
+        "seeds_passed": [0],  # the seed it passed on (three seeds make it mastered)
     }
     assert out.progress.model_dump(mode="json") == saved()
     # an empty run afterwards is one more attempt and takes nothing away

@@ -5,6 +5,8 @@ fork). Every expectation is written out here, not read back from the product."""
 
 from __future__ import annotations
 
+from cloudquest import ENGINE_VERSION
+
 import json
 
 import pytest
@@ -77,7 +79,7 @@ def test_a_replay_of_a_chapter_that_changed_or_of_another_engine_says_so(catalog
     assert verify(ReplayFile.from_dict(data, "m"), catalogue).problems == []
     old = verify(ReplayFile.from_dict({**data, "engine_version": "1"}, "m"), catalogue)
     assert not old.matches
-    assert old.problems == ["recorded with engine version 1, this is version 2: the same commands may not give the same events"]
+    assert old.problems == [f"recorded with engine version 1, this is version {ENGINE_VERSION}: the same commands may not give the same events"]
     changed = verify(ReplayFile.from_dict({**data, "chapter_sha256": "0" * 64}, "m"), catalogue)
     assert changed.problems == ["the chapter's world or objectives changed since this was recorded"]
     assert not changed.matches
