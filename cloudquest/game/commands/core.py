@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ...cloud.faults import FAULT_KINDS, act
 from ...cloud.hardware import KINDS
-from ...cloud.mechanism import events, metrics
+from ...cloud.mechanism import Metric, events, metrics
 from ..limits import MAX_RUN_MS
 from ..objectives import GLYPH
 from ..mechanism import Mechanism, status_providers
@@ -261,7 +261,7 @@ MECHANISM = Mechanism(
     ids={kind: _hardware_ids(kind) for kind in KINDS} | {"kind": lambda s: list(FAULT_KINDS)},
     faults=FAULT_KINDS,
     metrics=metrics(
-        ("time_s", "the simulated time in seconds"),
+        Metric("time_s", "the simulated time in seconds", clocked=True),
         ("instances_running", "instances running"),
         ("instances_pending", "instances still launching"),
         ("instances_impaired", "instances whose host or disk is down"),
