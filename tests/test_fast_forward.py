@@ -130,3 +130,24 @@ def test_the_host_jumps_along_its_cycle_exactly(spec, slices, seed):
         slow._slice()
     slow._check_swap()
     assert _readings(fast) == _readings(slow)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_only_declared_clocked_metrics_move_with_the_clock_alone(path):
+    """What the skip relies on: with nothing happening, a metric changes only if its
+    mechanism declared it clocked (Metric(..., clocked=True))."""
+    from cloudquest.game.mechanism import metric_of
+
+    chapter = load_chapter(path)
+    s = Session(chapter, 0, sandbox=True)
+    s.run_script(_scripts(chapter, s)["solution+fault"][:-1])
+    clock = s.cloud.clock
+    before = s.cloud.metrics()
+    clock.now_ms += 3_600_000  # the clock alone: no step, no action
+    try:
+        after = s.cloud.metrics()
+    finally:
+        clock.now_ms -= 3_600_000
+    moved = sorted(k for k in before if after.get(k) != before[k])
+    undeclared = [k for k in moved if not (metric_of(k) and metric_of(k)[1].clocked)]
+    assert not undeclared

@@ -845,7 +845,7 @@ METRICS = metrics(
     ("geo_recovered_in_outage", "1 when every outage was recovered while its region was still dark (automation, not the region's return)"),
     ("geo_hand_changes", "changes made by hand after the run began (API calls, repairs)"),
     Metric("geo_cost_per_hour", "what the service cost per hour on average so far (US$)", clocked=True),
-    ("geo_cost_now_per_hour", "what the service costs per hour as it stands (US$)"),
+    Metric("geo_cost_now_per_hour", "what the service costs per hour as it stands (US$)", clocked=True),
     ("design_verify_passed", "seeds the last design verify passed, while the design is unchanged"),
     ("design_programmable", "1 when the last design verify rebuilt this world from the design file alone"),
 )
