@@ -278,7 +278,7 @@ MECHANISM = Mechanism(
     ),
     events=events(
         ("world.created", "hosts zones", "the world was built"),
-        ("api.call", "action instance type zone zones group strategy partitions destination load_balancer setting value", "an API call (CloudTrail)"),
+        ("api.call", "action instance type zone zones group strategy partitions destination load_balancer setting value steps_done", "an API call (CloudTrail)"),
         ("launch.requested", "instance id type zone", "RunInstances accepted; the pipeline starts"),
         (
             "scheduler.decided",
