@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ...cloud.faults import FAULT_KINDS, act
 from ...cloud.hardware import KINDS
 from ...cloud.mechanism import Metric, events, metrics
+from ..console_text import fitted
 from ..limits import MAX_RUN_MS
 from ..objectives import GLYPH
 from ..mechanism import Mechanism, status_providers
@@ -157,6 +158,7 @@ def status(session: "Session", thing: str | None) -> str:
     details="Time only moves when you say so (or when the live clock runs in the game). A run\n"
     f"may go on for {MAX_RUN_MS // 86_400_000} simulated days at most.",
 )
+@fitted
 def tick(session: "Session", seconds: float) -> str:
     cloud = session.cloud
     before, start = len(cloud.log), cloud.now_ms
