@@ -24,3 +24,26 @@ def test_the_private_ip_shows_only_after_assign_nic():
         s.advance(s.step_ms())
     assert f"private ip {ip}" in s.execute("describe api").output
     assert f"ip {ip}" in s.execute("status api").output
+
+
+def _read_steps(s: Session) -> bool:
+    s.sample()
+    return next(st for st in s.grader.states if st.id == "read-steps").status == "passed"
+
+
+def test_reading_the_seven_steps_needs_all_seven_done():
+    """The objective says "read an instance's seven launch steps": a describe while the
+    launch is still on its first steps does not count; one after the seventh does."""
+    s = Session(LAUNCH, 0)
+    s.execute("launch --name api --type medium --zone eu-west-1b")
+    assert "launch steps:" in s.execute("describe api").output
+    assert not _read_steps(s)
+    s.execute("tick 1")
+    s.execute("describe api")
+    assert not _read_steps(s)
+    s.execute("tick 90")
+    s.execute("describe api")
+    assert _read_steps(s)
+    assert s.cloud.log.count("api.call") and any(
+        e.get("steps_done") == 7 for e in s.cloud.log.since(0) if e.kind == "api.call"
+    )

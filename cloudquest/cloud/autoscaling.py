@@ -81,7 +81,7 @@ from pydantic import Field, model_validator
 from .catalogue import CATALOGUE
 from .errors import CloudError
 from .loadbalancer import LoadBalancing
-from .mechanism import events, metrics
+from .mechanism import Metric, events, metrics
 from .metering import Meter
 from .pricing import PriceSheet, rate
 from .world import CoreWorld, Strict, known
@@ -1273,8 +1273,8 @@ METRICS = metrics(
     ("asg_requests", "requests offered to the group"),
     ("asg_requests_failed", "requests failed for want of capacity"),
     ("asg_availability_pct", "the share of requests served"),
-    ("asg_instance_hours", "the group's instance-hours so far (per second, 60 s at least)"),
-    ("asg_cost_usd", "what the group's instances cost so far, US$ at list prices"),
+    Metric("asg_instance_hours", "the group's instance-hours so far (per second, 60 s at least)", clocked=True),
+    Metric("asg_cost_usd", "what the group's instances cost so far, US$ at list prices", clocked=True),
     ("asg_flaps", "scale-outs and scale-ins that undid each other within one cooldown"),
     ("asg_scale_outs", "times the desired capacity went up"),
     ("asg_scale_ins", "times the desired capacity went down"),

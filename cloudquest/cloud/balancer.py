@@ -78,7 +78,7 @@ from .loadbalancer import (
     load_between,
     load_points,
 )
-from .mechanism import events, metrics
+from .mechanism import Metric, events, metrics
 from .world import CoreWorld, Strict, known, world_ids
 
 if TYPE_CHECKING:
@@ -1132,7 +1132,7 @@ def attach(cloud: "Cloud", spec: BalancerSpec) -> Balancer:
 
 # -- what the mechanism publishes ------------------------------------------------------------
 METRICS = metrics(
-    ("lb_rps", "the requests per second offered now"),
+    Metric("lb_rps", "the requests per second offered now", clocked=True),
     ("lb_requests", "requests offered so far"),
     ("lb_served", "requests served"),
     ("lb_failed", "requests failed"),

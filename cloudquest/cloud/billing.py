@@ -48,7 +48,7 @@ from pydantic import Field, field_validator, model_validator
 from .catalogue import CATALOGUE
 from .errors import CloudError
 from .events import Event
-from .mechanism import events, metrics
+from .mechanism import Metric, events, metrics
 from .metering import DAY_MS, HOUR_MS, Meter
 from .network import Network
 from .pricing import DEFAULT_PRICES, DEFAULT_TIERS, INF, PRICES_DATE, REGION, USAGE_TYPES, Invoice, PriceSheet, PricingError, check_tiers, rate
@@ -727,13 +727,13 @@ def attach(cloud: "Cloud", spec: BillingSpec) -> Billing:
 
 # -- what the mechanism publishes ------------------------------------------------------------
 METRICS = metrics(
-    ("billing_month_to_date_usd", "the invoice so far this month, US$"),
+    Metric("billing_month_to_date_usd", "the invoice so far this month, US$", clocked=True),
     ("billing_next_month_usd", "next month's bill if nothing changes (the forecast), US$"),
-    ("billing_day", "the day of the billing month"),
+    Metric("billing_day", "the day of the billing month", clocked=True),
     ("billing_needs_unmet", "business needs not met now: flows without a path, workloads that do not fit, logs kept too briefly"),
     ("billing_unattached_volumes", "volumes attached to no instance"),
     ("billing_idle_addresses", "Elastic IPs held by nothing running"),
-    ("billing_usd.{service}", "one service's cost so far this month, US$"),
+    Metric("billing_usd.{service}", "one service's cost so far this month, US$", clocked=True),
 )
 EVENTS = events(
     ("billing.inventory", "resource what type gib zone address holder gb", "a resource the account held when the story began"),

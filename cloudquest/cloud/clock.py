@@ -40,5 +40,10 @@ class Clock:
         self.now_ms = max(self.now_ms, until_ms)
 
     @property
+    def next_due_ms(self) -> int | None:
+        """When the earliest scheduled action is due (None when nothing is scheduled)."""
+        return self._queue[0][0] if self._queue else None
+
+    @property
     def pending(self) -> int:
         return len(self._queue)

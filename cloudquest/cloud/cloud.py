@@ -11,6 +11,8 @@ through ``attach(cloud, section)`` and these hooks:
 - ``metric_sources``: functions returning ``{name: number}``, merged by :meth:`metrics`;
 - ``step_hooks``: functions called once per simulation step (``tick_ms``) with the
   step's length, for mechanisms that evolve continuously (CPU scheduling, repair);
+  :meth:`add_step_hook` may add with one a ``quiet_until`` that lets :meth:`advance`
+  skip idle time (see there);
 - ``health_listeners``: functions told of every hardware health change;
 - :meth:`get`: a mechanism's state, by its class (``cloud.get(ObjectStore)``), for the
   few that read what another publishes.
@@ -33,6 +35,7 @@ from .world import CoreWorld
 
 Number = int | float
 T = TypeVar("T")
+QuietUntil = Callable[[int, int, bool], int]
 
 
 def make_rng(seed: int | random.Random) -> random.Random:
@@ -53,6 +56,11 @@ class Cloud:
         self.control = ControlPlane(self)
         self.metric_sources: list[Callable[[], dict[str, Number]]] = [self._core_metrics]
         self.step_hooks: list[Callable[[int], None]] = []
+        # hook -> quiet_until(now_ms, until_ms, sampled) -> ms: how far the hook may be
+        # run in one call (see advance). A hook without one is stepped, always.
+        self.quiet_hooks: dict[Callable[[int], None], QuietUntil] = {}
+        # Skip idle time (advance). Off, every step is run one by one: the tests compare.
+        self.fast_forward = True
         self._state: dict[type, Any] = {}
         self._core_cache: tuple[int, dict[str, Number]] | None = None
         # Called as fn(kind, id, before, after) after faults.set_health changed a part's
@@ -82,18 +90,77 @@ class Cloud:
         return self.log.append(self.clock.now_ms, kind, **data)
 
     # -- time ----------------------------------------------------------------------------
-    def advance(self, ms: int, on_step: Callable[[], None] | None = None) -> None:
+    def add_step_hook(self, hook: Callable[[int], None], quiet_until: QuietUntil | None = None) -> None:
+        """Run ``hook(length_ms)`` once per step. ``quiet_until(now_ms, until_ms, sampled)``,
+        if given, promises how far time may run on in *one* call of the hook: the latest
+        moment ``t`` (``now_ms <= t <= until_ms``) such that ``hook(t - now_ms)`` leaves the
+        mechanism exactly as one call per step would, emits no event and changes nothing
+        another mechanism reads; with ``sampled``, its metrics must also stay as they are
+        (the game grades after every step). ``now_ms`` means "cannot skip"."""
+        self.step_hooks.append(hook)
+        if quiet_until is not None:
+            self.quiet_hooks[hook] = quiet_until
+
+    def advance(self, ms: int, on_step: Callable[[], None] | None = None, steady_samples: bool = False) -> None:
         """Move simulated time forward by ``ms``, one ``tick_ms`` step at a time; after
-        each step run the step hooks and then ``on_step`` (the game samples objectives)."""
+        each step run the step hooks and then ``on_step`` (the game samples objectives).
+
+        Idle time is skipped (with :attr:`fast_forward`): from a step boundary, up to the
+        last boundary before the next scheduled action, while every step hook says it is
+        quiet, the hooks run once for the whole stretch and the clock jumps. Nothing that
+        stepping would log or measure differs. ``on_step`` is then called after the first
+        step of the stretch and at its end only, which is the same verdict only if it
+        reads nothing that changes with the clock alone: the caller says so with
+        ``steady_samples``; without it, a sampled advance is stepped.
+        """
         end = self.clock.now_ms + int(ms)
+        tick = self.tick_ms
+        may_skip = self.fast_forward and (on_step is None or steady_samples)
+        sampled_once = on_step is None  # a sampled stretch begins with one ordinary step
         while self.clock.now_ms < end:
-            step_end = min(end, (self.clock.now_ms // self.tick_ms + 1) * self.tick_ms)
-            length = step_end - self.clock.now_ms
+            now = self.clock.now_ms
+            if may_skip and sampled_once and now % tick == 0:
+                to = self._quiet_until(end, sampled=on_step is not None)
+                if to - now > tick:
+                    self._skip_to(to)
+                    if on_step is not None:
+                        on_step()
+                    continue
+            step_end = min(end, (now // tick + 1) * tick)
+            length = step_end - now
             self.clock.run_due(step_end)
             for hook in self.step_hooks:
                 hook(length)
             if on_step is not None:
                 on_step()
+                sampled_once = True
+
+    def _quiet_until(self, end: int, sampled: bool) -> int:
+        """The furthest step boundary (or ``end``) time may jump to from now: before the
+        next scheduled action, and as far as every step hook allows."""
+        now, tick = self.clock.now_ms, self.tick_ms
+        to = end
+        due = self.clock.next_due_ms
+        if due is not None and due <= end:
+            to = (due - 1) // tick * tick  # the steps up to here have nothing due
+        for hook in self.step_hooks:
+            quiet = self.quiet_hooks.get(hook)
+            if quiet is None:
+                return now
+            to = min(to, quiet(now, to, sampled))
+            if to <= now:
+                return now
+        if to != end:
+            to = to // tick * tick
+        return to
+
+    def _skip_to(self, to: int) -> None:
+        start, logged = self.clock.now_ms, len(self.log)
+        self.clock.run_due(to)  # nothing is due: this only moves the clock
+        for hook in self.step_hooks:
+            hook(to - start)
+        if len(self.log) != logged:  # a hook broke its quiet_until promise
+            raise RuntimeError(f"a step hook logged an event while skipping {start}-{to} ms")
 
     @property
     def now_ms(self) -> int:

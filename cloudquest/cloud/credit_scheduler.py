@@ -55,7 +55,6 @@ Time inside a slice is in integer microseconds so every run is exact and repeata
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 
 SLICE_MS = 30  # CSCHED_DEFAULT_TSLICE_MS: accounting and time slice both every 30 ms
@@ -149,14 +148,19 @@ class CreditScheduler:
         self.domains: list[Domain] = []
         # prv->active_sdom: new or credit-rich domains go to the head, as list_add does.
         self.active: list[Domain] = []
-        self._tickets = itertools.count(1)
+        self.next_ticket = 1  # run-queue order within a class: lower went first
         self._pinned = False
         # What the last slice gave, for views: (domain name, pCPU or -1, microseconds).
         self.last_slice: list[tuple[str, int, int]] = []
 
+    def _ticket(self) -> int:
+        ticket = self.next_ticket
+        self.next_ticket += 1
+        return ticket
+
     # -- membership ----------------------------------------------------------------------
     def add(self, dom: Domain) -> None:
-        dom.ticket = next(self._tickets)
+        dom.ticket = self._ticket()
         self.domains.append(dom)
         self._repin()
 
@@ -274,7 +278,7 @@ class CreditScheduler:
                 dom.credit -= total // US_PER_CREDIT
                 dom.residual_us = total % US_PER_CREDIT
                 if give == limit:
-                    dom.ticket = next(self._tickets)
+                    dom.ticket = self._ticket()
                 if not dom.active:
                     self._activate(dom)  # csched_vcpu_acct: a vCPU found running becomes active
         self.last_slice = record

@@ -61,7 +61,7 @@ from pydantic import Field, model_validator
 
 from .caching import Cache, Policy
 from .hardware import Health
-from .mechanism import events, metrics
+from .mechanism import Metric, events, metrics
 from .world import CoreWorld, Strict
 
 if TYPE_CHECKING:
@@ -783,7 +783,7 @@ METRICS = metrics(
     ("edge_hit_ratio.{pop}", "one point of presence's hit ratio (percent)"),
     ("edge_origin_requests", "requests that reached the origin"),
     ("edge_origin_bytes", "bytes the origin sent"),
-    ("edge_origin_rps", "requests per second at the origin, over the last five minutes"),
+    Metric("edge_origin_rps", "requests per second at the origin, over the last five minutes", clocked=True),
     ("edge_pops_up", "points of presence up"),
     ("edge_invalidation_paths", "invalidation paths requested"),
     ("edge_invalidation_usd", "what the invalidations cost beyond the free paths"),

@@ -58,7 +58,7 @@ import networkx as nx
 from pydantic import Field, model_validator
 
 from .hardware import Health, Link
-from .mechanism import events, metrics
+from .mechanism import Metric, events, metrics
 from .world import CoreWorld, Strict, known, world_ids
 
 if TYPE_CHECKING:
@@ -357,10 +357,12 @@ class Fabric:
         self.offered_gbps = 0.0
         self.delivered_gbps = 0.0
         self.blackholed = 0
-        self.gbit_offered = 0.0
-        self.gbit_blackholed = 0.0
-        self.gbit_dropped = 0.0
         self.blackholed_gbps = 0.0
+        # Traffic so far, Gbit: offered, black-holed, dropped, up to the last change of
+        # the rates, plus the time spent at the rates now. Integrating in whole
+        # milliseconds makes one long step the same as many short ones.
+        self._gbit_before = (0.0, 0.0, 0.0)
+        self._ms_at_rates = 0
         self.last_trace: Trace | None = None
         self._hosts_in: dict[str, list[str]] = {}
         self._refresh_keys()
@@ -646,6 +648,7 @@ class Fabric:
         """Link loads, black-holed flows and what each flow gets through: a flow whose
         path crosses a dead part gets nothing; a link asked for more than it carries
         gives each of its flows the same share of what it can."""
+        self._settle_rates()
         down_nodes = {n for n in self.graph.nodes if not self.node_up(n)}
         load: dict[tuple[str, str], float] = {}
         alive: list[tuple[Flow, list[tuple[str, str]]]] = []
@@ -696,11 +699,36 @@ class Fabric:
         self.delivered_gbps = delivered
 
     def step(self, dt_ms: int) -> None:
-        s = dt_ms / 1000
-        self.gbit_offered += self.offered_gbps * s
+        self._ms_at_rates += dt_ms
+
+    def quiet_until(self, now_ms: int, until_ms: int, sampled: bool) -> int:
+        """Between two changes of the routes a step only adds time at the same rates:
+        any stretch is one step (the Gbit counters are declared clocked)."""
+        return until_ms
+
+    def _rates(self) -> tuple[float, float, float]:
         lost = max(0.0, self.offered_gbps - self.delivered_gbps)
-        self.gbit_blackholed += self.blackholed_gbps * s
-        self.gbit_dropped += max(0.0, lost - self.blackholed_gbps) * s
+        return self.offered_gbps, self.blackholed_gbps, max(0.0, lost - self.blackholed_gbps)
+
+    def _gbit(self) -> tuple[float, float, float]:
+        s = self._ms_at_rates / 1000
+        return tuple(before + rate * s for before, rate in zip(self._gbit_before, self._rates()))  # type: ignore[return-value]
+
+    def _settle_rates(self) -> None:
+        """Fold the time at the old rates into the totals before the rates change."""
+        self._gbit_before, self._ms_at_rates = self._gbit(), 0
+
+    @property
+    def gbit_offered(self) -> float:
+        return self._gbit()[0]
+
+    @property
+    def gbit_blackholed(self) -> float:
+        return self._gbit()[1]
+
+    @property
+    def gbit_dropped(self) -> float:
+        return self._gbit()[2]
 
     @property
     def gbit_lost(self) -> float:
@@ -900,7 +928,7 @@ def attach(cloud: "Cloud", spec: FabricSpec) -> Fabric:
     fabric.known_down = set(fabric.seen_down)
     fabric.installed_down = frozenset(fabric.known_down)
     cloud.metric_sources.append(fabric.metrics)
-    cloud.step_hooks.append(fabric.step)
+    cloud.add_step_hook(fabric.step, fabric.quiet_until)
     cloud.health_listeners.append(fabric.on_health)
     for n, group in enumerate(spec.flows):
         label = group.name or f"m{n + 1}"
@@ -917,9 +945,9 @@ METRICS = metrics(
     ("fabric_flows", "flows in the traffic matrix now"),
     ("fabric_gbps", "the traffic offered now, Gbps"),
     ("fabric_gbps_lost", "the traffic lost now (black-holed or dropped), Gbps"),
-    ("fabric_gbit_lost", "all traffic lost so far, Gbit"),
-    ("fabric_gbit_blackholed", "traffic lost so far on paths through dead parts, Gbit"),
-    ("fabric_gbit_dropped", "traffic lost so far on links asked for more than they carry, Gbit"),
+    Metric("fabric_gbit_lost", "all traffic lost so far, Gbit", clocked=True),
+    Metric("fabric_gbit_blackholed", "traffic lost so far on paths through dead parts, Gbit", clocked=True),
+    Metric("fabric_gbit_dropped", "traffic lost so far on links asked for more than they carry, Gbit", clocked=True),
     ("fabric_flows_blackholed", "flows whose path crosses a dead part now"),
     ("fabric_max_link_pct", "the busiest link's load, percent of its capacity"),
     ("fabric_links_over_80", "link directions loaded over 80%"),

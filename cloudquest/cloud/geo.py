@@ -87,7 +87,7 @@ from .edge import BACKBONE_STRETCH, FIBRE_KM_PER_MS, great_circle_km
 from .errors import CloudError
 from .faults import set_health
 from .hardware import Health
-from .mechanism import events, metrics
+from .mechanism import Metric, events, metrics
 from .world import CoreWorld, Strict, known
 
 if TYPE_CHECKING:
@@ -844,8 +844,8 @@ METRICS = metrics(
     ("geo_rto_s", "the longest time from a region going dark until every request was served again (RTO; still counting while open)"),
     ("geo_recovered_in_outage", "1 when every outage was recovered while its region was still dark (automation, not the region's return)"),
     ("geo_hand_changes", "changes made by hand after the run began (API calls, repairs)"),
-    ("geo_cost_per_hour", "what the service cost per hour on average so far (US$)"),
-    ("geo_cost_now_per_hour", "what the service costs per hour as it stands (US$)"),
+    Metric("geo_cost_per_hour", "what the service cost per hour on average so far (US$)", clocked=True),
+    Metric("geo_cost_now_per_hour", "what the service costs per hour as it stands (US$)", clocked=True),
     ("design_verify_passed", "seeds the last design verify passed, while the design is unchanged"),
     ("design_programmable", "1 when the last design verify rebuilt this world from the design file alone"),
 )

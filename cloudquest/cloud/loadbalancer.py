@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from .mechanism import events, metrics
+from .mechanism import Metric, events, metrics
 from .errors import CloudError
 from .hardware import Health
 from .world import CoreWorld, Strict, known
@@ -771,7 +771,7 @@ METRICS = metrics(
     ("requests_offered", "requests offered"),
     ("requests_served", "requests served"),
     ("requests_failed", "requests failed"),
-    ("load_rps", "the load offered now"),
+    Metric("load_rps", "the load offered now", clocked=True),
     ("load_balancers", "load balancers"),
     ("requests_failed_{reason}", "requests failed for one reason"),
     ("lb_targets", "targets of the front door"),

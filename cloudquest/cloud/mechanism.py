@@ -36,6 +36,9 @@ class Metric:
     name: str
     help: str
     absent: str = ""  # a family member not there yet, in words: "{} is not running yet"
+    # Changes with the clock alone, while nothing happens (time_s, a rate that follows
+    # the time of day, "how long since"): a grader must read it at every step.
+    clocked: bool = False
 
     @property
     def prefix(self) -> str:
@@ -61,11 +64,12 @@ class EventKind:
     help: str = ""
 
 
-def metrics(*rows: tuple[str, ...]) -> tuple[Metric, ...]:
+def metrics(*rows: tuple[str, ...] | Metric) -> tuple[Metric, ...]:
     """``metrics(("objects", "objects stored"), ...)``: a mechanism's metric table. A
     family's row may add how a member reads when it is not there yet:
-    ``("running.{instance}", "whether an instance is running", "{} is not running yet")``."""
-    return tuple(Metric(*row) for row in rows)
+    ``("running.{instance}", "whether an instance is running", "{} is not running yet")``;
+    a row may be a :class:`Metric` (``Metric("time_s", "...", clocked=True)``)."""
+    return tuple(row if isinstance(row, Metric) else Metric(*row) for row in rows)
 
 
 def events(*rows: tuple[str, str, str]) -> tuple[EventKind, ...]:

@@ -69,7 +69,7 @@ from .balancer import Balancer
 from .edge import EdgeNetwork
 from .fabric import Fabric
 from .catalogue import T3_UNLIMITED_USD_PER_VCPU_HOUR
-from .mechanism import events, metrics
+from .mechanism import Metric, events, metrics
 from .loadbalancer import LoadBalancing
 from .storage import ObjectStore
 from .world import Strict
@@ -506,8 +506,8 @@ METRICS = metrics(
     ("budget_per_hour", "the budget per hour"),
     ("incidents", "incidents so far"),
     ("incidents_open", "incidents not yet recovered"),
-    ("time_to_recover_s", "the worst incident's time to recover"),
-    ("time_to_recover_s.{incident}", "one incident's time to recover", "incident {} has not happened yet"),
+    Metric("time_to_recover_s", "the worst incident's time to recover", clocked=True),
+    Metric("time_to_recover_s.{incident}", "one incident's time to recover", "incident {} has not happened yet", clocked=True),
     ("verify_passed", "seeds the last verify passed"),
 )
 EVENTS = events(

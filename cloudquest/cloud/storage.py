@@ -85,7 +85,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import Field, field_validator, model_validator
 
-from .mechanism import events, metrics
+from .mechanism import Metric, events, metrics
 from .erasure import MAX_DATA, MAX_PARITY, ErasureCode
 from .errors import CloudError
 from .hardware import Disk, Health, Host
@@ -1869,7 +1869,7 @@ METRICS = metrics(
     ("chunks_under_replicated", "chunks below full redundancy"),
     ("failures_tolerated", "failures the weakest chunk can still survive"),
     ("storage_overhead", "raw bytes per stored byte"),
-    ("repair_seconds", "how long the latest repair took"),
+    Metric("repair_seconds", "how long the latest repair took (counting while a repair runs)", clocked=True),
     ("repair_queue", "chunks waiting for repair"),
     ("bytes_repaired", "bytes re-replicated"),
     ("durability_nines", "estimated annual durability, in nines"),

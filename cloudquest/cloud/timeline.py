@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, model_validator
 
-from .mechanism import events, metrics
+from .mechanism import Metric, events, metrics
 from .errors import CloudError
 from .faults import ACTIONS, FaultAction, act, is_destroyed
 from .hardware import Health
@@ -273,7 +273,7 @@ def attach(cloud: "Cloud", entries: list[TimelineEntry]) -> Timeline:
 METRICS = metrics(
     ("timeline_actions", "actions the timeline will play"),
     ("timeline_fired", "actions played so far"),
-    ("timeline_pending", "actions still to come"),
+    Metric("timeline_pending", "actions still to come", clocked=True),
     ("timeline_hand_repairs", "parts repaired by hand while the timeline played"),
 )
 EVENTS = events(("timeline.overridden", "part id health", "a part the timeline broke was repaired by hand"))

@@ -209,6 +209,29 @@ class Grader:
     def temporal(self) -> bool:
         return any(o.when != "end" for o in self.objectives)
 
+    def watched_metrics(self) -> set[str]:
+        """The metrics an unsettled ``eventually`` or ``always`` objective reads: the only
+        ones whose value between two commands can change a verdict (an ``end``
+        objective is decided by the last sample)."""
+        out: set[str] = set()
+
+        def walk(check: Any) -> None:
+            if isinstance(check, MetricCheck):
+                out.add(check.metric)
+            elif isinstance(check, AllCheck):
+                for c in check.all:
+                    walk(c)
+            elif isinstance(check, AnyCheck):
+                for c in check.any:
+                    walk(c)
+            elif isinstance(check, NotCheck):
+                walk(check.not_)
+
+        for st in self.states:
+            if st.objective.when != "end" and not st.settled:
+                walk(st.objective.check)
+        return out
+
     def _track_faults(self, log: EventLog) -> None:
         for event in log.since(self._fault_seen):
             if event.kind in ("fault.injected", "instance.unreachable", "launch.failed"):

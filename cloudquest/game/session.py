@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import ENGINE_VERSION
 from ..cloud import Cloud, CloudError
-from .mechanism import id_sources, mechanisms
+from .mechanism import id_sources, mechanisms, metric_of
 from .objectives import Grader, ObjectiveResult
 from .parser import CommandError
 from .registry import CORE_VERBS, parse, table
@@ -70,6 +70,11 @@ class RunResult:
 SANDBOX_ID = "sandbox"
 # A long advance checks for an interruption every this many steps.
 INTERRUPT_STEPS = 1000
+
+
+def _clocked(metric: str) -> bool:
+    found = metric_of(metric)
+    return found is not None and found[1].clocked
 
 
 class WorldError(Exception):
@@ -181,6 +186,9 @@ class Session:
             if ms <= 0:
                 return
         on_step = self.sample if self.grader.temporal else None
+        # Sampling only at the ends of an idle stretch gives the same verdicts unless
+        # an objective still open reads a metric that moves with the clock alone.
+        steady = on_step is not None and not any(_clocked(name) for name in self.grader.watched_metrics())
         if self._interrupt.is_set():
             return
         # In slices that end on step boundaries, so another thread may stop a long advance
@@ -189,7 +197,7 @@ class Session:
         tick, end = self.cloud.tick_ms, self.cloud.now_ms + ms
         while self.cloud.now_ms < end:
             boundary = (self.cloud.now_ms // tick + INTERRUPT_STEPS) * tick
-            self.cloud.advance(min(end, boundary) - self.cloud.now_ms, on_step=on_step)
+            self.cloud.advance(min(end, boundary) - self.cloud.now_ms, on_step=on_step, steady_samples=steady)
             if self._interrupt.is_set():
                 break
         self.sample()

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ...cloud import autoscaling as sim
 from ...cloud.catalogue import CATALOGUE
 from ...cloud.errors import CloudError
+from ..console_text import fitted
 from ..mechanism import Mechanism
 from ..parser import CommandError
 from ..registry import CommandSet, Param
@@ -104,6 +105,7 @@ def _num(x: float | None) -> str:
 
 
 @command("asg show", "the auto scaling group: its capacity, each instance's step, its policies and what they last decided")
+@fitted
 def asg_show(session: "Session") -> str:
     return show_text(session, _group(session))
 

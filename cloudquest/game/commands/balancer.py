@@ -16,6 +16,7 @@ from ...cloud import balancer as sim
 from ...cloud import maglev
 from ...cloud.errors import CloudError
 from ...cloud.loadbalancer import HEALTH_CHECK_LIMITS
+from ..console_text import fitted
 from ..mechanism import Mechanism
 from ..parser import CommandError
 from ..registry import CommandSet, Param
@@ -111,6 +112,7 @@ def table_text(lb: sim.Balancer, start: int = 0, rows: int = TABLE_ROWS) -> str:
 The backends take turns claiming their next free entry until the table is full
 (Eisenbud et al., NSDI 2016). A flow's 5-tuple hash mod M is its entry.""",
 )
+@fitted
 def lb_table(session: "Session", **opts: int) -> str:
     lb = _lb(session)
     return table_text(lb, opts.get("from") or 0, opts.get("rows") or TABLE_ROWS)

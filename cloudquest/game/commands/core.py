@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from ...cloud.faults import FAULT_KINDS, act
 from ...cloud.hardware import KINDS
-from ...cloud.mechanism import events, metrics
+from ...cloud.mechanism import Metric, events, metrics
+from ..console_text import fitted
 from ..limits import MAX_RUN_MS
 from ..objectives import GLYPH
 from ..mechanism import Mechanism, status_providers
@@ -157,6 +158,7 @@ def status(session: "Session", thing: str | None) -> str:
     details="Time only moves when you say so (or when the live clock runs in the game). A run\n"
     f"may go on for {MAX_RUN_MS // 86_400_000} simulated days at most.",
 )
+@fitted
 def tick(session: "Session", seconds: float) -> str:
     cloud = session.cloud
     before, start = len(cloud.log), cloud.now_ms
@@ -261,7 +263,7 @@ MECHANISM = Mechanism(
     ids={kind: _hardware_ids(kind) for kind in KINDS} | {"kind": lambda s: list(FAULT_KINDS)},
     faults=FAULT_KINDS,
     metrics=metrics(
-        ("time_s", "the simulated time in seconds"),
+        Metric("time_s", "the simulated time in seconds", clocked=True),
         ("instances_running", "instances running"),
         ("instances_pending", "instances still launching"),
         ("instances_impaired", "instances whose host or disk is down"),
@@ -278,7 +280,7 @@ MECHANISM = Mechanism(
     ),
     events=events(
         ("world.created", "hosts zones", "the world was built"),
-        ("api.call", "action instance type zone zones group strategy partitions destination load_balancer setting value", "an API call (CloudTrail)"),
+        ("api.call", "action instance type zone zones group strategy partitions destination load_balancer setting value steps_done", "an API call (CloudTrail)"),
         ("launch.requested", "instance id type zone", "RunInstances accepted; the pipeline starts"),
         (
             "scheduler.decided",

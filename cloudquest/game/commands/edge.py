@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ...cloud import edge as sim
 from ...cloud.caching import ANALYSED, POLICIES, faults, parse_refs
 from ...cloud.hardware import Health
+from ..console_text import fitted
 from ..mechanism import Mechanism
 from ..parser import CommandError
 from ..registry import CommandSet, Param
@@ -95,6 +96,7 @@ def edge_text(session: "Session") -> str:
 
 
 @command("edge show", "the edge network: each PoP's hit ratio and users, latency per area, origin load, content TTLs")
+@fitted
 def edge_show(session: "Session") -> str:
     _edge(session)
     return edge_text(session)

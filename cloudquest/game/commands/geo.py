@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ...cloud import geo as sim
 from ...cloud.catalogue import CATALOGUE
 from ...cloud.mechanism import events
+from ..console_text import fitted
 from ..limits import KiB
 from ..locations import designs_dir
 from ..mechanism import Mechanism
@@ -172,6 +173,7 @@ def db_promote(session: "Session", name: str, region: str) -> str:
 
 
 @command("geo show", "the service around the world: regions, health, traffic, lag, latency, cost")
+@fitted
 def geo_show(session: "Session") -> str:
     return geo_text(session)
 
@@ -246,6 +248,7 @@ line and nothing is applied (the error names the file and line). Then each line 
 through the console as if typed, at this moment. Apply at t=0: changes once the run is
 under way are made by hand, whatever typed them.""",
 )
+@fitted
 def design_apply(session: "Session", file: str) -> str:
     from ..replay import play
     from ..session import Session

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ...cloud import iam as sim
 from ...cloud.errors import CloudError
 from ...cloud.iam import POLICY_KINDS, IamService, PolicyError, parse_context
+from ..console_text import fitted
 from ..mechanism import Mechanism
 from ..parser import CommandError
 from ..registry import CommandSet, Param
@@ -114,6 +115,7 @@ def iam_sweep(session: "Session", principal: str, context: str | None) -> str:
   "Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}'
 A document naming a Principal is a resource-based policy (a bucket, key or trust policy).""",
 )
+@fitted
 def iam_put_policy(session: "Session", name: str, document: str) -> str:
     iam = _iam(session)
     policy, existed = _input(lambda: iam.put_policy(name, document))

@@ -94,7 +94,10 @@ def describe(session: "Session", name: str | None) -> str:
     if name is None:
         return describe_view(session)  # what the live view shows, in words
     inst = _known(session, name)
-    session.cloud.api_call("DescribeInstances", instance=name)
+    done = dict(inst.steps)
+    # What the reply showed: how many of the seven launch steps had finished (an
+    # objective asks the player to read all seven).
+    session.cloud.api_call("DescribeInstances", instance=name, steps_done=sum(step in done for step in STEPS))
     host = inst.host
     lines = [
         f"instance {inst.name} ({inst.id}), type {inst.type.name}: {inst.state}",
@@ -102,7 +105,6 @@ def describe(session: "Session", name: str | None) -> str:
         f"  private ip {shown_ip(inst)}  public ip {inst.public_ip or '-'}  disk {inst.disk.id if inst.disk else '-'}",
         "  launch steps:",
     ]
-    done = dict(inst.steps)
     for i, step in enumerate(STEPS, 1):
         at = f"t={done[step] / 1000:.3f}s" if step in done else "-"
         lines.append(f"    {i}. {step:<20} {at}")

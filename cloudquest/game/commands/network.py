@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ...cloud import network as network_module
 from ...cloud.firewall import PROTOCOLS
 from ...cloud.network import INTERNET, Network
+from ..console_text import fitted
 from ..mechanism import Mechanism
 from ..network_text import (
     eip_line,
@@ -105,6 +106,7 @@ def subnet_delete(session: "Session", subnet: str) -> str:
 
 
 @command("subnet show", "show a subnet: addresses used and free, reserved ones, routes, interfaces", args=[Param("subnet", "a subnet", required=False, complete="subnet")])
+@fitted
 def subnet_show(session: "Session", subnet: str | None) -> str:
     net = _net(session)
     if subnet is not None:

@@ -27,6 +27,7 @@ from ...cloud.storage import (
     format_bytes,
     parse_size,
 )
+from ..console_text import fitted
 from ..mechanism import Mechanism
 from ..parser import CommandError, parse_number, shown
 from ..registry import CommandSet, Param
@@ -345,6 +346,7 @@ def set_hedged_read(session: "Session", ms: str) -> str:
 
 # -- operating the cluster ----------------------------------------------------------------------
 @command("storage", "the storage cluster: settings, health, repair progress, durability")
+@fitted
 def storage(session: "Session") -> str:
     store = _store(session)
     m = store.metrics()

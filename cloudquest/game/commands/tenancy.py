@@ -16,6 +16,7 @@ from ...cloud import tenancy as sim
 from ...cloud.blockstore import SCRUBS
 from ...cloud.errors import CloudError
 from ...cloud.tenancy import Outcome, Tenancy
+from ..console_text import fitted
 from ..mechanism import Mechanism
 from ..parser import CommandError
 from ..registry import CommandSet, Param
@@ -49,6 +50,7 @@ def outcome_line(o: Outcome, legit: bool = False) -> str:
 the hypervisor; spoof and reach by the network; fresh-volume by storage; request by
 permissions (IAM). Then the tenants' own work is checked: isolation must not block it.""",
 )
+@fitted
 def redteam_run(session: "Session", attempt: str | None) -> str:
     t = _t(session)
     if attempt is not None:
@@ -127,6 +129,7 @@ def _ranges(nums: list[int]) -> str:
 
 
 @command("tenants", "show the tenants and what they share: host cores, disk blocks, VPCs; and the last red-team run")
+@fitted
 def tenants(session: "Session") -> str:
     return tenants_text(session)
 

@@ -1,0 +1,154 @@
+"""Skipping idle time changes nothing: a run with the cloud's fast-forward gives the
+same event log (byte for byte), metrics, objective verdicts and command output as the
+same run stepped one tick at a time (``Cloud.fast_forward = False``).
+
+Every chapter file is played twice over a few command scripts: an idle world (with a
+tick that ends off a step boundary), and the chapter's own solution with its ticks cut
+short and a host failed and repaired in the middle. The ticks are short so the stepped
+runs stay quick; ``bench/bench_tick.py`` measures the long ones.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cloudquest.cloud.hypervisor import WORKLOAD_NAMES, HostSim
+from cloudquest.game.chapters import chapter_files, load_chapter
+from cloudquest.game.mechanism import metric_of
+from cloudquest.game.session import Session
+
+CHAPTERS = chapter_files()
+SKIPPED = ("verify", "design verify", "scenario")  # replays of whole runs: covered elsewhere
+
+
+def _ticks_cut(line: str, cap_s: float) -> str:
+    words = line.split()
+    if words[:1] == ["tick"] and len(words) == 2:
+        return f"tick {min(float(words[1]), cap_s):g}"
+    return line
+
+
+def _idle(step_s: float, cap: float) -> list[str]:
+    return [f"tick {step_s / 4:g}", f"tick {8 * cap + step_s / 2:g}", "status"]
+
+
+def _with_fault(chapter, hosts: list[str], step_s: float, cap: float) -> list[str]:
+    solution = [_ticks_cut(line, cap) for line in chapter.solution if not line.startswith(SKIPPED)]
+    half = len(solution) // 2
+    fault = [f"fail host {hosts[0]}", f"tick {cap:g}", f"repair host {hosts[0]}"] if hosts else []
+    return solution[:half] + fault + [f"tick {cap:g}"] + solution[half:] + [f"tick {4 * cap:g}"]
+
+
+def _play(chapter, lines: list[str], fast: bool) -> Session:
+    s = Session(chapter, 0, sandbox=True)
+    s.cloud.fast_forward = fast
+    s.run_script(lines)
+    return s
+
+
+def _same(fast: Session, stepped: Session, script: str) -> None:
+    a, b = fast.finish().as_dict(), stepped.finish().as_dict()
+    assert a["event_log_sha256"] == b["event_log_sha256"], script
+    assert a["metrics"] == b["metrics"], script
+    assert a["objectives"] == b["objectives"], script
+    assert a["transcript"] == b["transcript"], script
+
+
+def _undeclared_clocked_metrics(s: Session) -> list[str]:
+    """With nothing happening, a metric may change only if its mechanism declared it
+    clocked (Metric(..., clocked=True)): what the skip relies on to grade."""
+    clock = s.cloud.clock
+    before = s.cloud.metrics()
+    clock.now_ms += 3_600_000  # the clock alone: no step, no action
+    try:
+        after = s.cloud.metrics()
+    finally:
+        clock.now_ms -= 3_600_000
+    moved = [k for k in before if after.get(k) != before[k]]
+    return [k for k in moved if not (metric_of(k) and metric_of(k)[1].clocked)]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_fast_forward_gives_what_stepping_gives(path):
+    chapter = load_chapter(path)
+    step_s = chapter.world.tick_ms / 1000
+    cap = max(20.0, 4 * step_s)  # short ticks: the stepped runs stay quick
+    idle = _idle(step_s, cap)
+    fast = _play(chapter, idle, True)
+    _same(fast, _play(chapter, idle, False), "idle")
+    script = _with_fault(chapter, fast.ids("host"), step_s, cap)
+    fast = _play(chapter, script, True)
+    _same(fast, _play(chapter, script, False), "solution+fault")
+    assert not _undeclared_clocked_metrics(fast)
+
+
+def test_an_idle_day_is_skipped_not_stepped():
+    """The hook that proves the skip happens: the quiet chapters' day is a handful of
+    steps, not 86,400."""
+    chapter = load_chapter(next(p for p in CHAPTERS if p.stem.startswith("00")))
+    s = Session(chapter, 0)
+    samples = []
+    s.sample = lambda: samples.append(s.cloud.now_ms)  # type: ignore[method-assign]
+    s.advance(86_400_000)
+    assert s.cloud.now_ms == 86_400_000
+    assert len(samples) < 500
+
+
+def test_a_clocked_metric_still_graded_every_step():
+    """An open objective that reads time_s must see every step: no skipping then."""
+    chapter = load_chapter(next(p for p in CHAPTERS if p.stem.startswith("00")))
+    s = Session(chapter, 0)
+    s.grader.watched_metrics = lambda: {"time_s"}  # type: ignore[method-assign]
+    samples = []
+    s.sample = lambda: samples.append(s.cloud.now_ms)  # type: ignore[method-assign]
+    s.advance(600_000)
+    assert len(samples) >= 600
+
+
+# -- the hypervisor's cycle, on its own -------------------------------------------------
+
+STEADY = [w for w in WORKLOAD_NAMES if w != "bursty"]
+
+
+def _host(spec: list[tuple], seed: int) -> HostSim:
+    sim = HostSim(sockets=1, cores=8, ram_gib=64, seed=seed)
+    for i, (vcpus, weight, cap, workload, load, pins) in enumerate(spec):
+        adjustable = workload in ("steady", "latency-sensitive")
+        sim.create_vm(
+            f"vm-{i}", vcpus, 2, weight=weight, cap=min(cap, 100 * vcpus), workload=workload,
+            load=load if adjustable else None, pins=pins,
+        )
+    return sim
+
+
+def _readings(sim: HostSim) -> tuple:
+    return (
+        sim.slices, sim.metrics(), sim.top(), sim.sched.pcpu_lanes(), sim.sched.next_ticket,
+        [(vm.ticket, vm.credit, vm.cum_run_us, vm.cum_steal_us, vm.cum_wants_us, list(vm.checkpoints)) for vm in sim._order],
+        list(sim.checkpoints), [d.name for d in sim.sched.active],
+    )
+
+
+vm_spec = st.tuples(
+    st.integers(1, 4),
+    st.sampled_from([64, 256, 512]),
+    st.sampled_from([0, 0, 50, 150]),
+    st.sampled_from(STEADY),
+    st.integers(0, 100),
+    st.sampled_from([None, None, "0-1", "2-5", "0-7"]),
+)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(vm_spec, min_size=1, max_size=5), st.integers(200, 2500), st.integers(0, 3))
+def test_the_host_jumps_along_its_cycle_exactly(spec, slices, seed):
+    fast, slow = _host(spec, seed), _host(spec, seed)
+    fast.run_slices(slices)
+    fast.run_slices(slices)  # the second time, the cycle is already known
+    for _ in range(2 * slices):
+        slow._slice()
+    slow._check_swap()
+    assert _readings(fast) == _readings(slow)
+
