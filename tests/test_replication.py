@@ -703,3 +703,22 @@ def test_erasure_coded_pieces_go_to_the_racks_holding_fewest_pieces_of_the_chunk
     first, second = place.choose("rack-aware", True, 2, chosen, lambda x: True)
     assert first.rack.id == "z0r2"  # the rack with none
     assert second.rack.id in ("z0r1", "z0r2")  # one each: never the rack with two
+
+
+def test_a_random_pick_among_few_qualifying_hosts_is_uniform_over_them():
+    """The random policy (and HDFS's "a random node" steps) choose uniformly among the
+    hosts that may take the piece. With 10 of 100 hosts qualifying, eight blind draws
+    often miss them all, and the exact fallback must still spread its picks, not take
+    the first qualifying host every time."""
+    import random
+    from types import SimpleNamespace
+
+    from cloudquest.cloud.replication import Placement
+
+    hardware = SimpleNamespace(hosts={}, racks={}, zones={})
+    placement = Placement(hardware, random.Random(20240611))
+    pool = [f"h{i:02d}" for i in range(100)]
+    qualifying = set(pool[5::10])
+    picks = Counter(placement._pick(pool, lambda h: h in qualifying) for _ in range(4000))
+    assert set(picks) == qualifying
+    assert max(picks.values()) < 4000 * 0.15  # uniform: about 400 each (10 %)
