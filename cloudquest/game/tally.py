@@ -136,7 +136,8 @@ def lines(tally: Tally) -> list[str]:
            f"{sum(s.mastered for s in tally.skills)} of {len(tally.skills)} skills mastered"]
     for s in tally.skills:
         quiz = "quiz -" if s.quiz_pct is None else f"quiz {s.quiz_pct}%"
-        out.append(f"{'✔' if s.mastered else '✘'} {s.skill}: {len(s.objectives)} objectives, {quiz}")
+        n = len(s.objectives)
+        out.append(f"{'✔' if s.mastered else '✘'} {s.skill}: {n} objective{'' if n == 1 else 's'}, {quiz}")
         if s.objectives:
             out.append("    " + ", ".join(f"{c}:{o}" for c, o in s.objectives))
         if s.questions:
