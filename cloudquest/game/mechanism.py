@@ -55,6 +55,17 @@ StatusProvider = Callable[["Session", "str | None"], "str | None"]
 ViewText = Callable[["Session"], str]
 
 ENTRY_POINT_GROUP = "cloudquest.mechanisms"
+
+
+def keys_of(state: type, attr: str) -> IdSource:
+    """An id source: the sorted keys of ``attr`` (a dict or set) of the cloud's ``state``,
+    none when the world has no such state."""
+
+    def ids(session: "Session") -> list[str]:
+        found = session.cloud.get(state)
+        return sorted(getattr(found, attr)) if found is not None else []
+
+    return ids
 ENV_MODULES = "CLOUDQUEST_MECHANISMS"
 
 

@@ -12,7 +12,7 @@ from ...cloud import autoscaling as sim
 from ...cloud.catalogue import CATALOGUE
 from ...cloud.errors import CloudError
 from ..console_text import fitted
-from ..mechanism import Mechanism
+from ..mechanism import Mechanism, keys_of
 from ..parser import CommandError
 from ..registry import CommandSet, Param
 
@@ -409,14 +409,6 @@ def _status(session: "Session", thing: str | None) -> str | None:
     )
 
 
-def _names(attr: str):
-    def ids(session: "Session") -> list[str]:
-        group = session.cloud.get(sim.AutoScalingGroup)
-        return sorted(getattr(group, attr)) if group is not None else []
-
-    return ids
-
-
 MECHANISM = Mechanism(
     name="autoscaling",
     summary="an auto scaling group: the steps of a scale-out, policies, cooldowns, warm-up, lifecycle hooks (chapter 14)",
@@ -425,7 +417,7 @@ MECHANISM = Mechanism(
     needs=("loadbalancer", "network"),  # its instances need an interface and a target group: those attach first
     check=sim.check_world,
     commands=command,
-    ids={"asg-policy": _names("policies"), "asg-hook": _names("hooks"), "asg-schedule": _names("scheduled")},
+    ids={"asg-policy": keys_of(sim.AutoScalingGroup, "policies"), "asg-hook": keys_of(sim.AutoScalingGroup, "hooks"), "asg-schedule": keys_of(sim.AutoScalingGroup, "scheduled")},
     status=_status,
     metrics=sim.METRICS,
     events=sim.EVENTS,

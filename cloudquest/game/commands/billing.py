@@ -11,7 +11,7 @@ from ...cloud import billing as sim
 from ...cloud.catalogue import CATALOGUE
 from ...cloud.metering import DAY_MS, HOUR_MS
 from ...cloud.pricing import USAGE_TYPES, Invoice
-from ..mechanism import Mechanism
+from ..mechanism import Mechanism, keys_of
 from ..parser import CommandError
 from ..registry import CommandSet, Param
 
@@ -437,14 +437,6 @@ def _status(session: "Session", thing: str | None) -> str | None:
     return f"billing: {usd(billing.invoice().total)} so far this month, {when(session, billing)}"
 
 
-def _ids(attr: str):
-    def ids(session: "Session") -> list[str]:
-        billing = session.cloud.get(sim.Billing)
-        return sorted(getattr(billing, attr)) if billing is not None else []
-
-    return ids
-
-
 MECHANISM = Mechanism(
     name="billing",
     summary="the billing engine: an account's month metered from the event log, rated, invoiced (chapter 15)",
@@ -455,9 +447,9 @@ MECHANISM = Mechanism(
     commands=command,
     ids={
         "billable": lambda s: s.cloud.get(sim.Billing).resources() if s.cloud.get(sim.Billing) else [],
-        "ebs-volume": _ids("volumes"),
-        "bucket": _ids("buckets"),
-        "vpc-endpoint": _ids("endpoints"),
+        "ebs-volume": keys_of(sim.Billing, "volumes"),
+        "bucket": keys_of(sim.Billing, "buckets"),
+        "vpc-endpoint": keys_of(sim.Billing, "endpoints"),
         "tag-key": lambda s: s.cloud.get(sim.Billing).tag_keys() if s.cloud.get(sim.Billing) else [],
         "usage-type": lambda s: sorted(USAGE_TYPES),
     },

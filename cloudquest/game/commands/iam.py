@@ -19,7 +19,7 @@ from ...cloud import iam as sim
 from ...cloud.errors import CloudError
 from ...cloud.iam import POLICY_KINDS, IamService, PolicyError, parse_context
 from ..console_text import fitted
-from ..mechanism import Mechanism
+from ..mechanism import Mechanism, keys_of
 from ..parser import CommandError
 from ..registry import CommandSet, Param
 
@@ -233,10 +233,6 @@ def _status(session: "Session", thing: str | None) -> str | None:
     return None
 
 
-def _names(attr: str):
-    return lambda s: sorted(getattr(i, attr)) if (i := s.cloud.get(IamService)) is not None else []
-
-
 def _targets(session: "Session") -> list[str]:
     iam = session.cloud.get(IamService)
     if iam is None:
@@ -256,7 +252,7 @@ MECHANISM = Mechanism(
     attach=sim.attach,
     check=sim.check_world,
     commands=command,
-    ids={"principal": _names("principals"), "policy": _names("policies"), "arn": _names("resources"), "iam-target": _targets, "iam-name": _iam_names},
+    ids={"principal": keys_of(IamService, "principals"), "policy": keys_of(IamService, "policies"), "arn": keys_of(IamService, "resources"), "iam-target": _targets, "iam-name": _iam_names},
     status=_status,
     metrics=sim.METRICS,
     events=sim.EVENTS,

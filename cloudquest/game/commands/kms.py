@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ...cloud import kms as sim
 from ...cloud.errors import CloudError
 from ...cloud.kms import MAX_WINDOW_DAYS, MIN_WINDOW_DAYS, KeyService
-from ..mechanism import Mechanism
+from ..mechanism import Mechanism, keys_of
 from ..parser import CommandError
 from ..registry import CommandSet, Param
 
@@ -275,8 +275,8 @@ MECHANISM = Mechanism(
     check=sim.check_world,
     commands=command,
     ids={
-        "kms-key": lambda s: sorted(k.keys) if (k := s.cloud.get(KeyService)) is not None else [],
-        "sealed": lambda s: sorted(k.objects) if (k := s.cloud.get(KeyService)) is not None else [],
+        "kms-key": keys_of(KeyService, "keys"),
+        "sealed": keys_of(KeyService, "objects"),
     },
     status=_status,
     metrics=sim.METRICS,

@@ -16,7 +16,7 @@ from ...cloud import network as network_module
 from ...cloud.firewall import PROTOCOLS
 from ...cloud.network import INTERNET, Network
 from ..console_text import fitted
-from ..mechanism import Mechanism
+from ..mechanism import Mechanism, keys_of
 from ..network_text import (
     eip_line,
     eni_line,
@@ -521,10 +521,6 @@ def _status(session: "Session", thing: str | None) -> str | None:
     return None
 
 
-def _ids(table: str):
-    return lambda s: sorted(getattr(n, table)) if (n := s.cloud.get(Network)) is not None else []
-
-
 def _endpoints(session: "Session") -> list[str]:
     net = session.cloud.get(Network)
     if net is None:
@@ -546,16 +542,16 @@ MECHANISM = Mechanism(
     check=network_module.check_world,
     commands=command,
     ids={
-        "vpc": _ids("vpcs"),
-        "subnet": _ids("subnets"),
-        "route-table": _ids("route_tables"),
-        "igw": _ids("igws"),
-        "nat": _ids("nats"),
-        "peering": _ids("peerings"),
-        "sg": _ids("security_groups"),
-        "nacl": _ids("nacls"),
-        "eni": _ids("enis"),
-        "eip": _ids("eips"),
+        "vpc": keys_of(Network, "vpcs"),
+        "subnet": keys_of(Network, "subnets"),
+        "route-table": keys_of(Network, "route_tables"),
+        "igw": keys_of(Network, "igws"),
+        "nat": keys_of(Network, "nats"),
+        "peering": keys_of(Network, "peerings"),
+        "sg": keys_of(Network, "security_groups"),
+        "nacl": keys_of(Network, "nacls"),
+        "eni": keys_of(Network, "enis"),
+        "eip": keys_of(Network, "eips"),
         "endpoint": _endpoints,
         "target": _targets,
     },
