@@ -90,7 +90,7 @@ def test_an_idle_day_is_skipped_not_stepped():
     chapter = load_chapter(next(p for p in CHAPTERS if p.stem.startswith("00")))
     s = Session(chapter, 0)
     samples = []
-    s.sample = lambda: samples.append(s.cloud.now_ms)  # type: ignore[method-assign]
+    s.sample_step = lambda: samples.append(s.cloud.now_ms)  # type: ignore[method-assign]
     s.advance(86_400_000)
     assert s.cloud.now_ms == 86_400_000
     assert len(samples) < 500
@@ -102,7 +102,7 @@ def test_a_clocked_metric_still_graded_every_step():
     s = Session(chapter, 0)
     s.grader.watched_metrics = lambda: {"time_s"}  # type: ignore[method-assign]
     samples = []
-    s.sample = lambda: samples.append(s.cloud.now_ms)  # type: ignore[method-assign]
+    s.sample_step = lambda: samples.append(s.cloud.now_ms)  # type: ignore[method-assign]
     s.advance(600_000)
     assert len(samples) >= 600
 

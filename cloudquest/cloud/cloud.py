@@ -21,7 +21,7 @@ through ``attach(cloud, section)`` and these hooks:
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from .clock import Clock
@@ -196,6 +196,11 @@ class Cloud:
             out.update(source())
         return out
 
+    def metrics_on_demand(self) -> "MetricsOnDemand":
+        """The metrics, computing a mechanism's only when one of its names is read (the
+        objectives sampled at every step read few of them)."""
+        return MetricsOnDemand(self.metric_sources)
+
     def _core_metrics(self) -> dict[str, Number]:
         # Everything here changes only through events, so it is recomputed only when
         # the log has grown; the clock is read fresh.
@@ -235,3 +240,31 @@ class Cloud:
     def api_call(self, action: str, /, **data: Any) -> Event:
         """Log an API call, as CloudTrail does: every call is metered and auditable."""
         return self.emit("api.call", action=action, **data)
+
+
+class MetricsOnDemand(Mapping[str, Number]):
+    """:meth:`Cloud.metrics` read lazily: the sources are asked in their order until the
+    name asked for appears (every one of them to list the names or miss one)."""
+
+    def __init__(self, sources: list[Callable[[], dict[str, Number]]]) -> None:
+        self._pending = iter(list(sources))
+        self._known: dict[str, Number] = {}
+
+    def __getitem__(self, name: str) -> Number:
+        while name not in self._known:
+            source = next(self._pending, None)
+            if source is None:
+                raise KeyError(name)
+            self._known.update(source())
+        return self._known[name]
+
+    def _all(self) -> dict[str, Number]:
+        for source in self._pending:
+            self._known.update(source())
+        return self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())

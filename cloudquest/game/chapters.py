@@ -7,6 +7,8 @@ allowed)`` and skipped; the other chapters still load.
 from __future__ import annotations
 
 import difflib
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +20,7 @@ from .locations import levels_dir, user_levels_dir
 from .mechanism import event_table, metric_of
 from .registry import table
 from .schema import Chapter, QuizBank, Strict
-from .yamlfile import LocatedYaml, YamlError, load_file
+from .yamlfile import LocatedYaml, YamlError, load_text, read_yaml_text
 
 QUIZ_FILE = "quiz.yaml"
 SCENARIO_DIR = "scenarios"
@@ -225,21 +227,37 @@ def prove(chapter: Chapter, doc: LocatedYaml | None = None) -> list[LoadProblem]
 
 M = TypeVar("M", bound=Strict)
 
+# Files validated before, by what they said: reading and validating a chapter costs tens of
+# milliseconds in pure Python (the composer that keeps every line), and the catalogue,
+# scenarios and replays read the same files again and again. A file whose text changed is
+# read anew. The models are shared, as one loaded chapter always was between its sessions.
+_VALIDATED: OrderedDict[tuple[type, str, bytes], tuple[Any, LocatedYaml]] = OrderedDict()
+_VALIDATED_MAX = 128
+
 
 def load_validated(path: str | Path, model: type[M], shape: str) -> tuple[M, LocatedYaml]:
     """Read a YAML file and validate it as ``model``; raise :class:`ChapterError` with
     every problem as FILE:LINE. ``shape`` says what the file should be, for a file that is
     not a mapping at all (e.g. "a chapter file must be a mapping of keys (id, title, ...)")."""
     try:
-        doc = load_file(path)
+        text = read_yaml_text(path)
+        key = (model, str(path), hashlib.blake2b(text.encode(), digest_size=16).digest())
+        if key in _VALIDATED:
+            _VALIDATED.move_to_end(key)
+            return _VALIDATED[key]
+        doc = load_text(text, str(path))
     except YamlError as exc:
         raise ChapterError([LoadProblem(exc.path, exc.line, exc.message)]) from None
     if not isinstance(doc.data, dict):
         raise ChapterError([LoadProblem(doc.path, 1, shape)])
     try:
-        return model.model_validate(doc.data), doc
+        loaded = model.model_validate(doc.data), doc
     except ValidationError as exc:
         raise ChapterError(describe_errors(exc, doc, model)) from None
+    _VALIDATED[key] = loaded
+    if len(_VALIDATED) > _VALIDATED_MAX:
+        _VALIDATED.popitem(last=False)
+    return loaded
 
 
 def load_chapter(path: str | Path) -> Chapter:

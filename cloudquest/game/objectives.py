@@ -17,6 +17,7 @@ simulated time and the values or events that decided it.
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,7 +133,7 @@ class CheckEvaluator:
         for w in self.watchers.values():
             w.update(log)
 
-    def evaluate(self, metrics: dict[str, Any], check: Any = None) -> Verdict:
+    def evaluate(self, metrics: Mapping[str, Any], check: Any = None) -> Verdict:
         check = self.check if check is None else check
         if isinstance(check, MetricCheck):
             if check.metric not in metrics:
@@ -238,11 +239,13 @@ class Grader:
                 self.last_fault = event
         self._fault_seen = len(log)
 
-    def sample(self, t_ms: int, metrics: dict[str, Any], log: EventLog) -> None:
+    def sample(self, t_ms: int, metrics: Mapping[str, Any], log: EventLog, temporal_only: bool = False) -> None:
+        """Grade every objective not yet settled against ``metrics`` at ``t_ms`` (with
+        ``temporal_only``, the ``eventually`` and ``always`` ones only)."""
         self._track_faults(log)
         for st in self.states:
             st.evaluator.update(log)
-            if st.settled:
+            if st.settled or (temporal_only and st.objective.when == "end"):
                 continue
             verdict = st.evaluator.evaluate(metrics)
             st.detail = verdict.detail

@@ -185,7 +185,7 @@ class Session:
             ms = min(ms, self.stop_at_ms - self.cloud.now_ms)
             if ms <= 0:
                 return
-        on_step = self.sample if self.grader.temporal else None
+        on_step = self.sample_step if self.grader.temporal else None
         # Sampling only at the ends of an idle stretch gives the same verdicts unless
         # an objective still open reads a metric that moves with the clock alone.
         steady = on_step is not None and not any(_clocked(name) for name in self.grader.watched_metrics())
@@ -246,6 +246,12 @@ class Session:
     # -- grading ---------------------------------------------------------------------
     def sample(self) -> None:
         self.grader.sample(self.cloud.now_ms, self.cloud.metrics(), self.cloud.log)
+
+    def sample_step(self) -> None:
+        """The sample after each step of an advance: only what can be decided between two
+        steps (the ``eventually`` and ``always`` objectives), reading only the metrics
+        they name; the sample that ends the advance grades everything."""
+        self.grader.sample(self.cloud.now_ms, self.cloud.metrics_on_demand(), self.cloud.log, temporal_only=True)
 
     def finish(self) -> RunResult:
         self.sample()

@@ -168,9 +168,13 @@ def load_text(text: str, path: str = "<text>") -> LocatedYaml:
     return LocatedYaml(data, builder.lines, path)
 
 
-def load_file(path: str | Path) -> LocatedYaml:
+def read_yaml_text(path: str | Path) -> str:
+    """A YAML file's text, within the size limit (:class:`YamlError` if it cannot be read)."""
     try:
-        text = read_text(path, MAX_YAML_BYTES)
+        return read_text(path, MAX_YAML_BYTES)
     except UserFileError as exc:
         raise YamlError(exc.path, exc.line or 1, exc.message) from None
-    return load_text(text, str(path))
+
+
+def load_file(path: str | Path) -> LocatedYaml:
+    return load_text(read_yaml_text(path), str(path))

@@ -28,7 +28,7 @@ from textual import events
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Markdown, TabbedContent, TabPane
+from textual.widgets import Input, Markdown, TabbedContent, TabPane
 
 from ...game.limits import MAX_RUN_MS
 from ...game.parser import CommandError
@@ -39,6 +39,7 @@ from ..clock import FRAME_S, IDLE_AFTER_FRAMES, IDLE_FRAME_S, LiveClock
 from ..views import LiveView, view_for
 from ..widgets import Console, EventLogPanel, ObjectivesPanel, StatusBar, clock_text
 from .confirm import Confirm
+from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
@@ -133,7 +134,7 @@ class ChapterScreen(Screen):
         console = Console(placeholder="type a command: help lists them, tab completes", id="console", classes="pane")
         console.border_title = "console"
         yield console
-        yield Footer(compact=True)
+        yield Keys()
 
     def on_mount(self) -> None:
         self._objectives = self.query_one(ObjectivesPanel)

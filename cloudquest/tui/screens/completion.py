@@ -15,12 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...game import tally as tally_mod
 from ...game.locations import data_home
 from ...game.progress import Progress
 from ...game.runs import list_runs
+from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
@@ -48,7 +49,7 @@ class CompletionScreen(Screen):
             yield Static(Text("Replaying your saved runs...", style="dim"), id="completion-tally")
             yield Static(Text(tally_mod.RULE, style="dim"), id="completion-rule")
             yield Static("", id="completion-note")
-        yield Footer(compact=True)
+        yield Keys()
 
     def on_mount(self) -> None:
         self._build()

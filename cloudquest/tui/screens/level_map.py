@@ -13,9 +13,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ...game.schema import SKILLS
+from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
@@ -67,7 +68,7 @@ class LevelMapScreen(Screen):
             with Vertical(id="map-side"):
                 yield Static("", id="chapter-detail")
                 yield Static("", id="skills")
-        yield Footer(compact=True)
+        yield Keys()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...game.chapters import ChapterError
@@ -22,6 +22,7 @@ from ...game.own_runs import own_run_questions
 from ...game.runs import list_runs
 from ..widgets import OrderedInput
 from .quiz_order import OrderingMixin
+from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
@@ -69,7 +70,7 @@ class QuizScreen(OrderingMixin, Screen):
             yield OptionList(id="quiz-options")
             yield OrderedInput(placeholder="a number, then Enter", id="quiz-answer")
             yield Static("", id="quiz-feedback")
-        yield Footer(compact=True)
+        yield Keys()
 
     def on_mount(self) -> None:
         self.query_one("#quiz-answer", Input).cursor_blink = not (self.app.is_headless or self.app.is_web)

@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, RichLog, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, RichLog, Static, TabbedContent, TabPane
 
 from ... import ENGINE_VERSION
 from ...game.replay import ReplayError, ReplayFile, chapter_for, read
@@ -31,6 +31,7 @@ from ...game.runs import SavedRun, list_runs
 from ...game.moments import RunTimeline
 from ..views import LiveView, view_for
 from ..widgets import EventLogPanel, ObjectivesPanel, StatusBar
+from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
@@ -60,7 +61,7 @@ class ReplaysScreen(Screen):
         yield Static("", id="replays-head")
         yield RunTable(id="replay-list", cursor_type="row")
         yield Static("", id="replay-detail")
-        yield Footer(compact=True)
+        yield Keys()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -193,7 +194,7 @@ class ReplayViewerScreen(Screen):
                         scroll.border_title = f"{type(self.view).VIEW_TITLE} view, as it was"
                         yield self.view
                     yield ObjectivesPanel(id="replay-objectives")
-        yield Footer(compact=True)
+        yield Keys()
 
     def _open(self) -> None:
         """Read the file and re-run it whole (the timeline's end and its events)."""

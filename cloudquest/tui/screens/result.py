@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...game.schema import Chapter
 from ...game.session import RunResult
 from ..widgets import status_text
+from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
@@ -49,7 +50,7 @@ class ResultScreen(Screen):
         with VerticalScroll(id="result-body"):
             yield Static(self._objectives(), id="result-objectives")
             yield Static(self._summary(), id="result-summary")
-        yield Footer(compact=True)
+        yield Keys()
 
     def on_mount(self) -> None:
         self.query_one("#result-body").focus()

@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Select, Static
+from textual.widgets import DataTable, Input, Select, Static
 
 from ...game.limits import MAX_SCRIPT_BYTES
 from ...game.parser import split_lines
@@ -45,6 +45,7 @@ from ...game.scenarios import (
     timeline_lines,
 )
 from ...game.userfiles import UserFileError, read_text
+from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
@@ -98,7 +99,7 @@ class ScenariosScreen(Screen):
                 yield Static("seeds", classes="design-label")
                 yield Input("1..3", placeholder="1..3, 1,3,7 or 4", id="seeds")
             yield Static("", id="scenario-result")
-        yield Footer(compact=True)
+        yield Keys()
 
     def on_mount(self) -> None:
         for widget in self.query(Input):

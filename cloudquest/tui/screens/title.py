@@ -11,8 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
+
+from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
@@ -61,7 +63,7 @@ class TitleScreen(Screen):
                     id="menu",
                 )
             yield Static("loading chapters…", id="standing")
-        yield Footer(compact=True)
+        yield Keys()
 
     def on_mount(self) -> None:
         self.query_one("#menu", OptionList).focus()
