@@ -27,7 +27,15 @@ if TYPE_CHECKING:
 class CloudQuestApp(App[int]):
     TITLE = "CloudQuest"
     SUB_TITLE = "You See Inside the Cloud"
-    CSS_PATH = "app.tcss"
+    # Every screen's style sheet is read once, at start: a screen bringing its own would
+    # make Textual parse every style sheet again the first time it opens.
+    CSS_PATH = [
+        "app.tcss",
+        *(
+            f"screens/{name}.tcss"
+            for name in ("title", "level_map", "chapter", "confirm", "result", "quiz", "replays", "scenarios", "completion")
+        ),
+    ]
     COMMANDS = App.COMMANDS | {CloudQuestCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False, tooltip="Quit (your current run is kept as a replay)"),

@@ -58,7 +58,6 @@ CONSOLE_ROWS_TALL = 12
 
 
 class ChapterScreen(Screen):
-    CSS_PATH = "chapter.tcss"
     ALLOW_IN_MAXIMIZED_VIEW = "StatusBar, Footer"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 
 class CompletionScreen(Screen):
-    CSS_PATH = "completion.tcss"
     BINDINGS = [
         Binding("m", "export('md')", "Certificate .md"),
         Binding("v", "export('svg')", "Certificate .svg"),

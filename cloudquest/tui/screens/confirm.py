@@ -10,7 +10,6 @@ from textual.widgets import Button, Static
 
 
 class Confirm(ModalScreen[bool]):
-    CSS_PATH = "confirm.tcss"
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),

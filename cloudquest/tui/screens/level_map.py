@@ -48,7 +48,6 @@ STATE_MARK = {
 
 
 class LevelMapScreen(Screen):
-    CSS_PATH = "level_map.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("z", "quiz", "Quiz"),

@@ -39,7 +39,6 @@ def _number(text: str) -> float | None:
 
 
 class QuizScreen(OrderingMixin, Screen):
-    CSS_PATH = "quiz.tcss"
     BINDINGS = [
         *(Binding(str(i), f"choose({i})", f"Answer {i}", show=False) for i in range(1, MAX_OPTIONS + 1)),
         Binding("n", "next", "Next", show=True),

@@ -44,7 +44,6 @@ class RunTable(DataTable):
 
 
 class ReplaysScreen(Screen):
-    CSS_PATH = "replays.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back"),
     ]
@@ -138,7 +137,6 @@ class ReplaysScreen(Screen):
 
 
 class ReplayViewerScreen(Screen):
-    CSS_PATH = "replays.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         # priority: the arrows scrub even when the pane tabs have focus (not in the filter box)

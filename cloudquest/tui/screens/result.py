@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 
 class ResultScreen(Screen):
-    CSS_PATH = "result.tcss"
     BINDINGS = [
         Binding("n", "next", "Next chapter"),
         Binding("a", "again", "New seed", tooltip="Play the chapter again on a new seed"),

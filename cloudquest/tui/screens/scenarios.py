@@ -60,7 +60,6 @@ class ScenarioTable(DataTable):
 
 
 class ScenariosScreen(Screen):
-    CSS_PATH = "scenarios.tcss"
     BINDINGS = [
         # function keys work wherever the focus is (the file and seed boxes take letters)
         Binding("f2", "watch", "Watch A", tooltip="Play the scenario against design A and open it in the viewer"),

@@ -31,7 +31,6 @@ PITCH = "Hardware → Hypervisor → Virtual resources → APIs → You. Operate
 
 
 class TitleScreen(Screen):
-    CSS_PATH = "title.tcss"
     BINDINGS = [
         Binding("c", "pick('continue')", "Continue"),
         Binding("m", "pick('chapters')", "Chapters"),
