@@ -8,6 +8,7 @@ costs (``bench/bench_tui.py`` measures it).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,9 @@ class CloudQuestApp(App[int]):
         self.progress_message: str | None = None
         self.load_problems: list[str] = []
         self._loader: Worker | None = None
+        # Set once the title screen is up: what loading opens (a replay, a chapter) must
+        # land over the title, however quickly the chapters load.
+        self._title_up = threading.Event()
 
     # -- start ---------------------------------------------------------------------------
     async def on_mount(self) -> None:
@@ -83,6 +87,7 @@ class CloudQuestApp(App[int]):
 
         self._loader = self.run_worker(self._load, thread=True, name="load", exit_on_error=False)
         await self.push_screen(TitleScreen())
+        self._title_up.set()
         self._sized = True
         self._check_size()  # over the title screen, once it is up
 
@@ -118,6 +123,7 @@ class CloudQuestApp(App[int]):
         # the screens the player is about to open, imported now rather than on first use
         from .screens import chapter, level_map, quiz, replays, result, scenarios  # noqa: F401
 
+        self._title_up.wait(timeout=5)
         self.call_from_thread(self._loaded)
 
     def _loaded(self) -> None:
