@@ -4,7 +4,10 @@ textual-serve is a small web server (aiohttp): its page runs a terminal (xterm.j
 opens a websocket, and for every websocket, one per visitor, it starts its own game
 process (``python -m cloudquest`` with Textual's web driver) and relays keys in and the
 screen out. So each visitor plays their own game, with the same code as the terminal
-game, and a slow or crashed game affects no one else.
+game, and a slow or crashed game affects no one else. Those processes are forks of one
+warm process (:mod:`cloudquest.warm`) that has already imported the game and read the
+chapters, so a game starts in a fraction of the time; without it (``--no-warm``, or
+while it is not there) each starts from nothing.
 
 For a class (:mod:`cloudquest.game.classroom`): a visitor names themself on first visit
 and gets a token, kept by the browser as a cookie (or handed out by the teacher as a
@@ -74,8 +77,9 @@ def name_form(error: str = "", name: str = "") -> str:
 
 
 def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Path | None = None,
-                public_url: str | None = None):
-    """The server for a class (not started)."""
+                public_url: str | None = None, warm: bool = True):
+    """The server for a class (not started); with ``warm``, the games are forks of a warm
+    process started with the server."""
     from aiohttp import web
     from textual_serve.app_service import AppService
     from textual_serve.server import Server
@@ -98,6 +102,7 @@ def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Pa
                              public_url=public_url, templates_path=TEMPLATES)
             self.data_dir = Path(data_dir) if data_dir else classroom.default_data_dir()
             self.teacher_token = classroom.new_teacher_token(self.data_dir)
+            self.warm_process = None
 
         def student_of(self, request) -> Student | None:
             return classroom.by_token(self.data_dir, request.cookies.get(COOKIE))
@@ -107,7 +112,21 @@ def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Pa
             app.router.add_post("/join", self.handle_join)
             app.router.add_get("/join/{token}", self.handle_join_link)
             app.router.add_get("/teacher", self.handle_teacher)
+            app.on_cleanup.append(self.stop_warm_process)
             return app
+
+        def games_environment(self) -> dict[str, str]:
+            """What textual-serve gives every game (before the student's folder)."""
+            async def nothing(*_args) -> None:
+                return None
+
+            service = AppService(self.command, write_bytes=nothing, write_str=nothing, close=nothing,
+                                 download_manager=self.download_manager, debug=self.debug)
+            return service._build_environment()
+
+        async def stop_warm_process(self, app) -> None:
+            if self.warm_process is not None:
+                self.warm_process.stop()
 
         async def handle_index(self, request):
             if self.student_of(request) is None:
@@ -199,6 +218,11 @@ def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Pa
             return websocket
 
         async def on_startup(self, app) -> None:
+            if warm:
+                from . import warm as warm_mod
+
+                self.warm_process = warm_mod.WarmProcess(self.games_environment())
+                self.command = self.warm_process.command
             self.console.print(f"CloudQuest for a class on {self.public_url}/")
             self.console.print(f"Students' folders: {classroom.students_dir(self.data_dir)}")
             self.console.print(f"The teacher's page: {self.public_url}/teacher?token={self.teacher_token}")
@@ -223,6 +247,6 @@ def to_csv(header: list[str], rows: list[list[str]]) -> str:
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Path | None = None,
-          public_url: str | None = None) -> None:
+          public_url: str | None = None, warm: bool = True) -> None:
     """Serve the game until interrupted (ctrl+c)."""
-    make_server(host, port, data_dir, public_url).serve()
+    make_server(host, port, data_dir, public_url, warm).serve()
