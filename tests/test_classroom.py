@@ -26,8 +26,11 @@ from cloudquest.game.classroom import ClassroomError
 ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>78]|\x1b\][^\x07]*\x07")
 LEVELS = Path(__file__).resolve().parent.parent / "levels"
 OPEN_CHAPTER = ("c", "paused (F2 runs)")  # continue: the chapter's screen, its clock paused
+# The chapter's reference solution but for its tick: the game draws a fresh seed for each
+# run, and on about one seed in twelve the instance's status checks are not both ok by
+# 90 s (they are by 180 s on every seed tried)
 CHAPTER_0_SOLUTION = [
-    "launch --name hello", "tick 90", "trace hello", "name api RunInstances",
+    "launch --name hello", "tick 180", "trace hello", "name api RunInstances",
     "name hardware r1-h1", "name hypervisor 2", "name virtual 10.0.1.4",
 ]
 
@@ -189,8 +192,11 @@ async def test_two_students_are_kept_apart_found_again_and_seen_by_the_teacher(s
         assert (await bob.join("Bob"))[0] == 200
 
         # Alice passes chapter 0, whole lines at a time, and finishes (F6)
+        # (F6 once the last line is answered: a long tick runs off the event loop, and the
+        # lines typed meanwhile wait for it)
         lines = [f"{line}\r" for line in CHAPTER_0_SOLUTION]
-        await alice.play(until="Continue: chapter 0", then=[OPEN_CHAPTER, *lines, "\x1b[17~"], then_until="PASSED")
+        await alice.play(until="Continue: chapter 0", then=[OPEN_CHAPTER, *lines[:-1], (lines[-1], "virtual layer gave"),
+                                                            "\x1b[17~"], then_until="PASSED")
         # Bob's game is his own: still at chapter 0
         await bob.play(until="Continue: chapter 0")
         # Alice reconnects (a reload): her progress is found again
