@@ -61,6 +61,25 @@ a {{ color: #9cf; }}
 """
 
 
+# The teacher's page asks for the class's table every TABLE_POLL_MS; the server answers
+# "not modified" (a few file times looked at) until a student's files change.
+TABLE_POLL_MS = 2000
+LIVE_TABLE_SCRIPT = """<script>
+(() => {
+  const box = document.getElementById("class");
+  const url = new URL(location.href);
+  url.searchParams.set("format", "table");
+  let etag = box.dataset.etag;
+  setInterval(async () => {
+    try {
+      const r = await fetch(url, {headers: {"If-None-Match": etag}, cache: "no-store"});
+      if (r.status === 200) { box.innerHTML = await r.text(); etag = r.headers.get("ETag") || etag; }
+    } catch (e) { /* the server is away: try again at the next turn */ }
+  }, %d);
+})();
+</script>""" % TABLE_POLL_MS
+
+
 def page(body: str, title: str = "", head: str = "") -> str:
     return _PAGE.format(body=body, title=f": {html.escape(title)}" if title else "", head=head)
 
@@ -164,24 +183,42 @@ def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Pa
             if not hmac.compare_digest(token.encode(), self.teacher_token.encode()):
                 return web.Response(text=page("<p>The teacher's page needs the token printed when the server "
                                               "started.</p>"), content_type="text/html", status=403)
-            header, rows = classroom.report_rows(classroom.report(self.data_dir))
-            if request.query.get("format") == "csv":
+            wanted = request.query.get("format")
+            if wanted == "csv":
+                header, rows = classroom.report_rows(classroom.report(self.data_dir))
                 return web.Response(text=to_csv(header, rows), content_type="text/csv")
+            # the page asks for the table every few seconds: the files' times tell whether
+            # anything changed, and only then is the class read again
+            etag = f'"{classroom.stamp(self.data_dir)}"'
+            if wanted == "table" and request.headers.get("If-None-Match") == etag:
+                return web.Response(status=304, headers={"ETag": etag})
+            table = self.class_table()
+            if wanted == "table":
+                return web.Response(text=table, content_type="text/html", headers={"ETag": etag, "Cache-Control": "no-cache"})
+            body = (
+                f'<div id="class" data-etag="{html.escape(etag)}">{table}</div>'
+                f'<p>Kept up to date as the students play. <a href="?token={html.escape(token)}&format=csv">CSV</a>. '
+                "A student's link opens their games in another browser: hand it only to them.</p>"
+                + LIVE_TABLE_SCRIPT
+            )
+            # without scripts, the page reloads itself
+            head = '<noscript><meta http-equiv="refresh" content="10"></noscript>'
+            return web.Response(text=page(body, "the class", head), content_type="text/html",
+                                headers={"Cache-Control": "no-store"})
+
+        def class_table(self) -> str:
+            header, rows = classroom.report_rows(classroom.report(self.data_dir))
             links = {s.name: f"/join/{s.token}" for s in classroom.students(self.data_dir)}
             cells = "".join(
                 "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row)
                 + f'<td><a href="{html.escape(links.get(row[0], ""))}">link</a></td></tr>'
                 for row in rows
             )
-            body = (
-                f"<h1>CloudQuest: the class ({len(rows)} students)</h1>"
-                f'<p>Refreshed every 10 s. <a href="?token={html.escape(token)}&format=csv">CSV</a>. '
-                "A student's link opens their games in another browser: hand it only to them.</p>"
+            return (
+                f"<h1>CloudQuest: the class ({len(rows)} student{'' if len(rows) == 1 else 's'})</h1>"
                 "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "<th>their link</th></tr>"
                 + cells + "</table>"
             )
-            return web.Response(text=page(body, "the class", '<meta http-equiv="refresh" content="10">'),
-                                content_type="text/html", headers={"Cache-Control": "no-store"})
 
         async def handle_websocket(self, request):
             # textual-serve's own, with the student's folder for the game
@@ -227,6 +264,7 @@ def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Pa
             self.console.print(f"Students' folders: {classroom.students_dir(self.data_dir)}")
             self.console.print(f"The teacher's page: {self.public_url}/teacher?token={self.teacher_token}")
             self.console.print("Press Ctrl+C to stop.")
+            self.console.file.flush()  # at once, where the output is a pipe or a log file too
 
     return ClassroomServer()
 

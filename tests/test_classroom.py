@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -79,14 +80,14 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """One server for the module's tests (it starts the warm game process too): its
-    address, its class folder and its process."""
+    address, its class folder, its process and the teacher's token it printed."""
     tmp_path = tmp_path_factory.mktemp("served")
     port = free_port()
     data = tmp_path / "class"
     proc = subprocess.Popen(
         [sys.executable, "-m", "cloudquest", "serve", "--port", str(port), "--data", str(data)],
         env=dict(os.environ, CLOUDQUEST_HOME=str(tmp_path / "teacher-home")),
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -96,7 +97,12 @@ def served(tmp_path_factory):
                     break
             assert time.monotonic() < deadline, "the server did not start"
             time.sleep(0.1)
-        served = f"http://127.0.0.1:{port}/", data, proc
+        said, teacher = b"", None
+        while teacher is None:
+            assert select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0], "no teacher's page"
+            said += os.read(proc.stdout.fileno(), 4096)
+            teacher = re.search(rb"/teacher\?token=([\w-]+)\s", said)
+        served = f"http://127.0.0.1:{port}/", data, proc, teacher.group(1).decode()
         # its warm process answers once it has warmed up: the tests start with games that start at once
         _pid, socket_path, env = warm_process(served)
         assert Forked(socket_path, env, ["--version"], tmp_path / "version.err").status() == 0
@@ -111,7 +117,7 @@ def served(tmp_path_factory):
 
 @pytest.fixture
 def server(served):
-    url, data, _proc = served
+    url, data, _proc, _teacher = served
     return url, data
 
 
@@ -172,8 +178,21 @@ class Browser:
 SERVED = pytest.mark.xdist_group("classroom-server")  # one worker: one server for them all
 
 
+@pytest.fixture
+def teacher(served):
+    """The teacher's page of the module's server."""
+    return f"{served[0]}teacher?token={served[3]}"
+
+
+async def class_table(browser: "Browser", teacher: str, etag: str = "") -> tuple[int, str, str]:
+    """What the teacher's page asks every few seconds: the class's table, unless it is
+    the one it has (``etag``). The answer's status, text and tag."""
+    async with browser.http.get(f"{teacher}&format=table", headers={"If-None-Match": etag} if etag else {}) as r:
+        return r.status, await r.text(), r.headers.get("ETag", "")
+
+
 @SERVED
-async def test_two_students_are_kept_apart_found_again_and_seen_by_the_teacher(server):
+async def test_two_students_are_kept_apart_found_again_and_seen_by_the_teacher(server, teacher):
     url, data = server
     alice, bob = Browser(url), Browser(url)
     try:
@@ -190,6 +209,13 @@ async def test_two_students_are_kept_apart_found_again_and_seen_by_the_teacher(s
         assert "textual-terminal" in page and "googleapis" not in page
         assert (await bob.join("alice"))[0] == 400  # taken
         assert (await bob.join("Bob"))[0] == 200
+        # the teacher's page, and the table it keeps up to date: unchanged, it is not sent again
+        async with alice.http.get(teacher) as r:
+            page = await r.text()
+        assert 'id="class"' in page and "Alice" in page and "setInterval" in page and "http" not in page.split("<body>")[1]
+        status, table, etag = await class_table(alice, teacher)
+        assert status == 200 and "Bob" in table and "big-realization" not in table
+        assert (await class_table(alice, teacher, etag))[0] == 304
 
         # Alice passes chapter 0, whole lines at a time, and finishes (F6)
         # (F6 once the last line is answered: a long tick runs off the event loop, and the
@@ -197,6 +223,9 @@ async def test_two_students_are_kept_apart_found_again_and_seen_by_the_teacher(s
         lines = [f"{line}\r" for line in CHAPTER_0_SOLUTION]
         await alice.play(until="Continue: chapter 0", then=[OPEN_CHAPTER, *lines[:-1], (lines[-1], "virtual layer gave"),
                                                             "\x1b[17~"], then_until="PASSED")
+        # the teacher's table changes with her pass
+        status, table, _ = await class_table(alice, teacher, etag)
+        assert status == 200 and "big-realization" in table
         # Bob's game is his own: still at chapter 0
         await bob.play(until="Continue: chapter 0")
         # Alice reconnects (a reload): her progress is found again
@@ -272,8 +301,6 @@ class Forked:
 
     def read(self, done=lambda out: False, timeout_s: float = 30) -> bytes:
         """What the game wrote, until ``done(what it wrote)`` (or until its end)."""
-        import select
-
         deadline = time.monotonic() + timeout_s
         while not done(self.out):
             assert select.select([self.stdout], [], [], max(0.0, deadline - time.monotonic()))[0], \
@@ -298,7 +325,7 @@ class Forked:
 
 @SERVED
 async def test_a_game_forked_from_the_warm_process_reaches_its_chapter_in_the_students_own_folder(served, tmp_path):
-    url, data, _proc = served
+    url, data, _proc, _teacher = served
     warm_pid, socket_path, env = warm_process(served)
     # Carol's game in her browser is a fork of the warm process: it opens chapter 0
     carol, games = Browser(url), []
