@@ -255,9 +255,9 @@ def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Pa
             return websocket
 
         async def on_startup(self, app) -> None:
-            if warm:
-                from . import warm as warm_mod
+            from . import warm as warm_mod
 
+            if warm and warm_mod.available():
                 self.warm_process = warm_mod.WarmProcess(self.games_environment())
                 self.command = self.warm_process.command
             self.console.print(f"CloudQuest for a class on {self.public_url}/")

@@ -87,6 +87,12 @@ class Refused(Exception):
     """A request this process will not serve (the client starts an ordinary game)."""
 
 
+def available() -> bool:
+    """Whether this system can fork a warm process and hand it file descriptors (not on
+    Windows)."""
+    return hasattr(os, "fork") and hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds")
+
+
 def client_command(socket_path: Path | str) -> str:
     """The shell command of a visitor's game: the client, with the warm process's socket."""
     return " ".join(shlex.quote(p) for p in (sys.executable, "-I", "-S", str(CLIENT), str(socket_path)))
@@ -341,7 +347,8 @@ def main(argv: list[str]) -> int:
         request = Forks(listener).serve()
     except KeyboardInterrupt:  # ctrl+c in the server's terminal reaches this process too
         return 0
-    if request is None:
+    if request is None:  # the server is gone: so is its socket, whoever ends first
+        Path(argv[1]).unlink(missing_ok=True)
         return 0
     # the visitor's game, as ``python -m cloudquest`` runs it
     from .cli import main as cloudquest
