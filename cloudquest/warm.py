@@ -5,9 +5,10 @@ Starting a game from nothing is mostly Python's own work: importing Textual and
 CloudQuest (pydantic building every chapter and world model), then reading and
 validating the chapter files, about a second and a half of a core before the title
 screen. A class of forty arriving within a minute would spend most of a two-core
-machine on that alone. So the server starts this process once (:func:`start`). It does
-that work (:func:`warm_up`) and waits on a unix socket in a folder only its user can
-open. A visitor's game is the small client :mod:`cloudquest.warm_client`, which hands
+machine on that alone. So the server starts this process once (:class:`WarmProcess`),
+listening on a unix socket in a folder only the server's user can open. It does that
+work once (:func:`warm_up`), then a game forked from it costs what Textual's first
+screens cost (about half a second of a core to chapter 0's screen). A visitor's game is the small client :mod:`cloudquest.warm_client`, which hands
 over its standard input, output and error (the pipes textual-serve reads and writes) as
 file descriptors, with its environment, arguments and working folder. This process forks
 a child for it; the child takes those as its own and runs ``cloudquest ARGS`` exactly as
@@ -31,9 +32,10 @@ What a child must not share with its siblings, and how it does not:
   this process's in anything but the student's folder and the terminal's size is
   refused, and the client starts an ordinary game.
 
-A client that finds no warm process (not yet listening, gone) starts an ordinary game.
-The process ends when the server does: its standard input is a pipe from the server,
-and its end means the server is gone.
+The socket listens from the server's start, so a game asked for while this process
+warms up waits for it; a client that finds nobody listening (this process is gone)
+starts an ordinary game. The process ends when the server does: its standard input is a
+pipe from the server, and its end means the server is gone.
 """
 
 from __future__ import annotations
