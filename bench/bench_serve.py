@@ -7,8 +7,12 @@ server's and the games' (a browser adds its own drawing on top). Each player nam
 themself (where the server asks), and all of them open the game at once and continue
 to chapter 0; then every clock is started (F2) and the round measures:
 
-- time for all to reach a chapter: from the first connection to the last player's
-  chapter screen;
+- time to a chapter: for each player, from their joining (naming themself) to their
+  chapter screen (median, p95, max; the target is 10 s at most), and for the round,
+  from the first player's joining to the last player's chapter screen. The players
+  join all at once, or, with ``--within SECONDS``, one after another evenly over that
+  window (``--within 60``: 40 players join over a minute, one every 1.5 s), as a class
+  arrives;
 - idle cost, over ``--idle`` seconds with every clock live and nobody typing: CPU of
   the game processes per player (% of one core, from /proc) and bytes per second the
   server sends each player;
@@ -18,10 +22,14 @@ to chapter 0; then every clock is started (F2) and the round measures:
   cleared with ctrl+u before the characters run out.
 
 Memory per player is the resident set of each game process (the server's children),
-read from /proc once every player is in the chapter.
+read from /proc once every player is in the chapter, and so is each game's CPU since it
+started (CPU/start: what starting a game costs; where players join over a window, the
+first ones' idle chapter counts too). The rounds start once the server and what it
+started are quiet, as a class arrives at a server that has finished starting.
 
     python bench/bench_serve.py                 # 1, 10 and 40 players, 30 keys each
     python bench/bench_serve.py --players 1,10 --keys 20 --idle 10
+    python bench/bench_serve.py --players 40 --within 0,60   # at once, then over a minute
 
 Run it on a quiet machine: it measures this machine's cores, and anything else running
 shows in the figures. Requests stay on 127.0.0.1 and every loop is bounded in count and time.
@@ -48,6 +56,7 @@ KEYS = "abdefghijkmnopqrstuvwxyzABDEFGHIJKLMNOQRSTUVWXYZ"  # no c (continue)
 F2 = "\x1bOQ"  # runs the clock
 CLEAR = "\x15"  # ctrl+u: clear the command line
 STEP_TIMEOUT_S = 120.0
+OVERLAP_BYTES = 4096
 
 
 def free_port() -> int:
@@ -57,14 +66,16 @@ def free_port() -> int:
 
 
 class Player:
-    def __init__(self, n: int, url: str, round_: int = 0) -> None:
+    def __init__(self, n: int, url: str, round_: str = "0") -> None:
         self.n = n
         self.round = round_
         self.url = url
-        self.buffer = b""
+        self.buffer = bytearray()  # grows in place: appending never copies what came before
         self.latencies_ms: list[float] = []
         self.got = asyncio.Event()
-        self.in_chapter_s = float("nan")
+        self.joined = float("nan")  # when this player started to join (monotonic)
+        self.in_chapter_s = float("nan")  # from the round's start to the chapter screen
+        self.to_chapter_s = float("nan")  # from this player's joining to the chapter screen
         self.idle_bytes = 0
 
     async def _read(self, ws) -> None:
@@ -77,13 +88,21 @@ class Player:
                 break
             self.got.set()
 
-    def text(self, since: int = 0) -> str:
-        return ESCAPES.sub(b"", self.buffer[since:]).decode("utf-8", "replace")
+    def text(self, since: int = 0, until: int | None = None) -> str:
+        return ESCAPES.sub(b"", self.buffer[since:until]).decode("utf-8", "replace")
 
     async def wait_for(self, needle: str, since: int = 0) -> None:
-        """Until ``needle`` is drawn in what came since byte ``since``."""
+        """Until ``needle`` is drawn in what came since byte ``since``. Each look reads
+        only what came since the last one (and a little before it, for a needle or an
+        escape sequence cut between two messages): the bench's own CPU stays small beside
+        the games' however much a screen sends."""
         deadline = time.monotonic() + STEP_TIMEOUT_S
-        while needle not in self.text(since):
+        seen = since
+        while True:
+            end = len(self.buffer)
+            if needle in self.text(max(since, seen - OVERLAP_BYTES), end):
+                return
+            seen = end
             if time.monotonic() > deadline:
                 raise TimeoutError(f"player {self.n}: {needle!r} was never drawn")
             self.got.clear()
@@ -98,7 +117,9 @@ class Player:
             if r.status not in (200, 302, 303, 404, 405):
                 raise RuntimeError(f"player {self.n}: joining answered {r.status}: {await r.text()}")
 
-    async def play(self, keys: int, started: float, phases: "Phases", pause_s: float) -> None:
+    async def play(self, keys: int, started: float, phases: "Phases", pause_s: float, delay_s: float = 0.0) -> None:
+        await asyncio.sleep(delay_s)
+        self.joined = time.monotonic()
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # cookies of 127.0.0.1
             await self.join(http)
             async with http.ws_connect(f"{self.url}ws?width=100&height=30", max_msg_size=0) as ws:
@@ -107,6 +128,7 @@ class Player:
                 await ws.send_json(["stdin", "c"])
                 await self.wait_for("paused (F2 runs)")
                 self.in_chapter_s = time.monotonic() - started
+                self.to_chapter_s = time.monotonic() - self.joined
                 await phases.in_chapter.wait()  # every player in its chapter before the clocks run
                 mark = len(self.buffer)
                 await ws.send_json(["stdin", F2])
@@ -143,6 +165,20 @@ class Phases:
         self.idle_done = asyncio.Event()
 
 
+def settle(server_pid: int, quiet_pct: float = 10.0, window_s: float = 0.5, timeout_s: float = 60.0) -> float:
+    """Wait until the server and everything it started are quiet (under ``quiet_pct`` of
+    a core over ``window_s``): a class arrives at a server that has finished starting.
+    The seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        pids = [server_pid, *games_below(server_pid, everything=True)]
+        before = cpu_s(pids)
+        time.sleep(window_s)
+        if (cpu_s(pids) - before) / window_s * 100 < quiet_pct:
+            break
+    return time.monotonic() - start
+
+
 def cpu_s(pids: list[int]) -> float:
     """User plus system CPU seconds the processes have used so far."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -156,8 +192,9 @@ def cpu_s(pids: list[int]) -> float:
     return total / tick
 
 
-def games_below(pid: int) -> dict[int, float]:
-    """The game processes below ``pid`` and their resident memory in MiB."""
+def games_below(pid: int, everything: bool = False) -> dict[int, float]:
+    """The game processes below ``pid`` and their resident memory in MiB (with
+    ``everything``, every process below it)."""
     parents: dict[int, int] = {}
     rss: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
@@ -181,15 +218,33 @@ def games_below(pid: int) -> dict[int, float]:
                 below.add(child)
                 changed = True
     below.discard(pid)
-    # the games themselves: python processes that run cloudquest (not the shell around them)
-    return {p: rss[p] for p in below if rss.get(p, 0) > 20}
+    if everything:
+        return {p: rss[p] for p in below}
+    # the games themselves: python processes that run cloudquest (not the shell or the
+    # small warm-process client around them, nor the warm process the games fork from)
+    return {p: rss[p] for p in below if rss.get(p, 0) > 20 and not (parents[p] == pid and is_warm_process(p))}
 
 
-async def round_of(players: int, keys: int, url: str, server_pid: int, pause_s: float, idle_s: float) -> dict:
+def is_warm_process(pid: int) -> bool:
+    try:
+        return b"cloudquest.warm" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(q * (len(ordered) - 1))] if ordered else float("nan")
+
+
+async def round_of(players: int, keys: int, url: str, server_pid: int, pause_s: float, idle_s: float,
+                   within_s: float = 0.0, name: str = "") -> dict:
     phases = Phases()
-    crowd = [Player(n, url, players) for n in range(players)]
+    crowd = [Player(n, url, name or str(players)) for n in range(players)]
     started = time.monotonic()
-    tasks = [asyncio.create_task(p.play(keys, started, phases, pause_s)) for p in crowd]
+    # evenly over the window: the first player at 0, the last at the window's end
+    spacing = within_s / (players - 1) if players > 1 else 0.0
+    tasks = [asyncio.create_task(p.play(keys, started, phases, pause_s, n * spacing)) for n, p in enumerate(crowd)]
 
     async def until(check) -> None:
         deadline = time.monotonic() + STEP_TIMEOUT_S * 2
@@ -204,6 +259,7 @@ async def round_of(players: int, keys: int, url: str, server_pid: int, pause_s: 
     await until(lambda: all(p.in_chapter_s == p.in_chapter_s for p in crowd))  # not NaN
     all_in_s = max(p.in_chapter_s for p in crowd)
     games = games_below(server_pid)
+    start_cpu_s = cpu_s(list(games)) / max(1, len(games))  # each game's CPU from its start to its chapter
     phases.in_chapter.set()
     await until(lambda: all("live 1x" in p.text(max(0, len(p.buffer) - 4000)) for p in crowd))
     await asyncio.sleep(1.0)  # the clocks' first frames settle
@@ -216,13 +272,19 @@ async def round_of(players: int, keys: int, url: str, server_pid: int, pause_s: 
     await asyncio.gather(*tasks)
     latencies = sorted(x for p in crowd for x in p.latencies_ms)
     memory = sorted(games.values())
+    to_chapter = [p.to_chapter_s for p in crowd]
     return {
         "players": players,
+        "within_s": within_s,
         "all_in_chapter_s": all_in_s,
+        "to_chapter_median_s": statistics.median(to_chapter),
+        "to_chapter_p95_s": percentile(to_chapter, 0.95),
+        "to_chapter_max_s": max(to_chapter),
+        "start_cpu_s": start_cpu_s,
         "keystrokes": len(latencies),
-        "median_ms": statistics.median(latencies),
-        "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
-        "max_ms": latencies[-1],
+        "median_ms": statistics.median(latencies) if latencies else float("nan"),
+        "p95_ms": percentile(latencies, 0.95),
+        "max_ms": latencies[-1] if latencies else float("nan"),
         "cpu_per_idle_player_pct": (cpu1 - cpu0) / idle_s / players * 100,
         "server_cpu_pct": (server1 - server0) / idle_s * 100,
         "bytes_per_s_per_player": sum(p.idle_bytes for p in crowd) / idle_s / players,
@@ -237,8 +299,12 @@ def main() -> int:
     parser.add_argument("--keys", type=int, default=30, help="keystrokes each player types (30)")
     parser.add_argument("--pause", type=float, default=0.25, help="seconds between one player's keystrokes (0.25)")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds every clock runs with nobody typing (10)")
+    parser.add_argument("--within", default="0", metavar="SECONDS",
+                        help="the players join evenly over this many seconds (0: all at once); "
+                             "a list (0,60) runs each round once per window")
     args = parser.parse_args()
-    rounds = [int(n) for n in args.players.split(",")]
+    windows = [float(w) for w in args.within.split(",")]
+    rounds = [(int(n), w) for n in args.players.split(",") for w in windows]
     port = free_port()
     with tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, CLOUDQUEST_HOME=home)
@@ -256,19 +322,27 @@ def main() -> int:
                     raise TimeoutError("the server did not start")
                 time.sleep(0.1)
             url = f"http://127.0.0.1:{port}/"
+            settled_s = settle(server.pid)
             print(
                 f"cloudquest serve on 127.0.0.1:{port}, {os.cpu_count()} cores, every clock live, "
-                f"{args.keys} keystrokes a player, {args.idle:g} s idle"
+                f"{args.keys} keystrokes a player, {args.idle:g} s idle; the server settled "
+                f"{settled_s:.1f} s after it opened its port"
             )
             print(
-                f"{'players':>7} {'all in':>7} {'echo median':>11} {'p95':>8} {'max':>8} "
+                f"{'players':>7} {'joining':>9} {'all in':>7} {'to chapter median':>17} {'p95':>6} {'max':>6} "
+                f"{'CPU/start':>9} "
+                f"{'echo median':>11} {'p95':>8} {'max':>8} "
                 f"{'CPU/idle player':>15} {'B/s/player':>10} {'server CPU':>10} {'MiB/game':>8}"
             )
-            for n in rounds:
-                r = asyncio.run(round_of(n, args.keys, url, server.pid, args.pause, args.idle))
+            for n, within in rounds:
+                r = asyncio.run(round_of(n, args.keys, url, server.pid, args.pause, args.idle, within,
+                                         name=f"{n}w{int(within)}"))
+                joining = "at once" if not within else f"over {within:g}s"
                 print(
-                    f"{r['players']:>7} {r['all_in_chapter_s']:>6.1f}s {r['median_ms']:>9.1f}ms "
-                    f"{r['p95_ms']:>6.1f}ms {r['max_ms']:>6.0f}ms {r['cpu_per_idle_player_pct']:>14.1f}% "
+                    f"{r['players']:>7} {joining:>9} {r['all_in_chapter_s']:>6.1f}s {r['to_chapter_median_s']:>16.1f}s "
+                    f"{r['to_chapter_p95_s']:>5.1f}s {r['to_chapter_max_s']:>5.1f}s {r['start_cpu_s']:>8.2f}s "
+                    f"{r['median_ms']:>9.1f}ms {r['p95_ms']:>6.1f}ms {r['max_ms']:>6.0f}ms "
+                    f"{r['cpu_per_idle_player_pct']:>14.1f}% "
                     f"{r['bytes_per_s_per_player']:>10.0f} {r['server_cpu_pct']:>9.1f}% {r['rss_per_game_mib']:>8.1f}",
                     flush=True,
                 )

@@ -557,7 +557,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"--port must be from 1 to 65535, not {args.port}")
     print(f"CloudQuest in your browser: http://{args.host}:{args.port}/  (ctrl+c stops it)", flush=True)
     try:
-        serve(args.host, args.port, _class_dir(args), args.public_url)
+        serve(args.host, args.port, _class_dir(args), args.public_url, warm=not args.no_warm)
     except OSError as exc:
         raise CliError(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return EXIT_OK
@@ -755,6 +755,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     sv.add_argument("--data", help="the class's folder: one folder per student (default: classroom/ in your data folder)")
     sv.add_argument("--public-url", help="the address students open, when a reverse proxy stands in front (https://...)")
+    sv.add_argument("--no-warm", action="store_true",
+                    help="start every game from nothing, not as a fork of the warm game process (slower)")
     sv.set_defaults(func=cmd_serve)
 
     cl = sub.add_parser("class", help="the teacher's view of a class served by `cloudquest serve`")

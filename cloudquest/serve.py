@@ -4,7 +4,10 @@ textual-serve is a small web server (aiohttp): its page runs a terminal (xterm.j
 opens a websocket, and for every websocket, one per visitor, it starts its own game
 process (``python -m cloudquest`` with Textual's web driver) and relays keys in and the
 screen out. So each visitor plays their own game, with the same code as the terminal
-game, and a slow or crashed game affects no one else.
+game, and a slow or crashed game affects no one else. Those processes are forks of one
+warm process (:mod:`cloudquest.warm`) that has already imported the game and read the
+chapters, so a game starts in a fraction of the time; without it (``--no-warm``, or
+while it is not there) each starts from nothing.
 
 For a class (:mod:`cloudquest.game.classroom`): a visitor names themself on first visit
 and gets a token, kept by the browser as a cookie (or handed out by the teacher as a
@@ -58,6 +61,25 @@ a {{ color: #9cf; }}
 """
 
 
+# The teacher's page asks for the class's table every TABLE_POLL_MS; the server answers
+# "not modified" (a few file times looked at) until a student's files change.
+TABLE_POLL_MS = 2000
+LIVE_TABLE_SCRIPT = """<script>
+(() => {
+  const box = document.getElementById("class");
+  const url = new URL(location.href);
+  url.searchParams.set("format", "table");
+  let etag = box.dataset.etag;
+  setInterval(async () => {
+    try {
+      const r = await fetch(url, {headers: {"If-None-Match": etag}, cache: "no-store"});
+      if (r.status === 200) { box.innerHTML = await r.text(); etag = r.headers.get("ETag") || etag; }
+    } catch (e) { /* the server is away: try again at the next turn */ }
+  }, %d);
+})();
+</script>""" % TABLE_POLL_MS
+
+
 def page(body: str, title: str = "", head: str = "") -> str:
     return _PAGE.format(body=body, title=f": {html.escape(title)}" if title else "", head=head)
 
@@ -74,8 +96,9 @@ def name_form(error: str = "", name: str = "") -> str:
 
 
 def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Path | None = None,
-                public_url: str | None = None):
-    """The server for a class (not started)."""
+                public_url: str | None = None, warm: bool = True):
+    """The server for a class (not started); with ``warm``, the games are forks of a warm
+    process started with the server."""
     from aiohttp import web
     from textual_serve.app_service import AppService
     from textual_serve.server import Server
@@ -98,6 +121,7 @@ def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Pa
                              public_url=public_url, templates_path=TEMPLATES)
             self.data_dir = Path(data_dir) if data_dir else classroom.default_data_dir()
             self.teacher_token = classroom.new_teacher_token(self.data_dir)
+            self.warm_process = None
 
         def student_of(self, request) -> Student | None:
             return classroom.by_token(self.data_dir, request.cookies.get(COOKIE))
@@ -107,7 +131,21 @@ def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Pa
             app.router.add_post("/join", self.handle_join)
             app.router.add_get("/join/{token}", self.handle_join_link)
             app.router.add_get("/teacher", self.handle_teacher)
+            app.on_cleanup.append(self.stop_warm_process)
             return app
+
+        def games_environment(self) -> dict[str, str]:
+            """What textual-serve gives every game (before the student's folder)."""
+            async def nothing(*_args) -> None:
+                return None
+
+            service = AppService(self.command, write_bytes=nothing, write_str=nothing, close=nothing,
+                                 download_manager=self.download_manager, debug=self.debug)
+            return service._build_environment()
+
+        async def stop_warm_process(self, app) -> None:
+            if self.warm_process is not None:
+                self.warm_process.stop()
 
         async def handle_index(self, request):
             if self.student_of(request) is None:
@@ -145,24 +183,42 @@ def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Pa
             if not hmac.compare_digest(token.encode(), self.teacher_token.encode()):
                 return web.Response(text=page("<p>The teacher's page needs the token printed when the server "
                                               "started.</p>"), content_type="text/html", status=403)
-            header, rows = classroom.report_rows(classroom.report(self.data_dir))
-            if request.query.get("format") == "csv":
+            wanted = request.query.get("format")
+            if wanted == "csv":
+                header, rows = classroom.report_rows(classroom.report(self.data_dir))
                 return web.Response(text=to_csv(header, rows), content_type="text/csv")
+            # the page asks for the table every few seconds: the files' times tell whether
+            # anything changed, and only then is the class read again
+            etag = f'"{classroom.stamp(self.data_dir)}"'
+            if wanted == "table" and request.headers.get("If-None-Match") == etag:
+                return web.Response(status=304, headers={"ETag": etag})
+            table = self.class_table()
+            if wanted == "table":
+                return web.Response(text=table, content_type="text/html", headers={"ETag": etag, "Cache-Control": "no-cache"})
+            body = (
+                f'<div id="class" data-etag="{html.escape(etag)}">{table}</div>'
+                f'<p>Kept up to date as the students play. <a href="?token={html.escape(token)}&format=csv">CSV</a>. '
+                "A student's link opens their games in another browser: hand it only to them.</p>"
+                + LIVE_TABLE_SCRIPT
+            )
+            # without scripts, the page reloads itself
+            head = '<noscript><meta http-equiv="refresh" content="10"></noscript>'
+            return web.Response(text=page(body, "the class", head), content_type="text/html",
+                                headers={"Cache-Control": "no-store"})
+
+        def class_table(self) -> str:
+            header, rows = classroom.report_rows(classroom.report(self.data_dir))
             links = {s.name: f"/join/{s.token}" for s in classroom.students(self.data_dir)}
             cells = "".join(
                 "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row)
                 + f'<td><a href="{html.escape(links.get(row[0], ""))}">link</a></td></tr>'
                 for row in rows
             )
-            body = (
-                f"<h1>CloudQuest: the class ({len(rows)} students)</h1>"
-                f'<p>Refreshed every 10 s. <a href="?token={html.escape(token)}&format=csv">CSV</a>. '
-                "A student's link opens their games in another browser: hand it only to them.</p>"
+            return (
+                f"<h1>CloudQuest: the class ({len(rows)} student{'' if len(rows) == 1 else 's'})</h1>"
                 "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "<th>their link</th></tr>"
                 + cells + "</table>"
             )
-            return web.Response(text=page(body, "the class", '<meta http-equiv="refresh" content="10">'),
-                                content_type="text/html", headers={"Cache-Control": "no-store"})
 
         async def handle_websocket(self, request):
             # textual-serve's own, with the student's folder for the game
@@ -199,10 +255,16 @@ def make_server(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Pa
             return websocket
 
         async def on_startup(self, app) -> None:
+            from . import warm as warm_mod
+
+            if warm and warm_mod.available():
+                self.warm_process = warm_mod.WarmProcess(self.games_environment())
+                self.command = self.warm_process.command
             self.console.print(f"CloudQuest for a class on {self.public_url}/")
             self.console.print(f"Students' folders: {classroom.students_dir(self.data_dir)}")
             self.console.print(f"The teacher's page: {self.public_url}/teacher?token={self.teacher_token}")
             self.console.print("Press Ctrl+C to stop.")
+            self.console.file.flush()  # at once, where the output is a pipe or a log file too
 
     return ClassroomServer()
 
@@ -223,6 +285,6 @@ def to_csv(header: list[str], rows: list[list[str]]) -> str:
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, data_dir: Path | None = None,
-          public_url: str | None = None) -> None:
+          public_url: str | None = None, warm: bool = True) -> None:
     """Serve the game until interrupted (ctrl+c)."""
-    make_server(host, port, data_dir, public_url).serve()
+    make_server(host, port, data_dir, public_url, warm).serve()

@@ -280,6 +280,17 @@ def load_quiz(path: str | Path | None = None) -> QuizBank:
     return bank
 
 
+def warm_shipped() -> None:
+    """Read the shipped chapters once, for every game forked from this process (see
+    :data:`_VALIDATED`: a file that changes afterwards is read again; a file that does not
+    load is left to each game, which reports it)."""
+    for path in chapter_files():
+        try:
+            load_chapter(path)
+        except ChapterError:
+            pass
+
+
 def chapter_files(directory: Path | None = None) -> list[Path]:
     d = directory or levels_dir()
     return sorted(p for p in d.glob("*.yaml") if p.name != QUIZ_FILE)

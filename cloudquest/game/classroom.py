@@ -22,6 +22,7 @@ moving and writing nothing.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
@@ -176,6 +177,29 @@ def report(data_dir: Path) -> list[StudentRow]:
             row.last_replay, row.last_replay_at = newest.name, newest.stat().st_mtime
         rows.append(row)
     return rows
+
+
+def stamp(data_dir: Path) -> str:
+    """A fingerprint of what :func:`report` reads, from the files' sizes and times alone
+    (nothing is read): it changes when a student joins, saves progress or keeps a new
+    replay (replays are written to a temporary name and renamed, which touches their
+    folder). The teacher's page asks it every few seconds and fetches the report only
+    when it changed."""
+    digest = hashlib.sha256()
+    try:
+        folders = sorted(students_dir(data_dir).iterdir())
+    except OSError:
+        return "none"
+    for folder in folders:
+        digest.update(folder.name.encode() + b"\0")
+        for path in (folder / STUDENT_FILE, folder / "progress.json", folder / "replays"):
+            try:
+                st = path.stat()
+            except OSError:
+                digest.update(b"-")
+            else:
+                digest.update(f"{st.st_mtime_ns}:{st.st_size};".encode())
+    return digest.hexdigest()[:24]
 
 
 def _newest_replay(folder: Path) -> Path | None:

@@ -28,7 +28,7 @@ from textual import events
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Input, Markdown, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from ...game.limits import MAX_RUN_MS
 from ...game.parser import CommandError
@@ -37,7 +37,7 @@ from ...game.schema import Chapter
 from ...game.session import Session
 from ..clock import FRAME_S, IDLE_AFTER_FRAMES, IDLE_FRAME_S, LiveClock
 from ..views import LiveView, view_for
-from ..widgets import Console, EventLogPanel, ObjectivesPanel, StatusBar, clock_text
+from ..widgets import Console, EventLogPanel, ObjectivesPanel, StatusBar, Story, clock_text
 from .confirm import Confirm
 from ..keys import Keys
 
@@ -122,7 +122,7 @@ class ChapterScreen(Screen):
             with TabbedContent(id="left", initial="tab-story", classes="pane"):
                 with TabPane("Story", id="tab-story"):
                     with VerticalScroll(id="story-scroll"):
-                        yield Markdown(self.chapter.story, id="story")
+                        yield Story(self.chapter.story, id="story")
                 with TabPane("Events", id="tab-events"):
                     yield EventLogPanel(id="events")
             with Vertical(id="right"):

@@ -1,9 +1,10 @@
-"""Widgets of the terminal game: console, objectives, event log, status bar."""
+"""Widgets of the terminal game: console, objectives, event log, status bar, story."""
 
 from .console import CommandLine, Console, OrderedInput
 from .event_log import EventFilter, EventLogPanel
 from .objectives import ObjectivesPanel, status_text
 from .status import StatusBar, clock_text
+from .story import Story
 
 __all__ = [
     "CommandLine",
@@ -13,6 +14,7 @@ __all__ = [
     "ObjectivesPanel",
     "OrderedInput",
     "StatusBar",
+    "Story",
     "clock_text",
     "status_text",
 ]
