@@ -15,7 +15,20 @@ async def enter(pilot, *lines: str) -> None:
     each one as it does between a player's lines."""
     from cloudquest.tui.widgets import Console
 
-    console = pilot.app.screen.query_one(Console)
+    screen = pilot.app.screen
+    console = screen.query_one(Console)
     for line in lines:
         console.submit(line)
         await pilot.pause()
+        await until_done(pilot, screen)
+
+
+async def until_done(pilot, screen, timeout_s: float = 60.0) -> None:
+    """Wait while a long command (a long tick, run off the event loop) is running on
+    ``screen``, and the lines queued behind it: a player sees its answer only then."""
+    import time
+
+    end = time.monotonic() + timeout_s
+    while getattr(screen, "busy", None) or getattr(screen, "_queued", None):
+        assert time.monotonic() < end, f"still running after {timeout_s:g} s: {screen.busy}"
+        await pilot.pause(0.01)
