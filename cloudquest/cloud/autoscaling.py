@@ -441,8 +441,10 @@ def p95_of(groups: dict[float, int], failed: int, timeout_ms: float) -> float:
         return 0.0
     want = 0.95 * total
 
+    spread, exp = list(groups.items()), math.exp
+
     def done(x: float) -> float:
-        return sum(n * (1 - math.exp(-x / mean)) for mean, n in groups.items())
+        return sum([n * (1 - exp(-x / mean)) for mean, n in spread])
 
     if done(timeout_ms) < want:
         return timeout_ms
@@ -966,7 +968,8 @@ class AutoScalingGroup:
 
     # -- the serving model, each step --------------------------------------------------------------
     def step(self, dt_ms: int) -> None:
-        self._scan()
+        if len(self.cloud.log) != self._seen:
+            self._scan()
         now = self.cloud.now_ms
         rps = self.demand.at(now - dt_ms)
         self.last_rps = rps
@@ -986,8 +989,9 @@ class AutoScalingGroup:
         self._m_failed += failed
         self._m_capacity += cap
         if served:
-            mean = round(mm1_latency_ms(self.spec.response_ms, util, self.spec.timeout_ms), 1)
-            self._m_groups[mean] = self._m_groups.get(mean, 0) + served
+            spec, groups = self.spec, self._m_groups
+            mean = round(mm1_latency_ms(spec.response_ms, util, spec.timeout_ms), 1)
+            groups[mean] = groups.get(mean, 0) + served
         if now // self.period_ms > self._m_index:
             self._close_minute(now)
 
