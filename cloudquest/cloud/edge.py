@@ -246,14 +246,28 @@ class Group:
         n = int(now_ms // (every * 1000)) if every else 0
         return n + sum(1 for t in self.spec.changes_at_s if t * 1000 <= now_ms)
 
+    @property
+    def changing(self) -> bool:
+        """Whether the origin ever publishes new versions of the group's objects."""
+        return bool(self.spec.changes_every_s or self.spec.changes_at_s)
+
     def changed_at_ms(self, version: int) -> int:
         """When the origin published version ``version`` (the first change after a copy
-        of ``version - 1``)."""
+        of ``version - 1``): the ``version``-th of the deploy times merged with the
+        periodic changes. The k-th smallest of two sorted lists is the least, over the
+        ways of taking ``m`` from one and ``k - m`` from the other, of the larger of the
+        two last taken, so this costs the number of deploys, not of versions."""
+        if version <= 0:
+            return 0
         every = self.spec.changes_every_s
-        times = sorted([t * 1000 for t in self.spec.changes_at_s])
-        if every:
-            times = sorted(times + [k * every * 1000 for k in range(1, version + 1)])
-        return int(times[version - 1]) if 0 < version <= len(times) else 0
+        deploys = sorted([t * 1000 for t in self.spec.changes_at_s])
+        if not every:
+            return int(deploys[version - 1]) if version <= len(deploys) else 0
+        best = math.inf
+        for m in range(min(len(deploys), version) + 1):
+            last = max(deploys[m - 1] if m else -math.inf, (version - m) * every * 1000 if version > m else -math.inf)
+            best = min(best, last)
+        return int(best)
 
 
 @dataclass(eq=False)
@@ -481,7 +495,7 @@ class EdgeNetwork:
         rnd = self.cloud.rng.random
         bucket = now // BUCKET_MS
         origin_before = self.origin_requests
-        versions = [g.version(now) if (g.spec.changes_every_s or g.spec.changes_at_s) else 0 for g in self.groups]
+        versions = [g.version(now) if g.changing else 0 for g in self.groups]
         chains = {name: self._chain(pop) for name, pop in self.pops.items()}
         ttl_ms = self.spec.dns_ttl_s * 1000
         self.last_offered = self.last_failed = 0
@@ -525,7 +539,7 @@ class EdgeNetwork:
                 continue
             base = g.index << GROUP_SHIFT
             current = versions[g.index]
-            changing = bool(g.spec.changes_every_s or g.spec.changes_at_s)
+            changing = g.changing
             cum, total, hi = g.cum, g.cum[-1], len(g.cum) - 1
             # inverse transform sampling of the Zipf law: the object whose cumulative
             # weight first exceeds a uniform draw
@@ -593,7 +607,7 @@ class EdgeNetwork:
                 for _, lower in chain[:tier]:
                     lower.put(key, size, got)
                 return tier, got[0], got[1], held is not None and held[0] == got[0]
-        version = current if (g.spec.changes_every_s or g.spec.changes_at_s) else 0
+        version = current if g.changing else 0
         known = held
         if known is None:
             for _, cache in chain:
@@ -741,7 +755,7 @@ class EdgeNetwork:
             out[f"edge_p95_ms.{area}"] = self.percentile(area, 0.95)
         for g in self.groups:
             out[f"edge_ttl_s.{g.name}"] = g.ttl_s
-            if g.spec.changes_every_s or g.spec.changes_at_s:
+            if g.changing:
                 out[f"edge_stale_s.{g.name}"] = round(g.stale_max_s, 3)
         if self.trace_hits is not None:
             out["edge_trace_hits"] = self.trace_hits
