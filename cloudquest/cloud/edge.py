@@ -247,10 +247,13 @@ class Group:
     stale_max_s: float = 0.0
     headers: dict[str, int | bool | None] = field(default_factory=dict)
     behaviour: dict[str, int] = field(default_factory=dict)
-    guide: tuple[float, list[int], list[int]] = (1.0, [0], [0])
+    guide: tuple[float, list[int], list[int]] = field(init=False, repr=False)  # zipf_guide(cum)
+    changing: bool = field(init=False)  # whether the origin ever publishes new versions
+    published_ms: dict[int, int] = field(default_factory=dict, init=False, repr=False)  # changed_at_ms, remembered
 
     def __post_init__(self) -> None:
         self.guide = zipf_guide(self.cum)
+        self.changing = bool(self.spec.changes_every_s or self.spec.changes_at_s)
 
     @property
     def name(self) -> str:
@@ -266,17 +269,18 @@ class Group:
         n = int(now_ms // (every * 1000)) if every else 0
         return n + sum(1 for t in self.spec.changes_at_s if t * 1000 <= now_ms)
 
-    @property
-    def changing(self) -> bool:
-        """Whether the origin ever publishes new versions of the group's objects."""
-        return bool(self.spec.changes_every_s or self.spec.changes_at_s)
-
     def changed_at_ms(self, version: int) -> int:
         """When the origin published version ``version`` (the first change after a copy
         of ``version - 1``): the ``version``-th of the deploy times merged with the
         periodic changes. The k-th smallest of two sorted lists is the least, over the
         ways of taking ``m`` from one and ``k - m`` from the other, of the larger of the
         two last taken, so this costs the number of deploys, not of versions."""
+        found = self.published_ms.get(version)
+        if found is None:
+            found = self.published_ms[version] = self._published_at_ms(version)
+        return found
+
+    def _published_at_ms(self, version: int) -> int:
         if version <= 0:
             return 0
         every = self.spec.changes_every_s
@@ -617,20 +621,19 @@ class EdgeNetwork:
         version got, when the origin produced it (its age travels with it), and whether
         the copy ``held`` turned out current (a 304: a refresh hit)."""
         size = g.sizes[idx]
+        known = held  # the copy nearest the user, fresh or not: what a 304 would confirm
         for tier, (_, cache) in enumerate(chain):
             got = cache._data.get(key)
-            if got is not None and now < got[2]:
+            if got is None:
+                continue
+            if now < got[2]:
                 cache.touch(key)
                 for _, lower in chain[:tier]:
                     lower.put(key, size, got)
                 return tier, got[0], got[1], held is not None and held[0] == got[0]
+            if known is None:
+                known = got
         version = current if g.changing else 0
-        known = held
-        if known is None:
-            for _, cache in chain:
-                known = cache.peek(key)
-                if known is not None:
-                    break
         self.origin_requests += 1
         if known is None or known[0] != version:
             self.origin_bytes += size
