@@ -469,6 +469,8 @@ class Demand:
 
     def factor(self, minute: int) -> float:
         """The noise of one minute, drawn in minute order from the group's own generator."""
+        if minute < len(self.noise):
+            return self.noise[minute]
         pct = self.spec.noise_pct / 100
         if not pct:
             return 1.0
