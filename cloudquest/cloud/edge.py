@@ -52,10 +52,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from math import floor
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from itertools import accumulate
+from math import floor
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import Field, model_validator
@@ -571,10 +571,13 @@ class EdgeNetwork:
             # object finds the copy the first one fetched (CloudFront collapses
             # simultaneous requests for one object into one origin request)
             went = 0  # requests that had to ask upstream
-            # inverse transform sampling of the Zipf law: the object whose cumulative
-            # weight first exceeds a uniform draw, searched for between the ends of the
-            # draw's slice (zipf_guide)
-            for key in [base | bisect_right(cum, (u := rnd()) * total, lows[j := floor(u * scale)], highs[j]) for _ in range(k)]:
+            for _ in range(k):
+                # inverse transform sampling of the Zipf law: the object whose cumulative
+                # weight first exceeds a uniform draw, searched for between the ends of
+                # the draw's slice (zipf_guide)
+                u = rnd()
+                j = floor(u * scale)
+                key = base | bisect_right(cum, u * total, lows[j], highs[j])
                 held = get(key)
                 if held is not None and now < held[2]:  # a fresh copy: a hit
                     touch(key)
