@@ -51,6 +51,7 @@ of data transfer and requests are left out.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_right
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -248,11 +249,15 @@ class Group:
     headers: dict[str, int | bool | None] = field(default_factory=dict)
     behaviour: dict[str, int] = field(default_factory=dict)
     guide: tuple[float, list[int], list[int]] = field(init=False, repr=False)  # zipf_guide(cum)
+    cum_packed: array = field(init=False, repr=False)  # cum as one block of doubles
     changing: bool = field(init=False)  # whether the origin ever publishes new versions
     published_ms: dict[int, int] = field(default_factory=dict, init=False, repr=False)  # changed_at_ms, remembered
 
     def __post_init__(self) -> None:
         self.guide = zipf_guide(self.cum)
+        # the same numbers side by side, not one object each: a search between two of a
+        # guide's ends then reads a cache line or two instead of one per step
+        self.cum_packed = array("d", self.cum)
         self.changing = bool(self.spec.changes_every_s or self.spec.changes_at_s)
 
     @property
@@ -564,7 +569,7 @@ class EdgeNetwork:
             base = g.index << GROUP_SHIFT
             current = versions[g.index]
             changing = g.changing
-            cum, total = g.cum, g.cum[-1]
+            cum, total = g.cum_packed, g.cum[-1]
             scale, lows, highs = g.guide
             upstream, put, sizes, ttl_ms = self._upstream, cache.put, g.sizes, g.ttl_s * 1000
             # the requests in the order they come; a later request of the step for an
