@@ -4,6 +4,8 @@ start), connection tracking through node scale-out, bad input, determinism."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -120,6 +122,26 @@ def _backends(a: int, b: int, **extra) -> list[dict]:
     return [{"name": f"a{i}", "host": f"a1-h{i}", **extra} for i in range(1, a + 1)] + [
         {"name": f"b{i}", "host": f"b1-h{i}", **extra} for i in range(1, b + 1)
     ]
+
+
+@pytest.mark.parametrize("clients", [1, 3, 50_000])
+def test_connections_are_drawn_as_expovariate_and_randrange_draw(clients):
+    """Each new connection draws its lifetime, source address, port and zone, in this
+    order, as random.expovariate and random.randrange draw them (the balancer draws them
+    its own quicker way)."""
+    s = _session(_world(backends=_backends(2, 2), clients=clients, load=[]))
+    lb = _lb(s)
+    ref = random.Random()
+    ref.setstate(s.cloud.rng.getstate())
+    lb._open_many(300)
+    zones, want = lb.dns_zones(), []
+    for _ in range(300):
+        end = int(ref.expovariate(1 / (lb.spec.connection_s * 1000))) + 1
+        src, port = 0x64400000 + ref.randrange(clients), ref.randrange(1024, 65536)
+        zone = zones[ref.randrange(len(zones))]
+        want.append((maglev.flow_hash(src, port, 0x0A00000A + 256 * lb.zones.index(zone), 443, 6), zone, end))
+    assert [(c.key, c.zone, c.end_ms) for c in lb.conns.values()] == want
+    assert s.cloud.rng.getstate() == ref.getstate()
 
 
 def test_cross_zone_off_gives_each_zone_half_whatever_its_backends_aws_example():

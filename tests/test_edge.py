@@ -4,12 +4,16 @@ healthy PoP, revalidation, invalidation and its bill, the origin shield, bad inp
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_right
+from itertools import accumulate
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudquest.cloud.caching import Cache, faults
-from cloudquest.cloud.edge import EdgeNetwork, cloudfront_ttl
+from cloudquest.cloud.edge import ContentSpec, EdgeNetwork, Group, cloudfront_ttl, zipf_guide
 from cloudquest.game.schema import World
 from cloudquest.game.session import Session, free_play_chapter
 
@@ -230,6 +234,37 @@ def test_zipf_popularity_from_the_seed():
     assert g.cum[0] / g.cum[-1] == pytest.approx(1 / h)
     s.execute("tick 30")
     assert s.cloud.metrics()["edge_requests"] == 60_000
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    weights=st.lists(st.floats(0.001, 1000), min_size=1, max_size=300),
+    draws=st.lists(st.floats(0, 1, exclude_max=True), max_size=40),
+    bits=st.integers(0, 12),
+)
+def test_the_zipf_guide_draws_the_object_a_search_of_every_weight_draws(weights, draws, bits):
+    cum = list(accumulate(weights))
+    total, last = cum[-1], len(cum) - 1
+    scale, lows, highs = zipf_guide(cum, bits)
+    # the draws given, and each slice's two ends and the draws just beside them
+    ends = [j / scale for j in range(int(scale))]
+    us = draws + ends + [math.nextafter(u, 1) for u in ends] + [math.nextafter(u, 0) for u in ends[1:]]
+    for u in us:
+        j = math.floor(u * scale)
+        assert bisect_right(cum, u * total, lows[j], highs[j]) == bisect_right(cum, u * total, 0, last)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    deploys=st.lists(st.floats(0, 5000, allow_nan=False), max_size=4),
+    every=st.one_of(st.none(), st.floats(0.5, 900)),
+    version=st.integers(0, 60),
+)
+def test_when_a_version_was_published_is_the_nth_change(deploys, every, version):
+    """The version-th of the deploys and the periodic changes, in time order."""
+    g = Group(ContentSpec(name="c", path="/c", share_pct=100, changes_at_s=deploys, changes_every_s=every), 0, [1], [1.0])
+    times = sorted([t * 1000 for t in deploys] + ([k * every * 1000 for k in range(1, version + 1)] if every else []))
+    assert g.changed_at_ms(version) == (int(times[version - 1]) if 0 < version <= len(times) else 0)
 
 
 def test_edge_trace_counts_a_small_trace_and_sets_its_metrics():

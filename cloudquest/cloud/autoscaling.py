@@ -441,8 +441,10 @@ def p95_of(groups: dict[float, int], failed: int, timeout_ms: float) -> float:
         return 0.0
     want = 0.95 * total
 
+    spread, exp = list(groups.items()), math.exp
+
     def done(x: float) -> float:
-        return sum(n * (1 - math.exp(-x / mean)) for mean, n in groups.items())
+        return sum([n * (1 - exp(-x / mean)) for mean, n in spread])
 
     if done(timeout_ms) < want:
         return timeout_ms
@@ -464,9 +466,18 @@ class Demand:
         self.spec = spec
         self.rng = rng
         self.noise: list[float] = []
+        # the curve's pieces as plain numbers, read every step (a crowd's ends of its hold
+        # and of its fall summed as the curve sums them)
+        self._ramps = [(r.start_s, r.rise_s, r.extra_rps) for r in spec.ramps]
+        self._crowds = [
+            (c.start_s, c.rise_s, c.hold_s, c.fall_s, c.rise_s + c.hold_s, c.rise_s + c.hold_s + c.fall_s, c.extra_rps)
+            for c in spec.crowds
+        ]
 
     def factor(self, minute: int) -> float:
         """The noise of one minute, drawn in minute order from the group's own generator."""
+        if minute < len(self.noise):
+            return self.noise[minute]
         pct = self.spec.noise_pct / 100
         if not pct:
             return 1.0
@@ -481,23 +492,24 @@ class Demand:
             d = s.diurnal
             phase = 2 * math.pi * (t_s - d.peak_at_s) / d.period_s
             rps += (d.peak_rps - s.base_rps) * (1 + math.cos(phase)) / 2
-        for r in s.ramps:
-            if t_s > r.start_s:
-                rps += r.extra_rps * min(1.0, (t_s - r.start_s) / r.rise_s)
-        for c in s.crowds:
-            x = t_s - c.start_s
+        for start, rise, extra in self._ramps:
+            if t_s > start:
+                rps += extra * min(1.0, (t_s - start) / rise)
+        for start, rise, hold, fall, held, gone, extra in self._crowds:
+            x = t_s - start
             if x <= 0:
                 continue
-            if x < c.rise_s:
-                rps += c.extra_rps * x / c.rise_s
-            elif x < c.rise_s + c.hold_s:
-                rps += c.extra_rps
-            elif x < c.rise_s + c.hold_s + c.fall_s:
-                rps += c.extra_rps * (1 - (x - c.rise_s - c.hold_s) / c.fall_s)
+            if x < rise:
+                rps += extra * x / rise
+            elif x < held:
+                rps += extra
+            elif x < gone:
+                rps += extra * (1 - (x - rise - hold) / fall)
         return max(0.0, rps)
 
     def at(self, t_ms: int) -> float:
-        return self.shape(t_ms / 1000) * self.factor(t_ms // 60_000)
+        minute, noise = t_ms // 60_000, self.noise
+        return self.shape(t_ms / 1000) * (noise[minute] if minute < len(noise) else self.factor(minute))
 
 
 # -- the group's parts ---------------------------------------------------------------------------
@@ -966,7 +978,8 @@ class AutoScalingGroup:
 
     # -- the serving model, each step --------------------------------------------------------------
     def step(self, dt_ms: int) -> None:
-        self._scan()
+        if len(self.cloud.log) != self._seen:
+            self._scan()
         now = self.cloud.now_ms
         rps = self.demand.at(now - dt_ms)
         self.last_rps = rps
@@ -986,8 +999,9 @@ class AutoScalingGroup:
         self._m_failed += failed
         self._m_capacity += cap
         if served:
-            mean = round(mm1_latency_ms(self.spec.response_ms, util, self.spec.timeout_ms), 1)
-            self._m_groups[mean] = self._m_groups.get(mean, 0) + served
+            spec, groups = self.spec, self._m_groups
+            mean = round(mm1_latency_ms(spec.response_ms, util, spec.timeout_ms), 1)
+            groups[mean] = groups.get(mean, 0) + served
         if now // self.period_ms > self._m_index:
             self._close_minute(now)
 

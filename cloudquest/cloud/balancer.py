@@ -59,9 +59,9 @@ nodes fail only with their zone.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, TypeVar, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -94,6 +94,10 @@ BACKEND_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 COLD_SHARE = 0.25  # a cold backend's capacity, as a share of its warm capacity
 EMA_S = 30.0  # the time constant of each backend's request-rate average
 MAX_CONNECTIONS = 200_000
+K = TypeVar("K", bound=Hashable)
+PORTS = 65536 - 1024  # a client's source port: 1024 to 65535
+ID_BITS = 40  # connection ids stay below 2**40
+ID_MASK = (1 << ID_BITS) - 1
 
 
 # -- the world section ----------------------------------------------------------------------
@@ -292,7 +296,9 @@ class Balancer:
                 off, skip = maglev.offset_skip(b.name, self.table_size)
             self.backends[b.name] = Backend(b.name, b.host, hw.hosts[b.host].zone.id, b.capacity_rps, off, skip)
         self.conns: dict[int, Conn] = {}
-        self._expiry: list[tuple[int, int]] = []
+        # when each connection ends, as end_ms << ID_BITS | id: one int sorts as the pair
+        # (end, id) would, and compares faster
+        self._expiry: list[int] = []
         self._conn_seq = 0
         self._arrivals = 0.0
         self._offer_milli = 0
@@ -329,12 +335,8 @@ class Balancer:
             if b.name in serving:  # the service was running before the story starts: warm and healthy
                 self._enter_service(b, healthy=True)
         rps = self.rps_at(0)
-        if rps:
-            rng = self.cloud.rng
-            n = min(MAX_CONNECTIONS, int(rps / self.spec.conn_rps))
-            mean_ms = self.spec.connection_s * 1000
-            for _ in range(n):  # exponential lifetimes are memoryless: what is left of each
-                self._open(int(rng.expovariate(1 / mean_ms)) + 1)
+        if rps:  # exponential lifetimes are memoryless: each one's is what is left of it
+            self._open_many(min(MAX_CONNECTIONS, int(rps / self.spec.conn_rps)))
         self._settle_rates(rps)
 
     def _settle_rates(self, rps: float) -> None:
@@ -452,43 +454,72 @@ class Balancer:
         return nodes[(key >> 7) % len(nodes)]
 
     # -- connections --------------------------------------------------------------------------
-    def _open(self, life_ms: int) -> Conn | None:
-        """A new connection from a seeded client; None when it is refused (its zone's
-        address is still in clients' DNS caches but the zone has no node)."""
+    def _open_many(self, n: int) -> None:
+        """``n`` new connections from seeded clients. Each draws, in this order, its
+        lifetime (exponential, mean ``connection_s``), its source address and port, and
+        which zone of the DNS answer it uses; one to a zone whose address is still cached
+        but that has no node left is refused (counted in ``no_node``)."""
+        if n <= 0:
+            return
         rng = self.cloud.rng
+        expovariate, bits = rng.expovariate, rng.getrandbits
+        rate = 1 / (self.spec.connection_s * 1000)
+        clients, now = self.spec.clients, self.cloud.now_ms
         zones = self.dns_zones()
-        src = 0x64400000 + rng.randrange(self.spec.clients)  # 100.64.0.0/10 and up
-        port = rng.randrange(1024, 65536)
-        if not zones:
-            self.failed["no_node"] += 1
-            self.offered += 1
-            return None
-        zone = zones[rng.randrange(len(zones))]
-        dst = 0x0A000000 + 10 + 256 * self.zones.index(zone)  # the zone node's address
-        key = maglev.flow_hash(src, port, dst, 443, 6)
-        node = self.ecmp(key, zone)
-        if node is None:  # the answer was cached, the zone has gone dark since
-            self.failed["no_node"] += 1
-            self.offered += 1
-            return None
-        self._conn_seq += 1
-        conn = Conn(self._conn_seq, key, zone, self.cloud.now_ms + life_ms)
-        conn.node = node.id
-        node.conns += 1
-        if self.algorithm in HASHING:
-            backend = self.pick(key, zone)
-            if backend is not None:
+        # randrange(n) as the standard library draws it: getrandbits(n.bit_length()) until
+        # below n (a test holds the two alike)
+        client_bits, port_bits, zone_bits = clients.bit_length(), PORTS.bit_length(), len(zones).bit_length()
+        # what a zone's node address leads to; nothing here changes while connections open
+        hashing, maglev_rule = self.algorithm in HASHING, self.algorithm == "maglev"
+        paths = {}
+        for zone in zones:
+            names = self.candidates(zone)[0] if hashing else ()
+            rule = self.table(names).backend if names and maglev_rule else None
+            paths[zone] = (0x0A000000 + 10 + 256 * self.zones.index(zone), self.active_nodes(zone), names, rule)
+        flow_hash, conns, backends, expiry = maglev.flow_hash, self.conns, self.backends, self._expiry
+        for _ in range(n):
+            end_ms = now + int(expovariate(rate)) + 1
+            src = bits(client_bits)
+            while src >= clients:
+                src = bits(client_bits)
+            port = bits(port_bits)
+            while port >= PORTS:
+                port = bits(port_bits)
+            src, port = 0x64400000 + src, 1024 + port  # from 100.64.0.0/10 up, a port from 1024
+            if not zones:
+                self.failed["no_node"] += 1
+                self.offered += 1
+                continue
+            z = bits(zone_bits)
+            while z >= len(zones):
+                z = bits(zone_bits)
+            zone = zones[z]
+            dst, nodes, names, rule = paths[zone]
+            if not nodes:  # the answer was cached, the zone has gone dark since
+                self.failed["no_node"] += 1
+                self.offered += 1
+                continue
+            key = flow_hash(src, port, dst, 443, 6)
+            node = nodes[(key >> 7) % len(nodes)]  # ECMP (see ecmp)
+            self._conn_seq += 1
+            conn = Conn(self._conn_seq, key, zone, end_ms)
+            conn.node = node.id
+            node.conns += 1
+            if names:  # a hashing rule (see pick)
+                backend = rule(key) if rule is not None else names[key % len(names)]
                 conn.backend = backend
-                self.backends[backend].conns += 1
-        self.conns[conn.id] = conn
-        heapq.heappush(self._expiry, (conn.end_ms, conn.id))
-        return conn
+                backends[backend].conns += 1
+            conns[conn.id] = conn
+            heapq.heappush(expiry, end_ms << ID_BITS | conn.id)
 
     def _close(self, conn: Conn) -> None:
+        self._drop(conn, self._node(conn.zone, conn.node))
+
+    def _drop(self, conn: Conn, node: Node | None) -> None:
+        """Forget a connection that ``node`` (if it still exists) carried."""
         del self.conns[conn.id]
         if conn.backend is not None:
             self.backends[conn.backend].conns -= 1
-        node = self._node(conn.zone, conn.node)
         if node is not None:
             node.conns -= 1
 
@@ -499,12 +530,15 @@ class Balancer:
         return None
 
     def _expire(self, now: int) -> None:
-        heap = self._expiry
-        while heap and heap[0][0] <= now:
-            _, ident = heapq.heappop(heap)
-            conn = self.conns.get(ident)
-            if conn is not None:
-                self._close(conn)
+        heap, due = self._expiry, (now + 1) << ID_BITS  # everything ending by now is below
+        if not heap or heap[0] >= due:
+            return
+        conns, pop = self.conns, heapq.heappop
+        nodes = {n.id: n for z in self.zones for n in self.nodes[z]}  # node ids are unique
+        while heap and heap[0] < due:
+            conn = conns.get(pop(heap) & ID_MASK)
+            if conn is not None:  # not closed already
+                self._drop(conn, nodes.get(conn.node))
 
     def _arrive(self, start: int, now: int) -> None:
         spec = self.spec
@@ -513,10 +547,7 @@ class Balancer:
         n = int(self._arrivals)
         self._arrivals -= n
         room = MAX_CONNECTIONS - len(self.conns)
-        rng = self.cloud.rng
-        mean_ms = spec.connection_s * 1000
-        for _ in range(min(n, max(room, 0))):
-            self._open(int(rng.expovariate(1 / mean_ms)) + 1)
+        self._open_many(min(n, max(room, 0)))
 
     def reroute(self, cause: str) -> tuple[int, int]:
         """Re-spread every open connection after the nodes or the backends changed: ECMP
@@ -608,7 +639,8 @@ class Balancer:
         for zone in self.zones:
             for n in self.nodes[zone]:
                 n.handled = 0
-        served = self._route(offered, dt_ms, now, failed) if offered else 0
+        alive: dict[str, bool] = {}  # whether each backend sent requests answers
+        served = self._route(offered, dt_ms, now, failed, alive) if offered else 0
         # refused connections this step already counted themselves in no_node
         for k, v in failed.items():
             self.failed[k] += v
@@ -620,24 +652,28 @@ class Balancer:
         alpha = min(1.0, dt_ms / 1000 / EMA_S)
         # an average that starts from nothing reads low at first: divide by the weight it
         # has gathered so far (the bias correction of an exponential moving average)
-        self._ema_weight += alpha * (1 - self._ema_weight)
+        weight = self._ema_weight = self._ema_weight + alpha * (1 - self._ema_weight)
+        dead_fed = False  # did a dead backend get requests this step?
         for b in self.backends.values():
             rate = b.last_sent * 1000 / dt_ms if dt_ms else 0.0
             b.ema += alpha * (rate - b.ema)
-            b.rate = b.ema / self._ema_weight
-            if b.last_sent and not self.answers(b):
+            b.rate = b.ema / weight
+            if b.last_sent and not alive[b.name]:
                 b.dead_fed_ms += dt_ms
-        if any(b.last_sent and not self.answers(b) for b in self.backends.values()):
+                dead_fed = True
+        if dead_fed:
             self.dead_traffic_ms += dt_ms
         self._errors.note(total_failed, failed)
 
-    def _route(self, offered: int, dt_ms: int, now: int, failed: dict[str, int]) -> int:
-        """One step's requests, spread evenly over the open connections."""
+    def _route(self, offered: int, dt_ms: int, now: int, failed: dict[str, int], alive: dict[str, bool]) -> int:
+        """One step's requests, spread evenly over the open connections; ``alive`` is told
+        whether each backend that got some answers."""
         total = len(self.conns)
         if not total:
             failed["no_node"] += offered
             return 0
-        per_node: dict[tuple[str, str], int] = {}
+        # node load: in proportion to the connections each node carries
+        per_node = _split(offered, [(n, n.conns) for z in self.zones for n in self.nodes[z]])
         sent: dict[str, int] = {}
         if self.algorithm in HASHING:
             shares = _split(offered, [(b.name, b.conns) for b in self.backends.values()] + [("", total - sum(b.conns for b in self.backends.values()))])
@@ -646,16 +682,12 @@ class Balancer:
                     failed["no_backend"] += q  # connections with no backend to go to
                 elif q:
                     sent[name] = q
-            # node load: in proportion to the connections each node carries
-            for (zone, node), q in _split(offered, [((n.zone, n.id), n.conns) for z in self.zones for n in self.nodes[z]]).items():
-                per_node[(zone, node)] = q
         else:
-            node_shares = _split(offered, [((n.zone, n.id), n.conns) for z in self.zones for n in self.nodes[z]])
-            for (zone, node), q in node_shares.items():
-                per_node[(zone, node)] = q
+            for n, q in per_node.items():
                 if not q:
                     continue
-                names, _ = self.candidates(zone)
+                node = n.id
+                names, _ = self.candidates(n.zone)
                 if not names:
                     failed["no_backend"] += q
                     continue
@@ -674,17 +706,16 @@ class Balancer:
         # nodes forward what they can
         node_cap = self.spec.node_capacity_rps * dt_ms // 1000
         over = 0
-        for (zone, ident), q in per_node.items():
-            node = self._node(zone, ident)
-            if node is not None:
-                node.handled = q
-                over += max(0, q - node_cap)
+        for n, q in per_node.items():
+            n.handled = q
+            over += max(0, q - node_cap)
         served = 0
         for name, q in sent.items():
             b = self.backends[name]
             b.sent += q
             b.last_sent += q
-            if not self.answers(b):
+            alive[name] = self.answers(b)
+            if not alive[name]:
                 failed["dead_backend"] += q
                 b.failed += q
                 continue
@@ -1071,11 +1102,11 @@ class Balancer:
         return out
 
 
-def _split(total: int, weights: list[tuple[object, int]]) -> dict[object, int]:
+def _split(total: int, weights: list[tuple[K, int]]) -> dict[K, int]:
     """``total`` split in proportion to integer weights, the remainder to the largest
     fractional parts (ties in the order given): deterministic, and sums to ``total``."""
     wsum = sum(w for _, w in weights)
-    out: dict[object, int] = {k: 0 for k, _ in weights}
+    out: dict[K, int] = {k: 0 for k, _ in weights}
     if total <= 0 or wsum <= 0:
         return out
     rema = []

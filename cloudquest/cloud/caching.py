@@ -36,7 +36,7 @@ class Cache:
     """A byte-capacity cache. ``get`` returns the stored value (or None) and tells the
     policy the object was used; ``put`` stores a value, evicting as the policy says."""
 
-    __slots__ = ("capacity", "policy", "used", "evictions", "_data", "_freq", "_buckets", "_min")
+    __slots__ = ("capacity", "policy", "used", "evictions", "_data", "_sizes", "_freq", "_buckets", "_min")
 
     def __init__(self, capacity: int, policy: str = "lru") -> None:
         if policy not in POLICIES:
@@ -45,7 +45,10 @@ class Cache:
         self.policy = policy
         self.used = 0
         self.evictions = 0
-        self._data: OrderedDict[Hashable, tuple[int, Any]] = OrderedDict()  # key -> (size, value)
+        # key -> value, in the policy's order (oldest first); the sizes beside it, so that
+        # a lookup reaches the value in one step
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
         self._freq: dict[Hashable, int] = {}
         self._buckets: dict[int, OrderedDict[Hashable, None]] = {}
         self._min = 0
@@ -61,26 +64,30 @@ class Cache:
 
     def peek(self, key: Hashable) -> Any:
         """The value without telling the policy (None if absent)."""
-        found = self._data.get(key)
-        return found[1] if found is not None else None
+        return self._data.get(key)
 
     def get(self, key: Hashable) -> Any:
         found = self._data.get(key)
-        if found is None:
-            return None
+        if found is not None:
+            self.touch(key)
+        return found
+
+    def touch(self, key: Hashable) -> None:
+        """Tell the policy that an object the cache holds was used: LRU moves it to the
+        back, LFU counts it, FIFO does nothing."""
         if self.policy == "lru":
             self._data.move_to_end(key)
         elif self.policy == "lfu":
             self._bump(key)
-        return found[1]
 
     def put(self, key: Hashable, size: int, value: Any) -> None:
         """Store (or replace) an object; one larger than the whole cache is not kept."""
-        data = self._data
-        old = data.get(key)
+        data, sizes = self._data, self._sizes
+        old = sizes.get(key)
         if old is not None:
-            self.used += size - old[0]
-            data[key] = (size, value)
+            self.used += size - old
+            data[key] = value
+            sizes[key] = size
             if self.policy == "lru":
                 data.move_to_end(key)
             elif self.policy == "lfu":
@@ -88,7 +95,8 @@ class Cache:
         else:
             if size > self.capacity:
                 return
-            data[key] = (size, value)
+            data[key] = value
+            sizes[key] = size
             self.used += size
             if self.policy == "lfu":
                 self._freq[key] = 1
@@ -105,18 +113,19 @@ class Cache:
             return
         data = self._data
         while self.used > self.capacity and len(data) > 1:
-            key, (size, _) = data.popitem(last=False)  # the oldest: least recent (LRU) or first in (FIFO)
+            key, value = data.popitem(last=False)  # the oldest: least recent (LRU) or first in (FIFO)
             if key == protect:  # keep it: it goes back to the end, the next oldest goes
-                data[key] = (size, _)
-                key, (size, _) = data.popitem(last=False)
-            self.used -= size
+                data[key] = value
+                key, value = data.popitem(last=False)
+            self.used -= self._sizes.pop(key)
             self.evictions += 1
 
     def discard(self, key: Hashable) -> bool:
-        found = self._data.pop(key, None)
-        if found is None:
+        size = self._sizes.pop(key, None)
+        if size is None:
             return False
-        self.used -= found[0]
+        del self._data[key]
+        self.used -= size
         if self.policy == "lfu":
             f = self._freq.pop(key)
             bucket = self._buckets[f]

@@ -51,10 +51,12 @@ of data transfer and requests are left out.
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_right
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from itertools import accumulate
+from math import floor
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import Field, model_validator
@@ -80,6 +82,7 @@ BUCKET_MS = 60_000
 GIB = 1 << 30
 KIB = 1024
 GROUP_SHIFT = 32
+IDX_MASK = (1 << GROUP_SHIFT) - 1  # a cache key is the group's index, then the object's
 NAME = r"^[a-z][a-z0-9-]{0,31}$"
 
 
@@ -111,6 +114,20 @@ def cloudfront_ttl(
     if directive is None:
         return max(min_ttl, default_ttl)
     return min(max(directive, min_ttl), max_ttl)
+
+
+def zipf_guide(cum: list[float], bits: int = 12) -> tuple[float, list[int], list[int]]:
+    """A guide table for drawing from cumulative weights ``cum`` (the cut-point method of
+    Chen and Asau, 1974): a uniform ``u`` picks the object ``bisect_right(cum, u * total,
+    0, len(cum) - 1)``; split [0, 1) into ``scale`` equal slices (a power of two, so ``j =
+    floor(u * scale)`` is exact), and the answers at slice ``j``'s two ends, ``lows[j]`` and
+    ``highs[j]``, bound the answer for every ``u`` in it (``u * total`` only grows with
+    ``u``), so the search may run between them: the same object, in a few steps instead
+    of one per halving of the whole list."""
+    last, total = len(cum) - 1, cum[-1]
+    scale = 1 << min(bits, last.bit_length())
+    ends = [bisect_right(cum, j / scale * total, 0, last) for j in range(scale + 1)]
+    return float(scale), ends[:-1], ends[1:]
 
 
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -231,6 +248,17 @@ class Group:
     stale_max_s: float = 0.0
     headers: dict[str, int | bool | None] = field(default_factory=dict)
     behaviour: dict[str, int] = field(default_factory=dict)
+    guide: tuple[float, list[int], list[int]] = field(init=False, repr=False)  # zipf_guide(cum)
+    cum_packed: array = field(init=False, repr=False)  # cum as one block of doubles
+    changing: bool = field(init=False)  # whether the origin ever publishes new versions
+    published_ms: dict[int, int] = field(default_factory=dict, init=False, repr=False)  # changed_at_ms, remembered
+
+    def __post_init__(self) -> None:
+        self.guide = zipf_guide(self.cum)
+        # the same numbers side by side, not one object each: a search between two of a
+        # guide's ends then reads a cache line or two instead of one per step
+        self.cum_packed = array("d", self.cum)
+        self.changing = bool(self.spec.changes_every_s or self.spec.changes_at_s)
 
     @property
     def name(self) -> str:
@@ -248,12 +276,27 @@ class Group:
 
     def changed_at_ms(self, version: int) -> int:
         """When the origin published version ``version`` (the first change after a copy
-        of ``version - 1``)."""
+        of ``version - 1``): the ``version``-th of the deploy times merged with the
+        periodic changes. The k-th smallest of two sorted lists is the least, over the
+        ways of taking ``m`` from one and ``k - m`` from the other, of the larger of the
+        two last taken, so this costs the number of deploys, not of versions."""
+        found = self.published_ms.get(version)
+        if found is None:
+            found = self.published_ms[version] = self._published_at_ms(version)
+        return found
+
+    def _published_at_ms(self, version: int) -> int:
+        if version <= 0:
+            return 0
         every = self.spec.changes_every_s
-        times = sorted([t * 1000 for t in self.spec.changes_at_s])
-        if every:
-            times = sorted(times + [k * every * 1000 for k in range(1, version + 1)])
-        return int(times[version - 1]) if 0 < version <= len(times) else 0
+        deploys = sorted([t * 1000 for t in self.spec.changes_at_s])
+        if not every:
+            return int(deploys[version - 1]) if version <= len(deploys) else 0
+        best = math.inf
+        for m in range(min(len(deploys), version) + 1):
+            last = max(deploys[m - 1] if m else -math.inf, (version - m) * every * 1000 if version > m else -math.inf)
+            best = min(best, last)
+        return int(best)
 
 
 @dataclass(eq=False)
@@ -481,7 +524,7 @@ class EdgeNetwork:
         rnd = self.cloud.rng.random
         bucket = now // BUCKET_MS
         origin_before = self.origin_requests
-        versions = [g.version(now) if (g.spec.changes_every_s or g.spec.changes_at_s) else 0 for g in self.groups]
+        versions = [g.version(now) if g.changing else 0 for g in self.groups]
         chains = {name: self._chain(pop) for name, pop in self.pops.items()}
         ttl_ms = self.spec.dns_ttl_s * 1000
         self.last_offered = self.last_failed = 0
@@ -525,29 +568,29 @@ class EdgeNetwork:
                 continue
             base = g.index << GROUP_SHIFT
             current = versions[g.index]
-            changing = bool(g.spec.changes_every_s or g.spec.changes_at_s)
-            cum, total, hi = g.cum, g.cum[-1], len(g.cum) - 1
-            # inverse transform sampling of the Zipf law: the object whose cumulative
-            # weight first exceeds a uniform draw
+            changing = g.changing
+            cum, total = g.cum_packed, g.cum[-1]
+            scale, lows, highs = g.guide
             upstream, put, sizes, ttl_ms = self._upstream, cache.put, g.sizes, g.ttl_s * 1000
             # the requests in the order they come; a later request of the step for an
             # object finds the copy the first one fetched (CloudFront collapses
             # simultaneous requests for one object into one origin request)
             went = 0  # requests that had to ask upstream
-            for idx in [bisect_right(cum, rnd() * total, 0, hi) for _ in range(k)]:
-                key = base | idx
-                found = get(key)
-                if found is not None:
-                    copy = found[1]
-                    if now < copy[2]:  # a fresh copy: a hit
-                        touch(key)
-                        if changing and copy[0] < current:
-                            self._note_stale(g, copy[0], now)
-                        continue
-                    held = copy
-                else:
-                    held = None
+            for _ in range(k):
+                # inverse transform sampling of the Zipf law: the object whose cumulative
+                # weight first exceeds a uniform draw, searched for between the ends of
+                # the draw's slice (zipf_guide)
+                u = rnd()
+                j = floor(u * scale)
+                key = base | bisect_right(cum, u * total, lows[j], highs[j])
+                held = get(key)
+                if held is not None and now < held[2]:  # a fresh copy: a hit
+                    touch(key)
+                    if changing and held[0] < current:
+                        self._note_stale(g, held[0], now)
+                    continue
                 went += 1
+                idx = key & IDX_MASK
                 tier, version, born, revalidated = upstream(chain, g, key, idx, now, held, current)
                 answered[tier] += 1
                 if ttl_ms > 0:
@@ -586,20 +629,19 @@ class EdgeNetwork:
         version got, when the origin produced it (its age travels with it), and whether
         the copy ``held`` turned out current (a 304: a refresh hit)."""
         size = g.sizes[idx]
+        known = held  # the copy nearest the user, fresh or not: what a 304 would confirm
         for tier, (_, cache) in enumerate(chain):
-            found = cache._data.get(key)
-            if found is not None and now < found[1][2]:
-                got = cache.get(key)  # tells its policy it was used
+            got = cache._data.get(key)
+            if got is None:
+                continue
+            if now < got[2]:
+                cache.touch(key)
                 for _, lower in chain[:tier]:
                     lower.put(key, size, got)
                 return tier, got[0], got[1], held is not None and held[0] == got[0]
-        version = current if (g.spec.changes_every_s or g.spec.changes_at_s) else 0
-        known = held
-        if known is None:
-            for _, cache in chain:
-                known = cache.peek(key)
-                if known is not None:
-                    break
+            if known is None:
+                known = got
+        version = current if g.changing else 0
         self.origin_requests += 1
         if known is None or known[0] != version:
             self.origin_bytes += size
@@ -670,7 +712,7 @@ class EdgeNetwork:
                 g = groups.get(key >> GROUP_SHIFT)
                 if g is None:
                     continue
-                obj = g.path_of(key & ((1 << GROUP_SHIFT) - 1))
+                obj = g.path_of(key & IDX_MASK)
                 if (prefix is not None and obj.startswith(prefix)) or obj == inv.path:
                     cache.discard(key)
                     removed += 1
@@ -741,7 +783,7 @@ class EdgeNetwork:
             out[f"edge_p95_ms.{area}"] = self.percentile(area, 0.95)
         for g in self.groups:
             out[f"edge_ttl_s.{g.name}"] = g.ttl_s
-            if g.spec.changes_every_s or g.spec.changes_at_s:
+            if g.changing:
                 out[f"edge_stale_s.{g.name}"] = round(g.stale_max_s, 3)
         if self.trace_hits is not None:
             out["edge_trace_hits"] = self.trace_hits

@@ -190,6 +190,7 @@ class Hardware:
         # recomputed only when something actually changed.
         self.health_version = 0
         self._down: tuple[int, list[Host], int, int] | None = None
+        self._zone_latency: tuple[tuple[int, int], dict[tuple[str, str], int | None]] = ((0, 0), {})
 
     def down_hosts(self) -> list[Host]:
         return self._down_view()[1]
@@ -231,9 +232,19 @@ class Hardware:
     def zone_latency_us(self, a: str, b: str) -> int | None:
         """The latency of the shortest path between two zones over the zone-to-zone
         links that are not failed (through other zones of the region when the direct link
-        is cut), or None when no path is left. 0 within a zone."""
+        is cut), or None when no path is left. 0 within a zone. (Remembered until a part's
+        health changes or a link is added.)"""
         if a == b:
             return 0
+        version, known = self._zone_latency
+        if version != (self.health_version, len(self.links)):
+            known = {}
+            self._zone_latency = ((self.health_version, len(self.links)), known)
+        if (a, b) not in known:
+            known[(a, b)] = self._shortest_zone_path_us(a, b)
+        return known[(a, b)]
+
+    def _shortest_zone_path_us(self, a: str, b: str) -> int | None:
         graph: dict[str, list[tuple[str, int]]] = {}
         for link in self.links.values():
             if link.health is Health.FAILED or link.a not in self.zones or link.b not in self.zones:

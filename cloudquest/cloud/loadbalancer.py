@@ -603,8 +603,12 @@ class LoadBalancing:
 
     def step(self, dt_ms: int) -> None:
         now = self.cloud.now_ms
-        offered = self._offer(now - dt_ms, now)
+        offered = self._offer(now - dt_ms, now) if self.config.load else 0
         failed = dict.fromkeys(FAIL_REASONS, 0)
+        if not offered and self._errors.since is None:  # no request, no run of errors to end
+            self.last_step_offered = self.last_step_failed = 0
+            self.last_step_failed_by = failed
+            return
         served = 0
         if offered:
             lb = self.entry()
