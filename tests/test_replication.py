@@ -94,14 +94,15 @@ def _settle(cloud, store, extra_s=0):
         cloud.advance(extra_s * 1000)
 
 
-def _placement(seed: int, racks: int = 3, hosts: int = 2):
+def _placement(seed: int, racks: int = 3, hosts: int = 2, zones: int = 1):
     import random
 
     from cloudquest.cloud.hardware import build_hardware
     from cloudquest.cloud.replication import Placement
     from cloudquest.cloud.world import CoreWorld
 
-    hw = build_hardware(CoreWorld.model_validate({k: v for k, v in cluster_world(racks=racks, hosts=hosts).items() if k != "storage"}))
+    world = cluster_world(zones=zones, racks=racks, hosts=hosts)
+    hw = build_hardware(CoreWorld.model_validate({k: v for k, v in world.items() if k != "storage"}))
     return hw, Placement(hw, random.Random(seed))
 
 
@@ -119,16 +120,16 @@ def test_the_third_replica_goes_to_the_second_replicas_rack_or_for_a_repair_the_
     (repair,) = place.choose("rack-aware", False, 1, chosen, lambda x: True, writer=None, new_block=False)
     assert repair.id == "z0r0-h2"
     # the second's rack has no room: chooseLocalRack falls back to the next replica's rack
-    (fallback,) = place.choose("rack-aware", False, 1, chosen, lambda x: x.id != "z0r1-h2", new_block=True)
+    (fallback,) = place.choose("rack-aware", False, 1, chosen, lambda x: x.id != "z0r1-h2", writer=None, new_block=True)
     assert fallback.id == "z0r0-h2"
 
 
 def test_a_cluster_smaller_than_the_replication_factor_gets_a_replica_on_every_live_host():
     """chooseTarget: totalReplicasExpected is cut to the number of live nodes."""
     hw, place = _placement(0, racks=2, hosts=1)
-    got = place.choose("rack-aware", False, 3, [], lambda x: True, writer=hw.hosts["z0r0-h1"])
+    got = place.choose("rack-aware", False, 3, [], lambda x: True, writer=hw.hosts["z0r0-h1"], new_block=True)
     assert sorted(x.id for x in got) == ["z0r0-h1", "z0r1-h1"]
-    assert place.choose("rack-aware", False, 1, got, lambda x: True) == []
+    assert place.choose("rack-aware", False, 1, got, lambda x: True, writer=None, new_block=True) == []
 
 
 
@@ -700,7 +701,7 @@ def test_erasure_coded_pieces_go_to_the_racks_holding_fewest_pieces_of_the_chunk
     hw, place = _placement(seed, racks=3, hosts=3)
     h = hw.hosts
     chosen = [h["z0r0-h1"], h["z0r0-h2"], h["z0r1-h1"]]  # two on rack 0, one on rack 1
-    first, second = place.choose("rack-aware", True, 2, chosen, lambda x: True)
+    first, second = place.choose("rack-aware", True, 2, chosen, lambda x: True, writer=None, new_block=True)
     assert first.rack.id == "z0r2"  # the rack with none
     assert second.rack.id in ("z0r1", "z0r2")  # one each: never the rack with two
 
@@ -722,3 +723,4 @@ def test_a_random_pick_among_few_qualifying_hosts_is_uniform_over_them():
     picks = Counter(placement._pick(pool, lambda h: h in qualifying) for _ in range(4000))
     assert set(picks) == qualifying
     assert max(picks.values()) < 4000 * 0.15  # uniform: about 400 each (10 %)
+
