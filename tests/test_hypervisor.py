@@ -261,6 +261,84 @@ def test_lanes_lay_unpinned_time_out_with_mcnaughtons_wrap_around_rule():
     assert sched.pcpu_lanes() == [[("a", 29_999), ("u", 1)], [("b", 7), ("v", 29_993)], [("v", 7)]]
 
 
+def test_a_new_guest_starts_under_with_nothing_run_and_a_host_needs_a_pcpu():
+    """csched_alloc_vdata starts every vCPU UNDER (not parked, not boosted until it wakes);
+    a host before its first slice has nothing laid out on any pCPU."""
+    assert cs.Domain("new", 2, cap=50).priority == "under"
+    assert cs.CreditScheduler(2).pcpu_lanes() == [[], []]
+    with pytest.raises(ValueError, match="^a host needs at least one pCPU$"):
+        cs.CreditScheduler(0)
+
+
+def test_a_guest_pinned_to_fewer_pcpus_than_its_vcpus_is_held_by_its_pins_not_parked():
+    """Two vCPUs pinned to one pCPU run at most that pCPU's 30 ms a slice, whatever they
+    want; under a cap of 150 % (45 ms a slice) that is within its budget, so the guest is
+    not parked: its other vCPU waits for the pCPU (steal), not for the cap."""
+    sched, (dom,) = _doms(2, ("pinned", 2, 60_000, (0,)))
+    sched.set_cap(dom, 150)
+    sched.dispatch([dom])
+    assert dom.ran_us == 30_000 and dom.priority == "boost"
+    assert sched.last_slice == [("pinned", 0, 30_000)]
+
+
+def test_pinned_demand_is_counted_in_whole_microseconds():
+    """Time in a slice is whole microseconds: a guest pinned to pCPUs 0-2 wanting 10,001 us
+    puts 10,001 // 3 = 3,333 us of demand on each; one pinned to pCPU 3 wanting 3,333 us
+    puts as much there. Equal demand: the unpinned guest starts on the lowest pCPU, 0."""
+    sched, doms = _doms(4, ("a", 1, 10_001, (0, 1, 2)), ("c", 1, 3_333, (3,)), ("u", 1, 1_000))
+    sched.dispatch(doms)
+    assert sched.last_slice == [("a", 0, 10_001), ("c", 3, 3_333), ("u", 0, 1_000)]
+
+
+def test_csched_acct_hands_a_capped_domains_unused_share_to_the_weight_after_it():
+    """csched_acct worked by hand, 1 pCPU (300 credits): b (weight 1, cap 3 %: at most
+    (3 * 300 + 99) / 100 = 9 credits) at the head, then a (weight 2); prv->weight 3.
+      b: fair = ceil(300 * 1 / 3) = 100 >= 9: it gets 9; the weight left after it is 2, so
+         credit_total += ceil((100 - 9) * 3 / 2) = ceil(136.5) = 137, now 437;
+      a: fair = ceil(437 * 2 / 3) = ceil(291.3) = 292 < its peak 300: it gets 292."""
+    sched, (a, b) = _doms(1, ("a", 1, 0, None, 2), ("b", 1, 0, None, 1))
+    sched.set_cap(b, 3)
+    _active(sched, a, b)
+    assert sched.active == [b, a]
+    sched.account()
+    assert (b.credit, a.credit, sched.credit_balance) == (9, 292, 301)
+
+
+def test_csched_acct_moves_a_capped_domain_to_the_head_only_after_one_with_room():
+    """csched_acct sets credit_xtra only for a domain whose fair share is strictly below
+    its peak. 1 pCPU, equal weights: first (cap 50 %: peak 150) has fair 150, exactly its
+    peak, so no room; second (cap 10 %: peak 30) keeps its place behind it."""
+    sched, (first, second) = _doms(1, ("first", 1, 0), ("second", 1, 0))
+    sched.set_cap(first, 50)
+    sched.set_cap(second, 10)
+    _active(sched, second, first)
+    assert sched.active == [first, second]
+    sched.account()
+    assert (first.credit, second.credit) == (150, 30) and sched.active == [first, second]
+
+
+def test_csched_acct_raises_each_peak_by_a_whole_share_of_a_negative_balance():
+    """csched_acct with credit_balance < 0: credit_peak += ceil(-balance * weight /
+    prv->weight), in whole credits. Worked by hand on 2 pCPUs (600 credits):
+    - balance -3, d1 (weight 512) at the head, d2 (256): 603 to share, prv->weight 768.
+      d1: peak 300 + ceil(3 * 512 / 768) = 302, fair ceil(603 * 512 / 768) = 402: it gets
+      302, and the weight after it (256) gets ceil(100 * 768 / 256) = 300 more: 903.
+      d2: peak 300 + ceil(3 * 256 / 768) = 301, fair ceil(903 * 256 / 768) = 301: 301.
+      Both end above +300: they leave the active set, halved to 151 and 150.
+    - balance -4, y (weight 4) at the head, x (1): 604 to share, prv->weight 5.
+      y: peak 300 + ceil(16 / 5) = 304, fair ceil(604 * 4 / 5) = 484: it gets 304, and
+      x's weight gets ceil(180 * 5 / 1) = 900 more: 1504. x: peak 300 + ceil(4 / 5) = 301,
+      fair ceil(1504 / 5) = 301: it gets 301. Halved: 152 and 150."""
+    for (heavy, light), balance, expected in (((512, 256), -3, (151, 150)), ((4, 1), -4, (152, 150))):
+        sched, (d2, d1) = _doms(2, ("d2", 1, 0, None, light), ("d1", 1, 0, None, heavy))
+        _active(sched, d2, d1)
+        sched.credit_balance = balance
+        sched.account()
+        assert (d1.credit, d2.credit) == expected
+        assert all(type(d.credit) is int for d in (d1, d2))
+        assert sched.active == [] and sched.credit_balance == sum(expected)
+
+
 # -- weights ----------------------------------------------------------------------------
 
 

@@ -173,29 +173,29 @@ def test_terminate_releases_cpu_ram_disk_ip_and_firewall():
 def test_aws_reserves_first_four_and_last_address_of_every_subnet():
     """AWS VPC user guide, 'Subnet CIDR blocks': the first four IP addresses and the last
     IP address in each subnet CIDR block are not available for your use."""
-    ipam = Ipam("10.0.0.0/16")
-    subnet = ipam.add_subnet("s", "z", "10.0.0.0/24")
+    ipam = Ipam("10.0.0.0/16", "vpc-1")
+    subnet = ipam.add_subnet("s", "z", "10.0.0.0/24", public=False)
     assert subnet.reserved() == ["10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.255"]
     assert subnet.usable == 251
-    first = subnet.allocate()
+    first = subnet.allocate("i-1")
     assert first == "10.0.0.4"
-    small = ipam.add_subnet("t", "z2", "10.0.1.0/28")
-    got = [small.allocate() for _ in range(11)]
+    small = ipam.add_subnet("t", "z2", "10.0.1.0/28", public=False)
+    got = [small.allocate(f"i-{n}") for n in range(11)]
     assert got[-1] == "10.0.1.14"
     with pytest.raises(IpamError) as exc:
-        small.allocate()
+        small.allocate("i-12")
     assert exc.value.code == "InsufficientFreeAddressesInSubnet"
 
 
 def test_subnets_must_fit_the_vpc_and_not_overlap():
-    ipam = Ipam("10.0.0.0/16")
-    ipam.add_subnet("a", "z", "10.0.1.0/24")
+    ipam = Ipam("10.0.0.0/16", "vpc-1")
+    ipam.add_subnet("a", "z", "10.0.1.0/24", public=False)
     with pytest.raises(IpamError, match="overlaps"):
-        ipam.add_subnet("b", "z", "10.0.1.128/25")
+        ipam.add_subnet("b", "z", "10.0.1.128/25", public=False)
     with pytest.raises(IpamError, match="not inside the VPC"):
-        ipam.add_subnet("c", "z", "192.168.0.0/24")
+        ipam.add_subnet("c", "z", "192.168.0.0/24", public=False)
     with pytest.raises(IpamError, match="/16 to /28"):
-        ipam.add_subnet("d", "z", "10.0.2.0/29")
+        ipam.add_subnet("d", "z", "10.0.2.0/29", public=False)
 
 
 def test_rack_failure_impairs_its_instances_and_repair_recovers_them():

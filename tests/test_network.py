@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cloudquest.cloud.ipam import Ipam, IpamError, PublicPool
 from cloudquest.cloud.network import Network
 from cloudquest.cloud.routing import Route, longest_prefix_match
 from cloudquest.game.schema import World
@@ -593,16 +594,87 @@ def test_a_public_address_given_up_at_a_stop_goes_to_the_back_of_the_pool():
     """Amazon EC2 User Guide, "Public IPv4 addresses": an instance's public IPv4 address is
     released when it is stopped and it gets a new one when started; the pool hands the old
     one out again only once every address never used is gone."""
-    import ipaddress as ip
-
-    from cloudquest.cloud.ipam import IpamError, PublicPool
-
-    pool = PublicPool(ip.ip_network("203.0.113.0/29"))  # .1 to .6 (.0 and .7 are never handed out)
+    pool = PublicPool(ipaddress.ip_network("203.0.113.0/29"))  # .1 to .6 (.0 and .7 are never handed out)
     first = [pool.allocate() for _ in range(3)]
     assert first == ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
     pool.release("203.0.113.2", to_back=True)  # stopped: to the back
-    pool.release("203.0.113.3")  # given back at once: lowest first
+    pool.release("203.0.113.3", to_back=False)  # given back at once: lowest first
     assert [pool.allocate() for _ in range(4)] == ["203.0.113.3", "203.0.113.4", "203.0.113.5", "203.0.113.6"]
     assert pool.allocate() == "203.0.113.2"  # only now
     with pytest.raises(IpamError, match="exhausted"):
         pool.allocate()
+
+
+# -- IPAM's answers, as EC2 gives them (Amazon EC2 API Reference, "Error codes") --------------
+def ipam_error(call) -> tuple[str, str]:
+    with pytest.raises(IpamError) as exc:
+        call()
+    return exc.value.code, exc.value.message
+
+
+def test_a_subnet_block_that_cannot_be_created_gets_ec2s_error_code_and_says_why():
+    """EC2's codes: InvalidSubnet.Range (the block is not valid for the VPC: outside it, or
+    not /16 to /28) and InvalidSubnet.Conflict (it overlaps another subnet of the VPC)."""
+    ipam = Ipam("10.0.0.0/16", "vpc-1")
+    ipam.add_subnet("a", "za", "10.0.1.0/24", public=False)
+    assert ipam_error(lambda: ipam.check_subnet("192.168.0.0/24")) == (
+        "InvalidSubnet.Range",
+        "subnet 192.168.0.0/24 is not inside the VPC 10.0.0.0/16 (10.0.0.0 to 10.0.255.255)",
+    )
+    assert ipam_error(lambda: ipam.check_subnet("10.0.2.0/29")) == (
+        "InvalidSubnet.Range",
+        "subnet 10.0.2.0/29: a /29 is too small; AWS allows /16 to /28 (65,536 to 16 addresses)",
+    )
+    assert ipam_error(lambda: ipam.check_subnet("10.0.1.128/25")) == (
+        "InvalidSubnet.Conflict",
+        "subnet 10.0.1.128/25 overlaps a (10.0.1.0/24)",
+    )
+    code, message = ipam_error(lambda: ipam.check_subnet("10.0.1.0/33"))
+    assert code == "InvalidParameterValue"
+    assert message.startswith("'10.0.1.0/33' is not an IPv4 subnet CIDR block like 10.0.1.0/24 (")
+    assert list(ipam.subnets) == ["a"]  # nothing refused was added
+    assert str(ipam.check_subnet("10.0.2.0/28")) == "10.0.2.0/28"  # the bounds themselves are fine
+    assert str(Ipam("10.0.0.0/16", "whole").check_subnet("10.0.0.0/16")) == "10.0.0.0/16"
+
+
+def test_a_vpc_block_that_cannot_be_created_gets_ec2s_error_code_and_says_why():
+    """EC2's code for a VPC block outside /16 to /28 is InvalidVpc.Range."""
+    assert ipam_error(lambda: Ipam("10.0.0.0/15", "big")) == (
+        "InvalidVpc.Range",
+        "vpc 10.0.0.0/15: a /15 is too large; AWS allows /16 to /28 (65,536 to 16 addresses)",
+    )
+    assert ipam_error(lambda: Ipam("10.0.0.0/29", "crumb"))[1].startswith("vpc 10.0.0.0/29: a /29 is too small;")
+    code, message = ipam_error(lambda: Ipam("10.0.0.1/16", "odd"))  # host bits set
+    assert code == "InvalidParameterValue"
+    assert message.startswith("'10.0.0.1/16' is not an IPv4 VPC CIDR block like 10.0.1.0/24 (")
+    assert [str(Ipam(block, "ok").vpc) for block in ("10.0.0.0/16", "10.0.0.0/28")] == ["10.0.0.0/16", "10.0.0.0/28"]
+
+
+def test_a_full_subnet_says_how_many_addresses_it_had():
+    """A /28 has 16 addresses, 5 of them reserved (Amazon VPC User Guide): 11 to hand out,
+    then EC2's InsufficientFreeAddressesInSubnet."""
+    subnet = Ipam("10.0.0.0/16", "vpc-1").add_subnet("tiny", "za", "10.0.9.0/28", public=False)
+    assert [subnet.allocate(f"eni-{n}") for n in range(11)][-1] == "10.0.9.14"
+    assert ipam_error(lambda: subnet.allocate("eni-11")) == (
+        "InsufficientFreeAddressesInSubnet",
+        "subnet tiny (10.0.9.0/28) has no free addresses (11 usable, all in use)",
+    )
+
+
+def test_an_address_handed_out_again_names_its_new_holder():
+    subnet = Ipam("10.0.0.0/16", "vpc-1").add_subnet("s", "za", "10.0.8.0/24", public=False)
+    assert subnet.allocate("eni-a") == "10.0.8.4"
+    subnet.release("10.0.8.4")
+    assert subnet.check_address("10.0.8.4") == "10.0.8.4"  # free again
+    assert subnet.allocate("eni-b") == "10.0.8.4"  # lowest free first
+    assert ipam_error(lambda: subnet.claim("10.0.8.4", "eni-c")) == (
+        "InvalidIPAddress.InUse",
+        "10.0.8.4 is already in use in subnet s (by eni-b)",
+    )
+
+
+def test_an_exhausted_public_pool_is_ec2s_address_limit():
+    """EC2 answers AddressLimitExceeded when no more public addresses can be had."""
+    pool = PublicPool(ipaddress.ip_network("203.0.113.0/30"))  # .1 and .2 (.0 and .3 never)
+    assert [pool.allocate(), pool.allocate()] == ["203.0.113.1", "203.0.113.2"]
+    assert ipam_error(pool.allocate) == ("AddressLimitExceeded", "the public IPv4 pool 203.0.113.0/30 is exhausted")

@@ -94,14 +94,15 @@ def _settle(cloud, store, extra_s=0):
         cloud.advance(extra_s * 1000)
 
 
-def _placement(seed: int, racks: int = 3, hosts: int = 2):
+def _placement(seed: int, racks: int = 3, hosts: int = 2, zones: int = 1):
     import random
 
     from cloudquest.cloud.hardware import build_hardware
     from cloudquest.cloud.replication import Placement
     from cloudquest.cloud.world import CoreWorld
 
-    hw = build_hardware(CoreWorld.model_validate({k: v for k, v in cluster_world(racks=racks, hosts=hosts).items() if k != "storage"}))
+    world = cluster_world(zones=zones, racks=racks, hosts=hosts)
+    hw = build_hardware(CoreWorld.model_validate({k: v for k, v in world.items() if k != "storage"}))
     return hw, Placement(hw, random.Random(seed))
 
 
@@ -119,16 +120,16 @@ def test_the_third_replica_goes_to_the_second_replicas_rack_or_for_a_repair_the_
     (repair,) = place.choose("rack-aware", False, 1, chosen, lambda x: True, writer=None, new_block=False)
     assert repair.id == "z0r0-h2"
     # the second's rack has no room: chooseLocalRack falls back to the next replica's rack
-    (fallback,) = place.choose("rack-aware", False, 1, chosen, lambda x: x.id != "z0r1-h2", new_block=True)
+    (fallback,) = place.choose("rack-aware", False, 1, chosen, lambda x: x.id != "z0r1-h2", writer=None, new_block=True)
     assert fallback.id == "z0r0-h2"
 
 
 def test_a_cluster_smaller_than_the_replication_factor_gets_a_replica_on_every_live_host():
     """chooseTarget: totalReplicasExpected is cut to the number of live nodes."""
     hw, place = _placement(0, racks=2, hosts=1)
-    got = place.choose("rack-aware", False, 3, [], lambda x: True, writer=hw.hosts["z0r0-h1"])
+    got = place.choose("rack-aware", False, 3, [], lambda x: True, writer=hw.hosts["z0r0-h1"], new_block=True)
     assert sorted(x.id for x in got) == ["z0r0-h1", "z0r1-h1"]
-    assert place.choose("rack-aware", False, 1, got, lambda x: True) == []
+    assert place.choose("rack-aware", False, 1, got, lambda x: True, writer=None, new_block=True) == []
 
 
 
@@ -700,7 +701,7 @@ def test_erasure_coded_pieces_go_to_the_racks_holding_fewest_pieces_of_the_chunk
     hw, place = _placement(seed, racks=3, hosts=3)
     h = hw.hosts
     chosen = [h["z0r0-h1"], h["z0r0-h2"], h["z0r1-h1"]]  # two on rack 0, one on rack 1
-    first, second = place.choose("rack-aware", True, 2, chosen, lambda x: True)
+    first, second = place.choose("rack-aware", True, 2, chosen, lambda x: True, writer=None, new_block=True)
     assert first.rack.id == "z0r2"  # the rack with none
     assert second.rack.id in ("z0r1", "z0r2")  # one each: never the rack with two
 
@@ -722,3 +723,131 @@ def test_a_random_pick_among_few_qualifying_hosts_is_uniform_over_them():
     picks = Counter(placement._pick(pool, lambda h: h in qualifying) for _ in range(4000))
     assert set(picks) == qualifying
     assert max(picks.values()) < 4000 * 0.15  # uniform: about 400 each (10 %)
+
+
+# -- placement, piece by piece (BlockPlacementPolicyDefault.chooseTargetInOrder, and the
+# rack- and zone-spreading rule: fewest pieces of the chunk first, ties at random) ----------
+def _every(host) -> bool:
+    return True
+
+
+def _reseeded(place, seed: int):
+    import random
+
+    place.rng = random.Random(seed)
+    return place
+
+
+def test_asking_for_no_piece_places_none_and_an_unknown_policy_is_named():
+    hw, place = _placement(0)
+    two = [hw.hosts["z0r0-h1"], hw.hosts["z0r1-h1"]]
+    for policy in POLICIES:
+        for chosen in ([], two):
+            assert place.choose(policy, False, 0, chosen, _every, writer=hw.hosts["z0r0-h1"], new_block=True) == []
+    with pytest.raises(ValueError, match=r"^unknown placement policy 'nearest' \(policies: random, rack-aware, zone-aware\)$"):
+        place.choose("nearest", False, 1, [], _every, writer=None, new_block=True)
+
+
+def test_a_policy_asked_for_more_pieces_than_hosts_places_one_per_host():
+    hw, place = _placement(0, racks=2, hosts=1)
+    for policy, erasure in (("random", False), ("zone-aware", False), ("rack-aware", True)):
+        got = place.choose(policy, erasure, 5, [], _every, writer=None, new_block=True)
+        assert sorted(h.id for h in got) == ["z0r0-h1", "z0r1-h1"]
+
+
+def test_erasure_coded_rack_aware_spreads_over_racks_whatever_the_zones():
+    """Rack-aware (HDFS's RackFaultTolerant policy) counts racks only: zone z0 holds 4
+    pieces but its rack z0r2 none, so the next piece goes there; zone-aware counts zones
+    first: z1, with 3 pieces, takes it."""
+    hw, place = _placement(0, racks=3, hosts=2, zones=2)
+    h = hw.hosts
+    chosen = [h[x] for x in ("z0r0-h1", "z0r0-h2", "z0r1-h1", "z0r1-h2", "z1r0-h1", "z1r1-h1", "z1r2-h1")]
+    for seed in range(4):
+        (piece,) = _reseeded(place, seed).choose("rack-aware", True, 1, chosen, _every, writer=None, new_block=True)
+        assert piece.rack.id == "z0r2"
+        (piece,) = _reseeded(place, seed).choose("zone-aware", False, 1, chosen, _every, writer=None, new_block=True)
+        assert piece.rack.zone.id == "z1"
+
+
+@pytest.mark.parametrize("policy,erasure,zones,racks", [("rack-aware", True, 1, 3), ("zone-aware", False, 3, 1)])
+def test_spreading_fills_the_emptiest_domains_first_and_breaks_ties_at_random(policy, erasure, zones, racks):
+    """One piece already in the first domain (rack z0r0, or zone z0), three more to place
+    over three domains of two hosts each: the first two go to the two empty domains, one
+    each; then every domain holds one piece, so the third goes to any of the three, at
+    random (over 40 seeds, each domain gets it at least once)."""
+    hw, place = _placement(0, racks=racks, hosts=2, zones=zones)
+    domain = (lambda x: x.rack.id) if zones == 1 else (lambda x: x.rack.zone.id)
+    first = hw.hosts["z0r0-h1"]
+    thirds = set()
+    for seed in range(40):
+        got = _reseeded(place, seed).choose(policy, erasure, 3, [first], _every, writer=None, new_block=True)
+        assert {domain(x) for x in got[:2]} == {domain(x) for x in hw.hosts.values()} - {domain(first)}
+        thirds.add(domain(got[2]))
+    assert thirds == {domain(x) for x in hw.hosts.values()}
+
+
+def test_a_replica_on_a_dead_host_counts_against_the_live_cluster():
+    """chooseTarget cuts the replicas expected to the live nodes: 3 of 4 hosts are up, one
+    replica sits on the dead one, so asking for 3 more places 2 (3 pieces in all)."""
+    hw, place = _placement(0, racks=2, hosts=2)
+    dead = hw.hosts["z0r0-h1"]
+    dead.health = Health.FAILED
+    place.invalidate()
+    got = place.choose("rack-aware", False, 3, [dead], _every, writer=None, new_block=True)
+    assert len(got) == 2 and dead not in got
+
+
+def test_a_rack_holding_its_limit_takes_no_more_replicas_even_when_it_alone_has_room():
+    """getMaxNodesPerRack: 5 replicas over 3 racks, at most (5 - 1) // 3 + 2 = 3 a rack.
+    Rack z0r0 holds 3 of the 4 existing: its last free host may not take the fifth."""
+    hw, place = _placement(0, racks=3, hosts=4)
+    h = hw.hosts
+    chosen = [h[x] for x in ("z0r0-h1", "z0r0-h2", "z0r0-h3", "z0r1-h1")]
+    assert place.choose("rack-aware", False, 1, chosen, lambda x: x.id == "z0r0-h4", writer=None, new_block=False) == []
+    got = place.choose("rack-aware", False, 1, chosen, lambda x: x.id in ("z0r0-h4", "z0r2-h1"), writer=None, new_block=False)
+    assert [x.id for x in got] == ["z0r2-h1"]
+
+
+def test_a_repair_puts_the_third_replica_in_the_source_nodes_rack():
+    """HDFS re-replication passes the source node as the writer (newBlock false): the
+    third replica goes to the writer's rack (chooseLocalRack of the writer), here the
+    second replica's rack z0r1, not the first's."""
+    hw, place = _placement(0)
+    h = hw.hosts
+    chosen = [h["z0r0-h1"], h["z0r1-h1"]]
+    for seed in range(4):
+        (got,) = _reseeded(place, seed).choose("rack-aware", False, 1, chosen, _every, writer=h["z0r1-h1"], new_block=False)
+        assert got.id == "z0r1-h2"
+
+
+def test_a_writer_that_cannot_take_the_block_puts_the_first_replica_in_its_rack():
+    """chooseLocalStorage: the writer's own node if it qualifies, else a node in its rack."""
+    hw, place = _placement(0)
+    writer = hw.hosts["z0r1-h1"]
+    for seed in range(8):
+        (got,) = _reseeded(place, seed).choose("rack-aware", False, 1, [], lambda x: x is not writer, writer=writer, new_block=True)
+        assert got.id == "z0r1-h2"
+
+
+def test_a_repair_placing_every_replica_puts_the_third_beside_the_first():
+    """chooseTargetInOrder: with no replica left, the first chosen becomes the writer, so
+    for a repair (newBlock false) the third replica goes to the first one's rack."""
+    hw, place = _placement(0)
+    writer = hw.hosts["z0r0-h1"]
+    for seed in range(8):
+        first, second, third = _reseeded(place, seed).choose("rack-aware", False, 3, [], _every, writer=writer, new_block=False)
+        assert (first.id, third.id) == ("z0r0-h1", "z0r0-h2") and second.rack.id != "z0r0"
+
+
+def test_a_fourth_replica_goes_to_a_random_node():
+    """The class comment of BlockPlacementPolicyDefault: replicas after the third go to
+    random nodes (within the per-rack limit), not to the second replica's rack: over 40
+    seeds the fourth lands in each of the three racks."""
+    hw, place = _placement(0, racks=3, hosts=3)
+    h = hw.hosts
+    chosen = [h["z0r0-h1"], h["z0r1-h1"], h["z0r1-h2"]]
+    racks = set()
+    for seed in range(40):
+        (fourth,) = _reseeded(place, seed).choose("rack-aware", False, 1, chosen, _every, writer=None, new_block=True)
+        racks.add(fourth.rack.id)
+    assert racks == {"z0r0", "z0r1", "z0r2"}

@@ -121,6 +121,28 @@ def test_weights_and_edge_cases():
     assert least_requested_score(1, 0) == most_requested_score(1, 0) == 0
     # A resource with no capacity is left out of the balance, as kube does.
     assert balanced_score((1, 5000), (0, 10000)) == 100
+    # the other weight: (25 * 1 + 50 * 2) // 3 = 41
+    assert resource_scores(4, 10000, 3, 5000, SchedulerConfig(cpu_weight=1, ram_weight=2))[2] == 41
+
+
+def test_least_allocated_of_an_empty_or_a_zero_capacity_resource():
+    """least_allocated.go, leastRequestedScore: 0 when the capacity is 0; otherwise
+    (capacity - requested) * 100 / capacity, so nothing requested scores 100."""
+    assert least_requested_score(0, 0) == 0
+    assert least_requested_score(0, 1) == 100
+    assert least_requested_score(1, 1) == 0
+
+
+def test_balanced_shows_the_requested_fractions_in_whole_percent():
+    """The balanced policy's cpu and ram columns are the requested fractions in percent,
+    rounded down; a resource with no capacity shows 0 and is left out of the score
+    (balanced_allocation.go). By hand: 2 of 3 vCPUs is 66 %, 5000 of 7000 MiB 71 %; std
+    |0.6667 - 0.7143| / 2 = 0.0238, score (1 - 0.0238) * 100 = 97.6 -> 97."""
+    balanced = SchedulerConfig(policy="balanced")
+    assert resource_scores(3, 7000, 2, 5000, balanced) == (66, 71, 97)
+    assert all(type(v) is int for v in resource_scores(3, 7000, 2, 5000, balanced))
+    assert resource_scores(0, 10000, 1, 5000, balanced) == (0, 50, 100)  # no CPU capacity
+    assert resource_scores(4, 0, 1, 0, balanced) == (25, 0, 100)  # no RAM capacity
 
 
 def test_allocation_ratios_stretch_capacity():

@@ -2,10 +2,12 @@
 player's work (issue 17), with mutmut (configured in pyproject.toml, [tool.mutmut]).
 
     pip install -e ".[mutation]"
-    python tools/mutation.py            # mutate, run the fast tests against each mutant, report
-    python tools/mutation.py --report   # the report of the last run only
+    python tools/mutation.py                   # every area: mutate, test each mutant, report
+    python tools/mutation.py --area IPAM       # one area only (repeat --area for more)
+    python tools/mutation.py --children 2      # mutmut's child processes (default 1)
+    python tools/mutation.py --report          # the report of the last run only
 
-Not part of the quick suite: a full run takes about half an hour on two cores. Each area
+Not part of the quick suite: a full run takes one to two hours with one child process. Each area
 below is a set of mutmut mutant names (fnmatch patterns): in the two big modules only the
 functions the area names are mutated results counted (the scheduler's scores, not its
 index; replication's placement, not its durability model). The report counts, per area,
@@ -16,6 +18,7 @@ with their reason in docs/testing.md.
 
 from __future__ import annotations
 
+import argparse
 import fnmatch
 import subprocess
 import sys
@@ -83,9 +86,15 @@ def report() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if "--report" not in argv:
-        patterns = [p for ps in AREAS.values() for p in ps]
-        subprocess.run(["mutmut", "run", "--max-children", "2", *patterns], check=False)
+    parser = argparse.ArgumentParser(description="Mutation testing of CloudQuest's key areas (mutmut).")
+    parser.add_argument("--report", action="store_true", help="only print the report of the last run")
+    parser.add_argument("--area", action="append", choices=list(AREAS), help="run only this area (repeatable)")
+    parser.add_argument("--children", type=int, default=1, help="mutmut's --max-children (default 1)")
+    args = parser.parse_args(argv)
+    if not args.report:
+        areas = args.area or list(AREAS)
+        patterns = [p for area in areas for p in AREAS[area]]
+        subprocess.run(["mutmut", "run", "--max-children", str(args.children), *patterns], check=False)
     return report()
 
 

@@ -77,7 +77,8 @@ class Domain:
     ``wants_us`` is set by the caller before each slice: the CPU time the guest's
     runnable vCPUs could use this slice, at most ``vcpus x 30 ms``. ``ran_us`` is what the
     slice gave it, at most ``par_us`` (fewer lanes when it is pinned to fewer pCPUs than
-    it has vCPUs: the rest of its vCPUs wait, and that wait is steal).
+    it has vCPUs: the rest of its vCPUs wait, and that wait is steal). ``ticket``, its
+    place in the run queue, is handed out by :meth:`CreditScheduler.add`.
     """
 
     __slots__ = (
@@ -117,11 +118,9 @@ class Domain:
         self.active = False
         self.pri = PRI_UNDER  # csched_alloc_vdata starts every vCPU UNDER
         self.parked = False  # the cap's budget ran out in the last slice
-        self.ticket = 0
         self.blocked = True  # a new guest has not run yet: its first work is a wake-up
         self.wants_us = 0
         self.ran_us = 0
-        self.par_us = 0
         self.cap_us = cap * SLICE_US // 100  # the cap's budget per slice; 0 = no cap
         self.refresh_parallelism()
 

@@ -46,7 +46,7 @@ class IpamError(Exception):
         self.message = message
 
 
-def parse_cidr(text: str, what: str = "CIDR block") -> ipaddress.IPv4Network:
+def parse_cidr(text: str, what: str) -> ipaddress.IPv4Network:
     """A strict IPv4 CIDR block (host bits must be zero), or IpamError saying why not."""
     try:
         net = ipaddress.IPv4Network(text)
@@ -56,13 +56,17 @@ def parse_cidr(text: str, what: str = "CIDR block") -> ipaddress.IPv4Network:
 
 
 def check_prefix(net: ipaddress.IPv4Network, what: str) -> None:
-    if not MIN_PREFIX <= net.prefixlen <= MAX_PREFIX:
-        size = "too large" if net.prefixlen < MIN_PREFIX else "too small"
-        raise IpamError(
-            f"Invalid{what.capitalize()}.Range",
-            f"{what} {net}: a /{net.prefixlen} is {size}; AWS allows /{MIN_PREFIX} to /{MAX_PREFIX} "
-            "(65,536 to 16 addresses)",
-        )
+    if net.prefixlen < MIN_PREFIX:
+        size = "too large"
+    elif net.prefixlen > MAX_PREFIX:
+        size = "too small"
+    else:
+        return
+    raise IpamError(
+        f"Invalid{what.capitalize()}.Range",
+        f"{what} {net}: a /{net.prefixlen} is {size}; AWS allows /{MIN_PREFIX} to /{MAX_PREFIX} "
+        "(65,536 to 16 addresses)",
+    )
 
 
 @dataclass
@@ -82,7 +86,7 @@ class Subnet:
     _next: int = RESERVED_AT_START
     _freed: list[int] = field(default_factory=list)
     in_use: set[str] = field(default_factory=set)
-    owners: dict[str, str] = field(default_factory=dict)  # address -> who holds it
+    owners: dict[str, str] = field(default_factory=dict)  # address in use -> who holds it
 
     @property
     def usable(self) -> int:
@@ -106,7 +110,7 @@ class Subnet:
             return "the broadcast address"
         return None
 
-    def allocate(self, owner: str = "") -> str:
+    def allocate(self, owner: str) -> str:
         """The lowest free usable address (amortised O(1): freed addresses on a heap, the
         never-used ones behind a cursor; addresses claimed by hand are skipped)."""
         last = self.cidr.num_addresses - RESERVED_AT_END
@@ -140,32 +144,28 @@ class Subnet:
         if role:
             raise IpamError("InvalidParameterValue", f"{ip} is reserved in subnet {self.id}: it is {role}")
         if str(ip) in self.in_use:
-            holder = self.owners.get(str(ip), "")
-            raise IpamError(
-                "InvalidIPAddress.InUse", f"{ip} is already in use in subnet {self.id}" + (f" (by {holder})" if holder else "")
-            )
+            raise IpamError("InvalidIPAddress.InUse", f"{ip} is already in use in subnet {self.id} (by {self.owners[str(ip)]})")
         return str(ip)
 
-    def claim(self, address: str, owner: str = "") -> str:
+    def claim(self, address: str, owner: str) -> str:
         return self._take(self.check_address(address), owner)
 
     def _take(self, address: str, owner: str) -> str:
         self.in_use.add(address)
-        if owner:
-            self.owners[address] = owner
+        self.owners[address] = owner
         return address
 
     def release(self, address: str) -> None:
         if address in self.in_use:
             self.in_use.remove(address)
-            self.owners.pop(address, None)
+            del self.owners[address]
             heapq.heappush(self._freed, int(ipaddress.ip_address(address)) - int(self.cidr.network_address))
 
 
 class Ipam:
     """One VPC's address plan: its CIDR block and the subnets carved from it."""
 
-    def __init__(self, vpc_cidr: str = "10.0.0.0/16", vpc_id: str = "") -> None:
+    def __init__(self, vpc_cidr: str, vpc_id: str) -> None:
         self.vpc = parse_cidr(vpc_cidr, "VPC CIDR block")
         check_prefix(self.vpc, "vpc")
         self.vpc_id = vpc_id
@@ -185,7 +185,7 @@ class Ipam:
                 raise IpamError("InvalidSubnet.Conflict", f"subnet {cidr} overlaps {other.id} ({other.cidr})")
         return net
 
-    def add_subnet(self, subnet_id: str, zone: str, cidr: str, public: bool = False) -> Subnet:
+    def add_subnet(self, subnet_id: str, zone: str, cidr: str, public: bool) -> Subnet:
         net = self.check_subnet(cidr)
         subnet = Subnet(subnet_id, zone, net, public, vpc=self.vpc_id)
         self.subnets[subnet_id] = subnet
@@ -209,23 +209,22 @@ class PublicPool:
         self.in_use: set[str] = set()
 
     def allocate(self) -> str:
-        offset = None
-        while self._freed and offset is None:
-            candidate = heapq.heappop(self._freed)
-            if str(self.pool.network_address + candidate) not in self.in_use:
-                offset = candidate
-        if offset is None and self._next < self.pool.num_addresses - 1:
+        """Given back lowest-first, then never used, then the ones sent to the back (every
+        address handed out is in use until released, so none of these queues holds one)."""
+        if self._freed:
+            offset = heapq.heappop(self._freed)
+        elif self._next < self.pool.num_addresses - 1:
             offset = self._next
             self._next += 1
-        if offset is None and self._cooling:
+        elif self._cooling:
             offset = self._cooling.popleft()
-        if offset is None:
+        else:
             raise IpamError("AddressLimitExceeded", f"the public IPv4 pool {self.pool} is exhausted")
         address = str(self.pool.network_address + offset)
         self.in_use.add(address)
         return address
 
-    def release(self, address: str, *, to_back: bool = False) -> None:
+    def release(self, address: str, *, to_back: bool) -> None:
         """Give an address back: lowest-first, or (``to_back``) after every other free one."""
         if address in self.in_use:
             self.in_use.remove(address)

@@ -135,8 +135,6 @@ class Placement:
     def __init__(self, hardware: "Hardware", rng: random.Random) -> None:
         self.rng = rng
         self.hosts: list[Host] = list(hardware.hosts.values())
-        self.racks = list(hardware.racks.values())
-        self.zones = list(hardware.zones.values())
         self._live: tuple[int, int] | None = None
 
     def invalidate(self) -> None:
@@ -158,11 +156,9 @@ class Placement:
         count: int,
         chosen: list["Host"],
         good: Good,
-        writer: "Host | None" = None,
-        new_block: bool = True,
+        writer: "Host | None",
+        new_block: bool,
     ) -> list["Host"]:
-        if count <= 0:
-            return []
         if policy == "random":
             return self._random(count, chosen, good)
         if policy == "rack-aware":
@@ -181,8 +177,6 @@ class Placement:
         both are uniform over the qualifying hosts, and both draw from the one seeded rng.
         """
         n = len(pool)
-        if n == 0:
-            raise NotEnoughTargets
         rand = self.rng.random  # int(random() * n): uniform, and cheaper than randrange
         for _ in range(min(n, 8)):
             h = pool[int(rand() * n)]

@@ -247,8 +247,8 @@ def score_host(host: Host, req: Request, cfg: SchedulerConfig) -> int:
 def feasible_to_find(n_hosts: int, percentage: int) -> int:
     """kube-scheduler's numFeasibleNodesToFind: all of a small cluster; otherwise the
     percentage (adaptive default ``50 - nodes/125``, at least 5) of the nodes, at least
-    100."""
-    if n_hosts <= MIN_FEASIBLE_TO_FIND or percentage >= 100:
+    100. ``percentage`` is 0 to 100 (the settings check it); 100 is every node."""
+    if n_hosts <= MIN_FEASIBLE_TO_FIND:
         return n_hosts
     if percentage <= 0:
         percentage = max(5, 50 - n_hosts // 125)
