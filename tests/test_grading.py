@@ -234,3 +234,77 @@ def test_an_any_check_shows_the_part_that_passed_or_every_part_that_did_not():
     assert run(obj, ["fail host a1-h1"])["a"].evidence.endswith("(needs == 1)")  # the first that passed, alone
     r = run(obj, ["launch --zone zb", "tick 30"])["a"]
     assert r.evidence == "failed at the end (t=30s): hosts_down=0 (needs == 1) or instances_running=1 (needs == 0)"
+
+
+# -- the grader at function level: no session, a hand-made log ---------------------------
+def _objective(oid, check, when="end"):
+    from cloudquest.game.checks import Objective
+
+    return Objective.model_validate({"id": oid, "text": "t", "skills": SK, "when": when, "check": check})
+
+
+def test_a_long_tick_samples_only_the_metrics_an_unsettled_eventually_or_always_reads():
+    from cloudquest.cloud.events import EventLog
+    from cloudquest.game.objectives import Grader
+
+    nested = {"all": [{"metric": "a", "op": "<", "value": 1}, {"any": [{"metric": "b", "op": "<", "value": 1}, {"not": {"metric": "c", "op": "<", "value": 1}}]}]}
+    g = Grader(
+        [
+            _objective("end", {"metric": "end_only", "op": "<", "value": 1}),
+            _objective("ev", {"metric": "reach", "op": ">=", "value": 5}, "eventually"),
+            _objective("al", nested, "always"),
+            _objective("evt", {"event": "fault.injected"}, "eventually"),
+        ]
+    )
+    # by hand: the end check is decided by the last sample; an event check reads no metric
+    assert g.watched_metrics() == {"reach", "a", "b", "c"}
+    log = EventLog()
+    log.append(0, "world.created")
+    g.sample(1000, {"end_only": 0, "reach": 5, "a": 0, "b": 0, "c": 1}, log)  # `ev` reached: settled
+    assert g.watched_metrics() == {"a", "b", "c"}
+    g.sample(2000, {"end_only": 0, "reach": 0, "a": 1, "b": 0, "c": 1}, log)  # a = 1 breaks `al` for good
+    assert g.watched_metrics() == set()
+
+
+def test_an_event_checks_evidence_counts_the_matches_after_the_first():
+    from cloudquest.cloud.events import EventLog
+    from cloudquest.game.objectives import CheckEvaluator
+    from cloudquest.game.checks import EventCheck
+
+    ev = CheckEvaluator(EventCheck(event="fault.injected"))
+    log = EventLog()
+    log.append(0, "world.created")
+    for t, part in ((1000, "h1"), (2000, "h2"), (3000, "h3")):
+        log.append(t, "fault.injected", part=part)
+    ev.update(log)
+    verdict = ev.evaluate({})
+    assert verdict.ok and verdict.detail == f"{log[1].describe()} (+2 more)"  # three matches: the first, and 2 more
+
+
+def test_an_any_check_that_passes_names_only_the_first_part_that_did():
+    from cloudquest.game.objectives import CheckEvaluator
+    from cloudquest.game.checks import AnyCheck
+
+    both = AnyCheck.model_validate({"any": [{"metric": "x", "op": "==", "value": 1}, {"metric": "y", "op": "==", "value": 2}]})
+    verdict = CheckEvaluator(both).evaluate({"x": 1, "y": 2})
+    assert verdict.ok and verdict.detail == "x=1 (needs == 1)"
+    verdict = CheckEvaluator(both).evaluate({"x": 0, "y": 2})
+    assert verdict.ok and verdict.detail == "y=2 (needs == 2)"  # the part that passed, not the first part
+    verdict = CheckEvaluator(both).evaluate({"x": 0, "y": 0})
+    assert not verdict.ok and verdict.detail == "x=0 (needs == 1) or y=0 (needs == 2)"
+
+
+def test_an_all_check_that_fails_joins_every_failing_part_with_a_semicolon():
+    from cloudquest.game.objectives import CheckEvaluator
+    from cloudquest.game.checks import AllCheck
+
+    three = AllCheck.model_validate({"all": [{"metric": "x", "op": "<", "value": 1}, {"metric": "y", "op": "<", "value": 1}, {"metric": "z", "op": "<", "value": 1}]})
+    verdict = CheckEvaluator(three).evaluate({"x": 1, "y": 0, "z": 1})
+    assert not verdict.ok and verdict.detail == "x=1 (needs < 1); z=1 (needs < 1)"
+
+
+def test_a_check_of_no_known_kind_is_refused_by_name():
+    from cloudquest.game.objectives import CheckEvaluator
+
+    with pytest.raises(TypeError, match=r"unknown check 'metric: x'"):
+        CheckEvaluator("metric: x").evaluate({})

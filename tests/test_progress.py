@@ -146,3 +146,61 @@ def test_a_chapter_is_mastered_on_several_seeds_and_a_save_keeps_them():
     progress_file().write_text(json.dumps({"format": 1, "chapters": {"launch": {"completed": True, "best_passed": 3, "objectives": 3}}}))
     old = P.load()
     assert old.message is None and old.progress.chapters["launch"].seeds_passed == []
+
+
+def test_a_chapter_keeps_at_most_twenty_seeds_passed_and_the_twentieth_counts():
+    prog = P.Progress()
+    for seed in range(19):
+        prog.record_run("launch", 3, 3, 0, 20.0, ["resource scheduling"], seed=seed)
+    prog.record_run("launch", 3, 3, 0, 20.0, ["resource scheduling"], seed=100)  # the 20th: kept
+    prog.record_run("launch", 3, 3, 0, 20.0, ["resource scheduling"], seed=200)  # the 21st: the list is full
+    assert prog.chapters["launch"].seeds_passed == [*range(19), 100]
+
+
+def test_merged_quizzes_keep_the_questions_answered_right_in_the_better_attempt():
+    better = P.QuizProgress(attempts=1, best_pct=75, right=["q1", "q2", "q3"])
+    worse = P.QuizProgress(attempts=2, best_pct=25, right=["q4"])
+    assert better.merged(worse).right == ["q1", "q2", "q3"] == worse.merged(better).right
+
+
+def test_a_save_read_from_a_given_path_is_said_to_be_there(tmp_path):
+    path = tmp_path / "elsewhere" / "my-save.json"
+    assert path != progress_file()
+    assert P.load(path).path == path  # none there yet: a fresh save, to be written there
+    path.parent.mkdir()
+    path.write_text('{"format": 1, "chapters": {"launch": {"attempts": "many"}}}')
+    out = P.load(path)
+    assert out.path == path and out.progress == P.Progress()
+    assert out.message == (
+        "your saved progress could not be read (chapters.launch.attempts: Input should be a valid integer); "
+        f"it was kept as {tmp_path / 'elsewhere' / 'my-save.json.corrupt-1'} and a fresh save was started"
+    )
+
+
+def test_a_save_mended_by_another_game_while_waiting_for_the_lock_is_read_and_kept(tmp_path, monkeypatch):
+    path = tmp_path / "my-save.json"
+    path.write_text('{"format": 1, "chapters": {"launch": {"attempts": 4}}}')
+    real, calls = P._read, []
+
+    def broken_at_first(p):
+        calls.append(p)
+        if len(calls) == 1:  # the read without the lock found it half written
+            raise P._Unreadable("half written")
+        return real(p)
+
+    monkeypatch.setattr(P, "_read", broken_at_first)
+    out = P.load(path)
+    assert calls == [path, path] and out.message is None and out.path == path
+    assert out.progress.chapters["launch"].attempts == 4 and path.exists()
+
+
+def test_a_broken_save_at_a_given_path_that_cannot_be_moved_is_said_to_be_there(tmp_path, monkeypatch):
+    path = tmp_path / "my-save.json"
+    path.write_text("{oops")
+
+    def refuse(*_a, **_k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(P, "set_aside", refuse)
+    out = P.load(path)
+    assert out.path == path and out.path != progress_file() and path.read_text() == "{oops"

@@ -157,3 +157,38 @@ def test_rerun_up_to_a_time_stops_there(catalogue):
     replay = ReplayFile.from_dict(launch_record(catalogue), "m")
     assert rerun(catalogue.get("launch"), replay, upto_ms=10_000).cloud.now_ms == 10_000
     assert rerun(catalogue.get("launch"), replay).cloud.now_ms == replay.end_ms == 30_000
+
+
+# -- a chapter of the player's own, played from its file -----------------------------------------
+def own_chapter(tmp_path, chapter_id="my-launch"):
+    """Chapter 1's file, copied and given another id by hand: a chapter the game does not have."""
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "levels" / "01-launch.yaml").read_text()
+    assert text.startswith("id: launch\n")
+    path = tmp_path / f"{chapter_id}.yaml"
+    path.write_text(text.replace("id: launch\n", f"id: {chapter_id}\n", 1))
+    return str(path)
+
+
+def test_a_replay_of_the_players_own_chapter_finds_it_again_in_its_file(tmp_path, catalogue):
+    path = own_chapter(tmp_path)
+    data = {**launch_record(catalogue), "chapter": "my-launch", "chapter_file": path}
+    replay = ReplayFile.from_dict(data, "m")
+    assert replay.chapter_file == path
+    found = chapter_for(replay, catalogue)
+    assert found is not None and found.id == "my-launch" and found.title == catalogue.get("launch").title
+
+
+def test_an_own_chapters_file_that_now_holds_another_chapter_or_none_finds_nothing(tmp_path, catalogue):
+    other = own_chapter(tmp_path, "someone-else")
+    data = {**launch_record(catalogue), "chapter": "my-launch"}
+    assert chapter_for(ReplayFile.from_dict({**data, "chapter_file": other}, "m"), catalogue) is None
+    gone = str(tmp_path / "deleted.yaml")
+    assert chapter_for(ReplayFile.from_dict({**data, "chapter_file": gone}, "m"), catalogue) is None
+
+
+def test_an_installed_chapter_is_taken_from_the_game_even_with_a_chapter_file(tmp_path, catalogue):
+    path = own_chapter(tmp_path, "launch-copy")  # a readable chapter, but not the one recorded
+    replay = ReplayFile.from_dict({**launch_record(catalogue), "chapter_file": path}, "m")
+    assert chapter_for(replay, catalogue) is catalogue.get("launch")
