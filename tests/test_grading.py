@@ -279,6 +279,9 @@ def test_an_event_checks_evidence_counts_the_matches_after_the_first():
     ev.update(log)
     verdict = ev.evaluate({})
     assert verdict.ok and verdict.detail == f"{log[1].describe()} (+2 more)"  # three matches: the first, and 2 more
+    one = CheckEvaluator(EventCheck(event="fault.injected", where={"part": "h2"}))
+    one.update(log)
+    assert one.evaluate({}).detail == log[2].describe()  # one match: that event, and nothing after it
 
 
 def test_an_any_check_that_passes_names_only_the_first_part_that_did():
@@ -308,3 +311,22 @@ def test_a_check_of_no_known_kind_is_refused_by_name():
 
     with pytest.raises(TypeError, match=r"unknown check 'metric: x'"):
         CheckEvaluator("metric: x").evaluate({})
+
+
+def test_a_sample_between_two_steps_grades_only_the_eventually_and_always_objectives():
+    from cloudquest.cloud.events import EventLog
+    from cloudquest.game.objectives import Grader
+
+    check = {"metric": "m", "op": ">=", "value": 1}
+    g = Grader([_objective("end", check), _objective("ev", check, "eventually"), _objective("al", check, "always")])
+    log = EventLog()
+    log.append(0, "world.created")
+    g.sample(5000, {"m": 1}, log, temporal_only=True)
+    state = {st.id: (st.status, st.decided_at_ms, st.evidence) for st in g.states}
+    assert state == {
+        "end": ("pending", None, ""),  # left to the sample that ends the advance
+        "ev": ("passed", 5000, "reached at t=5s: m=1 (needs >= 1)"),
+        "al": ("passed", 5000, "held at every tick so far (now t=5s: m=1 (needs >= 1))"),
+    }
+    g.sample(6000, {"m": 1}, log)
+    assert [(st.status, st.evidence) for st in g.states][0] == ("passed", "at t=6s: m=1 (needs >= 1)")
