@@ -204,3 +204,13 @@ def test_a_broken_save_at_a_given_path_that_cannot_be_moved_is_said_to_be_there(
     monkeypatch.setattr(P, "set_aside", refuse)
     out = P.load(path)
     assert out.path == path and out.path != progress_file() and path.read_text() == "{oops"
+
+
+def test_the_teachers_view_reads_a_save_as_it_is_and_leaves_a_broken_one_in_place(tmp_path):
+    path = tmp_path / "pupil.json"
+    path.write_text('{"format": 1, "chapters": {"launch": {"attempts": 2}}}')
+    assert P.peek(path).chapters["launch"].attempts == 2
+    path.write_text('{"format": 1, "chapters": {"launch": {"attempts": "many"}}}')
+    with pytest.raises(P.SaveUnreadable, match=r"^chapters\.launch\.attempts: Input should be a valid integer$"):
+        P.peek(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pupil.json"]  # not moved aside, no lock taken
