@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import compileall
+import os
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,17 @@ def _quicker_idle_checks() -> None:
 
     wait.SLEEP_GRANULARITY = 0.005
     wait.SLEEP_IDLE = 0.0005
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: one worker more than the cores. The terminal-game tests spend part of
+    their time waiting for the app to go idle, and a third worker fills it (on two cores
+    the suite took 185 s with two workers, 166 s with three)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return cores + 1
 
 
 def pytest_configure(config):
