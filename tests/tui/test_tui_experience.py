@@ -118,9 +118,11 @@ async def test_one_key_visits_the_panes_in_order_and_another_zooms_them(make_app
         assert screen.query_one("#view-scroll").styles.border_left[0] != "heavy"
         # zoom the story, scroll it, restore with Esc; a key typed next is not lost
         await pilot.press("f10")
+        await settle(pilot)  # the zoomed pane laid out at its new size before it scrolls
         assert screen.maximized is screen.query_one("#left")
         story = screen.query_one("#story-scroll")
         await pilot.press("pagedown")
+        await settle(pilot)
         assert story.scroll_offset.y > 0
         await pilot.press("escape")
         assert screen.maximized is None
