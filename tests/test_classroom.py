@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from served import free_port, stop, wait_port
 
 from cloudquest.game import classroom
 from cloudquest.game.classroom import ClassroomError
@@ -71,12 +72,6 @@ def test_class_show_says_there_is_nobody_yet_and_rejects_a_file_as_the_folder(tm
 
 
 # -- the served class ---------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """One server for the module's tests (it starts the warm game process too): its
@@ -90,13 +85,8 @@ def served(tmp_path_factory):
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
     try:
+        wait_port(port)
         deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
         said, teacher = b"", None
         while teacher is None:
             assert select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))[0], "no teacher's page"
@@ -108,11 +98,7 @@ def served(tmp_path_factory):
         assert Forked(socket_path, env, ["--version"], tmp_path / "version.err").status() == 0
         yield served
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 @pytest.fixture
