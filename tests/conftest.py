@@ -2,12 +2,18 @@ from __future__ import annotations
 
 import compileall
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = ROOT / "levels"
+
+# pytest rewrites every test module's asserts on import (about 2 s per xdist worker) and
+# keeps the result only when Python may write bytecode: with PYTHONDONTWRITEBYTECODE set,
+# as on some machines, every worker of every run would rewrite them all again.
+sys.dont_write_bytecode = False
 
 
 def _quicker_idle_checks() -> None:
