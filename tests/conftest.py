@@ -97,3 +97,24 @@ def reference_result(reference_session):
         return results[path]
 
     return result
+
+
+@pytest.fixture(scope="session")
+def scenario_run(catalogue):
+    """A library scenario played once per test session against its default design (its
+    chapter's reference solution) at seed 1: the run the scenario tests check and the one
+    whose events and metrics the mechanism records must declare. Tests that share it run
+    on one xdist worker (group reference-runs). Tests only read it."""
+    from cloudquest.game.scenarios import default_design, load_library, run
+
+    library = load_library(catalogue=catalogue)
+    runs = {}
+
+    def played(name: str):
+        if name not in runs:
+            loaded = library.get(name)
+            lines, source = default_design(loaded)
+            runs[name] = run(loaded, lines, seed=1, design=source)
+        return runs[name]
+
+    return played

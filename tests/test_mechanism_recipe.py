@@ -162,16 +162,16 @@ def test_the_authors_reference_is_current():
 
 
 @pytest.fixture(scope="module")
-def played_runs(reference_session):
-    """Every chapter's reference solution (the suite's shared runs) and every failure
-    scenario's default design, played: the events and metrics the shipped content makes."""
+def played_runs(reference_session, scenario_run):
+    """Every chapter's reference solution and every failure scenario's default design
+    (the suite's shared runs), played: the events and metrics the shipped content makes."""
     from cloudquest.game import scenarios
     from cloudquest.game.chapters import chapter_files, load_all
 
     sessions = [reference_session(path) for path in chapter_files()]
-    for loaded in scenarios.load_library(catalogue=load_all()).scenarios:
-        lines, _ = scenarios.default_design(loaded)
-        sessions.append(scenarios.run(loaded, lines, seed=0).session)
+    library = scenarios.load_library(catalogue=load_all())
+    assert not library.problems and library.scenarios
+    sessions += [scenario_run(loaded.name).session for loaded in library.scenarios]
     return sessions
 
 

@@ -14,6 +14,7 @@ from cloudquest.game.scenarios import (
     REPORTED,
     ScenarioError,
     compare,
+    default_design,
     find,
     load_library,
     load_scenario,
@@ -47,10 +48,13 @@ def test_scenarios_are_not_chapters(catalogue):
     assert not [c for c in catalogue.chapters if c.id.startswith("scenario-")]
 
 
+@pytest.mark.xdist_group("reference-runs")  # one worker: the scenario runs are shared
 @pytest.mark.parametrize("name", sorted(REQUIRED))
-def test_every_scenario_runs_and_reports_metrics_with_evidence_per_incident(name, library, reference):
+def test_every_scenario_runs_and_reports_metrics_with_evidence_per_incident(name, library, reference, scenario_run):
     loaded = library.get(name)
-    r = run(loaded, reference, seed=1, design="reference")
+    assert default_design(loaded)[0] == reference
+    r = scenario_run(name)  # that design at seed 1
+    assert r.seed == 1 and r.design == "chapter failure-design's reference solution"
     assert r.result.end_ms == loaded.scenario.run_s * 1000  # the design's long tick was cut at the end
     assert not [x for x in r.rejected if "error" in x], r.rejected
     reported = r.reported()

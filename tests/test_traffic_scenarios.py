@@ -18,13 +18,15 @@ def library():
     return load_library(catalogue=load_all())
 
 
+@pytest.mark.xdist_group("reference-runs")  # one worker: the scenario runs are shared
 @pytest.mark.parametrize("name", NEW)
-def test_each_traffic_scenario_runs_its_chapters_design_and_reports_what_it_names(name, library):
+def test_each_traffic_scenario_runs_its_chapters_design_and_reports_what_it_names(name, library, scenario_run):
     loaded = library.get(name)
     assert loaded is not None and not library.problems
     lines, source = default_design(loaded)
     assert "reference solution" in source
-    r = run(loaded, lines, seed=1)
+    r = scenario_run(name)  # that design at seed 1
+    assert r.seed == 1 and r.design == source
     assert r.result.end_ms == loaded.scenario.run_s * 1000
     assert not [x for x in r.rejected if "error" in x], r.rejected
     reported = r.reported()
