@@ -134,14 +134,19 @@ class Credits:
     def average_busy(self, dt_ms: int, done: int, rps_per_vcpu: int, vcpus: int) -> float:
         """vCPUs at work over the last minute (what CloudWatch and the bill see), the
         step just run included."""
-        self.window.append((dt_ms, done))
-        self.window_ms += dt_ms
-        self.window_done += done
-        while self.window_ms - self.window[0][0] >= CPU_WINDOW_MS:
-            old_ms, old_done = self.window.popleft()
-            self.window_ms -= old_ms
-            self.window_done -= old_done
-        return min(float(vcpus), self.window_done * 1000 / self.window_ms / rps_per_vcpu)
+        # Called for every billed instance at every step: the running sums are kept in
+        # locals and written back once.
+        window = self.window
+        window.append((dt_ms, done))
+        window_ms = self.window_ms + dt_ms
+        window_done = self.window_done + done
+        while window_ms - window[0][0] >= CPU_WINDOW_MS:
+            old_ms, old_done = window.popleft()
+            window_ms -= old_ms
+            window_done -= old_done
+        self.window_ms = window_ms
+        self.window_done = window_done
+        return min(float(vcpus), window_done * 1000 / window_ms / rps_per_vcpu)
 
 
 @dataclass
@@ -259,7 +264,11 @@ class Reliability:
 
     # -- CPU credits --------------------------------------------------------------------
     def _spend_credits(self, dt_ms: int) -> None:
-        """Earn and spend every billed instance's CPU credits over one step."""
+        """Earn and spend every billed instance's CPU credits over one step.
+
+        This runs at every step for every billed instance (a good part of a long
+        ``verify``), so the loop reads each value once into a local; the arithmetic is
+        the model's, term for term, so every float comes out the same."""
         if dt_ms <= 0:
             return
         lbs = self.cloud.get(LoadBalancing)
@@ -271,21 +280,23 @@ class Reliability:
         rps_per_vcpu = lbs.config.rps_per_vcpu if lbs is not None else 1
         hours = dt_ms / 3_600_000
         changed = False
-        live: set[str] = set()
+        credits = self.credits
+        billed = 0
         for inst in self.cloud.control.instances.values():
             if inst.state not in BILLED_STATES:
                 continue
-            live.add(inst.id)
-            acct = self.credits.get(inst.id)
+            billed += 1
+            acct = credits.get(inst.id)
             now_served = served.get(inst.name, 0)
             if acct is None:
-                acct = self.credits[inst.id] = Credits(served=now_served)
+                acct = credits[inst.id] = Credits(served=now_served)
             done = max(0, now_served - acct.served)
             acct.served = now_served
             t = inst.type
-            busy = min(float(t.vcpus), done * 1000 / dt_ms / rps_per_vcpu)  # vCPUs at work this step
-            average = acct.average_busy(dt_ms, done, rps_per_vcpu, t.vcpus)
-            acct.cpu_pct = round(100 * average / t.vcpus, 2)
+            vcpus = t.vcpus
+            busy = min(float(vcpus), done * 1000 / dt_ms / rps_per_vcpu)  # vCPUs at work this step
+            average = acct.average_busy(dt_ms, done, rps_per_vcpu, vcpus)
+            acct.cpu_pct = round(100 * average / vcpus, 2)
             acct.balance = min(t.max_credits, acct.balance + (t.credits_per_hour - busy * 60) * hours)
             rate = 0.0
             if acct.balance < 0:  # the bank is empty: unlimited mode bills the rest
@@ -299,9 +310,14 @@ class Reliability:
                     )
                 acct.usd_per_hour = rate
                 changed = True
-        for gone in [i for i in self.credits if i not in live]:
-            del self.credits[gone]
-            changed = True
+        # Every billed instance now has an account, so there are more accounts than
+        # billed instances exactly when some instance stopped being billed: only then
+        # look for the accounts to close (the common step has none).
+        if len(credits) != billed:
+            live = {i.id for i in self.cloud.control.instances.values() if i.state in BILLED_STATES}
+            for gone in [i for i in credits if i not in live]:
+                del credits[gone]
+                changed = True
         if changed:
             self._credit_version += 1
 
