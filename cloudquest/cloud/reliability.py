@@ -68,7 +68,7 @@ from pydantic import Field
 from .balancer import Balancer
 from .edge import EdgeNetwork
 from .fabric import Fabric
-from .catalogue import T3_UNLIMITED_USD_PER_VCPU_HOUR
+from .catalogue import T3_UNLIMITED_USD_PER_VCPU_HOUR, InstanceType
 from .mechanism import Metric, events, metrics
 from .loadbalancer import LoadBalancing
 from .storage import ObjectStore
@@ -130,6 +130,13 @@ class Credits:
     window: deque[tuple[int, int]] = field(default_factory=deque)  # (ms, requests) of recent steps
     window_ms: int = 0
     window_done: int = 0
+    # cpu_pct and the surplus rate follow from the minute's average and the instance's
+    # type alone, and rounding them costs more than the rest of a step's accounting:
+    # they are worked out again only when either changes (under steady load the average
+    # repeats in most steps).
+    average: float | None = None  # the average they were worked out for
+    average_type: InstanceType | None = None  # ... and the instance type
+    surplus_rate: float = 0.0  # US$ per hour its CPU above baseline bills once the bank is empty
 
     def average_busy(self, dt_ms: int, done: int, rps_per_vcpu: int, vcpus: int) -> float:
         """vCPUs at work over the last minute (what CloudWatch and the bill see), the
@@ -296,13 +303,16 @@ class Reliability:
             vcpus = t.vcpus
             busy = min(float(vcpus), done * 1000 / dt_ms / rps_per_vcpu)  # vCPUs at work this step
             average = acct.average_busy(dt_ms, done, rps_per_vcpu, vcpus)
-            acct.cpu_pct = round(100 * average / vcpus, 2)
+            if average != acct.average or t is not acct.average_type:
+                acct.average, acct.average_type = average, t
+                acct.cpu_pct = round(100 * average / vcpus, 2)
+                acct.surplus_rate = round(max(0.0, average - t.baseline_vcpus) * T3_UNLIMITED_USD_PER_VCPU_HOUR, 6)
             acct.balance = min(t.max_credits, acct.balance + (t.credits_per_hour - busy * 60) * hours)
             rate = 0.0
             if acct.balance < 0:  # the bank is empty: unlimited mode bills the rest
                 acct.surplus -= acct.balance
                 acct.balance = 0.0
-                rate = round(max(0.0, average - t.baseline_vcpus) * T3_UNLIMITED_USD_PER_VCPU_HOUR, 6)
+                rate = acct.surplus_rate
             if rate != acct.usd_per_hour:
                 if rate and not acct.usd_per_hour:
                     self.cloud.emit(
