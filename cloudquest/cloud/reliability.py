@@ -153,7 +153,8 @@ class Credits:
             window_done -= old_done
         self.window_ms = window_ms
         self.window_done = window_done
-        return min(float(vcpus), window_done * 1000 / window_ms / rps_per_vcpu)
+        average = window_done * 1000 / window_ms / rps_per_vcpu
+        return float(vcpus) if average > vcpus else average
 
 
 @dataclass
@@ -274,8 +275,9 @@ class Reliability:
         """Earn and spend every billed instance's CPU credits over one step.
 
         This runs at every step for every billed instance (a good part of a long
-        ``verify``), so the loop reads each value once into a local; the arithmetic is
-        the model's, term for term, so every float comes out the same."""
+        ``verify``), so the loop reads each value once into a local and clamps with
+        comparisons rather than calls to min() and max(); the arithmetic is the model's,
+        term for term, so every float comes out the same."""
         if dt_ms <= 0:
             return
         lbs = self.cloud.get(LoadBalancing)
@@ -297,17 +299,22 @@ class Reliability:
             now_served = served.get(inst.name, 0)
             if acct is None:
                 acct = credits[inst.id] = Credits(served=now_served)
-            done = max(0, now_served - acct.served)
+            done = now_served - acct.served
+            if done < 0:
+                done = 0
             acct.served = now_served
             t = inst.type
             vcpus = t.vcpus
-            busy = min(float(vcpus), done * 1000 / dt_ms / rps_per_vcpu)  # vCPUs at work this step
+            busy = done * 1000 / dt_ms / rps_per_vcpu  # vCPUs at work this step
+            if busy > vcpus:
+                busy = float(vcpus)
             average = acct.average_busy(dt_ms, done, rps_per_vcpu, vcpus)
             if average != acct.average or t is not acct.average_type:
                 acct.average, acct.average_type = average, t
                 acct.cpu_pct = round(100 * average / vcpus, 2)
                 acct.surplus_rate = round(max(0.0, average - t.baseline_vcpus) * T3_UNLIMITED_USD_PER_VCPU_HOUR, 6)
-            acct.balance = min(t.max_credits, acct.balance + (t.credits_per_hour - busy * 60) * hours)
+            balance = acct.balance + (t.credits_per_hour - busy * 60) * hours
+            acct.balance = t.max_credits if balance > t.max_credits else balance
             rate = 0.0
             if acct.balance < 0:  # the bank is empty: unlimited mode bills the rest
                 acct.surplus -= acct.balance
