@@ -714,16 +714,17 @@ class LoadBalancing:
         lb = self.entry()
         if lb is None:
             return not self.config.load
-        nodes = lb.nodes_up()
+        # The routing plan holds just that, cached: each node that is up, with what a
+        # request finds at each target it routes to (this is asked at every step while
+        # an incident is open).
+        nodes = lb.plan()
         if not nodes:
             return False
-        for zone in nodes:
-            targets, _ = lb.routable(zone)
-            if not targets:
+        for _, entries in nodes:
+            if not entries:
                 return False
-            for t in targets:
-                p = self.probe(zone, t.instance)
-                if not p.answers or p.latency_ms > self.config.client_timeout_ms:
+            for _, outcome in entries:
+                if outcome != ANSWERS:
                     return False
         return True
 
