@@ -32,6 +32,7 @@ CPU above the baseline is billed as surplus credits at a flat **$0.05 per vCPU-h
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 # Surplus CPU credits of a T3 instance in unlimited mode, Linux: US$ per vCPU-hour.
 T3_UNLIMITED_USD_PER_VCPU_HOUR = 0.05
@@ -51,17 +52,21 @@ class InstanceType:
     def ram_gib(self) -> float:
         return self.ram_mib / 1024
 
-    @property
+    # The credit figures are read for every billed instance at every step
+    # (cloud/reliability.py), millions of times a run: each is worked out once per type,
+    # by the same expression, so the floats are the ones a plain property would give.
+    # (cached_property stores in the instance's __dict__, which a frozen dataclass allows.)
+    @cached_property
     def baseline_vcpus(self) -> float:
         """The CPU its price covers, in vCPUs running flat out."""
         return self.vcpus * self.baseline_pct / 100
 
-    @property
+    @cached_property
     def credits_per_hour(self) -> float:
         """CPU credits earned per hour: one credit is one vCPU at 100% for one minute."""
         return self.baseline_vcpus * 60
 
-    @property
+    @cached_property
     def max_credits(self) -> float:
         return self.credits_per_hour * CREDIT_BANK_HOURS
 

@@ -61,6 +61,7 @@ from pydantic import Field, field_validator, model_validator
 from .mechanism import Metric, events, metrics
 from .errors import CloudError
 from .hardware import Health
+from .storage import ObjectStore
 from .world import CoreWorld, Strict, known
 
 if TYPE_CHECKING:
@@ -416,10 +417,13 @@ class LoadBalancer:
         hc = self.health_check
         probe = self.service.probe(zone, target.instance)
         ok = probe.answers and probe.latency_ms <= hc.timeout_s * 1000
-        reason = probe.reason if not probe.answers else "Target.Timeout" if not ok else ""
         if ok:
-            self._record(target, zone, token, True, "")
+            # The answer is back at once: the chain and the node were checked just above,
+            # so the result is judged here without going through _record's checks again
+            # (most checks pass, hundreds of thousands of them in a long verify).
+            self._judge(target, zone, view, True, "")
         else:  # no answer in time: the node knows only when the timeout expires
+            reason = probe.reason if not probe.answers else "Target.Timeout"
             cloud.clock.schedule_in(hc.timeout_s * 1000, lambda: self._record(target, zone, token, False, reason))
 
     def _record(self, target: Target, zone: str, token: int, ok: bool, reason: str) -> None:
@@ -428,6 +432,10 @@ class LoadBalancer:
             return
         if not self.cloud.hardware.zones[zone].up:
             return  # the node went dark while it waited
+        self._judge(target, zone, view, ok, reason)
+
+    def _judge(self, target: Target, zone: str, view: View, ok: bool, reason: str) -> None:
+        """A check's result, still current, applied to the node's view of the target."""
         verdict = self.health_check.judge(view, ok)
         if verdict is not None:
             self._mark(target, zone, view, verdict, reason)
@@ -662,23 +670,27 @@ class LoadBalancing:
                     target.failed += share
             rr[zone] = (pos + q) % k
         lb._node_rr = (start + offered) % n
-        served = 0
+        served = overload = 0
         for target in lb.targets.values():
             # A target's work queue, as a token bucket: it refills at the target's
             # capacity and can hold one more second of work, so the +-1 request that
             # round robin hands one target more than another in a step is absorbed, while
-            # sustained load above capacity drains it and is shed.
+            # sustained load above capacity drains it and is shed. (Every target, every
+            # step: the clamps are plain comparisons, not min(), which costs a call each.)
             cap = target.capacity_rps
-            target.tokens = min(2 * cap, target.tokens + cap * dt_ms // 1000)
+            tokens = target.tokens + cap * dt_ms // 1000
+            if tokens > 2 * cap:
+                tokens = 2 * cap
             q = answered.get(target, 0)
-            if not q:
-                continue
-            ok = min(q, target.tokens)
-            target.tokens -= ok
-            failed["overload"] += q - ok
-            target.failed += q - ok
-            target.served += ok
-            served += ok
+            if q:
+                ok = q if q < tokens else tokens
+                tokens -= ok
+                overload += q - ok
+                target.failed += q - ok
+                target.served += ok
+                served += ok
+            target.tokens = tokens
+        failed["overload"] += overload
         unreadable, objects = self._data_unreadable()
         if unreadable and served:
             lost = served * unreadable // objects
@@ -687,8 +699,6 @@ class LoadBalancing:
         return served
 
     def _data_unreadable(self) -> tuple[int, int]:
-        from .storage import ObjectStore
-
         store = self.cloud.get(ObjectStore)
         return store.unreadable() if store is not None else (0, 0)
 
@@ -704,16 +714,17 @@ class LoadBalancing:
         lb = self.entry()
         if lb is None:
             return not self.config.load
-        nodes = lb.nodes_up()
+        # The routing plan holds just that, cached: each node that is up, with what a
+        # request finds at each target it routes to (this is asked at every step while
+        # an incident is open).
+        nodes = lb.plan()
         if not nodes:
             return False
-        for zone in nodes:
-            targets, _ = lb.routable(zone)
-            if not targets:
+        for _, entries in nodes:
+            if not entries:
                 return False
-            for t in targets:
-                p = self.probe(zone, t.instance)
-                if not p.answers or p.latency_ms > self.config.client_timeout_ms:
+            for _, outcome in entries:
+                if outcome != ANSWERS:
                     return False
         return True
 

@@ -37,6 +37,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 DEFAULT_TABLE_SIZE = 65_537  # the paper's default M
 MAX_TABLE_SIZE = 1_000_003
@@ -81,35 +82,41 @@ def populate(prefs: Sequence[tuple[int, int]], size: int) -> list[int]:
     """The lookup table (Pseudocode 1): entry -> index of the backend that owns it.
 
     ``prefs`` holds each backend's (offset, skip), in the order they take turns.
-    Raises ValueError for a size that is not a prime or no backend."""
+    Raises ValueError for a size that is not a prime or no backend.
+
+    A table is a pure function of its inputs and costs tens of milliseconds at the
+    paper's M (hundreds at 655,373), while the same backends are looked up again and
+    again (every world of a ``verify`` rebuilds its balancer, the views redraw it): the
+    last few tables are remembered, and each caller gets its own copy."""
+    return list(_populated(tuple((o, s) for o, s in prefs), size))
+
+
+@lru_cache(maxsize=8)
+def _populated(prefs: tuple[tuple[int, int], ...], size: int) -> tuple[int, ...]:
     if not is_prime(size):
         raise ValueError(f"the table size must be a prime number, not {size}")
     if not prefs:
         raise ValueError("a lookup table needs at least one backend")
     entry = [-1] * size
     # Where each backend's list stands: permutation[i][next[i]], kept as the entry
-    # itself (offset + next * skip, mod M) so a probe is one addition.
+    # itself (offset + next * skip, mod M) so a probe is one step along it.
     at = [o % size for o, _ in prefs]
     skips = [s for _, s in prefs]
     for s in skips:
         if not 1 <= s < size:
             raise ValueError(f"a skip must be from 1 to {size - 1}, not {s}")
     n = len(prefs)
-    filled = 0
-    while True:
-        for i in range(n):
-            c = at[i]
-            s = skips[i]
-            while entry[c] >= 0:
-                c += s
-                if c >= size:
-                    c -= size
-            entry[c] = i
-            c += s
-            at[i] = c - size if c >= size else c
-            filled += 1
-            if filled == size:
-                return entry
+    # One entry is claimed per turn and the backends take turns in order, so turn t is
+    # backend t mod N's and the table is full after exactly M turns.
+    for turn in range(size):
+        i = turn % n
+        c = at[i]
+        s = skips[i]
+        while entry[c] >= 0:
+            c = (c + s) % size
+        entry[c] = i
+        at[i] = (c + s) % size
+    return tuple(entry)
 
 
 def flow_hash(src_ip: int, src_port: int, dst_ip: int, dst_port: int, proto: int = 6, seed: int = 0) -> int:

@@ -68,7 +68,7 @@ from pydantic import Field
 from .balancer import Balancer
 from .edge import EdgeNetwork
 from .fabric import Fabric
-from .catalogue import T3_UNLIMITED_USD_PER_VCPU_HOUR
+from .catalogue import T3_UNLIMITED_USD_PER_VCPU_HOUR, InstanceType
 from .mechanism import Metric, events, metrics
 from .loadbalancer import LoadBalancing
 from .storage import ObjectStore
@@ -130,18 +130,31 @@ class Credits:
     window: deque[tuple[int, int]] = field(default_factory=deque)  # (ms, requests) of recent steps
     window_ms: int = 0
     window_done: int = 0
+    # cpu_pct and the surplus rate follow from the minute's average and the instance's
+    # type alone, and rounding them costs more than the rest of a step's accounting:
+    # they are worked out again only when either changes (under steady load the average
+    # repeats in most steps).
+    average: float | None = None  # the average they were worked out for
+    average_type: InstanceType | None = None  # ... and the instance type
+    surplus_rate: float = 0.0  # US$ per hour its CPU above baseline bills once the bank is empty
 
     def average_busy(self, dt_ms: int, done: int, rps_per_vcpu: int, vcpus: int) -> float:
         """vCPUs at work over the last minute (what CloudWatch and the bill see), the
         step just run included."""
-        self.window.append((dt_ms, done))
-        self.window_ms += dt_ms
-        self.window_done += done
-        while self.window_ms - self.window[0][0] >= CPU_WINDOW_MS:
-            old_ms, old_done = self.window.popleft()
-            self.window_ms -= old_ms
-            self.window_done -= old_done
-        return min(float(vcpus), self.window_done * 1000 / self.window_ms / rps_per_vcpu)
+        # Called for every billed instance at every step: the running sums are kept in
+        # locals and written back once.
+        window = self.window
+        window.append((dt_ms, done))
+        window_ms = self.window_ms + dt_ms
+        window_done = self.window_done + done
+        while window_ms - window[0][0] >= CPU_WINDOW_MS:
+            old_ms, old_done = window.popleft()
+            window_ms -= old_ms
+            window_done -= old_done
+        self.window_ms = window_ms
+        self.window_done = window_done
+        average = window_done * 1000 / window_ms / rps_per_vcpu
+        return float(vcpus) if average > vcpus else average
 
 
 @dataclass
@@ -259,7 +272,12 @@ class Reliability:
 
     # -- CPU credits --------------------------------------------------------------------
     def _spend_credits(self, dt_ms: int) -> None:
-        """Earn and spend every billed instance's CPU credits over one step."""
+        """Earn and spend every billed instance's CPU credits over one step.
+
+        This runs at every step for every billed instance (a good part of a long
+        ``verify``), so the loop reads each value once into a local and clamps with
+        comparisons rather than calls to min() and max(); the arithmetic is the model's,
+        term for term, so every float comes out the same."""
         if dt_ms <= 0:
             return
         lbs = self.cloud.get(LoadBalancing)
@@ -271,27 +289,37 @@ class Reliability:
         rps_per_vcpu = lbs.config.rps_per_vcpu if lbs is not None else 1
         hours = dt_ms / 3_600_000
         changed = False
-        live: set[str] = set()
+        credits = self.credits
+        billed = 0
         for inst in self.cloud.control.instances.values():
             if inst.state not in BILLED_STATES:
                 continue
-            live.add(inst.id)
-            acct = self.credits.get(inst.id)
+            billed += 1
+            acct = credits.get(inst.id)
             now_served = served.get(inst.name, 0)
             if acct is None:
-                acct = self.credits[inst.id] = Credits(served=now_served)
-            done = max(0, now_served - acct.served)
+                acct = credits[inst.id] = Credits(served=now_served)
+            done = now_served - acct.served
+            if done < 0:
+                done = 0
             acct.served = now_served
             t = inst.type
-            busy = min(float(t.vcpus), done * 1000 / dt_ms / rps_per_vcpu)  # vCPUs at work this step
-            average = acct.average_busy(dt_ms, done, rps_per_vcpu, t.vcpus)
-            acct.cpu_pct = round(100 * average / t.vcpus, 2)
-            acct.balance = min(t.max_credits, acct.balance + (t.credits_per_hour - busy * 60) * hours)
+            vcpus = t.vcpus
+            busy = done * 1000 / dt_ms / rps_per_vcpu  # vCPUs at work this step
+            if busy > vcpus:
+                busy = float(vcpus)
+            average = acct.average_busy(dt_ms, done, rps_per_vcpu, vcpus)
+            if average != acct.average or t is not acct.average_type:
+                acct.average, acct.average_type = average, t
+                acct.cpu_pct = round(100 * average / vcpus, 2)
+                acct.surplus_rate = round(max(0.0, average - t.baseline_vcpus) * T3_UNLIMITED_USD_PER_VCPU_HOUR, 6)
+            balance = acct.balance + (t.credits_per_hour - busy * 60) * hours
+            acct.balance = t.max_credits if balance > t.max_credits else balance
             rate = 0.0
             if acct.balance < 0:  # the bank is empty: unlimited mode bills the rest
                 acct.surplus -= acct.balance
                 acct.balance = 0.0
-                rate = round(max(0.0, average - t.baseline_vcpus) * T3_UNLIMITED_USD_PER_VCPU_HOUR, 6)
+                rate = acct.surplus_rate
             if rate != acct.usd_per_hour:
                 if rate and not acct.usd_per_hour:
                     self.cloud.emit(
@@ -299,9 +327,14 @@ class Reliability:
                     )
                 acct.usd_per_hour = rate
                 changed = True
-        for gone in [i for i in self.credits if i not in live]:
-            del self.credits[gone]
-            changed = True
+        # Every billed instance now has an account, so there are more accounts than
+        # billed instances exactly when some instance stopped being billed: only then
+        # look for the accounts to close (the common step has none).
+        if len(credits) != billed:
+            live = {i.id for i in self.cloud.control.instances.values() if i.state in BILLED_STATES}
+            for gone in [i for i in credits if i not in live]:
+                del credits[gone]
+                changed = True
         if changed:
             self._credit_version += 1
 
