@@ -1176,9 +1176,11 @@ class ObjectStore:
         total_cap = sum(cap.values())
         avg = 100 * sum(self._used(d) for d in disks) / total_cap
         moves = moved = 0
+        # every disk's fill, read many times per move; a move changes only its two disks'
+        fills = {d.id: 100 * self._used(d) / cap[d.id] for d in disks}
 
         def fill(d: Disk) -> float:
-            return 100 * self._used(d) / cap[d.id]
+            return fills[d.id]
 
         limit = avg + threshold_pct
         while moves < max_moves:
@@ -1198,6 +1200,8 @@ class ObjectStore:
                 self._remove_piece(c, slot)
                 self._add_piece(c, slot, target.id)
                 self._settle(c, before)
+                for d in (src, target):
+                    fills[d.id] = 100 * self._used(d) / cap[d.id]
                 moves += 1
                 moved += c.piece
                 progressed = True
@@ -1214,17 +1218,21 @@ class ObjectStore:
         racks = {h.rack.id for h in others}
         zones = {h.rack.zone.id for h in others}
         best: Disk | None = None
+        best_key: tuple[float, str] | None = None  # the emptiest disk so far: (fill, id)
         for d in disks:
             h = d.host
-            if d is src or h.id in hosts or fill(d) >= avg or self._free(d) < c.piece:
+            if d is src or h.id in hosts:
+                continue
+            f = fill(d)
+            if f >= avg or self._free(d) < c.piece:
                 continue
             # keep the spread: same rack as before, or a rack (zone) the chunk is not in
             if h.rack is not src.host.rack and h.rack.id in racks:
                 continue
             if h.rack.zone is not src.host.rack.zone and h.rack.zone.id in zones:
                 continue
-            if best is None or (fill(d), d.id) < (fill(best), best.id):
-                best = d
+            if best_key is None or (f, d.id) < best_key:
+                best, best_key = d, (f, d.id)
         return best
 
     # -- failure detection (a health listener) ------------------------------------------
