@@ -918,10 +918,10 @@ class ObjectStore:
         if len(readable) < s.need:
             return None
         if s.erasure:
-            data = [p for p in readable if p[0] < s.need]
-            parity = [p for p in readable if p[0] >= s.need]
-            preferred = (data + parity)[: s.need]
-            degraded = len(data) < s.need
+            # the data fragments first, parity standing in for missing ones: readable is
+            # in slot order, so that is its first K; degraded if a parity slot is in them
+            preferred = readable[: s.need]
+            degraded = preferred[-1][0] >= s.need
         else:
             pick = (c.id * 2654435761) % len(readable)  # a fixed "shuffled" replica order
             preferred = [readable[pick]]
