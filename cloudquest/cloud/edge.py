@@ -416,18 +416,21 @@ class EdgeNetwork:
                 prev = c
         ranked.sort()
         caches = [p.cache for p in self.pops.values()] + [r.cache for r in self.recs.values()]
+        # per group, what every copy of it shares (read for every object in every cache)
+        sizes = [g.sizes for g in self.groups]
+        ttls_ms = [g.ttl_s * 1000 for g in self.groups]
+        versions = [g.version(0) for g in self.groups]
         for n, cache in enumerate(caches):
             for _, gi, idx in ranked:
-                g = self.groups[gi]
-                size = g.sizes[idx]
+                size = sizes[gi][idx]
                 if cache.used + size > cache.capacity:
                     break
-                ttl_ms = g.ttl_s * 1000
+                ttl_ms = ttls_ms[gi]
                 if ttl_ms <= 0:
                     continue
                 key = (gi << GROUP_SHIFT) | idx
                 born = -(((key * 2_654_435_761) ^ (n * 40_503)) % ttl_ms)
-                cache.put(key, size, (g.version(0), born, born + ttl_ms))
+                cache.put(key, size, (versions[gi], born, born + ttl_ms))
 
     # -- TTLs ----------------------------------------------------------------------------------
     def ttl_of(self, g: Group) -> int:

@@ -267,7 +267,7 @@ class Switch:
 
 
 class Flow:
-    __slots__ = ("id", "group", "src", "dst", "header", "hkey", "gbps", "path", "end_ms", "rate")
+    __slots__ = ("id", "group", "src", "dst", "header", "hkey", "gbps", "_path", "hops", "end_ms", "rate")
 
     def __init__(self, ident: int, group: str, src: str, dst: str, header: tuple[int, int, int, int, int], gbps: float) -> None:
         self.id = ident
@@ -277,9 +277,20 @@ class Flow:
         self.header = header
         self.hkey = b""
         self.gbps = gbps
-        self.path: list[str] | None = None
+        self.path = None
         self.end_ms: int | None = None
         self.rate = 0.0  # delivered Gbps
+
+    @property
+    def path(self) -> list[str] | None:
+        """The nodes the flow crosses (None: no route)."""
+        return self._path
+
+    @path.setter
+    def path(self, path: list[str] | None) -> None:
+        # its hops (node pairs) are kept beside it: every recompute of the loads reads them
+        self._path = path
+        self.hops: list[tuple[str, str]] = list(zip(path, path[1:])) if path is not None else []
 
 
 @dataclass
@@ -316,6 +327,7 @@ class Fabric:
         self.links: dict[str, Link] = {}
         self.bundle: dict[str, str] = {}
         self.kind: dict[str, str] = {}
+        self.link_between: dict[tuple[str, str], str] = {}
         self.graph = nx.Graph()
         for sid, sw in self.switches.items():
             self.graph.add_node(sid, tier=sw.tier)
@@ -373,6 +385,9 @@ class Fabric:
         if bundle:
             self.bundle[link.id] = bundle
         self.graph.add_edge(link.a, link.b, us=link.latency_us, link=link.id)
+        # the graph's edge attribute again, either way round: read for every hop of every
+        # flow when the loads are recomputed, without going through networkx's views
+        self.link_between[(link.a, link.b)] = self.link_between[(link.b, link.a)] = link.id
 
     # -- what is up ------------------------------------------------------------------------------
     def node_up(self, node: str) -> bool:
@@ -647,16 +662,19 @@ class Fabric:
     def _recompute(self) -> None:
         """Link loads, black-holed flows and what each flow gets through: a flow whose
         path crosses a dead part gets nothing; a link asked for more than it carries
-        gives each of its flows the same share of what it can."""
+        gives each of its flows the same share of what it can.
+
+        A path of two nodes or more is whole if each of its hops carries packets (a
+        link up has both ends up), so the dark hops are found once, from the links,
+        rather than for every hop of every flow; and a flow is squeezed only if one of
+        its hops is overloaded."""
         self._settle_rates()
-        down_nodes = {n for n in self.graph.nodes if not self.node_up(n)}
         load: dict[tuple[str, str], float] = {}
         alive: list[tuple[Flow, list[tuple[str, str]]]] = []
         blackholed = 0
         offered = 0.0
-        edges = self.graph.edges
         links = self.links
-        link_ok: dict[str, bool] = {}
+        dark = {hop for hop, lid in self.link_between.items() if not self.link_up(lid)} if self.flows else set()
         for f in self.flows.values():
             offered += f.gbps
             path = f.path
@@ -664,17 +682,11 @@ class Fabric:
                 blackholed += 1
                 f.rate = 0.0
                 continue
-            hops = list(zip(path, path[1:]))
-            ok = not any(n in down_nodes for n in path)
-            if ok:
-                for a, b in hops:
-                    lid = edges[a, b]["link"]
-                    up = link_ok.get(lid)
-                    if up is None:
-                        up = link_ok[lid] = self.link_up(lid)
-                    if not up:
-                        ok = False
-                        break
+            hops = f.hops
+            if hops:
+                ok = not dark or dark.isdisjoint(hops)
+            else:
+                ok = self.node_up(path[0])  # a flow within one host
             if not ok:
                 blackholed += 1
                 f.rate = 0.0
@@ -682,14 +694,19 @@ class Fabric:
             for hop in hops:
                 load[hop] = load.get(hop, 0.0) + f.gbps
             alive.append((f, hops))
+        # what an overloaded hop gives each of its flows: the same share of its capacity
+        squeeze: dict[tuple[str, str], float] = {}
+        for hop, carried in load.items():
+            cap = links[self.link_between[hop]].gbps
+            if carried > cap:
+                squeeze[hop] = cap / carried
         delivered = 0.0
         for f, hops in alive:
             share = 1.0
-            for a, b in hops:
-                cap = links[edges[a, b]["link"]].gbps
-                carried = load[(a, b)]
-                if carried > cap:
-                    share = min(share, cap / carried)
+            if squeeze:
+                for hop in hops:
+                    if hop in squeeze:
+                        share = min(share, squeeze[hop])
             f.rate = f.gbps * share
             delivered += f.rate
         self.load = load

@@ -548,8 +548,12 @@ class GlobalService:
         self.cloud.emit("geo.primary_lost", db=db.name, region=region, rpo_s=outage.rpo_s,
                         writes_lost=int(outage.writes_lost), newest_copy=copy)
 
-    def _write_rps(self, t_ms: int) -> float:
-        return sum(d.at(t_ms) for d in self.demand) * self.spec.write_pct / 100
+    def _write_rps(self, t_ms: int, demand_rps: float | None = None) -> float:
+        """Writes per second at ``t_ms``: their share of every city's requests (whose
+        total the step passes as ``demand_rps``, having read each city's demand once)."""
+        if demand_rps is None:
+            demand_rps = sum(d.at(t_ms) for d in self.demand)
+        return demand_rps * self.spec.write_pct / 100
 
     # -- DNS ----------------------------------------------------------------------------
     def _healthy(self, region: str) -> bool:
@@ -622,6 +626,9 @@ class GlobalService:
         mid = start + dt_ms // 2
         insts = cloud.control.instances
         spec = self.spec
+        # each city's requests per second at the middle of the step, read three times below
+        rates = [d.at(mid) for d in self.demand]
+        demand_rps = sum(rates)
         for tier in self.tiers.values():
             vcpus = 0
             for n in tier.members:
@@ -635,7 +642,7 @@ class GlobalService:
         routes: list[tuple[int, str, float]] = []  # (continent index, region, rps)
         ttl_ms = self.ttl_s * 1000
         for k, u in enumerate(self.users):
-            rps = self.demand[k].at(mid)
+            rps = rates[k]
             ans = self.answers[u.continent]
             if ans.region is None:
                 routes.append((k, "", rps))
@@ -680,6 +687,7 @@ class GlobalService:
             writes_ms = (self.rtt[(region, db.primary)] + DB_MS) if writable else None
             lost = n * (1 - ok_share)
             hist = self.hist[cont]
+            waits = [app * x for x in EXP_POINTS]  # the app's time at each point, for reads and writes
             for share, data_ms in ((1 - write_share, reads_ms), (write_share, writes_ms)):
                 m = n * ok_share * share
                 if m <= 0:
@@ -690,8 +698,8 @@ class GlobalService:
                 tier.served += m
                 w = m / len(EXP_POINTS)
                 base = net + data_ms
-                for x in EXP_POINTS:
-                    idx = int(base + app * x)
+                for wait in waits:
+                    idx = int(base + wait)
                     hist[idx if idx < HIST_MS else HIST_MS] += w
             self.failed[cont] += lost
             step_failed += lost
@@ -712,13 +720,13 @@ class GlobalService:
             for tier in self.tiers.values():
                 self._scale(tier, end)
         if db is not None and writable:
-            db.writes += sum(d.at(mid) for d in self.demand) * write_share * seconds
-        self._bill(dt_ms, mid)
+            db.writes += demand_rps * write_share * seconds
+        self._bill(dt_ms, mid, demand_rps)
 
-    def _bill(self, dt_ms: int, mid: int) -> None:
-        self.cost_usd += self.cost_now_per_hour(mid) * dt_ms / 3_600_000
+    def _bill(self, dt_ms: int, mid: int, demand_rps: float) -> None:
+        self.cost_usd += self.cost_now_per_hour(mid, demand_rps) * dt_ms / 3_600_000
 
-    def cost_now_per_hour(self, t_ms: int | None = None) -> float:
+    def cost_now_per_hour(self, t_ms: int | None = None, demand_rps: float | None = None) -> float:
         insts = sum(i.type.price_per_hour for i in self.cloud.control.instances.values() if i.state in ("running", "impaired"))
         checks = 0.0
         if self.checks_on:
@@ -727,7 +735,7 @@ class GlobalService:
         transfer = 0.0
         if self.db is not None and self.db.replicas:
             t = self.cloud.now_ms if t_ms is None else t_ms
-            gb_per_hour = self._write_rps(t) * 3600 * self.spec.write_kib / (1 << 20)
+            gb_per_hour = self._write_rps(t, demand_rps) * 3600 * self.spec.write_kib / (1 << 20)
             transfer = gb_per_hour * len(self.db.replicas) * USD_PER_GB_INTER_REGION
         return insts + checks + transfer
 

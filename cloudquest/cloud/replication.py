@@ -127,7 +127,9 @@ class Placement:
     """Chooses hosts for new pieces of one chunk, given the pieces it already has.
 
     ``good(host)`` is the store's test that a host may take the piece (up, not degraded
-    or draining, a disk with room, no piece of this chunk yet). :meth:`choose` returns
+    or draining, a disk with room, no piece of this chunk yet); its answer for a host
+    must not change during one :meth:`choose` (the store commits space only after
+    it returns), so a policy may ask it once per host. :meth:`choose` returns
     up to ``count`` new hosts in choice order; fewer when the cluster cannot provide
     them (the caller decides whether that is an error or a repair to retry later).
     """
@@ -135,6 +137,8 @@ class Placement:
     def __init__(self, hardware: "Hardware", rng: random.Random) -> None:
         self.rng = rng
         self.hosts: list[Host] = list(hardware.hosts.values())
+        # each host with its zone and rack, read for every host on every spread piece
+        self._domains: list[tuple[Host, str, str, str]] = [(h, h.id, h.rack.zone.id, h.rack.id) for h in self.hosts]
         self._live: tuple[int, int] | None = None
 
     def invalidate(self) -> None:
@@ -201,7 +205,13 @@ class Placement:
 
     def _spread(self, count: int, chosen: list["Host"], good: Good, by_zone: bool) -> list["Host"]:
         """Each new piece goes to a qualifying host in the failure domain holding the
-        fewest pieces so far (zone first if ``by_zone``, then rack), ties at random."""
+        fewest pieces so far (zone first if ``by_zone``, then rack), ties at random.
+
+        The store's test is the costly part, so a host is tested only if its domains
+        are no more crowded than the best found so far, and once at most: its answer
+        cannot change within one choice (nothing is committed before the caller has
+        all of it). The pool is the one testing every host would give, in the same
+        order, so the draw is the same too."""
         results = list(chosen)
         taken = {h.id for h in results}
         zone_n: dict[str, int] = {}
@@ -209,17 +219,25 @@ class Placement:
         for h in results:
             zone_n[h.rack.zone.id] = zone_n.get(h.rack.zone.id, 0) + 1
             rack_n[h.rack.id] = rack_n.get(h.rack.id, 0) + 1
+        tested: dict[str, bool] = {}
         out: list[Host] = []
         for _ in range(count):
             best: tuple[int, int] | None = None
             pool: list[Host] = []
-            for h in self.hosts:
-                if h.id in taken or not good(h):
+            for h, hid, zone, rack in self._domains:
+                if hid in taken:
                     continue
-                key = (zone_n.get(h.rack.zone.id, 0) if by_zone else 0, rack_n.get(h.rack.id, 0))
+                key = (zone_n.get(zone, 0) if by_zone else 0, rack_n.get(rack, 0))
+                if best is not None and key > best:
+                    continue
+                ok = tested.get(hid)
+                if ok is None:
+                    ok = tested[hid] = good(h)
+                if not ok:
+                    continue
                 if best is None or key < best:
                     best, pool = key, [h]
-                elif key == best:
+                else:
                     pool.append(h)
             if not pool:
                 break

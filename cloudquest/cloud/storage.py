@@ -592,15 +592,14 @@ class ObjectStore:
         d.used_gib += gib - self._charged_gib[disk_id]
         self._charged_gib[disk_id] = gib
 
-    def _slow(self, d: Disk) -> float:
-        if d.health is Health.DEGRADED or d.host.health is Health.DEGRADED:
-            return self.config.degraded_slowdown
-        return 1.0
-
     def _piece_ms(self, disk_id: str, nbytes: int) -> float:
+        """A piece's service time: the disk's access time plus the transfer, slowed
+        down on a degraded disk or host (asked for every piece read: written flat)."""
         d = self.hw.disks[disk_id]
-        transfer = nbytes / (self.config.disk_mibps * MiB) * 1000
-        return (d.read_ms + transfer) * self._slow(d)
+        cfg = self.config
+        transfer = nbytes / (cfg.disk_mibps * MiB) * 1000
+        slow = cfg.degraded_slowdown if d.health is Health.DEGRADED or d.host.health is Health.DEGRADED else 1.0
+        return (d.read_ms + transfer) * slow
 
     def _eligible(self) -> dict[str, list[Disk]]:
         """Hosts that may take new pieces, with their disks that may: cached per health
@@ -914,20 +913,22 @@ class ObjectStore:
         """How one chunk is read: ((disk, service ms, hedged?), ...) for each piece the
         client reads, and whether the read is degraded; None if it cannot be read."""
         s = c.obj.scheme
-        readable = [(slot, d) for slot, d in enumerate(c.pieces) if d is not None and self._readable[d]]
+        up = self._readable
+        readable = [(slot, d) for slot, d in enumerate(c.pieces) if d is not None and up[d]]
         if len(readable) < s.need:
             return None
         if s.erasure:
-            data = [p for p in readable if p[0] < s.need]
-            parity = [p for p in readable if p[0] >= s.need]
-            preferred = (data + parity)[: s.need]
-            degraded = len(data) < s.need
+            # the data fragments first, parity standing in for missing ones: readable is
+            # in slot order, so that is its first K; degraded if a parity slot is in them
+            preferred = readable[: s.need]
+            degraded = preferred[-1][0] >= s.need
         else:
             pick = (c.id * 2654435761) % len(readable)  # a fixed "shuffled" replica order
             preferred = [readable[pick]]
             degraded = c.reg < s.width or len(readable) < c.reg
         hedge = self.config.hedged_read_ms
-        others = [p[1] for p in readable if p not in preferred]
+        # the copies a hedged read may go to (only needed when reads are hedged)
+        others = [p[1] for p in readable if p not in preferred] if hedge is not None else []
         reads: list[tuple[str, float, bool]] = []
         for _, d in preferred:
             ms = self._piece_ms(d, c.piece)
@@ -950,11 +951,11 @@ class ObjectStore:
         back of their disk's queue. Cached per object until something about it changes."""
         if obj.name in self._latency and obj.name not in self._dirty:
             return self._latency[obj.name]
-        own: dict[str, float] = {}
-        hedged: dict[str, float] = {}
-        last_own: dict[str, int] = {}
-        last_hedged: dict[str, int] = {}
-        count: dict[str, int] = {}
+        # per disk: [own pieces' ms, hedged pieces' ms, chunk of its last own piece, of its
+        # last hedged piece (None: none hedged), pieces]; one record, so each piece read
+        # costs one lookup. The sums add in chunk order, as the disk serves its queue.
+        queues: dict[str, list] = {}
+        queue_of = queues.get
         degraded = 0
         result: tuple[float, int, str, int, int, int] | None = None
         for c in obj.chunks:
@@ -966,23 +967,28 @@ class ObjectStore:
             reads, deg = r
             if deg:
                 degraded += 1
+            index = c.index
             for d, ms, h in reads:
+                q = queue_of(d)
+                if q is None:
+                    q = queues[d] = [0.0, 0.0, None, None, 0]
                 if h:
-                    hedged[d] = hedged.get(d, 0.0) + ms
-                    last_hedged[d] = c.index
+                    q[1] += ms
+                    q[3] = index
                 else:
-                    own[d] = own.get(d, 0.0) + ms
-                    last_own[d] = c.index
-                count[d] = count.get(d, 0) + 1
+                    q[0] += ms
+                    q[2] = index
+                q[4] += 1
         else:
             threshold = self.config.hedged_read_ms or 0.0
             worst_ms, worst_disk = -1.0, ""
-            for d in count:
-                done = max(own.get(d, 0.0), threshold) + hedged[d] if d in hedged else own[d]
+            for d, (own_ms, hedged_ms, _, last_hedged, _) in queues.items():
+                done = max(own_ms, threshold) + hedged_ms if last_hedged is not None else own_ms
                 if done > worst_ms or (done == worst_ms and d < worst_disk):
                     worst_ms, worst_disk = done, d
-            last = last_hedged[worst_disk] if worst_disk in hedged else last_own[worst_disk]
-            result = (worst_ms, last, worst_disk, degraded, count[worst_disk], len(count))
+            _, _, last_own, last_hedged, pieces = queues[worst_disk]
+            last = last_hedged if last_hedged is not None else last_own
+            result = (worst_ms, last, worst_disk, degraded, pieces, len(queues))
         self._latency[obj.name] = result
         self._dirty.pop(obj.name, None)
         return result
@@ -1170,9 +1176,11 @@ class ObjectStore:
         total_cap = sum(cap.values())
         avg = 100 * sum(self._used(d) for d in disks) / total_cap
         moves = moved = 0
+        # every disk's fill, read many times per move; a move changes only its two disks'
+        fills = {d.id: 100 * self._used(d) / cap[d.id] for d in disks}
 
         def fill(d: Disk) -> float:
-            return 100 * self._used(d) / cap[d.id]
+            return fills[d.id]
 
         limit = avg + threshold_pct
         while moves < max_moves:
@@ -1192,6 +1200,8 @@ class ObjectStore:
                 self._remove_piece(c, slot)
                 self._add_piece(c, slot, target.id)
                 self._settle(c, before)
+                for d in (src, target):
+                    fills[d.id] = 100 * self._used(d) / cap[d.id]
                 moves += 1
                 moved += c.piece
                 progressed = True
@@ -1208,17 +1218,21 @@ class ObjectStore:
         racks = {h.rack.id for h in others}
         zones = {h.rack.zone.id for h in others}
         best: Disk | None = None
+        best_key: tuple[float, str] | None = None  # the emptiest disk so far: (fill, id)
         for d in disks:
             h = d.host
-            if d is src or h.id in hosts or fill(d) >= avg or self._free(d) < c.piece:
+            if d is src or h.id in hosts:
+                continue
+            f = fill(d)
+            if f >= avg or self._free(d) < c.piece:
                 continue
             # keep the spread: same rack as before, or a rack (zone) the chunk is not in
             if h.rack is not src.host.rack and h.rack.id in racks:
                 continue
             if h.rack.zone is not src.host.rack.zone and h.rack.zone.id in zones:
                 continue
-            if best is None or (fill(d), d.id) < (fill(best), best.id):
-                best = d
+            if best_key is None or (f, d.id) < best_key:
+                best, best_key = d, (f, d.id)
         return best
 
     # -- failure detection (a health listener) ------------------------------------------
