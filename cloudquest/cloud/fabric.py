@@ -54,7 +54,6 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, get_args
 
-import networkx as nx
 from pydantic import Field, model_validator
 
 from .hardware import Health, Link
@@ -62,6 +61,8 @@ from .mechanism import Metric, events, metrics
 from .world import CoreWorld, Strict, known, world_ids
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from .cloud import Cloud
 
 HashFields = Literal["5-tuple", "3-tuple", "2-tuple"]
@@ -328,6 +329,8 @@ class Fabric:
         self.bundle: dict[str, str] = {}
         self.kind: dict[str, str] = {}
         self.link_between: dict[tuple[str, str], str] = {}
+        import networkx as nx  # here, not at the top: most worlds have no fabric, and every start paid 0.1 s for it
+
         self.graph = nx.Graph()
         for sid, sw in self.switches.items():
             self.graph.add_node(sid, tier=sw.tier)
@@ -436,6 +439,8 @@ class Fabric:
     # -- routing ---------------------------------------------------------------------------------
     def _routing_graph(self) -> nx.Graph:
         if self._rgraph is None:
+            import networkx as nx
+
             down = self.installed_down
             g = nx.Graph()
             g.add_nodes_from(n for n in self.graph.nodes if n not in down)
@@ -448,6 +453,8 @@ class Fabric:
     def _distances(self, target: str) -> dict[str, int]:
         found = self._dist.get(target)
         if found is None:
+            import networkx as nx
+
             g = self._routing_graph()
             found = nx.single_source_dijkstra_path_length(g, target, weight="us") if target in g else {}
             self._dist[target] = found
