@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import compileall
+import gc
 import os
 import sys
 from pathlib import Path
@@ -46,6 +47,18 @@ def pytest_configure(config):
     # PYTHONDONTWRITEBYTECODE set, as on some machines, each would recompile every module.
     if not hasattr(config, "workerinput"):
         compileall.compile_dir(ROOT / "cloudquest", quiet=2)
+
+
+def pytest_collection_finish(session):
+    """Once the suite is collected, its modules, the game's and Textual's are there for
+    good: the cyclic garbage collector need not walk them again (``gc.freeze``), and it
+    runs every 50,000 allocations instead of every 700. The terminal-game tests and the
+    simulation make millions of short-lived objects while the shared reference runs keep
+    millions alive, which every full collection walked again: on two cores the suite
+    went from 256 s of CPU (147 s) to 188 s (111 s)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 @pytest.fixture(autouse=True)
