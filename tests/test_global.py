@@ -181,7 +181,7 @@ def test_a_missing_design_file_or_a_bad_name_is_one_line(_isolated_home):
     s = fresh()
     for line, expected in (
         ("design apply nope.cq", "design new nope.cq writes a starter"),
-        ("design apply ../x", "cannot read the design file"),
+        (f"design apply {_isolated_home / 'nowhere' / 'x'}", "cannot read the design file"),  # a path, not a name
         ("design apply 'a b'", "bad design file name"),
         ("design mark g.cq 3 0123456789abcdef", "written by design apply"),
     ):
