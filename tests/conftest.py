@@ -31,8 +31,9 @@ def _quicker_idle_checks() -> None:
 
 def pytest_xdist_auto_num_workers(config) -> int:
     """``-n auto``: one worker more than the cores. The terminal-game tests spend part of
-    their time waiting for the app to go idle, and a third worker fills it (on two cores
-    the suite took 185 s with two workers, 166 s with three)."""
+    their time waiting for the app to go idle, and a third worker fills it (on two idle
+    cores, with the collector tuned as below: 141 s with two workers, 135 s with four,
+    111-119 s with three)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

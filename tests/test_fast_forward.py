@@ -93,7 +93,7 @@ def test_an_idle_day_is_skipped_not_stepped():
     s.sample_step = lambda: samples.append(s.cloud.now_ms)  # type: ignore[method-assign]
     s.advance(86_400_000)
     assert s.cloud.now_ms == 86_400_000
-    assert len(samples) < 500
+    assert 0 < len(samples) < 500  # sampled, but a handful of times
 
 
 def test_a_clocked_metric_still_graded_every_step():

@@ -23,7 +23,7 @@ def library():
 def test_each_traffic_scenario_runs_its_chapters_design_and_reports_what_it_names(name, library, scenario_run):
     loaded = library.get(name)
     assert loaded is not None and not library.problems
-    lines, source = default_design(loaded)
+    _, source = default_design(loaded)
     assert "reference solution" in source
     r = scenario_run(name)  # that design at seed 1
     assert r.seed == 1 and r.design == source

@@ -227,9 +227,9 @@ def prove(chapter: Chapter, doc: LocatedYaml | None = None) -> list[LoadProblem]
 
 M = TypeVar("M", bound=Strict)
 
-# Files validated before, by what they said: reading and validating a chapter costs tens of
-# milliseconds in pure Python (the composer that keeps every line), and the catalogue,
-# scenarios and replays read the same files again and again. A file whose text changed is
+# Files validated before, by what they said: building a chapter's data with every line
+# kept and validating it costs milliseconds, and the catalogue, scenarios and replays read
+# the same files again and again. A file whose text changed is
 # read anew. The models are shared, as one loaded chapter always was between its sessions.
 _VALIDATED: OrderedDict[tuple[type, str, bytes], tuple[Any, LocatedYaml]] = OrderedDict()
 _VALIDATED_MAX = 128

@@ -29,14 +29,9 @@ class CloudQuestApp(App[int]):
     TITLE = "CloudQuest"
     SUB_TITLE = "You See Inside the Cloud"
     # Every screen's style sheet is read once, at start: a screen bringing its own would
-    # make Textual parse every style sheet again the first time it opens.
-    CSS_PATH = [
-        "app.tcss",
-        *(
-            f"screens/{name}.tcss"
-            for name in ("title", "level_map", "chapter", "confirm", "result", "quiz", "replays", "scenarios", "completion")
-        ),
-    ]
+    # make Textual parse every style sheet again the first time it opens. Each sheet's
+    # rules name their screen, so the order they are read in does not matter.
+    CSS_PATH = ["app.tcss", *sorted(f"screens/{p.name}" for p in (Path(__file__).parent / "screens").glob("*.tcss"))]
     COMMANDS = App.COMMANDS | {CloudQuestCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, show=False, tooltip="Quit (your current run is kept as a replay)"),

@@ -36,10 +36,10 @@ from ...game.registry import completions, parse
 from ...game.schema import Chapter
 from ...game.session import Session
 from ..clock import FRAME_S, IDLE_AFTER_FRAMES, IDLE_FRAME_S, LiveClock
+from ..keys import Keys
 from ..views import LiveView, view_for
 from ..widgets import Console, EventLogPanel, ObjectivesPanel, StatusBar, Story, clock_text
 from .confirm import Confirm
-from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp

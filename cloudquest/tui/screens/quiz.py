@@ -20,9 +20,9 @@ from ...game.quiz import AskedQuestion, QuizError, QuizScore, mix_in, prepare
 from ...game.schema import SKILLS
 from ...game.own_runs import own_run_questions
 from ...game.runs import list_runs
+from ..keys import Keys
 from ..widgets import OrderedInput
 from .quiz_order import OrderingMixin
-from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp

@@ -29,9 +29,9 @@ from ...game.session import Session, chapter_fingerprint
 from .chapter import LONG_STEPS, ChapterScreen
 from ...game.runs import SavedRun, list_runs
 from ...game.moments import RunTimeline
+from ..keys import Keys
 from ..views import LiveView, view_for
 from ..widgets import EventLogPanel, ObjectivesPanel, StatusBar
-from ..keys import Keys
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp

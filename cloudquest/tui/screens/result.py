@@ -17,8 +17,8 @@ from textual.widgets import Static
 
 from ...game.schema import Chapter
 from ...game.session import RunResult
-from ..widgets import status_text
 from ..keys import Keys
+from ..widgets import status_text
 
 if TYPE_CHECKING:
     from ..app import CloudQuestApp
