@@ -4,14 +4,14 @@ start), connection tracking through node scale-out, bad input, determinism."""
 
 from __future__ import annotations
 
-import random
+import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudquest.cloud import maglev
-from cloudquest.cloud.balancer import Balancer
+from cloudquest.cloud.balancer import Balancer, ecmp_moved_share
 from cloudquest.game.schema import World
 from cloudquest.game.session import Session, free_play_chapter
 
@@ -124,24 +124,26 @@ def _backends(a: int, b: int, **extra) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("clients", [1, 3, 50_000])
-def test_connections_are_drawn_as_expovariate_and_randrange_draw(clients):
-    """Each new connection draws its lifetime, source address, port and zone, in this
-    order, as random.expovariate and random.randrange draw them (the balancer draws them
-    its own quicker way)."""
-    s = _session(_world(backends=_backends(2, 2), clients=clients, load=[]))
-    lb = _lb(s)
-    ref = random.Random()
-    ref.setstate(s.cloud.rng.getstate())
-    lb._open_many(300)
-    zones, want = lb.dns_zones(), []
-    for _ in range(300):
-        end = int(ref.expovariate(1 / (lb.spec.connection_s * 1000))) + 1
-        src, port = 0x64400000 + ref.randrange(clients), ref.randrange(1024, 65536)
-        zone = zones[ref.randrange(len(zones))]
-        want.append((maglev.flow_hash(src, port, 0x0A00000A + 256 * lb.zones.index(zone), 443, 6), zone, end))
-    assert [(c.key, c.zone, c.end_ms) for c in lb.conns.values()] == want
-    assert s.cloud.rng.getstate() == ref.getstate()
+def test_open_connections_follow_littles_law_and_approach_it_at_the_lifetimes_pace():
+    """Connections open at rate lambda and last an exponential time of mean W: an M/M/inf
+    queue, whose expected number open is lambda * W (Little's law) and, when lambda
+    steps, closes the gap by a factor e every W seconds."""
+    load = [{"at_s": 0, "rps": 1000}, {"at_s": 60, "rps": 3000}]
+    s = _session(_world(backends=_backends(2, 2), algorithm="maglev", load=load, connection_s=30, conn_rps=2))
+    m = s.cloud.metrics()
+    assert m["lb_connections"] == 1000 / 2  # 1000 rps / 2 rps per connection = 250/s x 30 s
+    s.execute("tick 90")  # one lifetime after the load tripled
+    assert s.cloud.metrics()["lb_connections"] == pytest.approx(1500 - 1000 * math.exp(-1), abs=1)
+    s.execute("tick 600")
+    assert s.cloud.metrics()["lb_connections"] == 1500
+
+
+def test_a_node_joining_moves_the_share_of_flows_hash_mod_k_moves():
+    """ECMP picks a node by hash mod k: going from k to k+1 nodes keeps a flow on its node
+    only if both residues agree, k of every k(k+1) hashes, so k/(k+1) of the flows move."""
+    for k in range(1, 8):
+        assert ecmp_moved_share(k, k + 1) == pytest.approx(k / (k + 1))
+    assert ecmp_moved_share(3, 3) == 0.0
 
 
 def test_cross_zone_off_gives_each_zone_half_whatever_its_backends_aws_example():
