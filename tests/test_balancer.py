@@ -269,6 +269,88 @@ def test_after_a_backend_change_flow_hash_breaks_most_moved_flows_and_maglev_few
     assert broken["flow-hash"] > 5 * broken["maglev"] > 0
 
 
+def test_adding_a_backend_to_hash_mod_n_moves_n_in_n_plus_1_flows_and_maglev_about_1_in_n_plus_1():
+    """Modulo hashing's flaw, the one consistent hashing (Karger et al., STOC 1997) and
+    Maglev's table remove: from N to N+1 backends a flow keeps its backend only where both
+    residues agree, N of every N(N+1) hashes, so N/(N+1) of the open connections would
+    move. A Maglev table moves about 1/(N+1) of its entries, and the flows on them."""
+    spare = [{"name": "x", "host": "a1-h9", "in_service": False}]
+    moved = {}
+    for algorithm in ("flow-hash", "maglev"):
+        s = _session(_world(backends=_backends(2, 2) + spare, algorithm=algorithm))
+        out = s.execute("lb add x").output
+        change = _lb(s).last_change
+        assert change is not None and change.connections == 500
+        assert f"{change.connections_moved} of 500 open connections" in out
+        moved[algorithm] = change.connections_moved / change.connections
+        if algorithm == "maglev":
+            assert moved[algorithm] == pytest.approx(change.entries_moved / change.table_size, abs=0.005)
+    assert moved["flow-hash"] == pytest.approx(4 / 5, abs=0.002)
+    assert 1 / 5 <= moved["maglev"] < 1 / 5 + 0.05
+
+
+def test_a_repaired_backend_is_back_after_healthy_threshold_passes():
+    """ALB: an unhealthy target is healthy again once HealthyThresholdCount checks in a
+    row pass (5 by default): the first comes 0 to one interval after it answers again, four
+    more follow one interval apart. The checks slept while nothing could change."""
+    s = _session(_world(backends=_backends(2, 2), algorithm="round-robin"))
+    s.run_script(["lb check timeout 4", "lb check interval 5", "tick 300", "fail host b1-h1", "tick 60"])
+    out = [e.get("zone") for e in s.cloud.log if e.kind == "balancer.backend_unhealthy" and e.get("backend") == "b1"]
+    assert sorted(out) == ["za", "zb"]
+    repaired = s.cloud.now_ms
+    s.run_script(["repair host b1-h1", "tick 300"])
+    back = [e for e in s.cloud.log if e.kind == "balancer.backend_healthy" and e.get("backend") == "b1"]
+    assert sorted(e.get("zone") for e in back) == ["za", "zb"]
+    for e in back:
+        assert 4 * 5_000 < e.t_ms - repaired <= 5 * 5_000
+    assert s.cloud.metrics()["lb_backends_healthy"] == 4
+
+
+def _played(world: dict, lines: list[str], fast: bool) -> tuple[Session, list[int]]:
+    s = _session(world)
+    s.cloud.fast_forward = fast
+    lb = _lb(s)
+    stretches: list[int] = []
+    repeat = lb._repeat
+
+    def counted(dt_ms: int) -> None:
+        stretches.append(dt_ms)
+        repeat(dt_ms)
+
+    lb._repeat = counted  # type: ignore[method-assign]
+    s.run_script(lines)
+    return s, stretches
+
+
+def test_a_steady_balancer_skips_its_idle_hours_and_ends_where_stepping_ends():
+    """Once every count is at its steady value, an undisturbed stretch runs as one step:
+    the same log, byte for byte, and the same metrics as stepping second by second,
+    through failures, a repair, a new backend, a load rise that scales out the nodes,
+    and changes of rule."""
+    world = _world(
+        backends=_backends(3, 3) + [{"name": "x", "host": "a1-h9", "in_service": False}],
+        algorithm="flow-hash",
+        connection_s=20,
+        conn_rps=1,
+        node_capacity_rps=1000,
+        scale_delay_s=60,
+        warmup_s=60,
+        load=[{"at_s": 0, "rps": 1000}, {"at_s": 1800, "rps": 2400}],
+    )
+    lines = [
+        "lb check timeout 4", "lb check interval 5", "tick 600", "fail host a1-h1", "tick 600",
+        "repair host a1-h1", "lb add x", "tick 1800", "lb algorithm maglev", "tick 1200",
+        "lb algorithm round-robin", "lb slow-start 60", "lb remove b3", "tick 900", "lb backends",
+    ]
+    fast, skipped = _played(world, lines, True)
+    stepped, none = _played(world, lines, False)
+    assert fast.cloud.log.sha256() == stepped.cloud.log.sha256()
+    assert fast.cloud.metrics() == stepped.cloud.metrics()
+    assert [r.output for r in fast.transcript] == [r.output for r in stepped.transcript]
+    assert any(e.kind == "balancer.node_joined" for e in fast.cloud.log)
+    assert not none and sum(skipped) > 3_000_000  # more than half of the 5,100 s in a few jumps
+
+
 # -- bad input: one line, nothing changed --------------------------------------------------------
 @pytest.mark.parametrize(
     "line,message",

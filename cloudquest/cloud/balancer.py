@@ -124,7 +124,7 @@ COLD_SHARE = 0.25  # a cold backend's capacity, as a share of its warm capacity
 EMA_S = 30.0  # the time constant of each backend's request-rate average
 MAX_CONNECTIONS = 200_000
 FLOW_EPS = 0.01  # connections: a cohort this close to its steady count is at it
-RATE_EPS = 1e-6  # requests per second: an average this close to its input is at it
+RATE_EPS = 0.01  # requests per second: an average this close to its input is at it
 WEIGHT_SCALE = 1000  # connection counts weigh requests in thousandths of a connection
 K = TypeVar("K", bound=Hashable)
 # How a cohort was hashed: ("flow-hash", backends) or ("maglev", backends, table size);
@@ -392,6 +392,7 @@ class Balancer:
         self._last_step: StepResult | None = None
         self._steady = False
         self._steady_log = -1
+        self._steady_from = 0  # when that step began
         self._asleep: dict[tuple[str, str], tuple[Backend, View]] = {}  # health checks asleep
 
     # -- set-up ---------------------------------------------------------------------------
@@ -781,9 +782,10 @@ class Balancer:
             and not moved
             and carried == (self._offer_milli, self._refused)
             and len(self.cloud.log) == logged
-            and self._settled(start, now)
+            and self._settled(now)
         )
         self._steady_log = len(self.cloud.log)
+        self._steady_from = start
 
     def _count(self, result: StepResult, steps: int, dt_ms: int) -> None:
         """Add ``steps`` steps of ``result`` to the counters."""
@@ -807,7 +809,7 @@ class Balancer:
         # an average that starts from nothing reads low at first: divide by the weight it
         # has gathered so far (the bias correction of an exponential moving average)
         weight = self._ema_weight + alpha * (1 - self._ema_weight)
-        if 1 - weight <= RATE_EPS * 1e-3:
+        if 1 - weight <= 1e-9:
             weight = 1.0
         moved = weight != self._ema_weight
         self._ema_weight = weight
@@ -822,10 +824,10 @@ class Balancer:
             b.rate = ema / weight
         return moved
 
-    def _settled(self, start: int, now: int) -> bool:
-        """Nothing that a step reads moves with the clock alone: no node about to leave,
-        no backend draining or warming up, the DNS answer clients cache is the latest,
-        and the load did not change within the step."""
+    def _settled(self, now: int) -> bool:
+        """Nothing that a step reads moves with the clock alone (but the load, which
+        :meth:`quiet_until` watches): no node about to leave, no backend draining or
+        warming up, and the DNS answer clients cache is the latest."""
         if any(since is not None for since in self._low_since.values()):
             return False
         for b in self.backends.values():
@@ -833,9 +835,7 @@ class Balancer:
                 return False
             if b.state == "in-service" and (self.warm_share(b, now) < 1 or self.slow_start_weight(b, now) < 1):
                 return False
-        if len(self.dns_history) > 1 and now - self.dns_history[-1][0] < self.spec.dns_ttl_s * 1000:
-            return False
-        return not any(start < p.at_ms <= now for p in self.load)
+        return len(self.dns_history) == 1 or now - self.dns_history[-1][0] >= self.spec.dns_ttl_s * 1000
 
     def quiet_until(self, now_ms: int, until_ms: int, sampled: bool) -> int:
         """After a full step that changed nothing (every count at its steady value, no
@@ -846,8 +846,8 @@ class Balancer:
             return now_ms
         tick = self.cloud.tick_ms
         to = until_ms - until_ms % tick
-        for p in self.load:
-            if p.at_ms > now_ms:
+        for p in self.load:  # the next change of the load after the step that was steady
+            if p.at_ms > self._steady_from:
                 to = min(to, p.at_ms - p.at_ms % tick)
                 break
         return max(to, now_ms)
@@ -1392,16 +1392,17 @@ def attach(cloud: "Cloud", spec: BalancerSpec) -> Balancer:
 # -- what the mechanism publishes ------------------------------------------------------------
 METRICS = metrics(
     Metric("lb_rps", "the requests per second offered now", clocked=True),
-    ("lb_requests", "requests offered so far"),
-    ("lb_served", "requests served"),
-    ("lb_failed", "requests failed"),
-    ("lb_failed_{reason}", "requests failed for one reason"),
-    ("lb_availability_pct", "the share of requests served"),
+    # the counters grow with the clock in a steady state, which the fast-forward skips
+    Metric("lb_requests", "requests offered so far", clocked=True),
+    Metric("lb_served", "requests served", clocked=True),
+    Metric("lb_failed", "requests failed", clocked=True),
+    Metric("lb_failed_{reason}", "requests failed for one reason", clocked=True),
+    Metric("lb_availability_pct", "the share of requests served", clocked=True),
     ("lb_imbalance", "the busiest backend's request rate over the average (1 = even)"),
     ("lb_connections", "connections open"),
     ("lb_connections_broken", "connections reset because a change sent them to another backend or node"),
     ("lb_connections_lost", "connections that died with their backend or zone"),
-    ("lb_dead_traffic_s", "seconds during which a dead backend still received requests"),
+    Metric("lb_dead_traffic_s", "seconds during which a dead backend still received requests", clocked=True),
     ("lb_nodes", "balancer nodes running"),
     ("lb_nodes_pending", "balancer nodes on their way"),
     ("lb_node_util_pct", "the busiest zone's node load"),
