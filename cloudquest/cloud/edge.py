@@ -224,7 +224,7 @@ SINGLE_RANKS = 16  # a group's most popular objects are modelled one by one
 CLASS_RATIO = 1.25  # past them, one class of objects spans the ranks r .. 1.25 r
 FP_BITS = 24  # expected counts are added in fixed point, so k equal steps are one product
 FP_MASK = (1 << FP_BITS) - 1
-STALE_MIN_REQUESTS = 1.0  # an old version counts as served if a step serves it this often
+STALE_MIN_REQUESTS = 1.0  # a lateness counts if a step serves this many requests at least that late
 
 
 @dataclass(eq=False)
@@ -1011,9 +1011,11 @@ class EdgeNetwork:
         tick = self.cloud.tick_ms
         if len(times) == 1:
             t = times[0]
-            for v, n in self._old_copies(g, cached, t, tick).items():
-                if n >= STALE_MIN_REQUESTS:
+            old = self._old_copies(g, cached, t, tick)
+            for v in sorted(old):  # the oldest first: the first at which a request is reached
+                if _at_least_one(old, v):
                     g.stale_max_s = max(g.stale_max_s, (t - g.changed_at_ms(v + 1)) / 1000)
+                    break
             return
         ttl_ms = g.ttl_s * 1000
         if ttl_ms <= 0 or not any(cached):
@@ -1029,15 +1031,18 @@ class EdgeNetwork:
             cycle = math.lcm(int(period_ms), tick) / period_ms if float(period_ms).is_integer() else 64
             horizon = first + (cycle + ttl_ms / period_ms + 3) * period_ms
             versions = [v for v in versions if g.changed_at_ms(v + 1) <= horizon]
+        def served(v: int, t: int) -> bool:
+            return _at_least_one(self._old_copies(g, cached, t, tick), v)
+
         for v in versions:
             published = g.changed_at_ms(v + 1)
             lo = bisect_left(times, published)
             hi = len(times) - 1
-            if lo > hi or self._old_copies(g, cached, times[lo], tick).get(v, 0.0) < STALE_MIN_REQUESTS:
+            if lo > hi or not served(v, times[lo]):
                 continue
-            while lo < hi:  # the last step still serving v
+            while lo < hi:  # the last step still serving v (or older)
                 mid = (lo + hi + 1) // 2
-                if self._old_copies(g, cached, times[mid], tick).get(v, 0.0) >= STALE_MIN_REQUESTS:
+                if served(v, times[mid]):
                     lo = mid
                 else:
                     hi = mid - 1
@@ -1225,6 +1230,11 @@ class EdgeNetwork:
             out["edge_trace_hits"] = self.trace_hits
             out["edge_trace_faults"] = self.trace_faults or 0
         return out
+
+
+def _at_least_one(old: dict[int, float], v: int) -> bool:
+    """Does a step serve ``STALE_MIN_REQUESTS`` requests version ``v`` or an older one?"""
+    return math.fsum(n for u, n in old.items() if u <= v) >= STALE_MIN_REQUESTS
 
 
 def attach(cloud: "Cloud", spec: EdgeSpec) -> EdgeNetwork:
