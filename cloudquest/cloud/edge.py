@@ -12,9 +12,7 @@ CloudFront has hundreds, in over 90 cities) with caches close to users, and a fe
   Middle East, Africa), ``all`` (adds South America, Oceania).
 - **The cache path.** A request that misses at its PoP goes to the PoP's REC, then (with
   an **origin shield**: one REC chosen as the single door to the origin) to the shield,
-  then to the origin. Simultaneous requests for one object are collapsed into one
-  origin request (CloudFront does this); here all requests for an object at one PoP
-  within one step count as simultaneous.
+  then to the origin.
 - **How long a copy is fresh** follows the CloudFront Developer Guide's table
   ("Specifying the amount of time that CloudFront caches objects"), in
   :func:`cloudfront_ttl`: ``Cache-Control: s-maxage`` beats ``max-age``, which beats
@@ -31,21 +29,43 @@ CloudFront has hundreds, in over 90 cities) with caches close to users, and a fe
 - **Invalidation** removes matching objects from every cache; it takes time to reach
   every PoP (``invalidation_s``), and past the first 1,000 paths each month every path
   costs $0.005 (a ``*`` wildcard path counts as one path, however much it matches).
-- **Eviction** when a cache is full (cloud/caching.py): LRU by default, FIFO and LFU to
-  compare. CloudFront does not let customers choose; the game does, to show the trade.
+- **Eviction** when a cache is full: LRU by default, FIFO and LFU to compare. CloudFront
+  does not let customers choose; the game does, to show the trade.
 - **Popularity** follows a Zipf law within each content group (the k-th most popular
-  object drawn with weight 1/k^alpha; Breslau et al., INFOCOM 1999, measured alpha from
-  0.64 to 0.83 for web traffic), drawn from the session's seeded generator.
+  object is asked for in proportion to 1/k^alpha; Breslau et al., INFOCOM 1999, measured
+  alpha from 0.64 to 0.83 for web traffic); object sizes are drawn from the session's
+  seeded generator.
 
+**Requests are counted in expectation, not drawn one by one** (a day is 43 million of
+them). Each object has a request rate at each cache (its users' requests per second,
+times its group's share, times its Zipf weight), and each cache follows the published
+analytical model of its policy (cloud/caching.py, beside the exact caches ``edge trace``
+runs): Che's characteristic time for LRU (Che, Tung and Wang, IEEE JSAC 2002), Martina,
+Garetto and Leonardi's for FIFO (INFOCOM 2014), the most popular objects that fit for LFU;
+the misses of a cache are the requests of the next one up, as Che et al. treat a
+hierarchy. Copies expire as in Jung, Berger and Balakrishnan's TTL cache (INFOCOM 2003): a
+share ``1/(1 + rate*TTL)`` of an object's requests finds its copy expired and asks
+upstream; a revalidation of an unchanged object is a 304 (a *refresh hit*, no body).
+Transients are windows (:class:`CacheModel`): a cache emptied by an invalidation or never
+used for an object has seen only the requests since, and none of its copies expire within
+a TTL of it. A group's objects are modelled in classes of neighbouring popularity (its
+first 16 one by one, then ranks r to 1.25 r together), which changes hit ratios by well
+under a percent. Expected counts become whole requests by carrying fractions (in fixed
+point, so a stretch of equal steps is one product and the fast-forward is exact).
+**Staleness** (``edge_stale_s``) is how late the oldest copies served were, counted while
+at least one request a step gets them: the copies served were fetched evenly over the last
+TTL (their age travels with them, HTTP's ``Age``), and those fetched before a change are
+out of date.
 Latency is distance: light in fibre covers about 200 km per millisecond, and a path
 is longer than the great circle (``user_stretch`` over the users' ISPs, 1.5 on the
 provider's backbone), plus the user's last mile and the origin's own response time.
 ``p50``/``p95`` are over the last five simulated minutes, per user area.
 
-Where the game simplifies: requests are counted per step, and the first request of a
-step for an object pays the whole path while the rest are hits; every object of a group
-has the same headers; caches hold whole objects; a PoP fails only as a whole; prices
-of data transfer and requests are left out.
+Where the game simplifies: requests are Poisson streams counted in expectation (above),
+each cache's timer is its own when counting revalidations (a copy's remaining freshness is
+used for staleness only), every object of a group has the same headers, caches hold whole
+objects, a PoP fails only as a whole, and prices of data transfer and requests are left
+out.
 """
 
 from __future__ import annotations
