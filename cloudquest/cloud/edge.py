@@ -641,6 +641,7 @@ class EdgeNetwork:
         self.trace_faults: int | None = None
         # the model's last answers, and whether they stay as they are while nothing changes
         self.paths: dict[str, Paths] = {}
+        self.unchanged: list[float] = []  # per group, Group.unchanged at the last step
         self.settled = False
         self._units()
 
@@ -816,8 +817,8 @@ class EdgeNetwork:
                         if r > 0:
                             into[k] += r * (1.0 - hits[k])
         unchanged = [g.unchanged(now) for g in groups]
-        if moved or not self.paths or unchanged != getattr(self, "_unchanged", None):
-            self._unchanged = unchanged
+        if moved or not self.paths or unchanged != self.unchanged:
+            self.unchanged = unchanged
             self.paths = {name: self._paths(pop, unchanged) for name, pop in self.pops.items()}
         self.settled = steady
 
@@ -918,7 +919,7 @@ class EdgeNetwork:
         self._tally({key: int(x * (1 << FP_BITS)) for key, x in inc.items() if x > 0}, times)
         for gi, g in enumerate(self.groups):
             if g.changing:
-                self._check_stale(g, cached[gi], times, dt_ms)
+                self._check_stale(g, cached[gi], times)
 
     def _count(self, key: tuple, inc: int, steps: int = 1) -> tuple[int, int]:
         """Whole requests of ``steps`` steps of ``inc`` (fixed point), the fraction carried
@@ -1023,7 +1024,7 @@ class EdgeNetwork:
                 b += n * tick
         return out
 
-    def _check_stale(self, g: Group, cached: list[float], times: "range | list[int]", dt_ms: int) -> None:
+    def _check_stale(self, g: Group, cached: list[float], times: "range | list[int]") -> None:
         """``edge_stale_s``: how long after the origin published version v+1 a user still got
         version v, counted while at least ``STALE_MIN_REQUESTS`` requests a step get it. Over
         many equal steps, each old version's count only falls as its copies age out of the
