@@ -19,10 +19,30 @@ not fit, the *eviction policy* picks what leaves:
 The textbook example (Silberschatz, Galvin and Gagne, *Operating System Concepts*): the
 reference string 7 0 1 2 0 3 0 4 2 3 0 3 2 1 2 0 1 7 0 1 with three frames gives 15
 faults under FIFO, 12 under LRU and 9 under OPT.
+
+:class:`Cache`, :func:`faults` and :func:`hits` run a reference string request by request,
+exactly. A CDN sees millions of requests a day, so the edge network (cloud/edge.py) uses
+the published *analytical* models of the same caches instead, here beside the exact ones,
+for objects requested independently as Poisson streams (the independent reference model):
+
+- **LRU**: Che, Tung and Wang (IEEE JSAC 20(7), 2002): a cache of capacity C behaves as
+  if each object stayed exactly a *characteristic time* T_C after its last request, T_C
+  solving ``sum(size_i * (1 - exp(-rate_i * T_C))) = C``; object i is then in the cache
+  with probability ``1 - exp(-rate_i * T_C)``, which is also its hit probability.
+  Fricker, Robert and Roberts (ITC 2012) explain why the approximation is so accurate
+  (within a few percent even for small caches), :func:`che_characteristic_time`.
+- **FIFO** (and random replacement): Martina, Garetto and Leonardi (INFOCOM 2014): the
+  same idea with ``rate_i * T / (1 + rate_i * T)`` in place of ``1 - exp(-rate_i * T)``.
+- **LFU** under popularity that does not change: the most popular objects that fit stay,
+  every other is evicted at the next miss (:func:`lfu_resident`).
+- **TTL caches**: Jung, Berger and Balakrishnan (INFOCOM 2003): a copy fetched on a miss
+  stays fresh for TTL seconds; with Poisson requests the share of requests answered by a
+  fresh copy is ``rate * TTL / (1 + rate * TTL)`` (:func:`ttl_hit_probability`).
 """
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Literal, get_args
@@ -223,3 +243,70 @@ def parse_refs(text: str) -> list[str]:
 def hits(refs: Iterable[Hashable], frames: int, policy: str) -> int:
     refs = list(refs)
     return len(refs) - faults(refs, frames, policy)
+
+
+# -- the analytical models --------------------------------------------------------------------
+def presence(policy: str, x: float) -> float:
+    """The probability that an object requested ``x`` times on average per characteristic
+    time (``x = rate * T``) is in the cache: LRU ``1 - exp(-x)`` (Che et al.), FIFO and
+    random ``x / (1 + x)`` (Martina et al.)."""
+    if policy == "fifo":
+        return x / (1.0 + x)
+    return -math.expm1(-x)
+
+
+def characteristic_time(rates: Sequence[float], sizes: Sequence[float], capacity: float, policy: str = "lru") -> float:
+    """The characteristic time T (seconds) of an LRU or FIFO cache of ``capacity`` bytes
+    under Poisson request ``rates`` (per second) for items of ``sizes`` bytes: the T that
+    fills the cache in expectation, ``sum(size_i * presence(rate_i * T)) = capacity``;
+    ``math.inf`` if everything requested fits (nothing is ever evicted)."""
+    if policy not in ("lru", "fifo"):
+        raise ValueError(f"no characteristic time for {policy!r} (lru or fifo)")
+    wanted = [(r, s) for r, s in zip(rates, sizes) if r > 0]
+    if sum(s for _, s in wanted) <= capacity:
+        return math.inf
+
+    def filled(t: float) -> float:
+        return sum(s * presence(policy, r * t) for r, s in wanted)
+
+    lo, hi = 0.0, 1.0
+    while filled(hi) < capacity:
+        lo, hi = hi, hi * 4
+    for _ in range(60):  # the fill grows with T: bisect to the last bits that matter
+        mid = (lo + hi) / 2
+        if filled(mid) < capacity:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    return hi
+
+
+def che_characteristic_time(rates: Sequence[float], sizes: Sequence[float], capacity: float) -> float:
+    """Che's characteristic time of an LRU cache (Che, Tung and Wang, 2002)."""
+    return characteristic_time(rates, sizes, capacity, "lru")
+
+
+def lfu_resident(rates: Sequence[float], sizes: Sequence[float], capacity: float) -> list[float]:
+    """The share of each item an LFU cache keeps when popularity does not change: the
+    items by falling rate while they fit (the one that straddles the edge in part), none
+    after; an item never requested is not kept."""
+    out = [0.0] * len(rates)
+    room = capacity
+    for i in sorted(range(len(rates)), key=lambda i: (-rates[i], i)):
+        if rates[i] <= 0 or room <= 0:
+            break
+        take = min(1.0, room / sizes[i]) if sizes[i] > 0 else 1.0
+        out[i] = take
+        room -= sizes[i] * take
+    return out
+
+
+def ttl_hit_probability(rate: float, ttl: float) -> float:
+    """The share of requests a TTL cache answers from a fresh copy (Jung, Berger and
+    Balakrishnan, 2003): a miss fetches a copy that is fresh for ``ttl`` seconds, then
+    the next request after it expires misses again: ``rate*ttl / (1 + rate*ttl)``."""
+    if rate <= 0 or ttl <= 0:
+        return 0.0
+    return rate * ttl / (1.0 + rate * ttl)

@@ -12,9 +12,7 @@ CloudFront has hundreds, in over 90 cities) with caches close to users, and a fe
   Middle East, Africa), ``all`` (adds South America, Oceania).
 - **The cache path.** A request that misses at its PoP goes to the PoP's REC, then (with
   an **origin shield**: one REC chosen as the single door to the origin) to the shield,
-  then to the origin. Simultaneous requests for one object are collapsed into one
-  origin request (CloudFront does this); here all requests for an object at one PoP
-  within one step count as simultaneous.
+  then to the origin.
 - **How long a copy is fresh** follows the CloudFront Developer Guide's table
   ("Specifying the amount of time that CloudFront caches objects"), in
   :func:`cloudfront_ttl`: ``Cache-Control: s-maxage`` beats ``max-age``, which beats
@@ -31,37 +29,57 @@ CloudFront has hundreds, in over 90 cities) with caches close to users, and a fe
 - **Invalidation** removes matching objects from every cache; it takes time to reach
   every PoP (``invalidation_s``), and past the first 1,000 paths each month every path
   costs $0.005 (a ``*`` wildcard path counts as one path, however much it matches).
-- **Eviction** when a cache is full (cloud/caching.py): LRU by default, FIFO and LFU to
-  compare. CloudFront does not let customers choose; the game does, to show the trade.
+- **Eviction** when a cache is full: LRU by default, FIFO and LFU to compare. CloudFront
+  does not let customers choose; the game does, to show the trade.
 - **Popularity** follows a Zipf law within each content group (the k-th most popular
-  object drawn with weight 1/k^alpha; Breslau et al., INFOCOM 1999, measured alpha from
-  0.64 to 0.83 for web traffic), drawn from the session's seeded generator.
+  object is asked for in proportion to 1/k^alpha; Breslau et al., INFOCOM 1999, measured
+  alpha from 0.64 to 0.83 for web traffic); object sizes are drawn from the session's
+  seeded generator.
 
+**Requests are counted in expectation, not drawn one by one** (a day is 43 million of
+them). Each object has a request rate at each cache (its users' requests per second,
+times its group's share, times its Zipf weight), and each cache follows the published
+analytical model of its policy (cloud/caching.py, beside the exact caches ``edge trace``
+runs): Che's characteristic time for LRU (Che, Tung and Wang, IEEE JSAC 2002), Martina,
+Garetto and Leonardi's for FIFO (INFOCOM 2014), the most popular objects that fit for LFU;
+the misses of a cache are the requests of the next one up, as Che et al. treat a
+hierarchy. Copies expire as in Jung, Berger and Balakrishnan's TTL cache (INFOCOM 2003): a
+share ``1/(1 + rate*TTL)`` of an object's requests finds its copy expired and asks
+upstream; a revalidation of an unchanged object is a 304 (a *refresh hit*, no body).
+Transients are windows (:class:`CacheModel`): a cache emptied by an invalidation or never
+used for an object has seen only the requests since, and none of its copies expire within
+a TTL of it. A group's objects are modelled in classes of neighbouring popularity (its
+first 16 one by one, then ranks r to 1.25 r together), which changes hit ratios by well
+under a percent. Expected counts become whole requests by carrying fractions (in fixed
+point, so a stretch of equal steps is one product and the fast-forward is exact).
+**Staleness** (``edge_stale_s``) is how late the oldest copies served were, counted while
+at least one request a step gets them: the copies served were fetched evenly over the last
+TTL (their age travels with them, HTTP's ``Age``), and those fetched before a change are
+out of date.
 Latency is distance: light in fibre covers about 200 km per millisecond, and a path
 is longer than the great circle (``user_stretch`` over the users' ISPs, 1.5 on the
 provider's backbone), plus the user's last mile and the origin's own response time.
 ``p50``/``p95`` are over the last five simulated minutes, per user area.
 
-Where the game simplifies: requests are counted per step, and the first request of a
-step for an object pays the whole path while the rest are hits; every object of a group
-has the same headers; caches hold whole objects; a PoP fails only as a whole; prices
-of data transfer and requests are left out.
+Where the game simplifies: requests are Poisson streams counted in expectation (above),
+each cache's timer is its own when counting revalidations (a copy's remaining freshness is
+used for staleness only), every object of a group has the same headers, caches hold whole
+objects, a PoP fails only as a whole, and prices of data transfer and requests are left
+out.
 """
 
 from __future__ import annotations
 
 import math
-from array import array
-from bisect import bisect_right
+from bisect import bisect_left
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate
-from math import floor
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from .caching import Cache, Policy
+from .caching import Policy, characteristic_time, lfu_resident, presence
 from .hardware import Health
 from .mechanism import Metric, events, metrics
 from .world import CoreWorld, Strict
@@ -81,8 +99,6 @@ WINDOW_MS = 300_000  # percentiles and origin load over the last five minutes
 BUCKET_MS = 60_000
 GIB = 1 << 30
 KIB = 1024
-GROUP_SHIFT = 32
-IDX_MASK = (1 << GROUP_SHIFT) - 1  # a cache key is the group's index, then the object's
 NAME = r"^[a-z][a-z0-9-]{0,31}$"
 
 
@@ -114,20 +130,6 @@ def cloudfront_ttl(
     if directive is None:
         return max(min_ttl, default_ttl)
     return min(max(directive, min_ttl), max_ttl)
-
-
-def zipf_guide(cum: list[float], bits: int = 12) -> tuple[float, list[int], list[int]]:
-    """A guide table for drawing from cumulative weights ``cum`` (the cut-point method of
-    Chen and Asau, 1974): a uniform ``u`` picks the object ``bisect_right(cum, u * total,
-    0, len(cum) - 1)``; split [0, 1) into ``scale`` equal slices (a power of two, so ``j =
-    floor(u * scale)`` is exact), and the answers at slice ``j``'s two ends, ``lows[j]`` and
-    ``highs[j]``, bound the answer for every ``u`` in it (``u * total`` only grows with
-    ``u``), so the search may run between them: the same object, in a few steps instead
-    of one per halving of the whole list."""
-    last, total = len(cum) - 1, cum[-1]
-    scale = 1 << min(bits, last.bit_length())
-    ends = [bisect_right(cum, j / scale * total, 0, last) for j in range(scale + 1)]
-    return float(scale), ends[:-1], ends[1:]
 
 
 def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -238,31 +240,72 @@ class EdgeSpec(Strict):
 
 
 # -- state ------------------------------------------------------------------------------------
+SINGLE_RANKS = 16  # a group's most popular objects are modelled one by one
+CLASS_RATIO = 1.25  # past them, one class of objects spans the ranks r .. 1.25 r
+FP_BITS = 24  # expected counts are added in fixed point, so k equal steps are one product
+FP_MASK = (1 << FP_BITS) - 1
+STALE_MIN_REQUESTS = 1.0  # a lateness counts if a step serves this many requests at least that late
+
+
+@dataclass(eq=False)
+class ObjectClass:
+    """Objects of one group with nearly the same popularity, modelled together: each is
+    requested at ``weight / count`` of its group's rate. A group's first objects are a
+    class each; an invalidation of some objects of a class splits it."""
+
+    members: range | tuple[int, ...]  # object indexes (rank - 1)
+    weight: float  # the class's share of its group's requests
+    nbytes: int  # all its objects' sizes
+    purged_ms: int | None = None  # when an invalidation last removed its objects
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
+
+
+def object_classes(zipf: float, sizes: list[int]) -> list[ObjectClass]:
+    """A group's objects by popularity rank: the first ``SINGLE_RANKS`` alone, then classes
+    whose last rank is about ``CLASS_RATIO`` times their first (a Zipf weight changes by
+    under 25% inside one, so a class stands for its objects within a fraction of a percent)."""
+    n = len(sizes)
+    weights = [1.0 / (k**zipf) for k in range(1, n + 1)]
+    norm = math.fsum(weights)
+    out, first = [], 0
+    while first < n:
+        end = first + 1 if first < SINGLE_RANKS or n <= 4 * SINGLE_RANKS else min(n, max(first + 1, math.ceil(first * CLASS_RATIO)))
+        out.append(ObjectClass(range(first, end), math.fsum(weights[first:end]) / norm, sum(sizes[first:end])))
+        first = end
+    return out
+
+
 @dataclass(eq=False)
 class Group:
     spec: ContentSpec
     index: int
     sizes: list[int]
-    cum: list[float]
+    classes: list[ObjectClass] = field(default_factory=list)
     ttl_s: int = 0
     stale_max_s: float = 0.0
+    cold_since_ms: int | None = None  # when its copies became cacheable (a TTL above 0), if after the start
     headers: dict[str, int | bool | None] = field(default_factory=dict)
     behaviour: dict[str, int] = field(default_factory=dict)
-    guide: tuple[float, list[int], list[int]] = field(init=False, repr=False)  # zipf_guide(cum)
-    cum_packed: array = field(init=False, repr=False)  # cum as one block of doubles
     changing: bool = field(init=False)  # whether the origin ever publishes new versions
+    norm: float = field(init=False)  # the sum of the Zipf weights: object i's share is (i+1)^-zipf / norm
     published_ms: dict[int, int] = field(default_factory=dict, init=False, repr=False)  # changed_at_ms, remembered
 
     def __post_init__(self) -> None:
-        self.guide = zipf_guide(self.cum)
-        # the same numbers side by side, not one object each: a search between two of a
-        # guide's ends then reads a cache line or two instead of one per step
-        self.cum_packed = array("d", self.cum)
         self.changing = bool(self.spec.changes_every_s or self.spec.changes_at_s)
+        self.norm = math.fsum(1.0 / (k**self.spec.zipf) for k in range(1, len(self.sizes) + 1))
+        if not self.classes:
+            self.classes = object_classes(self.spec.zipf, self.sizes)
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def share_of(self, idx: int) -> float:
+        """Object ``idx``'s share of the group's requests (Zipf: rank^-zipf, normalised)."""
+        return 1.0 / ((idx + 1) ** self.spec.zipf) / self.norm
 
     def path_of(self, idx: int) -> str:
         p = self.spec.path
@@ -273,6 +316,19 @@ class Group:
         every = self.spec.changes_every_s
         n = int(now_ms // (every * 1000)) if every else 0
         return n + sum(1 for t in self.spec.changes_at_s if t * 1000 <= now_ms)
+
+    def deploys_ms(self) -> list[int]:
+        return sorted(int(math.ceil(t * 1000)) for t in self.spec.changes_at_s)
+
+    def unchanged(self, now_ms: int) -> float:
+        """The chance that a copy which has just expired (fetched a TTL ago) is still the
+        origin's current version, so that its revalidation is a 304: no deploy within the
+        last TTL, and no periodic change (in expectation over the phase: 1 - TTL/period)."""
+        ttl_ms = self.ttl_s * 1000
+        if any(now_ms - ttl_ms < c <= now_ms for c in self.deploys_ms()):
+            return 0.0
+        every = self.spec.changes_every_s
+        return max(0.0, 1.0 - ttl_ms / (every * 1000)) if every else 1.0
 
     def changed_at_ms(self, version: int) -> int:
         """When the origin published version ``version`` (the first change after a copy
@@ -299,10 +355,181 @@ class Group:
         return int(best)
 
 
+class CacheModel:
+    """One cache (a PoP's, a regional cache's) in expectation: for every object class, the
+    request rate per object that reaches it and how many of those requests it answers.
+
+    Presence follows the characteristic-time approximation of the eviction policy
+    (caching.py): an object is in an LRU cache if it was requested within the last T_C.
+    Which requests fall in that window is kept per class as ``x``: the requests per object
+    expected within the window, grown by each step's requests up to ``rate * T_C`` (the
+    steady state). A cache starting cold, an invalidation (``x`` back to 0), or a stream
+    that grows (users moved here) shows as ``x`` still below its cap: the tail not yet seen.
+    A cache that never fills (everything requested fits, as the regional caches here) has no
+    T_C; its copies matter only while fresh, so its window is one TTL.
+
+    A request is answered by a fresh copy with the probability ``1 / (1 + E + 1/(rate*TTL))``:
+    the odds of a miss because the object was evicted (``E``: LRU ``exp(-x) / (1 - exp(-x))``,
+    the odds Che's formula gives; FIFO ``1/x``, Martina et al.'s) and because its copy expired
+    (``1/(rate*TTL)``: Jung et al.'s TTL cache) add. With one of the two timers infinite this
+    is exactly the published formula of the other; with both, it is the game's approximation."""
+
+    __slots__ = ("name", "capacity", "policy", "used", "evictions", "tc", "x", "lam", "cap", "hit", "expired",
+                 "resident", "dirty", "full", "insert_rate", "young")
+
+    def __init__(self, name: str, capacity: int, policy: str, groups: list[Group]) -> None:
+        self.name = name
+        self.capacity = capacity
+        self.policy = policy
+        self.used = 0.0  # bytes held, in expectation
+        self.evictions = 0
+        self.tc = math.inf  # the characteristic time, seconds
+        self.x = [[0.0] * len(g.classes) for g in groups]
+        self.lam: list[list[float]] = [[0.0] * len(g.classes) for g in groups]  # per object, per second
+        self.cap = [[0.0] * len(g.classes) for g in groups]
+        self.hit = [[0.0] * len(g.classes) for g in groups]  # the share of its requests answered fresh
+        self.expired = [[0.0] * len(g.classes) for g in groups]  # the share of its misses that held an expired copy
+        self.resident = [[1.0] * len(g.classes) for g in groups]  # LFU: the share of a class that may stay
+        self.dirty = True
+        self.full = False
+        self.insert_rate = 0.0  # copies stored per second (each evicts one when the cache is full)
+        self.young: list[list[bool]] = []  # per class: emptied (cold start, invalidation) less than a TTL ago
+
+    def warm(self, groups: list[Group], mix: list[list[float]]) -> None:
+        """Start as a cache that has served a stream of this popularity ``mix`` (per object)
+        for long: its steady state, whatever the rate (Che's presence depends on rate * T_C
+        only, so only the mix matters)."""
+        cached = [g.ttl_s > 0 for g in groups]
+        rates, sizes, where = [], [], []
+        for gi, g in enumerate(groups):
+            if not cached[gi]:
+                continue
+            for k, c in enumerate(g.classes):
+                rates.append(mix[gi][k])
+                sizes.append(c.nbytes)
+                where.append((gi, k))
+        tc = characteristic_time(rates, sizes, self.capacity, self.policy) if self.policy != "lfu" else math.inf
+        share = lfu_resident(rates, sizes, self.capacity) if self.policy == "lfu" else [1.0] * len(rates)
+        for (gi, k), r, s in zip(where, rates, share):
+            self.x[gi][k] = r * tc if r > 0 and tc < math.inf and s > 0 else (math.inf if s > 0 else 0.0)
+        self.dirty = True
+
+    def _limits(self, groups: list[Group]) -> None:
+        """T_C (or LFU's resident set) for the rates now, and each class's cap on ``x``."""
+        rates, sizes, where = [], [], []
+        for gi, g in enumerate(groups):
+            if g.ttl_s <= 0:
+                continue
+            for k, c in enumerate(g.classes):
+                rates.append(self.lam[gi][k])
+                sizes.append(c.nbytes)
+                where.append((gi, k))
+        if self.policy == "lfu":
+            self.tc = math.inf
+            share = lfu_resident(rates, sizes, self.capacity)
+            for (gi, k), s in zip(where, share):
+                self.resident[gi][k] = s
+            self.full = sum(s for r, s in zip(rates, sizes) if r > 0) > self.capacity
+        else:
+            self.tc = characteristic_time(rates, sizes, self.capacity, self.policy)
+            self.full = self.tc < math.inf
+        for gi, g in enumerate(groups):
+            ttl = g.ttl_s
+            for k in range(len(g.classes)):
+                lam = self.lam[gi][k]
+                self.cap[gi][k] = 0.0 if ttl <= 0 else lam * (self.tc if self.full and self.policy != "lfu" else ttl)
+
+    def update(self, groups: list[Group], lam: list[list[float]], young: list[list[bool]], dt_s: float) -> tuple[bool, bool]:
+        """One step at these rates: returns whether its answers changed, and whether they
+        will stay as they are while the rates do (every window at its cap)."""
+        moved = False
+        if lam != self.lam or self.dirty:
+            self.lam = lam
+            self._limits(groups)
+            self.dirty = False
+            moved = True
+        if young != self.young:
+            self.young = young
+            moved = True
+        timed = not self.full or self.policy == "lfu"  # kept until it expires: Jung's TTL cache
+        steady = True
+        for gi, g in enumerate(groups):
+            xs, caps, rates = self.x[gi], self.cap[gi], lam[gi]
+            if g.ttl_s <= 0:
+                if any(xs):
+                    self.x[gi] = [0.0] * len(xs)
+                    moved = True
+                continue
+            for k, rate in enumerate(rates):
+                if rate <= 0:
+                    continue  # nothing asks: the copies stay as they are
+                # within a TTL of being emptied every copy fetched is fresh, so a cache that
+                # keeps copies until they expire counts every request; after, Jung's state
+                cap = math.inf if timed and young[gi][k] else caps[k]
+                if timed and not young[gi][k]:
+                    if xs[k] < cap:
+                        xs[k] = cap
+                        moved = True
+                    continue
+                if xs[k] >= cap:
+                    continue  # in steady state
+                x = min(xs[k] + rate * dt_s, cap)
+                if x != xs[k]:
+                    xs[k] = x
+                    moved = True
+                if x < cap:
+                    steady = False
+        if moved:
+            self._answers(groups)
+        return moved, steady
+
+    def _answers(self, groups: list[Group]) -> None:
+        used = inserts = 0.0
+        lru_full = self.full and self.policy == "lru"
+        fifo_full = self.full and self.policy == "fifo"
+        for gi, g in enumerate(groups):
+            ttl = g.ttl_s
+            hits, expired, young = self.hit[gi], self.expired[gi], self.young[gi]
+            for k, c in enumerate(g.classes):
+                # a window longer than the steady one (the stream slowed down, or a warm
+                # start) keeps its copies, but answers as the steady state does
+                lam, held, share = self.lam[gi][k], self.x[gi][k], self.resident[gi][k]
+                x = held if young[k] else min(held, self.cap[gi][k])
+                if ttl <= 0 or lam <= 0 or x <= 0 or share <= 0:
+                    hits[k] = expired[k] = 0.0
+                    if ttl > 0 and held > 0:
+                        used += c.nbytes * share * presence("lru", held)
+                    inserts += c.count * lam * (1.0 if ttl > 0 else 0.0)
+                    continue
+                j = 0.0 if young[k] else 1.0 / (lam * ttl)  # the odds of finding the copy expired (Jung et al.)
+                if lru_full or fifo_full:
+                    evict = math.exp(-x) / -math.expm1(-x) if lru_full else 1.0 / x
+                    h = 1.0 / (1.0 + evict + j)
+                    e = j / (evict + j) if j > 0 else 0.0
+                    used += c.nbytes * presence(self.policy, x)
+                else:
+                    if young[k]:  # never evicted, within a TTL of being emptied: every copy fetched is fresh
+                        h0, e0 = -math.expm1(-x), 0.0
+                    else:  # never evicted (or LFU's resident share): Jung's TTL cache, x = rate * TTL
+                        h0, e0 = x / (1.0 + x), 1.0
+                    h = share * h0
+                    e = share * (1.0 - h0) * e0 / (1.0 - h) if h < 1.0 else 0.0
+                    used += c.nbytes * share * presence("lru", held)
+                hits[k], expired[k] = h, e
+                inserts += c.count * lam * (1.0 - h) * (1.0 - e)
+        self.used = min(float(self.capacity), used)
+        self.insert_rate = inserts
+
+    def copies(self, gi: int, k: int, count: int) -> float:
+        """Copies of ``count`` objects of class ``k`` held now, in expectation."""
+        x = self.x[gi][k]
+        return count * self.resident[gi][k] * presence(self.policy if self.full else "lru", x) if x > 0 else 0.0
+
+
 @dataclass(eq=False)
 class Pop:
     spec: PopSpec
-    cache: Cache
+    cache: CacheModel
     health: Health = Health.HEALTHY
     requests: int = 0
     hits: int = 0
@@ -316,7 +543,7 @@ class Pop:
 @dataclass(eq=False)
 class RegionalCache:
     spec: RegionalCacheSpec
-    cache: Cache
+    cache: CacheModel
 
     @property
     def id(self) -> str:
@@ -333,7 +560,6 @@ class User:
     pop: str | None = None
     was: str | None = None
     since_ms: int = 0
-    carry: float = 0.0
     ms: dict[str, float] = field(default_factory=dict)  # one-way ms to each PoP
 
     def share_on_old(self, now_ms: int, ttl_ms: int) -> float:
@@ -349,6 +575,21 @@ class Invalidation:
     done_ms: int
 
 
+@dataclass
+class Paths:
+    """What one PoP's requests come to, per request, at the rates of the last step: answered
+    at the PoP (``local``), by each cache up its chain (``tiers``) or by the origin; refresh
+    hits (a 304 for the PoP's own expired copy), bytes from the origin, and per class of a
+    changing group the requests a cached copy answered (for staleness)."""
+
+    local: float = 0.0
+    refresh: float = 0.0
+    tiers: list[float] = field(default_factory=list)
+    origin: float = 0.0
+    origin_bytes: float = 0.0
+    cached: dict[int, list[float]] = field(default_factory=dict)
+
+
 class EdgeNetwork:
     def __init__(self, cloud: "Cloud", spec: EdgeSpec) -> None:
         self.cloud = cloud
@@ -358,21 +599,16 @@ class EdgeNetwork:
         self.shield: str | None = spec.origin_shield
         rng = cloud.rng
         self.groups: list[Group] = []
-        shares = []
         for i, c in enumerate(spec.content):
             mean = c.size_kib * KIB
             sizes = [max(1, int(mean * (0.5 + rng.random()))) for _ in range(c.objects)]
-            cum = list(accumulate(1.0 / (k ** c.zipf) for k in range(1, c.objects + 1)))
-            g = Group(c, i, sizes, cum)
+            g = Group(c, i, sizes)
             g.headers = {"max-age": c.max_age_s, "s-maxage": c.s_maxage_s, "expires": c.expires_s, "no-cache": c.no_cache}
             g.behaviour = {"min": c.min_ttl_s, "default": c.default_ttl_s, "max": c.max_ttl_s}
-            self.groups.append(g)
-            shares.append(c.share_pct)
-        self.shares = shares
-        for g in self.groups:
             g.ttl_s = self.ttl_of(g)
-        self.recs = {r.name: RegionalCache(r, Cache(int(r.cache_gib * GIB), self.eviction)) for r in spec.regional_caches}
-        self.pops = {p.name: Pop(p, Cache(int(p.cache_gib * GIB), self.eviction)) for p in spec.pops}
+            self.groups.append(g)
+        self.recs = {r.name: RegionalCache(r, CacheModel(r.name, int(r.cache_gib * GIB), self.eviction, self.groups)) for r in spec.regional_caches}
+        self.pops = {p.name: Pop(p, CacheModel(p.name, int(p.cache_gib * GIB), self.eviction, self.groups)) for p in spec.pops}
         cloud.hardware.add_parts("pop", self.pops)
         self.users = [User(u) for u in spec.users]
         o = spec.origin
@@ -387,13 +623,14 @@ class EdgeNetwork:
             for b, pb in places.items():
                 km = great_circle_km(pa.lat, pa.lon, pb.lat, pb.lon)
                 self.hop_ms[(a, b)] = km * BACKBONE_STRETCH / FIBRE_KM_PER_MS + (0.5 if a != b else 0.0)
-        # accounting
+        # accounting: whole requests, from expected counts carried in fixed point
         self.requests = 0
         self.hits = 0
         self.refreshes = 0
         self.failed = 0
         self.origin_requests = 0
         self.origin_bytes = 0
+        self.carry: dict[tuple, int] = {}
         self.invalidations: list[Invalidation] = []
         self.invalidation_paths = 0
         self.hist: dict[str, deque[tuple[int, Counter[float]]]] = {u.area: deque() for u in spec.users}
@@ -402,35 +639,27 @@ class EdgeNetwork:
         self.last_failed = 0
         self.trace_hits: int | None = None
         self.trace_faults: int | None = None
+        # the model's last answers, and whether they stay as they are while nothing changes
+        self.paths: dict[str, Paths] = {}
+        self.unchanged: list[float] = []  # per group, Group.unchanged at the last step
+        self.settled = False
+        self._units()
+
+    def _units(self) -> None:
+        """Per group and class, one object's share of all requests."""
+        self.unit = [[g.spec.share_pct / 100 * c.weight / c.count for c in g.classes] for g in self.groups]
+
+    def caches(self) -> list[CacheModel]:
+        return [p.cache for p in self.pops.values()] + [r.cache for r in self.recs.values()]
 
     def warm_up(self) -> None:
-        """Fill every cache with the most popular objects, as a distribution that has run
-        for weeks has them, each copy part-way through its freshness (ages spread evenly,
-        so they do not all expire at once)."""
-        ranked: list[tuple[float, int, int]] = []
-        for g in self.groups:
-            share = self.shares[g.index] / g.cum[-1]
-            prev = 0.0
-            for idx, c in enumerate(g.cum):
-                ranked.append((-(c - prev) * share, g.index, idx))
-                prev = c
-        ranked.sort()
-        caches = [p.cache for p in self.pops.values()] + [r.cache for r in self.recs.values()]
-        # per group, what every copy of it shares (read for every object in every cache)
-        sizes = [g.sizes for g in self.groups]
-        ttls_ms = [g.ttl_s * 1000 for g in self.groups]
-        versions = [g.version(0) for g in self.groups]
-        for n, cache in enumerate(caches):
-            for _, gi, idx in ranked:
-                size = sizes[gi][idx]
-                if cache.used + size > cache.capacity:
-                    break
-                ttl_ms = ttls_ms[gi]
-                if ttl_ms <= 0:
-                    continue
-                key = (gi << GROUP_SHIFT) | idx
-                born = -(((key * 2_654_435_761) ^ (n * 40_503)) % ttl_ms)
-                cache.put(key, size, (versions[gi], born, born + ttl_ms))
+        """Start every cache in the steady state of the whole distribution's popularity mix,
+        as a distribution that has run for weeks (and caches unused today hold what they
+        held then). Copies are part-way through their freshness: the steady state of a TTL
+        cache (Jung et al.), so they do not all expire at once."""
+        for c in self.caches():
+            c.warm(self.groups, self.unit)
+        self.settled = False
 
     # -- TTLs ----------------------------------------------------------------------------------
     def ttl_of(self, g: Group) -> int:
@@ -443,16 +672,29 @@ class EdgeNetwork:
             no_cache=bool(h["no-cache"]),
         )
 
+    def _retuned(self, group: Group) -> tuple[int, int]:
+        """A group's TTL follows its (new) headers and behaviour; every cache re-plans."""
+        before = group.ttl_s
+        group.ttl_s = self.ttl_of(group)
+        if before <= 0 < group.ttl_s:
+            group.cold_since_ms = self.cloud.now_ms  # nothing of it is cached anywhere yet
+        self._changed()
+        return before, group.ttl_s
+
+    def _changed(self) -> None:
+        for c in self.caches():
+            c.dirty = True
+        self.settled = False
+
     def set_behaviour(self, group: Group, setting: str, value: int) -> tuple[int, int]:
         """Change a cache behaviour's TTL (min, default, max); checked first (ValueError)."""
         new = dict(group.behaviour, **{setting: value})
         cloudfront_ttl(new["min"], new["default"], new["max"])
         was = group.behaviour[setting]
         group.behaviour = new
-        before = group.ttl_s
-        group.ttl_s = self.ttl_of(group)
+        changed = self._retuned(group)
         self.cloud.emit("edge.configured", setting=f"{group.name}.{setting}_ttl", value=value, was=was)
-        return before, group.ttl_s
+        return changed
 
     def set_header(self, group: Group, header: str, value: int | bool | None) -> tuple[int, int]:
         new = dict(group.headers, **{header: value})
@@ -460,11 +702,9 @@ class EdgeNetwork:
         cloudfront_ttl(b["min"], b["default"], b["max"], max_age=new["max-age"], s_maxage=new["s-maxage"], expires_in=new["expires"], no_cache=bool(new["no-cache"]))  # type: ignore[arg-type]
         was = group.headers[header]
         group.headers = new
-        before = group.ttl_s
-        group.ttl_s = self.ttl_of(group)
+        changed = self._retuned(group)
         self.cloud.emit("edge.configured", setting=f"{group.name}.{header}", value=value if value is not None else "off", was=was if was is not None else "off")
-        return before, group.ttl_s
-
+        return changed
     # -- routing users to PoPs ------------------------------------------------------------------
     def enabled(self, pop: Pop) -> bool:
         return CLASS_RANK[pop.spec.price_class] <= CLASS_RANK[self.price_class]
@@ -492,6 +732,7 @@ class EdgeNetwork:
                 if old is not None and ttl_ms > 0:
                     user.was, user.since_ms = old, now
                 user.pop = best
+                self.settled = False
                 if old is not None:
                     self.cloud.emit("edge.rerouted", city=user.spec.city, was=old, now=best or "")
 
@@ -500,121 +741,246 @@ class EdgeNetwork:
         self._resolve(self.cloud.now_ms)
 
     # -- one step ---------------------------------------------------------------------------
-    def _chain(self, pop: Pop) -> tuple[list[tuple[str, Cache]], list[float]]:
+    def _parent(self, name: str) -> CacheModel | None:
+        """Where a cache's misses go: a PoP's to its regional cache, a regional cache's to
+        the origin shield; None for the origin."""
+        pop = self.pops.get(name)
+        rec = pop.spec.regional if pop is not None else name
+        if pop is not None and rec is not None and rec in self.recs:
+            return self.recs[rec].cache
+        if self.shield is not None and self.shield != rec:
+            return self.recs[self.shield].cache
+        return None
+
+    def _chain(self, pop: Pop) -> tuple[list[CacheModel], list[float]]:
         """The caches a miss at ``pop`` walks through (its REC, then the shield), and the
         extra round-trip ms of an answer from each of them and, last, from the origin."""
-        chain: list[tuple[str, Cache]] = []
-        rec = pop.spec.regional
-        if rec is not None and rec in self.recs:
-            chain.append((rec, self.recs[rec].cache))
-        if self.shield is not None and self.shield != rec:
-            chain.append((self.shield, self.recs[self.shield].cache))
+        chain: list[CacheModel] = []
+        node = self._parent(pop.id)
+        while node is not None:
+            chain.append(node)
+            node = self._parent(node.name)
         extra: list[float] = []
         at, ms = pop.id, 0.0
-        for name, _ in chain:
-            ms += 2 * self.hop_ms[(at, name)]
-            at = name
+        for node in chain:
+            ms += 2 * self.hop_ms[(at, node.name)]
+            at = node.name
             extra.append(ms)
         extra.append(ms + 2 * self.hop_ms[(at, "origin")] + self.spec.origin.response_ms)
         return chain, extra
 
-    def step(self, dt_ms: int) -> None:
-        """One step of requests: each user's, spread over the content groups by share,
-        each group's objects drawn by Zipf popularity, and each object that was asked
-        for answered once (the rest of its requests in the step ride on that answer)."""
-        now = self.cloud.now_ms
-        self._resolve(now)
-        rnd = self.cloud.rng.random
-        bucket = now // BUCKET_MS
-        origin_before = self.origin_requests
-        versions = [g.version(now) if g.changing else 0 for g in self.groups]
-        chains = {name: self._chain(pop) for name, pop in self.pops.items()}
+    def _loads(self, now: int) -> tuple[dict[str, float], list[tuple[User, str | None, float]]]:
+        """Requests per second each PoP gets, and each city's (PoP, requests per second),
+        the part still following an expired DNS answer included."""
         ttl_ms = self.spec.dns_ttl_s * 1000
-        self.last_offered = self.last_failed = 0
+        load = dict.fromkeys(self.pops, 0.0)
+        parts: list[tuple[User, str | None, float]] = []
         for user in self.users:
-            user.carry += user.spec.rps * dt_ms / 1000
-            total = int(user.carry)
-            user.carry -= total
-            if not total:
-                continue
-            self.requests += total
-            self.last_offered += total
-            old = int(round(total * user.share_on_old(now, ttl_ms)))
-            for name, n in ((user.was, old), (user.pop, total - old)):
-                if n:
-                    self._serve_user(user, name, n, now, bucket, rnd, versions, chains)
-        self.origin_window.append((now, self.origin_requests - origin_before))
-        while self.origin_window and self.origin_window[0][0] <= now - WINDOW_MS:
-            self.origin_window.popleft()
-
-    def _serve_user(
-        self, user: User, name: str | None, n: int, now: int, bucket: int, rnd: Any, versions: list[int], chains: dict
-    ) -> None:
-        """``n`` requests of one city's clients at the PoP their DNS answer names."""
-        pop = self.pops.get(name) if name else None
-        if pop is None or pop.health is Health.FAILED:
-            self.failed += n
-            self.last_failed += n
-            return
-        pop.requests += n
-        chain, extra = chains[pop.id]
-        cache = pop.cache
-        data = cache._data
-        get = data.get
-        # what a hit tells the eviction policy: LRU moves the object to the back, LFU counts
-        # it, FIFO nothing (a side-effect-free lookup stands in)
-        touch = data.move_to_end if cache.policy == "lru" else cache._bump if cache.policy == "lfu" else data.get
-        hits = 0
-        answered = [0] * len(extra)  # first requests answered by each upstream tier
-        for g, k in zip(self.groups, _split(n, self.shares)):
-            if not k:
-                continue
-            base = g.index << GROUP_SHIFT
-            current = versions[g.index]
-            changing = g.changing
-            cum, total = g.cum_packed, g.cum[-1]
-            scale, lows, highs = g.guide
-            upstream, put, sizes, ttl_ms = self._upstream, cache.put, g.sizes, g.ttl_s * 1000
-            # the requests in the order they come; a later request of the step for an
-            # object finds the copy the first one fetched (CloudFront collapses
-            # simultaneous requests for one object into one origin request)
-            went = 0  # requests that had to ask upstream
-            for _ in range(k):
-                # inverse transform sampling of the Zipf law: the object whose cumulative
-                # weight first exceeds a uniform draw, searched for between the ends of
-                # the draw's slice (zipf_guide)
-                u = rnd()
-                j = floor(u * scale)
-                key = base | bisect_right(cum, u * total, lows[j], highs[j])
-                held = get(key)
-                if held is not None and now < held[2]:  # a fresh copy: a hit
-                    touch(key)
-                    if changing and held[0] < current:
-                        self._note_stale(g, held[0], now)
+            old = user.share_on_old(now, ttl_ms)
+            for name, share in ((user.was, old), (user.pop, 1.0 - old)):
+                if share <= 0:
                     continue
-                went += 1
-                idx = key & IDX_MASK
-                tier, version, born, revalidated = upstream(chain, g, key, idx, now, held, current)
-                answered[tier] += 1
-                if ttl_ms > 0:
-                    put(key, sizes[idx], (version, born, born + ttl_ms))
-                if revalidated:
-                    pop.refreshes += 1
-                    self.refreshes += 1
-                    hits += 1  # a refresh hit: served from the edge's own copy
-                if changing and version < current:
-                    self._note_stale(g, version, now)
-            hits += k - went
-        pop.hits += hits
-        self.hits += hits
-        hist = self._hist(user.spec.area, bucket)
-        up_ms = 2 * user.ms[pop.id] + 1.0
-        served_up = n - sum(answered)
-        if served_up:
-            hist[round(up_ms, 1)] += served_up
-        for tier, count in enumerate(answered):
-            if count:
-                hist[round(up_ms + extra[tier], 1)] += count
+                rps = user.spec.rps * share
+                parts.append((user, name, rps))
+                pop = self.pops.get(name) if name else None
+                if pop is not None and pop.health is not Health.FAILED:
+                    load[pop.id] += rps
+        return load, parts
+
+    def _model(self, now: int, dt_ms: int, load: dict[str, float]) -> None:
+        """Run every cache one step at the rates of now, bottom up (a cache's misses are the
+        next one's requests: Che et al.'s hierarchy), then what a PoP's requests come to."""
+        dt_s = dt_ms / 1000
+        groups, unit = self.groups, self.unit
+        moved = False
+        young = self._young(now)
+        steady = not any(any(row) for row in young)
+        below: dict[str, list[list[float]]] = {}
+        order = [p.cache for p in self.pops.values()] + [r.cache for r in self.recs.values() if r.id != self.shield]
+        if self.shield is not None:
+            order.append(self.recs[self.shield].cache)
+        for node in order:
+            if node.name in self.pops:
+                rate = load[node.name]
+                lam = [[rate * u for u in us] for us in unit]
+            else:
+                lam = below.get(node.name) or [[0.0] * len(us) for us in unit]
+            m, s = node.update(groups, lam, young, dt_s)
+            moved |= m
+            steady &= s
+            parent = self._parent(node.name)
+            if parent is not None:
+                up = below.setdefault(parent.name, [[0.0] * len(us) for us in unit])
+                for gi, rates in enumerate(node.lam):
+                    hits, into = node.hit[gi], up[gi]
+                    for k, r in enumerate(rates):
+                        if r > 0:
+                            into[k] += r * (1.0 - hits[k])
+        unchanged = [g.unchanged(now) for g in groups]
+        if moved or not self.paths or unchanged != self.unchanged:
+            self.unchanged = unchanged
+            self.paths = {name: self._paths(pop, unchanged) for name, pop in self.pops.items()}
+        self.settled = steady
+
+    def _young(self, now: int) -> list[list[bool]]:
+        """Per class: were its copies emptied everywhere (an invalidation, or becoming
+        cacheable) less than a TTL ago? Then none of the copies fetched since has expired."""
+        out = []
+        for g in self.groups:
+            ttl_ms = g.ttl_s * 1000
+            row = []
+            for c in g.classes:
+                since = max(t for t in (c.purged_ms, g.cold_since_ms, -math.inf) if t is not None)
+                row.append(now - since < ttl_ms)
+            out.append(row)
+        return out
+
+    def _paths(self, pop: Pop, unchanged: list[float]) -> Paths:
+        chain, _ = self._chain(pop)
+        out = Paths(tiers=[0.0] * len(chain))
+        node = pop.cache
+        for gi, g in enumerate(self.groups):
+            share = g.spec.share_pct / 100
+            cached = out.cached[gi] = [0.0] * len(g.classes) if g.changing else []
+            same = unchanged[gi]
+            for k, c in enumerate(g.classes):
+                w = share * c.weight
+                h = node.hit[gi][k]
+                out.local += w * h
+                miss = w * (1.0 - h)
+                out.refresh += miss * node.expired[gi][k] * same
+                reach, top = miss, node.expired[gi][k]
+                for i, up in enumerate(chain):
+                    hu = up.hit[gi][k]
+                    out.tiers[i] += reach * hu
+                    reach *= 1.0 - hu
+                    top = up.expired[gi][k]
+                out.origin += reach
+                out.origin_bytes += reach * (c.nbytes / c.count) * (1.0 - top * same)
+                if g.changing:
+                    cached[k] = w - reach
+        return out
+
+    def step(self, dt_ms: int) -> None:
+        """Requests of one step (or, when :meth:`quiet_until` said nothing changes, of many
+        equal steps at once): the caches' answers at the rates of now, the expected counts
+        added to the tallies, the versions users got checked against the origin's."""
+        now, tick = self.cloud.now_ms, self.cloud.tick_ms
+        if dt_ms <= tick:
+            self._resolve(now)
+            self._steps(now, dt_ms, [now])
+            return
+        start = now - dt_ms
+        whole, rest = divmod(dt_ms, tick)
+        self._steps(start + tick, tick, range(start + tick, start + whole * tick + 1, tick))
+        if rest:
+            self._steps(now, rest, [now])
+
+    def _steps(self, first: int, dt_ms: int, times: "range | list[int]") -> None:
+        """Steps of ``dt_ms`` ending at ``times``, all alike (the model is evaluated at the
+        first): their expected counts tallied, their staleness checked."""
+        load, parts = self._loads(first)
+        self._model(first, dt_ms, load)
+        dt_s = dt_ms / 1000
+        inc: dict[tuple, float] = {}
+
+        def add(key: tuple, x: float) -> None:
+            inc[key] = inc.get(key, 0.0) + x
+
+        cached = [[0.0] * len(g.classes) for g in self.groups]
+        chains = {name: self._chain(pop)[1] for name, pop in self.pops.items()}
+        for user, name, rps in parts:
+            n = rps * dt_s
+            add(("requests",), n)
+            pop = self.pops.get(name) if name else None
+            if pop is None or pop.health is Health.FAILED:
+                add(("failed",), n)
+                continue
+            path = self.paths[pop.id]
+            add(("pop", pop.id), n)
+            add(("hits", pop.id), n * (path.local + path.refresh))
+            add(("refreshes", pop.id), n * path.refresh)
+            add(("origin",), n * path.origin)
+            add(("bytes",), n * path.origin_bytes)
+            area, up_ms = user.spec.area, 2 * user.ms[pop.id] + 1.0
+            extra = chains[pop.id]
+            add(("ms", area, round(up_ms, 1)), n * path.local)
+            for i, f in enumerate(path.tiers):
+                add(("ms", area, round(up_ms + extra[i], 1)), n * f)
+            add(("ms", area, round(up_ms + extra[-1], 1)), n * path.origin)
+            for gi, per in path.cached.items():
+                row = cached[gi]
+                for k, v in enumerate(per):
+                    row[k] += n * v
+        for pop in self.pops.values():
+            c = pop.cache
+            if c.full and c.insert_rate and pop.health is not Health.FAILED:
+                add(("evictions", pop.id), c.insert_rate * dt_s)
+        self._tally({key: int(x * (1 << FP_BITS)) for key, x in inc.items() if x > 0}, times)
+        for gi, g in enumerate(self.groups):
+            if g.changing:
+                self._check_stale(g, cached[gi], times)
+
+    def _count(self, key: tuple, inc: int, steps: int = 1) -> tuple[int, int]:
+        """Whole requests of ``steps`` steps of ``inc`` (fixed point), the fraction carried
+        to the next step: integers, so one product gives what stepping adds. Returns all
+        the steps' count and the last one's."""
+        before = self.carry.get(key, 0) + inc * (steps - 1)
+        total = before + inc
+        self.carry[key] = total & FP_MASK
+        return total >> FP_BITS, (total >> FP_BITS) - (before >> FP_BITS)
+
+    def _tally(self, inc: dict[tuple, int], times: "range | list[int]") -> None:
+        """Add ``len(times)`` steps of the expected counts ``inc`` (fixed point) to the
+        whole-request tallies; the steps within the last five minutes one by one, for the
+        latency percentiles and the origin's load."""
+        steps = len(times)
+        self.last_offered = self.last_failed = 0
+        for key, v in inc.items():
+            kind = key[0]
+            if kind in ("ms", "origin"):
+                continue
+            n, last = self._count(key, v, steps)
+            if kind == "requests":
+                self.requests += n
+                self.last_offered = last
+            elif kind == "failed":
+                self.failed += n
+                self.last_failed = last
+            elif kind == "pop":
+                self.pops[key[1]].requests += n
+            elif kind == "hits":
+                self.pops[key[1]].hits += n
+                self.hits += n
+            elif kind == "refreshes":
+                self.pops[key[1]].refreshes += n
+                self.refreshes += n
+            elif kind == "bytes":
+                self.origin_bytes += n
+            elif kind == "evictions":
+                self.pops[key[1]].cache.evictions += n
+        end = times[-1]
+        recent = [t for t in times[-(WINDOW_MS // self.cloud.tick_ms + 1) :] if t > end - WINDOW_MS]
+        early = steps - len(recent)  # older than the window: their counts only add to the totals
+        windowed = [(k, v) for k, v in inc.items() if k[0] in ("ms", "origin")]
+        if early:
+            for key, v in windowed:
+                n, _ = self._count(key, v, early)
+                if key[0] == "origin":
+                    self.origin_requests += n
+        for t in recent:
+            bucket = t // BUCKET_MS
+            served = 0
+            for key, v in windowed:
+                n, _ = self._count(key, v)
+                if key[0] == "origin":
+                    served += n
+                elif n:
+                    self._hist(key[1], bucket)[key[2]] += n
+            self.origin_requests += served
+            self.origin_window.append((t, served))
+        while self.origin_window and self.origin_window[0][0] <= end - WINDOW_MS:
+            self.origin_window.popleft()
 
     def _hist(self, area: str, bucket: int) -> Counter[float]:
         q = self.hist[area]
@@ -623,51 +989,107 @@ class EdgeNetwork:
             while q and q[0][0] <= bucket - WINDOW_MS // BUCKET_MS:
                 q.popleft()
         return q[-1][1]
-
-    def _upstream(
-        self, chain: list[tuple[str, Cache]], g: Group, key: int, idx: int, now: int, held: tuple | None, current: int
-    ) -> tuple[int, int, int, bool]:
-        """Fetch through the PoP's regional cache (and the shield) to the origin. Returns
-        which tier answered (an index into the chain; its length for the origin), the
-        version got, when the origin produced it (its age travels with it), and whether
-        the copy ``held`` turned out current (a 304: a refresh hit)."""
-        size = g.sizes[idx]
-        known = held  # the copy nearest the user, fresh or not: what a 304 would confirm
-        for tier, (_, cache) in enumerate(chain):
-            got = cache._data.get(key)
-            if got is None:
-                continue
-            if now < got[2]:
-                cache.touch(key)
-                for _, lower in chain[:tier]:
-                    lower.put(key, size, got)
-                return tier, got[0], got[1], held is not None and held[0] == got[0]
-            if known is None:
-                known = got
-        version = current if g.changing else 0
-        self.origin_requests += 1
-        if known is None or known[0] != version:
-            self.origin_bytes += size
+    # -- staleness ----------------------------------------------------------------------------
+    def _old_copies(self, g: Group, cached: list[float], t: int, tick: int) -> dict[int, float]:
+        """Requests served at ``t`` by copies of each version older than the origin's, in
+        expectation. A copy is fresh for the TTL after the origin produced it (its age
+        travels with it), and the copies served at ``t`` were fetched evenly over the last
+        TTL, one step's worth at each step (the steady state of a TTL cache); what an
+        invalidation removed was fetched again after it."""
         ttl_ms = g.ttl_s * 1000
-        if ttl_ms > 0:
-            copy = (version, now, now + ttl_ms)
-            for _, cache in chain:
-                cache.put(key, size, copy)
-        return len(chain), version, now, held is not None and held[0] == version
+        if ttl_ms <= 0:
+            return {}
+        births = -(-ttl_ms // tick)  # the steps at which a copy still fresh at t was fetched
+        oldest = t - (births - 1) * tick
+        current = g.version(t)
+        out: dict[int, float] = {}
+        for c, served in zip(g.classes, cached):
+            if served <= 0:
+                continue
+            per_birth = served / births
+            b = oldest
+            if c.purged_ms is not None and c.purged_ms > oldest:
+                lumped = -(-(c.purged_ms - oldest) // tick)
+                v = g.version(c.purged_ms)
+                if v < current:
+                    out[v] = out.get(v, 0.0) + per_birth * lumped
+                b = oldest + lumped * tick
+            while b <= t:
+                v = g.version(b)
+                if v >= current:
+                    break
+                end = min(g.changed_at_ms(v + 1), t + 1)
+                n = max(1, -(-(end - b) // tick))
+                out[v] = out.get(v, 0.0) + per_birth * n
+                b += n * tick
+        return out
 
-    @staticmethod
-    def _note_stale(g: Group, version: int, now: int) -> None:
-        """A user got an outdated copy: how long after the origin replaced it."""
-        late = (now - g.changed_at_ms(version + 1)) / 1000
-        if late > g.stale_max_s:
-            g.stale_max_s = late
+    def _check_stale(self, g: Group, cached: list[float], times: "range | list[int]") -> None:
+        """``edge_stale_s``: how long after the origin published version v+1 a user still got
+        version v, counted while at least ``STALE_MIN_REQUESTS`` requests a step get it. Over
+        many equal steps, each old version's count only falls as its copies age out of the
+        window, so the last step it is served is found by bisection."""
+        tick = self.cloud.tick_ms
+        if len(times) == 1:
+            t = times[0]
+            old = self._old_copies(g, cached, t, tick)
+            for v in sorted(old):  # the oldest first: the first at which a request is reached
+                if _at_least_one(old, v):
+                    g.stale_max_s = max(g.stale_max_s, (t - g.changed_at_ms(v + 1)) / 1000)
+                    break
+            return
+        ttl_ms = g.ttl_s * 1000
+        if ttl_ms <= 0 or not any(cached):
+            return
+        first, last = times[0], times[-1]
+        low = g.version(first - ttl_ms - tick)
+        versions = range(low, g.version(last))
+        every = g.spec.changes_every_s
+        purges = [c.purged_ms for c in g.classes if c.purged_ms is not None]
+        if len(versions) > 64 and every and not any(first - ttl_ms - tick <= d <= last for d in g.deploys_ms() + purges):
+            # periodic changes only: one version's fate repeats every lcm(period, step)
+            period_ms = every * 1000
+            cycle = math.lcm(int(period_ms), tick) / period_ms if float(period_ms).is_integer() else 64
+            horizon = first + (cycle + ttl_ms / period_ms + 3) * period_ms
+            versions = [v for v in versions if g.changed_at_ms(v + 1) <= horizon]
+        def served(v: int, t: int) -> bool:
+            return _at_least_one(self._old_copies(g, cached, t, tick), v)
+
+        for v in versions:
+            published = g.changed_at_ms(v + 1)
+            lo = bisect_left(times, published)
+            hi = len(times) - 1
+            if lo > hi or not served(v, times[lo]):
+                continue
+            while lo < hi:  # the last step still serving v (or older)
+                mid = (lo + hi + 1) // 2
+                if served(v, times[mid]):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            g.stale_max_s = max(g.stale_max_s, (times[lo] - published) / 1000)
+
+    def quiet_until(self, now: int, until: int, sampled: bool) -> int:
+        """How far one call of :meth:`step` may run: while every cache is in its steady
+        state at the rates of now, no city is moving to another PoP, and no deploy starts
+        or stops making revalidations useless, each step is the one before it."""
+        if sampled or not self.settled or any(u.was is not None for u in self.users):
+            return now
+        to = until
+        for g in self.groups:
+            for c in g.deploys_ms():
+                for flip in (c, c + g.ttl_s * 1000):
+                    if flip > now:
+                        to = min(to, flip - 1)
+        return max(now, to)
 
     # -- the player's changes ------------------------------------------------------------------
     def set_eviction(self, policy: str) -> str:
         was = self.eviction
         self.eviction = policy
-        for c in [p.cache for p in self.pops.values()] + [r.cache for r in self.recs.values()]:
-            c.set_policy(policy)
+        for c in self.caches():
+            c.policy = policy
+        self._changed()
         self.cloud.emit("edge.configured", setting="eviction", value=policy, was=was)
         return was
 
@@ -681,6 +1103,7 @@ class EdgeNetwork:
     def set_shield(self, name: str | None) -> str | None:
         was = self.shield
         self.shield = name
+        self._changed()
         self.cloud.emit("edge.configured", setting="origin_shield", value=name or "off", was=was or "off")
         return was
 
@@ -707,19 +1130,55 @@ class EdgeNetwork:
         return out
 
     def _invalidate(self, inv: Invalidation) -> None:
+        """Every cache drops the matching objects: their classes start again from nothing
+        (a class only part of which matches is split first)."""
         prefix = inv.path[:-1] if inv.path.endswith("*") else None
-        groups = {g.index: g for g in self.matches(inv.path)}
-        removed = 0
-        for cache in [p.cache for p in self.pops.values()] + [r.cache for r in self.recs.values()]:
-            for key in cache.keys():
-                g = groups.get(key >> GROUP_SHIFT)
-                if g is None:
-                    continue
-                obj = g.path_of(key & IDX_MASK)
-                if (prefix is not None and obj.startswith(prefix)) or obj == inv.path:
-                    cache.discard(key)
-                    removed += 1
-        self.cloud.emit("edge.invalidated", path=inv.path, copies=removed, took_s=(inv.done_ms - inv.requested_ms) / 1000)
+        now = self.cloud.now_ms
+        removed = 0.0
+        for g in self.matches(inv.path):
+            if prefix is not None and g.spec.path.startswith(prefix):
+                hit = list(range(len(g.classes)))  # the whole group
+            else:
+                hit = self._isolate(g, lambda obj: obj.startswith(prefix) if prefix is not None else obj == inv.path)
+            for k in hit:
+                c = g.classes[k]
+                c.purged_ms = now
+                for cache in self.caches():
+                    removed += cache.copies(g.index, k, c.count)
+                    cache.x[g.index][k] = 0.0
+        self._changed()
+        self.cloud.emit("edge.invalidated", path=inv.path, copies=round(removed), took_s=(inv.done_ms - inv.requested_ms) / 1000)
+
+    def _isolate(self, g: Group, matched: Callable[[str], bool]) -> list[int]:
+        """Split ``g``'s classes so that the objects whose paths ``matched`` form classes of
+        their own (their state copied); the indexes of those classes."""
+        out: list[int] = []
+        k = 0
+        while k < len(g.classes):
+            c = g.classes[k]
+            inside = tuple(i for i in c.members if matched(g.path_of(i)))
+            if not inside:
+                k += 1
+                continue
+            if len(inside) == c.count:
+                out.append(k)
+                k += 1
+                continue
+            chosen = set(inside)
+            outside = tuple(i for i in c.members if i not in chosen)
+            parts = [
+                ObjectClass(m, math.fsum(g.share_of(i) for i in m), sum(g.sizes[i] for i in m), c.purged_ms)
+                for m in (inside, outside)
+            ]
+            g.classes[k : k + 1] = parts
+            for cache in self.caches():
+                for rows in (cache.x, cache.cap, cache.hit, cache.expired, cache.resident):
+                    rows[g.index][k : k + 1] = [rows[g.index][k]] * 2
+                cache.lam[g.index][k : k + 1] = [0.0, 0.0]
+            out.append(k)
+            k += 2
+        self._units()
+        return out
 
     def invalidation_usd(self) -> float:
         billed = max(0, self.spec.invalidation_paths_used + self.invalidation_paths - FREE_INVALIDATION_PATHS)
@@ -728,8 +1187,8 @@ class EdgeNetwork:
 
     def on_health(self, kind: str, ident: str, before: Health, after: Health) -> None:
         if kind == "pop":
+            self.settled = False
             self._resolve(self.cloud.now_ms)  # DNS answers change now; clients follow as their answers expire
-
     # -- looking --------------------------------------------------------------------------------
     def percentile(self, area: str, q: float) -> float:
         merged: Counter[float] = Counter()
@@ -794,22 +1253,15 @@ class EdgeNetwork:
         return out
 
 
-def _split(total: int, weights: list[float]) -> list[int]:
-    """``total`` in proportion to ``weights``, the remainder to the largest fractions."""
-    wsum = sum(weights)
-    raw = [total * w / wsum for w in weights]
-    out = [int(x) for x in raw]
-    left = total - sum(out)
-    order = sorted(range(len(raw)), key=lambda i: (-(raw[i] - out[i]), i))
-    for i in order[:left]:
-        out[i] += 1
-    return out
+def _at_least_one(old: dict[int, float], v: int) -> bool:
+    """Does a step serve ``STALE_MIN_REQUESTS`` requests version ``v`` or an older one?"""
+    return math.fsum(n for u, n in old.items() if u <= v) >= STALE_MIN_REQUESTS
 
 
 def attach(cloud: "Cloud", spec: EdgeSpec) -> EdgeNetwork:
     edge = EdgeNetwork(cloud, spec)
     cloud.metric_sources.append(edge.metrics)
-    cloud.step_hooks.append(edge.step)
+    cloud.add_step_hook(edge.step, edge.quiet_until)
     cloud.health_listeners.append(edge.on_health)
     if spec.warm:
         edge.warm_up()
