@@ -435,3 +435,31 @@ def test_an_idle_day_of_the_chapter_is_a_handful_of_model_steps_and_old_banners_
     s.execute("tick 86400")
     assert len(calls) < 50
     assert 80_000 < s.cloud.metrics()["edge_stale_s.hero"] < 86_400
+
+
+def test_a_day_of_refilling_is_worked_out_on_a_schedule_that_thins_as_it_ages():
+    """Every image invalidated: the caches refill for a day (the images' TTL). Their
+    answers are worked out step by step for the first minute and more, then every eighth
+    of the time since the purge, so the day costs under a hundred workings-out instead of
+    17,280 steps; a long tick equals stepping (the test above)."""
+    from cloudquest.game.chapters import chapter_files, load_chapter
+
+    chapter = load_chapter(next(p for p in chapter_files() if p.stem.startswith("13")))
+    s = Session(chapter, 0)
+    e = _edge(s)
+    worked: list[int] = []
+    work_out = e._work_out
+
+    def spy(now: int, *args):
+        worked.append(now)
+        return work_out(now, *args)
+
+    e._work_out = spy  # type: ignore[method-assign]
+    s.run_script(["tick 300", "edge invalidate /img/*"])
+    s.execute("tick 86400")
+    purged = 360_000  # requested at 300 s, every cache reached 60 s later
+    after = [t - purged for t in worked if t >= purged]
+    assert after[:16] == [5_000 * i for i in range(16)]  # the first 80 s, every step
+    gaps = [b - a for a, b in zip(after, after[1:])]
+    assert gaps == sorted(gaps) and gaps[-1] > 3_600_000  # thinning out: hours apart by the end
+    assert len(worked) < 100

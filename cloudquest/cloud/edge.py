@@ -61,6 +61,12 @@ is longer than the great circle (``user_stretch`` over the users' ISPs, 1.5 on t
 provider's backbone), plus the user's last mile and the origin's own response time.
 ``p50``/``p95`` are over the last five simulated minutes, per user area.
 
+While a cache is in a transient (refilling after an invalidation, taking on moved users),
+its answers are worked out every step at first and then every eighth of the transient's
+age (``REFRESH_DIVISOR``), and held between: a day of refilling is about eighty workings-
+out, not 17,280, and a day's origin requests come within a fraction of a percent of
+working them out every step.
+
 Where the game simplifies: requests are Poisson streams counted in expectation (above),
 each cache's timer is its own when counting revalidations (a copy's remaining freshness is
 used for staleness only), every object of a group has the same headers, caches hold whole
@@ -244,6 +250,11 @@ SINGLE_RANKS = 16  # a group's most popular objects are modelled one by one
 CLASS_RATIO = 1.25  # past them, one class of objects spans the ranks r .. 1.25 r
 FP_BITS = 24  # expected counts are added in fixed point, so k equal steps are one product
 FP_MASK = (1 << FP_BITS) - 1
+# While a cache is in a transient (filling after a cold start or an invalidation, taking
+# on moved users), its answers are worked out again every step at first, then less often:
+# every (time since the transient began) / REFRESH_DIVISOR, in whole steps.
+REFRESH_DIVISOR = 8
+NEVER = 1 << 62  # ms: a refresh that is not due (the caches are steady)
 STALE_MIN_REQUESTS = 1.0  # a lateness counts if a step serves this many requests at least that late
 
 
@@ -439,10 +450,14 @@ class CacheModel:
                 lam = self.lam[gi][k]
                 self.cap[gi][k] = 0.0 if ttl <= 0 else lam * (self.tc if self.full and self.policy != "lfu" else ttl)
 
-    def update(self, groups: list[Group], lam: list[list[float]], young: list[list[bool]], dt_s: float) -> tuple[bool, bool]:
-        """One step at these rates: returns whether its answers changed, and whether they
-        will stay as they are while the rates do (every window at its cap)."""
-        moved = False
+    def update(
+        self, groups: list[Group], lam: list[list[float]], young: list[list[bool]], dt_s: float, held_s: float = 0.0
+    ) -> tuple[bool, bool]:
+        """One step at these rates, after ``held_s`` seconds of steps at the rates of the
+        last update (their answers were held: see EdgeNetwork._model): returns whether its
+        answers changed, and whether they will stay as they are while the rates do (every
+        window at its cap)."""
+        moved = self.catch_up(groups, held_s)
         if lam != self.lam or self.dirty:
             self.lam = lam
             self._limits(groups)
@@ -451,6 +466,22 @@ class CacheModel:
         if young != self.young:
             self.young = young
             moved = True
+        grew, steady = self._grow(groups, lam, young, dt_s)
+        if moved or grew:
+            self._answers(groups)
+        return moved or grew, steady
+
+    def catch_up(self, groups: list[Group], held_s: float) -> bool:
+        """Grow the windows over ``held_s`` seconds at the rates of the last update (the
+        windows grow linearly, so one long growth is what many short ones give)."""
+        if held_s <= 0 or not self.young:
+            return False
+        return self._grow(groups, self.lam, self.young, held_s)[0]
+
+    def _grow(self, groups: list[Group], lam: list[list[float]], young: list[list[bool]], dt_s: float) -> tuple[bool, bool]:
+        """Each class's window grows by ``dt_s`` of its requests, up to its cap: whether
+        one moved, and whether all are at their caps."""
+        moved = False
         timed = not self.full or self.policy == "lfu"  # kept until it expires: Jung's TTL cache
         steady = True
         for gi, g in enumerate(groups):
@@ -479,8 +510,6 @@ class CacheModel:
                     moved = True
                 if x < cap:
                     steady = False
-        if moved:
-            self._answers(groups)
         return moved, steady
 
     def _answers(self, groups: list[Group]) -> None:
@@ -642,7 +671,16 @@ class EdgeNetwork:
         # the model's last answers, and whether they stay as they are while nothing changes
         self.paths: dict[str, Paths] = {}
         self.unchanged: list[float] = []  # per group, Group.unchanged at the last step
-        self.settled = False
+        # when the caches' answers are next worked out (see _model), and what they were
+        # last worked out from
+        self._refresh_ms = 0
+        self._model_at = 0  # the step they were last worked out at
+        self._stepped_to = 0  # the last step run
+        self._disturbed_ms = 0  # the last step at which their inputs changed
+        self._model_load: dict[str, float] | None = None
+        self._model_young: list[list[bool]] | None = None
+        self._young_flags: list[list[bool]] | None = None
+        self._young_until = 0  # the flags above hold until then
         self._units()
 
     def _units(self) -> None:
@@ -659,7 +697,7 @@ class EdgeNetwork:
         cache (Jung et al.), so they do not all expire at once."""
         for c in self.caches():
             c.warm(self.groups, self.unit)
-        self.settled = False
+        self._refresh_ms = 0
 
     # -- TTLs ----------------------------------------------------------------------------------
     def ttl_of(self, g: Group) -> int:
@@ -674,6 +712,7 @@ class EdgeNetwork:
 
     def _retuned(self, group: Group) -> tuple[int, int]:
         """A group's TTL follows its (new) headers and behaviour; every cache re-plans."""
+        self._catch_up()
         before = group.ttl_s
         group.ttl_s = self.ttl_of(group)
         if before <= 0 < group.ttl_s:
@@ -684,7 +723,17 @@ class EdgeNetwork:
     def _changed(self) -> None:
         for c in self.caches():
             c.dirty = True
-        self.settled = False
+        self._refresh_ms = 0
+        self._young_flags = None
+
+    def _catch_up(self) -> None:
+        """Before a change to what the caches hold or how: the windows grown over the
+        steps run since the answers were last worked out, at the rates they ran at."""
+        held_s = (self._stepped_to - self._model_at) / 1000
+        if held_s > 0:
+            for c in self.caches():
+                c.catch_up(self.groups, held_s)
+            self._model_at = self._stepped_to
 
     def set_behaviour(self, group: Group, setting: str, value: int) -> tuple[int, int]:
         """Change a cache behaviour's TTL (min, default, max); checked first (ValueError)."""
@@ -732,7 +781,7 @@ class EdgeNetwork:
                 if old is not None and ttl_ms > 0:
                     user.was, user.since_ms = old, now
                 user.pop = best
-                self.settled = False
+                self._refresh_ms = 0
                 if old is not None:
                     self.cloud.emit("edge.rerouted", city=user.spec.city, was=old, now=best or "")
 
@@ -788,12 +837,41 @@ class EdgeNetwork:
         return load, parts
 
     def _model(self, now: int, dt_ms: int, load: dict[str, float]) -> None:
-        """Run every cache one step at the rates of now, bottom up (a cache's misses are the
-        next one's requests: Che et al.'s hierarchy), then what a PoP's requests come to."""
+        """The caches' answers for the step ending at ``now``, then what a PoP's requests
+        come to. They are worked out anew when their inputs changed (the rates, a TTL, an
+        invalidation, a setting) and, while a cache is still in a transient, on a schedule
+        that thins out as the transient ages (``REFRESH_DIVISOR``); between two, every step
+        is answered alike. The windows grow linearly in time, so a late working-out grows
+        them by the whole time since the last (at the rates of then): only the answers of
+        the steps between are held."""
+        young = self._young(now)
+        forced = (
+            not self.paths
+            or load != self._model_load
+            or (young is not self._model_young and young != self._model_young)
+            or any(c.dirty for c in self.caches())
+        )
+        moved = False
+        if forced or now >= self._refresh_ms:
+            moved, steady = self._work_out(now, dt_ms, load, young)
+            if forced:
+                self._disturbed_ms = now
+            tick = self.cloud.tick_ms
+            self._refresh_ms = NEVER if steady else now + max(tick, (now - self._disturbed_ms) // REFRESH_DIVISOR // tick * tick)
+        unchanged = [g.unchanged(now) for g in self.groups]
+        if moved or not self.paths or unchanged != self.unchanged:
+            self.unchanged = unchanged
+            self.paths = {name: self._paths(pop, unchanged) for name, pop in self.pops.items()}
+
+    def _work_out(self, now: int, dt_ms: int, load: dict[str, float], young: list[list[bool]]) -> tuple[bool, bool]:
+        """Run every cache at the rates of now, bottom up (a cache's misses are the next
+        one's requests: Che et al.'s hierarchy): whether an answer moved, and whether
+        every cache is steady (nothing young, every window at its cap)."""
         dt_s = dt_ms / 1000
+        held_s = max(0, now - dt_ms - self._model_at) / 1000
+        self._model_at, self._model_load, self._model_young = now, dict(load), young
         groups, unit = self.groups, self.unit
         moved = False
-        young = self._young(now)
         steady = not any(any(row) for row in young)
         below: dict[str, list[list[float]]] = {}
         order = [p.cache for p in self.pops.values()] + [r.cache for r in self.recs.values() if r.id != self.shield]
@@ -805,7 +883,7 @@ class EdgeNetwork:
                 lam = [[rate * u for u in us] for us in unit]
             else:
                 lam = below.get(node.name) or [[0.0] * len(us) for us in unit]
-            m, s = node.update(groups, lam, young, dt_s)
+            m, s = node.update(groups, lam, young, dt_s, held_s)
             moved |= m
             steady &= s
             parent = self._parent(node.name)
@@ -816,23 +894,26 @@ class EdgeNetwork:
                     for k, r in enumerate(rates):
                         if r > 0:
                             into[k] += r * (1.0 - hits[k])
-        unchanged = [g.unchanged(now) for g in groups]
-        if moved or not self.paths or unchanged != self.unchanged:
-            self.unchanged = unchanged
-            self.paths = {name: self._paths(pop, unchanged) for name, pop in self.pops.items()}
-        self.settled = steady
+        return moved, steady
 
     def _young(self, now: int) -> list[list[bool]]:
         """Per class: were its copies emptied everywhere (an invalidation, or becoming
-        cacheable) less than a TTL ago? Then none of the copies fetched since has expired."""
+        cacheable) less than a TTL ago? Then none of the copies fetched since has expired.
+        The same list is returned until one of them flips (or a change clears it)."""
+        if self._young_flags is not None and now < self._young_until:
+            return self._young_flags
         out = []
+        until = NEVER
         for g in self.groups:
             ttl_ms = g.ttl_s * 1000
             row = []
             for c in g.classes:
                 since = max(t for t in (c.purged_ms, g.cold_since_ms, -math.inf) if t is not None)
                 row.append(now - since < ttl_ms)
+                if since + ttl_ms > now:
+                    until = min(until, int(since + ttl_ms))
             out.append(row)
+        self._young_flags, self._young_until = out, until
         return out
 
     def _paths(self, pop: Pop, unchanged: list[float]) -> Paths:
@@ -869,12 +950,13 @@ class EdgeNetwork:
         if dt_ms <= tick:
             self._resolve(now)
             self._steps(now, dt_ms, [now])
-            return
-        start = now - dt_ms
-        whole, rest = divmod(dt_ms, tick)
-        self._steps(start + tick, tick, range(start + tick, start + whole * tick + 1, tick))
-        if rest:
-            self._steps(now, rest, [now])
+        else:
+            start = now - dt_ms
+            whole, rest = divmod(dt_ms, tick)
+            self._steps(start + tick, tick, range(start + tick, start + whole * tick + 1, tick))
+            if rest:
+                self._steps(now, rest, [now])
+        self._stepped_to = now
 
     def _steps(self, first: int, dt_ms: int, times: "range | list[int]") -> None:
         """Steps of ``dt_ms`` ending at ``times``, all alike (the model is evaluated at the
@@ -1070,12 +1152,13 @@ class EdgeNetwork:
             g.stale_max_s = max(g.stale_max_s, (times[lo] - published) / 1000)
 
     def quiet_until(self, now: int, until: int, sampled: bool) -> int:
-        """How far one call of :meth:`step` may run: while every cache is in its steady
-        state at the rates of now, no city is moving to another PoP, and no deploy starts
-        or stops making revalidations useless, each step is the one before it."""
-        if sampled or not self.settled or any(u.was is not None for u in self.users):
+        """How far one call of :meth:`step` may run: until the caches' answers are next
+        worked out (never, once every cache is steady at the rates of now), while no city
+        is moving to another PoP, no class stops being young and no deploy starts or stops
+        making revalidations useless, each step is the one before it."""
+        if sampled or any(u.was is not None for u in self.users):
             return now
-        to = until
+        to = min(until, self._refresh_ms - 1, self._young_until - 1)
         for g in self.groups:
             for c in g.deploys_ms():
                 for flip in (c, c + g.ttl_s * 1000):
@@ -1085,6 +1168,7 @@ class EdgeNetwork:
 
     # -- the player's changes ------------------------------------------------------------------
     def set_eviction(self, policy: str) -> str:
+        self._catch_up()
         was = self.eviction
         self.eviction = policy
         for c in self.caches():
@@ -1101,6 +1185,7 @@ class EdgeNetwork:
         return was
 
     def set_shield(self, name: str | None) -> str | None:
+        self._catch_up()
         was = self.shield
         self.shield = name
         self._changed()
@@ -1132,6 +1217,7 @@ class EdgeNetwork:
     def _invalidate(self, inv: Invalidation) -> None:
         """Every cache drops the matching objects: their classes start again from nothing
         (a class only part of which matches is split first)."""
+        self._catch_up()
         prefix = inv.path[:-1] if inv.path.endswith("*") else None
         now = self.cloud.now_ms
         removed = 0.0
@@ -1187,7 +1273,7 @@ class EdgeNetwork:
 
     def on_health(self, kind: str, ident: str, before: Health, after: Health) -> None:
         if kind == "pop":
-            self.settled = False
+            self._refresh_ms = 0
             self._resolve(self.cloud.now_ms)  # DNS answers change now; clients follow as their answers expire
     # -- looking --------------------------------------------------------------------------------
     def percentile(self, area: str, q: float) -> float:
