@@ -36,8 +36,11 @@ Workloads (per vCPU, every slice):
 - ``idle``: 1 % (timers and daemons);
 - ``steady``: a constant load, 50 % unless ``load`` says otherwise;
 - ``cpu-bound``: always wants every vCPU (a batch job, a crypto miner);
-- ``bursty``: bursts of 100 % averaging 300 ms, quiet spells of 5 % averaging 900 ms,
-  drawn from the session's seeded generator;
+- ``bursty``: bursts of 100 % averaging 300 ms, quiet spells of 5 % averaging 900 ms.
+  A real build farm's bursts never repeat; here each bursty guest draws one 60 s
+  pattern of them (from the session's seeded generator, kept within 10 % of those
+  means) when it starts, and repeats it every 60 s, so a long ``tick`` can skip the
+  host's steady cycle instead of running every slice;
 - ``latency-sensitive``: a request-serving database: a constant load (30 % unless
   ``load`` says otherwise) of short requests, judged by its response time.
 
