@@ -20,14 +20,19 @@ Published facts reproduced here, with their sources:
 
 from __future__ import annotations
 
+from itertools import groupby
+
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cloudquest.cloud import credit_scheduler as cs
 from cloudquest.game.session import new_cloud
 from cloudquest.cloud.errors import CloudError
 from cloudquest.cloud.hypervisor import (
+    BURST_MEAN_SLICES,
+    BURST_PATTERN_SLICES,
+    QUIET_MEAN_SLICES,
     WINDOW_SLICES,
     WORKLOAD_NAMES,
     HostSim,
@@ -35,6 +40,7 @@ from cloudquest.cloud.hypervisor import (
     parse_cpu_list,
 )
 from cloudquest.cloud.memory import MIB_PER_GIB
+from tests.test_fast_forward import _host, _readings, vm_spec
 
 
 def share(sim: HostSim, name: str) -> float:
@@ -661,6 +667,103 @@ def test_same_seed_same_run_and_bursts_follow_the_seed():
     assert a.metrics() == b.metrics()
     assert _events(a) == _events(b)
     assert a.metrics()["cpu_pct.vm3"] != c.metrics()["cpu_pct.vm3"]  # the bursty guest
+
+
+def test_a_bursty_guest_repeats_one_pattern_every_60_s_with_the_published_means():
+    """Alone on the host a bursty guest runs what arrives: a whole vCPU in a burst, 5 %
+    between. What it shows repeats every 60 s, and round the loop its bursts average
+    300 ms and its quiet spells 900 ms, within 10 %."""
+    assert BURST_PATTERN_SLICES * cs.SLICE_MS == 60_000
+    for seed in range(6):
+        sim = HostSim(sockets=1, cores=8, ram_gib=64, seed=seed)
+        vm = sim.create_vm("ci", 1, 2, workload="bursty")
+        sim.run_slices(150)  # the pattern runs from the guest's start, not the host's
+        ci = sim.create_vm("ci2", 1, 2, workload="steady")
+        sim.set_vm("ci2", workload="bursty")  # a guest turned bursty plays from its own start too
+        ran, ran2 = [], []
+        for _ in range(2 * BURST_PATTERN_SLICES + 50):
+            sim._slice()
+            ran.append(vm.ran_us)
+            ran2.append(ci.ran_us)
+        assert set(ran) == {cs.SLICE_US, cs.SLICE_US * 5 // 100}
+        for seen in (ran, ran2):
+            assert seen[BURST_PATTERN_SLICES:] == seen[:-BURST_PATTERN_SLICES]
+        assert ran != ran2
+        loop = [r == cs.SLICE_US for r in ran[:BURST_PATTERN_SLICES]]
+        turn = next(i for i in range(1, len(loop)) if loop[i] != loop[i - 1])
+        spells = [(on, len(list(run))) for on, run in groupby(loop[turn:] + loop[:turn])]
+        bursts = [n for on, n in spells if on]
+        quiets = [n for on, n in spells if not on]
+        assert abs(sum(bursts) / len(bursts) / BURST_MEAN_SLICES - 1) <= 0.1
+        assert abs(sum(quiets) / len(quiets) / QUIET_MEAN_SLICES - 1) <= 0.1
+
+
+def _bursty_host(seed: int) -> HostSim:
+    sim = HostSim(sockets=1, cores=8, ram_gib=64, seed=seed)
+    sim.create_vm("db", 2, 4, workload="latency-sensitive", load=60, weight=64, pins="0-3")
+    sim.create_vm("batch", 4, 4, workload="cpu-bound", pins="0-3")
+    sim.create_vm("ci", 4, 4, workload="bursty")
+    sim.create_vm("web", 2, 4, workload="steady", load=40)
+    return sim
+
+
+def test_a_host_with_a_bursty_guest_jumps_along_its_cycle_exactly():
+    """Fast-forward and slice-by-slice give the same counters, state and checkpoints,
+    through every change a guest can go through, and the fast host really jumps."""
+    changes = [
+        lambda sim: None,
+        lambda sim: sim.set_vm("db", weight=512),
+        lambda sim: sim.pin("batch", "all"),
+        lambda sim: sim.create_vm("ci2", 2, 2, workload="bursty"),
+        lambda sim: sim.set_vm("ci", cap=200),
+        lambda sim: sim.set_vm("web", workload="bursty"),
+        lambda sim: sim.delete_vm("ci"),
+    ]
+    fast, slow = _bursty_host(3), _bursty_host(3)
+    ran = 0
+    step = fast._slice
+
+    def counted() -> None:
+        nonlocal ran
+        ran += 1
+        step()
+
+    fast._slice = counted  # type: ignore[method-assign]
+    total = 0
+    for i, change in enumerate(changes):
+        change(fast)
+        change(slow)
+        n = 6000 + 37 * i
+        fast.run_slices(n)
+        for _ in range(n):
+            slow._slice()
+        slow._check_swap()
+        total += n
+        assert _readings(fast) == _readings(slow), f"after change {i}"
+    assert fast._cycle is not None and len(fast._cycle.states) % BURST_PATTERN_SLICES == 0
+    assert ran < total / 2
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    st.lists(vm_spec, max_size=3),
+    st.integers(1, 4),
+    st.sampled_from([0, 50, 150]),
+    st.sampled_from([None, "0-1", "2-5"]),
+    st.integers(0, 3),
+)
+# A capped guest's credits drift against its pattern's round: no repeat in a whole search.
+@example(spec=[], vcpus=4, cap=50, pins="2-5", seed=0)
+def test_property_a_host_with_a_bursty_guest_ends_as_if_stepped(spec, vcpus, cap, pins, seed):
+    """Whether it finds its cycle (and jumps) or not (and gives up), the same end."""
+    spec = [(vcpus, 256, cap, "bursty", 0, pins), *spec]
+    fast, slow = _host(spec, seed), _host(spec, seed)
+    fast.run_slices(9000)  # past a whole search
+    fast.run_slices(2000)
+    for _ in range(11_000):
+        slow._slice()
+    slow._check_swap()
+    assert _readings(fast) == _readings(slow)
 
 
 def test_attached_to_a_cloud_it_runs_with_the_clock_and_logs_identically():
