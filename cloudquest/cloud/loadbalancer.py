@@ -315,6 +315,10 @@ class View:
     since_ms: int = 0
     reason: str = "Elb.InitialHealthChecking"
     generation: int = 0  # bumped to cancel the pending check chain
+    # While its checks can only say the same again they sleep (see LoadBalancer._check):
+    # the last check's time and answer, (ok, reason), or None when the node was down.
+    asleep_at: int | None = None
+    asleep_answer: tuple[bool, str] | None = None
 
 
 @dataclass(eq=False)
@@ -386,6 +390,8 @@ class LoadBalancer:
         new = self.health_check.changed(setting, value)
         key = SETTING_ALIASES.get(setting, setting)
         old_value = getattr(self.health_check, key)
+        # the checks asleep catch up under the old settings, then run under the new ones
+        self.service.wake(self, self.cloud.now_ms)
         self.health_check = new
         self.cloud.api_call("ModifyTargetGroup", load_balancer=self.name, setting=key, value=getattr(new, key))
         if key == "interval_s":
@@ -406,25 +412,89 @@ class LoadBalancer:
         first = self.cloud.now_ms + 1 + self.cloud.rng.randrange(interval_ms)
         self.cloud.clock.schedule(first, lambda: self._check(target, zone, token))
 
+    def answer(self, target: Target, zone: str) -> tuple[bool, str] | None:
+        """What a check by the node in ``zone`` finds now: (passed, reason it failed), or
+        None when the node itself is down."""
+        if not self.cloud.hardware.zones[zone].up:
+            return None
+        probe = self.service.probe(zone, target.instance)
+        if probe.answers and probe.latency_ms <= self.health_check.timeout_s * 1000:
+            return True, ""
+        return False, probe.reason if not probe.answers else "Target.Timeout"
+
     def _check(self, target: Target, zone: str, token: int) -> None:
         view = target.views[zone]
         if view.generation != token or self.targets.get(target.instance) is not target:
             return  # deregistered, or its chain was restarted
         cloud = self.cloud
-        cloud.clock.schedule_in(self.health_check.interval_s * 1000, lambda: self._check(target, zone, token))
-        if not cloud.hardware.zones[zone].up:
-            return  # the node itself is down: its opinion is frozen until it is back
         hc = self.health_check
-        probe = self.service.probe(zone, target.instance)
-        ok = probe.answers and probe.latency_ms <= hc.timeout_s * 1000
-        if ok:
+        found = self.answer(target, zone)  # None: the node is down, its opinion frozen
+        if found is not None and found[0]:
             # The answer is back at once: the chain and the node were checked just above,
             # so the result is judged here without going through _record's checks again
             # (most checks pass, hundreds of thousands of them in a long verify).
             self._judge(target, zone, view, True, "")
-        else:  # no answer in time: the node knows only when the timeout expires
-            reason = probe.reason if not probe.answers else "Target.Timeout"
-            cloud.clock.schedule_in(hc.timeout_s * 1000, lambda: self._record(target, zone, token, False, reason))
+        if found is None or view.state == ("healthy" if found[0] else "unhealthy"):
+            if self.service.may_sleep(hc):
+                # the next checks can only say the same again: they sleep until the
+                # answer may change (LoadBalancing.wake)
+                view.asleep_at, view.asleep_answer = cloud.now_ms, found
+                self.service.asleep[(self.name, target.instance, zone)] = (self, target, zone, view)
+                if found is not None and not found[0]:
+                    self._record_later(target, zone, token, cloud.now_ms, found[1])
+                return
+        cloud.clock.schedule_in(hc.interval_s * 1000, lambda: self._check(target, zone, token))
+        if found is not None and not found[0]:  # no answer in time: known when the timeout expires
+            self._record_later(target, zone, token, cloud.now_ms, found[1])
+
+    def _record_later(self, target: Target, zone: str, token: int, sent_ms: int, reason: str) -> None:
+        at = sent_ms + self.health_check.timeout_s * 1000
+        self.cloud.clock.schedule(at, lambda: self._record(target, zone, token, False, reason))
+
+    def wake(self, target: Target, zone: str, view: View, change_ms: int, inclusive: bool, ran_ms: int) -> None:
+        """Wake a sleeping check chain after its answer may have changed at
+        ``change_ms``: the checks slept through before then (and at it, with
+        ``inclusive``) count as the old answer, each failed one as it would have been
+        recorded one timeout later; those after it are the answer of now. Everything due
+        up to ``ran_ms`` has happened (a record not yet is put on the clock); the chain
+        goes on at its own phase."""
+        old, asleep_at = view.asleep_answer, view.asleep_at
+        assert asleep_at is not None
+        view.asleep_at = view.asleep_answer = None
+        interval = self.health_check.interval_s * 1000
+        token = view.generation
+        last_old = change_ms if inclusive else change_ms - 1
+        n_old = max(0, (last_old - asleep_at) // interval)  # checks slept through, old answer
+        if old is not None and n_old:
+            if old[0]:
+                view.passes, view.failures = view.passes + n_old, 0
+            else:
+                # each failure counts when its timeout expires: those gone by now are
+                # counted, the rest go on the clock
+                timeout = self.health_check.timeout_s * 1000
+                done = 0
+                for k in range(1, n_old + 1):
+                    sent = asleep_at + k * interval
+                    if sent + timeout <= ran_ms:
+                        done += 1
+                    else:
+                        self._record_later(target, zone, token, sent, old[1])
+                if done:
+                    view.passes, view.failures = 0, view.failures + done
+                    view.reason = old[1]
+        nxt = asleep_at + (n_old + 1) * interval  # the first check after the change
+        if nxt <= ran_ms:  # it has happened (at most one: the change is less than a step old)
+            if nxt + interval <= ran_ms:
+                raise RuntimeError(f"health checks of {target.instance} slept through a change at {change_ms} ms")
+            now = self.answer(target, zone)
+            if now is not None:
+                if now[0]:
+                    if self.health_check.judge(view, True) is not None:
+                        raise RuntimeError("a health check woken late would change a target's state")
+                else:
+                    self._record_later(target, zone, token, nxt, now[1])
+            nxt += interval
+        self.cloud.clock.schedule(nxt, lambda: self._check(target, zone, token))
 
     def _record(self, target: Target, zone: str, token: int, ok: bool, reason: str) -> None:
         view = target.views[zone]
@@ -509,6 +579,10 @@ class LoadBalancing:
         self._probes: dict[tuple[str, str], Probe] = {}
         self._routable: dict[tuple[str, str], tuple[list[Target], bool]] = {}
         self._plans: dict[str, list[tuple[str, list[tuple[Target, int]]]]] = {}
+        # health checks asleep (LoadBalancer._check): (balancer, instance, node) -> chain
+        self.asleep: dict[tuple[str, str, str], tuple[LoadBalancer, Target, str, View]] = {}
+        self._settled_ms = -1  # every clock action due up to here has run (the last step's end)
+        self._watched_log = 0  # the log's length when the sleeping checks were last looked at
 
     # -- API ----------------------------------------------------------------------------
     def create(self, name: str, zones: list[str] | None = None, health_check: HealthCheck | None = None) -> LoadBalancer:
@@ -548,6 +622,63 @@ class LoadBalancing:
         if self.config.entry is not None:
             return self.balancers.get(self.config.entry)
         return next(iter(self.balancers.values()), None)
+
+    # -- sleeping health checks ------------------------------------------------------------
+    def may_sleep(self, hc: HealthCheck) -> bool:
+        """Checks may sleep when a change can be noticed before the next check after it:
+        a step is shorter than a check's timeout (so shorter than its interval), and one
+        check more can never change a target's state (both thresholds at least 2)."""
+        return self.cloud.tick_ms < hc.timeout_s * 1000 and min(hc.healthy_threshold, hc.unhealthy_threshold) >= 2
+
+    def wake(self, lb: "LoadBalancer | None", change_ms: int, only_changed: bool = False) -> None:
+        """Wake the sleeping checks (of ``lb``, or all) whose answer may have changed at
+        ``change_ms``, now: a part's health (told at once) or a setting changed."""
+        now = self.cloud.now_ms
+        # A change at the time the last step ended came after everything due then (a
+        # command, or an action it put on the clock); one inside a step's actions came
+        # before the checks due at the same millisecond, which were put on the clock an
+        # interval earlier.
+        inclusive = change_ms <= self._settled_ms
+        for key, (b, target, zone, view) in self._sleeping():
+            if (lb is None or b is lb) and (not only_changed or b.answer(target, zone) != view.asleep_answer):
+                del self.asleep[key]
+                b.wake(target, zone, view, change_ms, inclusive, now if inclusive else now - 1)
+
+    def _sleeping(self) -> "list[tuple[tuple[str, str, str], tuple[LoadBalancer, Target, str, View]]]":
+        """The chains asleep, forgetting those deregistered or restarted meanwhile."""
+        out = []
+        for key, (b, target, zone, view) in list(self.asleep.items()):
+            if b.targets.get(target.instance) is not target or target.views.get(zone) is not view or view.asleep_at is None:
+                del self.asleep[key]
+            else:
+                out.append((key, (b, target, zone, view)))
+        return out
+
+    def on_health(self, kind: str, ident: str, before: Health, after: Health) -> None:
+        if self.asleep:
+            self.wake(None, self.cloud.now_ms, only_changed=True)
+
+    def _look_again(self) -> None:
+        """An instance changes only with an event: after the log has grown, wake the
+        sleeping checks whose target now answers otherwise, from the first event about
+        it (at the end of a step, everything due up to now has happened)."""
+        log = self.cloud.log
+        if len(log) == self._watched_log:
+            return
+        since, self._watched_log = self._watched_log, len(log)
+        if not self.asleep:
+            return
+        events = log.since(since)
+        first: dict[str, int] = {}
+        for e in events:
+            name = e.get("instance")
+            if name is not None and name not in first:
+                first[name] = e.t_ms
+        for key, (b, target, zone, view) in self._sleeping():
+            if b.answer(target, zone) != view.asleep_answer:
+                del self.asleep[key]
+                change = first.get(target.instance, events[0].t_ms)
+                b.wake(target, zone, view, change, change <= self._settled_ms, self.cloud.now_ms)
 
     # -- what a target does with a request ------------------------------------------------
     def slowdown(self, inst: "Instance") -> float:
@@ -611,6 +742,8 @@ class LoadBalancing:
 
     def step(self, dt_ms: int) -> None:
         now = self.cloud.now_ms
+        self._look_again()
+        self._settled_ms = now
         offered = self._offer(now - dt_ms, now) if self.config.load else 0
         failed = dict.fromkeys(FAIL_REASONS, 0)
         if not offered and self._errors.since is None:  # no request, no run of errors to end
@@ -764,6 +897,7 @@ def attach(cloud: "Cloud", spec: LoadBalancingSpec) -> LoadBalancing:
     service = LoadBalancing(cloud, spec.config())
     cloud.metric_sources.append(service.metrics)
     cloud.step_hooks.append(service.step)
+    cloud.health_listeners.append(service.on_health)
     pending: list[tuple[LoadBalancer, list[str]]] = []
     for b in spec.balancers:
         lb = service.create(b.name, b.zones, b.health_check.health_check())
