@@ -92,6 +92,9 @@ NAME_PATTERN = "lower-case letters, digits and '-', starting with a letter, up t
 MAX_LOAD_RPS = 10_000_000
 
 ANSWERS, DEAD, SLOW = 0, 1, 2  # what a request finds at a target
+# The longest cycle of routing states (round-robin positions, token buckets) looked for
+# in a steady state: lcm(1..6) = 60 covers every node of up to six targets, twice.
+MAX_PERIOD = 120
 FAIL_REASONS = ("dead_target", "slow", "overload", "no_route", "data")
 
 
@@ -203,6 +206,37 @@ class ErrorRuns:
             if not total_failed:
                 cloud.emit(f"{self.prefix}.errors_stopped", failed=self.count, lasted_s=(cloud.now_ms - self.since) / 1000)
                 self.since = None
+
+
+@dataclass(eq=False)
+class Cycle:
+    """A steady state's routing: the states it goes through, one step apart, before it
+    is back where it began, and what each step does (the same requests offered, served
+    and failed every step; each target's share moves with the round robin)."""
+
+    key: tuple[Any, ...]  # what it holds for: the log, the hardware's health, the load
+    states: list[tuple[Any, ...]]
+    index: dict[tuple[Any, ...], int]
+    targets: list["Target"]
+    shares: list[list[tuple[int, int, int]]]  # step -> target -> (sent, served, failed)
+    offered: int
+    served: int
+    failed: dict[str, int]
+
+    def shares_from(self, phase: int, steps: int) -> list[tuple[int, int, int]]:
+        """Each target's (sent, served, failed) over ``steps`` steps from ``phase``."""
+        p = len(self.states)
+        whole, rest = divmod(steps, p)
+        out = []
+        for i in range(len(self.targets)):
+            total = [0, 0, 0]
+            for j in range(p):
+                n = whole + ((j - phase) % p < rest)
+                if n:
+                    for k in range(3):
+                        total[k] += n * self.shares[j][i][k]
+            out.append((total[0], total[1], total[2]))
+        return out
 
 
 @dataclass(frozen=True)
@@ -583,6 +617,11 @@ class LoadBalancing:
         self.asleep: dict[tuple[str, str, str], tuple[LoadBalancer, Target, str, View]] = {}
         self._settled_ms = -1  # every clock action due up to here has run (the last step's end)
         self._watched_log = 0  # the log's length when the sleeping checks were last looked at
+        # the steady state (quiet_until): its cycle, the stretch quiet_until last allowed,
+        # and the last state in which none was found (not looked for again for a while)
+        self._cycle: Cycle | None = None
+        self._quiet_from: int | None = None
+        self._no_cycle: tuple[tuple[Any, ...], int] | None = None
 
     # -- API ----------------------------------------------------------------------------
     def create(self, name: str, zones: list[str] | None = None, health_check: HealthCheck | None = None) -> LoadBalancer:
@@ -658,17 +697,18 @@ class LoadBalancing:
         if self.asleep:
             self.wake(None, self.cloud.now_ms, only_changed=True)
 
-    def _look_again(self) -> None:
+    def _look_again(self) -> bool:
         """An instance changes only with an event: after the log has grown, wake the
         sleeping checks whose target now answers otherwise, from the first event about
         it (at the end of a step, everything due up to now has happened)."""
         log = self.cloud.log
         if len(log) == self._watched_log:
-            return
+            return False
         since, self._watched_log = self._watched_log, len(log)
         if not self.asleep:
-            return
+            return False
         events = log.since(since)
+        woke = False
         first: dict[str, int] = {}
         for e in events:
             name = e.get("instance")
@@ -679,6 +719,8 @@ class LoadBalancing:
                 del self.asleep[key]
                 change = first.get(target.instance, events[0].t_ms)
                 b.wake(target, zone, view, change, change <= self._settled_ms, self.cloud.now_ms)
+                woke = True
+        return woke
 
     # -- what a target does with a request ------------------------------------------------
     def slowdown(self, inst: "Instance") -> float:
@@ -744,6 +786,9 @@ class LoadBalancing:
         now = self.cloud.now_ms
         self._look_again()
         self._settled_ms = now
+        if dt_ms > self.cloud.tick_ms and self.rps_at(now - dt_ms):
+            self._repeat(now - dt_ms, dt_ms)  # a steady stretch quiet_until allowed
+            return
         offered = self._offer(now - dt_ms, now) if self.config.load else 0
         failed = dict.fromkeys(FAIL_REASONS, 0)
         if not offered and self._errors.since is None:  # no request, no run of errors to end
@@ -838,6 +883,148 @@ class LoadBalancing:
     def _note_errors(self, total_failed: int, failed: dict[str, int]) -> None:
         self._errors.note(total_failed, failed)
 
+    # -- the steady state ------------------------------------------------------------------
+    def quiet_until(self, now_ms: int, until_ms: int, sampled: bool) -> int:
+        """Under a constant load, with nothing changing the routing plan, the routing
+        state (round-robin positions, token buckets) goes round a short cycle in which
+        every step offers, serves and fails the same: a stretch of steps then runs as
+        one, each target given the shares of the steps it spans. With no load, a step
+        only ends nothing (no run of errors open). A grader sampling every step sees the
+        request counters move: that is stepped."""
+        self._quiet_from = None
+        if self._look_again():
+            return now_ms  # a check woke: it is on the clock now
+        tick = self.cloud.tick_ms
+        to = until_ms - until_ms % tick  # a last part of a step is stepped
+        for p in self.config.load:
+            if p.at_ms > now_ms:  # the step holding the next change of the load is stepped
+                to = min(to, p.at_ms // tick * tick)
+                break
+        if to <= now_ms:
+            return now_ms
+        if not self.rps_at(now_ms):
+            if self._errors.since is not None:
+                return now_ms
+        elif sampled or self._steady_cycle(now_ms) is None:
+            return now_ms
+        self._quiet_from = now_ms
+        return to
+
+    def _steady_cycle(self, now_ms: int) -> Cycle | None:
+        lb = self.entry()
+        key = (len(self.cloud.log), self.cloud.hardware.health_version, lb, self.rps_at(now_ms), self._data_unreadable())
+        cycle = self._cycle
+        if cycle is not None and cycle.key == key and self._routing_state(lb) in cycle.index:
+            return cycle
+        if self._no_cycle is not None and self._no_cycle[0] == key and now_ms < self._no_cycle[1]:
+            return None  # looked for lately, in this same plan
+        self._cycle = cycle = self._find_cycle(lb, key)
+        self._no_cycle = None if cycle is not None else (key, now_ms + MAX_PERIOD * self.cloud.tick_ms)
+        return cycle
+
+    def _routing_state(self, lb: LoadBalancer | None) -> tuple[Any, ...]:
+        if lb is None:
+            return (self._acc,)
+        return (self._acc, lb._node_rr, tuple(lb._rr.values()), tuple(t.tokens for t in lb.targets.values()))
+
+    def _set_routing_state(self, lb: LoadBalancer | None, state: tuple[Any, ...]) -> None:
+        self._acc = state[0]
+        if lb is not None:
+            _, lb._node_rr, rr, tokens = state
+            lb._rr = dict(zip(lb._rr, rr))
+            for t, n in zip(lb.targets.values(), tokens):
+                t.tokens = n
+
+    def _find_cycle(self, lb: LoadBalancer | None, key: tuple[Any, ...]) -> Cycle | None:
+        """Run the routing step by step from the state of now (then put it back) until
+        it comes back to this state: a cycle, if every step offers, serves and fails the
+        same, and in a way that opens or ends no run of errors."""
+        tick, rps = self.cloud.tick_ms, key[3]
+        targets = list(lb.targets.values()) if lb is not None else []
+        kept = [(t.sent, t.served, t.failed) for t in targets]
+        start = self._routing_state(lb)
+        states: list[tuple[Any, ...]] = []
+        index: dict[tuple[Any, ...], int] = {}
+        shares: list[list[tuple[int, int, int]]] = []
+        first: tuple[int, int, dict[str, int]] | None = None
+        state = start
+        try:
+            while state not in index:
+                if len(states) == MAX_PERIOD:
+                    return None
+                index[state] = len(states)
+                states.append(state)
+                before = [(t.sent, t.served, t.failed) for t in targets]
+                self._acc += rps * tick
+                offered, self._acc = divmod(self._acc, 1000)
+                failed = dict.fromkeys(FAIL_REASONS, 0)
+                served = 0
+                if lb is None:
+                    failed["no_route"] += offered
+                elif offered:
+                    served = self._route(lb, offered, tick, failed)
+                if first is None:
+                    first = (offered, served, failed)
+                    if (sum(failed.values()) > 0) != (self._errors.since is not None):
+                        return None  # a run of errors would start or end
+                elif (offered, served, failed) != first:
+                    return None
+                shares.append([(t.sent - a, t.served - b, t.failed - c) for t, (a, b, c) in zip(targets, before)])
+                state = self._routing_state(lb)
+            if index[state] != 0 or first is None:
+                return None  # not on its cycle yet
+        finally:
+            self._set_routing_state(lb, start)
+            for t, (sent, served, failed_n) in zip(targets, kept):
+                t.sent, t.served, t.failed = sent, served, failed_n
+        return Cycle(key, states, index, targets, shares, first[0], first[1], first[2])
+
+    def _repeat(self, start_ms: int, dt_ms: int) -> None:
+        """The steps of a stretch quiet_until allowed, from the cycle: every counter
+        grows by the steps' shares, the routing state ends where the steps would."""
+        tick = self.cloud.tick_ms
+        steps, rest = divmod(dt_ms, tick)
+        cycle, lb = self._cycle, self.entry()
+        if rest or cycle is None or self._quiet_from != start_ms:
+            raise RuntimeError(f"the load balancers were asked to run {dt_ms} ms as one step outside a steady state")
+        phase = cycle.index[self._routing_state(lb)]
+        for t, (sent, served, failed) in zip(cycle.targets, cycle.shares_from(phase, steps)):
+            t.sent += sent
+            t.served += served
+            t.failed += failed
+        self._set_routing_state(lb, cycle.states[(phase + steps) % len(cycle.states)])
+        total_failed = sum(cycle.failed.values())
+        self.offered += steps * cycle.offered
+        self.served += steps * cycle.served
+        for k, v in cycle.failed.items():
+            self.failed[k] += steps * v
+        if self._errors.since is not None:
+            self._errors.count += steps * total_failed
+        self.last_step_offered = cycle.offered
+        self.last_step_failed = total_failed
+        self.last_step_failed_by = dict(cycle.failed)
+        self._quiet_from = None
+
+    def steady_served(self) -> dict[str, list[int]] | None:
+        """In the stretch quiet_until just allowed (None if it allowed none): the
+        requests each instance's targets serve in each step of the cycle, from now on
+        (for the CPU credits); none without load."""
+        if self._quiet_from is None:
+            return None
+        if not self.rps_at(self._quiet_from):
+            return {}
+        cycle = self._cycle
+        assert cycle is not None
+        lb = self.entry()
+        phase = cycle.index[self._routing_state(lb)]
+        p = len(cycle.states)
+        out: dict[str, list[int]] = {}
+        for i, t in enumerate(cycle.targets):
+            row = out.setdefault(t.instance, [0] * p)
+            for j in range(p):
+                row[j] += cycle.shares[(phase + j) % p][i][1]
+        return out
+
     # -- whole again? -------------------------------------------------------------------
     def serving(self) -> bool:
         """The front door works: the last step lost nothing, and every node that is up
@@ -896,7 +1083,7 @@ def attach(cloud: "Cloud", spec: LoadBalancingSpec) -> LoadBalancing:
     instances exist)."""
     service = LoadBalancing(cloud, spec.config())
     cloud.metric_sources.append(service.metrics)
-    cloud.step_hooks.append(service.step)
+    cloud.add_step_hook(service.step, service.quiet_until)
     cloud.health_listeners.append(service.on_health)
     pending: list[tuple[LoadBalancer, list[str]]] = []
     for b in spec.balancers:

@@ -58,8 +58,11 @@ storage declared a host dead and finished re-replicating, and objects lost.
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Callable
+from functools import reduce
+from itertools import cycle, islice
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -253,6 +256,8 @@ class Reliability:
         self.history: list[Minute] = []
         self.credits: dict[str, Credits] = {}  # instance id -> its CPU credit account
         self._credit_version = 0
+        # the stretch quiet_until last allowed: (from ms, each account's steady steps)
+        self._quiet: tuple[int, list[tuple[Credits, str, list[int], list[float] | None]]] | None = None
         # Set by the game's `verify`: how many seeds the latest verify passed, or 0 once
         # the design has changed since (the cloud cannot see commands; the game can).
         self.verify_status: Callable[[], int] | None = None
@@ -398,6 +403,9 @@ class Reliability:
         return store is None or store.protected()
 
     def step(self, dt_ms: int) -> None:
+        if dt_ms > self.cloud.tick_ms:
+            self._repeat(dt_ms)
+            return
         self._scan()
         self._spend_credits(dt_ms)
         self.cost_peak = max(self.cost_peak, self.cost_per_hour())
@@ -426,6 +434,109 @@ class Reliability:
                     objects_lost=lost - inc.lost_before,
                 )
             self._open = []
+
+    # -- the steady state ----------------------------------------------------------------
+    def quiet_until(self, now_ms: int, until_ms: int, sampled: bool) -> int:
+        """With no incident open and every event read, a step changes what it counts
+        only in ways a stretch can add at once: the history's minutes, and the CPU
+        credits, when each account is steady under the load balancer's steady cycle
+        (its minute's average the same at every step, its bank full and staying full or
+        empty and staying empty, its surplus rate already billed)."""
+        self._quiet = None
+        if self._open or len(self.cloud.log) != self._seen:
+            return now_ms
+        lbs = self.cloud.get(LoadBalancing)
+        served = lbs.steady_served() if lbs is not None else {}
+        if served is None:
+            return now_ms
+        accounts = self._steady_accounts(served, lbs.config.rps_per_vcpu if lbs is not None else 1)
+        if accounts is None:
+            return now_ms
+        self._quiet = (now_ms, accounts)
+        return until_ms - until_ms % self.cloud.tick_ms  # a last part of a step is stepped
+
+    def _steady_accounts(
+        self, served: dict[str, list[int]], rps_per_vcpu: int
+    ) -> list[tuple[Credits, str, list[int], list[float] | None]] | None:
+        """Each billed instance's account with the requests it does in each step of the
+        cycle and, if its bank is empty, the surplus each step bills; None unless every
+        account is steady."""
+        tick = self.cloud.tick_ms
+        hours = tick / 3_600_000
+        lbs = self.cloud.get(LoadBalancing)
+        totals: dict[str, int] = {}
+        if lbs is not None:
+            for lb in lbs.balancers.values():
+                for t in lb.targets.values():
+                    totals[t.instance] = totals.get(t.instance, 0) + t.served
+        out = []
+        for inst in self.cloud.control.instances.values():
+            if inst.state not in BILLED_STATES:
+                continue
+            acct = self.credits.get(inst.id)
+            if acct is None or acct.served != totals.get(inst.name, 0):
+                return None
+            done = served.get(inst.name) or [0]
+            window = acct.window
+            n = len(window)
+            # one step in, one out: the minute's window holds whole steps of the cycle
+            if not CPU_WINDOW_MS <= acct.window_ms < CPU_WINDOW_MS + tick or any(w[0] != tick for w in window):
+                return None
+            p = len(done)
+            if any(window[n - 1 - i][1] != done[(-1 - i) % p] for i in range(n)):
+                return None
+            if any(sum(done[(j - i) % p] for i in range(n)) != acct.window_done for j in range(p)):
+                return None  # the minute's average would move
+            t = inst.type
+            vcpus = t.vcpus
+            spent = [(t.credits_per_hour - min(d * 1000 / tick / rps_per_vcpu, float(vcpus)) * 60) * hours for d in done]
+            if acct.balance == t.max_credits and acct.usd_per_hour == 0.0 and all(x >= 0 for x in spent):
+                out.append((acct, inst.name, done, None))  # full, and stays full
+            elif acct.balance == 0.0 and acct.usd_per_hour == acct.surplus_rate and all(x < 0 for x in spent):
+                out.append((acct, inst.name, done, spent))  # empty: every step bills its surplus
+            else:
+                return None
+        if len(self.credits) != len(out):
+            return None
+        return out
+
+    def _repeat(self, dt_ms: int) -> None:
+        """The steps of a stretch quiet_until allowed, added at once."""
+        tick = self.cloud.tick_ms
+        steps, rest = divmod(dt_ms, tick)
+        start = self.cloud.now_ms - dt_ms
+        if rest or self._quiet is None or self._quiet[0] != start:
+            raise RuntimeError(f"reliability was asked to run {dt_ms} ms as one step outside a steady state")
+        lbs = self.cloud.get(LoadBalancing)
+        totals: dict[str, int] = {}
+        if lbs is not None:
+            for lb in lbs.balancers.values():
+                for t in lb.targets.values():
+                    totals[t.instance] = totals.get(t.instance, 0) + t.served
+        for acct, name, done, spent in self._quiet[1]:
+            acct.served = totals.get(name, 0)
+            p, n = len(done), len(acct.window)
+            acct.window = deque((tick, done[(steps - n + i) % p]) for i in range(n))
+            if spent is not None:  # the same float sums, in the same order, as step by step
+                acct.surplus = reduce(operator.sub, islice(cycle(spent), steps), acct.surplus)
+        self.cost_peak = max(self.cost_peak, self.cost_per_hour())
+        offered = lbs.last_step_offered if lbs is not None else 0
+        failed = lbs.last_step_failed if lbs is not None else 0
+        store = self.cloud.get(ObjectStore)
+        at, end = start, self.cloud.now_ms
+        while at < end:  # each step counts in the minute it begins in
+            minute_start = at // HISTORY_BUCKET_MS * HISTORY_BUCKET_MS
+            n = -(-(min(end, minute_start + HISTORY_BUCKET_MS) - at) // tick)
+            if not self.history or self.history[-1].start_ms != minute_start:
+                self.history.append(Minute(minute_start))
+            minute = self.history[-1]
+            minute.offered += n * offered
+            minute.failed += n * failed
+            if store is not None:
+                minute.short = max(minute.short, store.chunks_under)
+            at += n * tick
+        del self.history[: max(0, len(self.history) - MAX_HISTORY)]
+        self._quiet = None
 
     def _step_requests(self) -> list[tuple[int, dict[str, int]]]:
         """The last step's requests offered and failed (by reason), from every mechanism
@@ -527,7 +638,7 @@ def _note(event) -> str:
 def attach(cloud: "Cloud", spec: ReliabilitySpec) -> Reliability:
     rel = Reliability(cloud, spec)
     cloud.metric_sources.append(rel.metrics)
-    cloud.step_hooks.append(rel.step)
+    cloud.add_step_hook(rel.step, rel.quiet_until)
     return rel
 
 
