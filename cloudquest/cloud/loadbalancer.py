@@ -214,7 +214,7 @@ class Cycle:
     is back where it began, and what each step does (the same requests offered, served
     and failed every step; each target's share moves with the round robin)."""
 
-    key: tuple[Any, ...]  # what it holds for: the log, the hardware's health, the load
+    key: tuple[Any, ...]  # what it holds for: the log's length, the health version, the entry, the load
     states: list[tuple[Any, ...]]
     index: dict[tuple[Any, ...], int]
     targets: list["Target"]
@@ -902,20 +902,29 @@ class LoadBalancing:
                 break
         if to <= now_ms:
             return now_ms
-        if not self.rps_at(now_ms):
+        rps = self.rps_at(now_ms)
+        if not rps:
             if self._errors.since is not None:
                 return now_ms
-        elif sampled or self._steady_cycle(now_ms) is None:
+        elif sampled or self._steady_cycle(now_ms, rps) is None:
             return now_ms
         self._quiet_from = now_ms
         return to
 
-    def _steady_cycle(self, now_ms: int) -> Cycle | None:
-        lb = self.entry()
-        key = (len(self.cloud.log), self.cloud.hardware.health_version, lb, self.rps_at(now_ms), self._data_unreadable())
+    def _steady_cycle(self, now_ms: int, rps: int) -> Cycle | None:
+        # The plan changes only with an event or a part's health (a lost object too), and
+        # the entry with an API call: the log's length and the health version stand for them.
         cycle = self._cycle
-        if cycle is not None and cycle.key == key and self._routing_state(lb) in cycle.index:
+        if (
+            cycle is not None
+            and cycle.key[0] == len(self.cloud.log)
+            and cycle.key[1] == self.cloud.hardware.health_version
+            and cycle.key[3] == rps
+            and self._routing_state(cycle.key[2]) in cycle.index
+        ):
             return cycle
+        lb = self.entry()
+        key = (len(self.cloud.log), self.cloud.hardware.health_version, lb, rps)
         if self._no_cycle is not None and self._no_cycle[0] == key and now_ms < self._no_cycle[1]:
             return None  # looked for lately, in this same plan
         self._cycle = cycle = self._find_cycle(lb, key)
@@ -984,9 +993,10 @@ class LoadBalancing:
         grows by the steps' shares, the routing state ends where the steps would."""
         tick = self.cloud.tick_ms
         steps, rest = divmod(dt_ms, tick)
-        cycle, lb = self._cycle, self.entry()
+        cycle = self._cycle
         if rest or cycle is None or self._quiet_from != start_ms:
             raise RuntimeError(f"the load balancers were asked to run {dt_ms} ms as one step outside a steady state")
+        lb = cycle.key[2]
         phase = cycle.index[self._routing_state(lb)]
         for t, (sent, served, failed) in zip(cycle.targets, cycle.shares_from(phase, steps)):
             t.sent += sent
@@ -1005,6 +1015,16 @@ class LoadBalancing:
         self.last_step_failed_by = dict(cycle.failed)
         self._quiet_from = None
 
+    def steady_step(self) -> tuple[int, dict[str, int]] | None:
+        """In the stretch quiet_until just allowed (None if it allowed none): the
+        requests each step offers and fails, by reason."""
+        if self._quiet_from is None:
+            return None
+        if not self.rps_at(self._quiet_from):
+            return 0, dict.fromkeys(FAIL_REASONS, 0)
+        assert self._cycle is not None
+        return self._cycle.offered, self._cycle.failed
+
     def steady_served(self) -> dict[str, list[int]] | None:
         """In the stretch quiet_until just allowed (None if it allowed none): the
         requests each instance's targets serve in each step of the cycle, from now on
@@ -1015,7 +1035,7 @@ class LoadBalancing:
             return {}
         cycle = self._cycle
         assert cycle is not None
-        lb = self.entry()
+        lb = cycle.key[2]
         phase = cycle.index[self._routing_state(lb)]
         p = len(cycle.states)
         out: dict[str, list[int]] = {}

@@ -362,6 +362,8 @@ class Reliability:
     def _scan(self) -> None:
         """Open an incident for every new fault, and note evidence for the open ones."""
         log = self.cloud.log
+        if len(log) == self._seen:
+            return
         for event in log.since(self._seen):
             if event.kind == "fault.injected":
                 inc = Incident(
@@ -413,11 +415,12 @@ class Reliability:
         if not self._open:
             return
         for offered, failed_by in self._step_requests():
+            failed = [(k, v) for k, v in failed_by.items() if v]
             for inc in self._open:
                 inc.offered += offered
-                for k, v in failed_by.items():
-                    if v:
-                        inc.failed[k] = inc.failed.get(k, 0) + v
+                counts = inc.failed
+                for k, v in failed:
+                    counts[k] = counts.get(k, 0) + v
         if self.whole():
             now = self.cloud.now_ms
             lost = self._objects_lost()
@@ -437,18 +440,25 @@ class Reliability:
 
     # -- the steady state ----------------------------------------------------------------
     def quiet_until(self, now_ms: int, until_ms: int, sampled: bool) -> int:
-        """With no incident open and every event read, a step changes what it counts
-        only in ways a stretch can add at once: the history's minutes, and the CPU
-        credits, when each account is steady under the load balancer's steady cycle
-        (its minute's average the same at every step, its bank full and staying full or
-        empty and staying empty, its surplus rate already billed)."""
+        """With every event read, a step changes what it counts only in ways a stretch
+        can add at once: the history's minutes; the CPU credits, when each account is
+        steady under the load balancer's steady cycle (its minute's average the same at
+        every step, its bank full and staying full or empty and staying empty, its
+        surplus rate already billed); and the requests of the incidents open, when the
+        service is not whole and the steps are all alike (the last one too), so that it
+        stays not whole."""
         self._quiet = None
-        if self._open or len(self.cloud.log) != self._seen:
+        if len(self.cloud.log) != self._seen:
             return now_ms
         lbs = self.cloud.get(LoadBalancing)
         served = lbs.steady_served() if lbs is not None else {}
         if served is None:
             return now_ms
+        if self._open:
+            if lbs is None or any(self.cloud.get(kind) is not None for kind in TRAFFIC):
+                return now_ms
+            if (lbs.last_step_offered, lbs.last_step_failed_by) != lbs.steady_step() or self.whole():
+                return now_ms
         accounts = self._steady_accounts(served, lbs.config.rps_per_vcpu if lbs is not None else 1)
         if accounts is None:
             return now_ms
@@ -522,6 +532,13 @@ class Reliability:
         self.cost_peak = max(self.cost_peak, self.cost_per_hour())
         offered = lbs.last_step_offered if lbs is not None else 0
         failed = lbs.last_step_failed if lbs is not None else 0
+        if self._open:
+            assert lbs is not None
+            failed_by = [(k, v) for k, v in lbs.last_step_failed_by.items() if v]
+            for inc in self._open:
+                inc.offered += steps * offered
+                for k, v in failed_by:
+                    inc.failed[k] = inc.failed.get(k, 0) + steps * v
         store = self.cloud.get(ObjectStore)
         at, end = start, self.cloud.now_ms
         while at < end:  # each step counts in the minute it begins in
@@ -534,6 +551,7 @@ class Reliability:
             minute.failed += n * failed
             if store is not None:
                 minute.short = max(minute.short, store.chunks_under)
+            minute.open = max(minute.open, len(self._open))
             at += n * tick
         del self.history[: max(0, len(self.history) - MAX_HISTORY)]
         self._quiet = None
