@@ -49,6 +49,16 @@ once (real DNS answers are cached for the record's TTL, 60 s for ELB); there are
 client retries, no connection draining on deregistration, no slow start, and a node
 needs no host of its own (it fails only with its zone). Consistent hashing and node
 scaling belong to the load balancer chapter, which builds on :class:`LoadBalancer`.
+
+Nothing here is drawn at random but the checks' phases, so time can be skipped without
+changing a thing. A health check that can only say the same again (a healthy target
+that answers, an unhealthy one that does not, a node that is down) sleeps instead of
+firing every interval; it is woken when its answer may change (a part's health, a
+setting, an event about its instance), the checks slept through counted as they would
+have been, each failure when its timeout expires. Under a constant load the routing
+state (round-robin positions, token buckets) goes round a short cycle in which every
+step offers, serves and fails the same: the cloud's fast-forward may then run hours as
+one step (:meth:`LoadBalancing.quiet_until`).
 """
 
 from __future__ import annotations
