@@ -595,3 +595,59 @@ def test_repairing_what_the_timeline_broke_by_hand_is_counted():
     assert (event.get("part"), event.get("id")) == ("rack", "b1")
     cloud.advance(200_000)  # the timeline's own repair finds it healthy: skipped, not counted
     assert cloud.metrics()["timeline_hand_repairs"] == 1
+
+
+# -- sleeping health checks ------------------------------------------------------------------
+def _play_checks(sleep: bool, monkeypatch) -> tuple:
+    """Three targets checked every 5 s by three nodes, through faults, repairs, a setting
+    changed, an instance stopped, started and terminated, times off the steps."""
+    if not sleep:
+        monkeypatch.setattr(LoadBalancing, "may_sleep", lambda self, hc: False)
+    targets = (("web-a", "za", "a1-h1"), ("web-b", "zb", "b1-h1"), ("web-c", "zc", "c1-h1"))
+    cloud, lb = web_cloud(load=[{"at_s": 0, "rps": 60}], targets=targets, zones=("za", "zb", "zc"))
+    cloud.fast_forward = sleep
+    lb.configure("timeout_s", 4)
+    lb.configure("interval_s", 5)
+    script = [
+        lambda: cloud.advance(61_234),
+        lambda: set_health(cloud, "host", "a1-h1", Health.FAILED),
+        lambda: cloud.advance(47_001),
+        lambda: set_health(cloud, "host", "a1-h1", Health.HEALTHY),
+        lambda: cloud.advance(3_600_000),
+        lambda: cloud.control.stop("web-b"),
+        lambda: cloud.advance(20_999),
+        lambda: lb.configure("healthy_threshold", 2),
+        lambda: cloud.control.start("web-b"),
+        lambda: cloud.advance(300_000),
+        lambda: cloud.clock.schedule(cloud.now_ms + 2_500, lambda: set_health(cloud, "zone", "zc", Health.FAILED)),
+        lambda: cloud.advance(90_000),
+        lambda: set_health(cloud, "zone", "zc", Health.HEALTHY),
+        lambda: cloud.advance(7_000),
+        lambda: cloud.control.terminate("web-c"),
+        lambda: cloud.advance(3_600_000),
+    ]
+    for act in script:
+        act()
+    lbs = cloud.get(LoadBalancing)
+    lbs.wake(None, cloud.now_ms)  # the counts of the checks still asleep, brought up to now
+    views = [(t.instance, z, v.state, v.passes, v.failures, v.reason) for t in lb.targets.values() for z, v in t.views.items()]
+    return cloud.log.sha256(), views, cloud.metrics(), lbs.offered, lbs.served, dict(lbs.failed)
+
+
+def test_sleeping_health_checks_give_what_checks_every_interval_give(monkeypatch):
+    """A check that can only say the same again (a healthy target answering, an
+    unhealthy one not, a node that is down) sleeps instead of firing every interval, and
+    is woken when its answer may change: a part's health, a setting, an event about its
+    instance. Every verdict, count and event is what checks that never sleep give."""
+    asleep = _play_checks(True, monkeypatch)
+    assert asleep == _play_checks(False, monkeypatch)
+
+
+def test_checks_sleep_while_nothing_changes():
+    cloud, lb = web_cloud()
+    lb.configure("timeout_s", 4)
+    lb.configure("interval_s", 5)
+    cloud.advance(120_000)
+    lbs = cloud.get(LoadBalancing)
+    assert len(lbs.asleep) == 2 * 2  # every node's chain of every target
+    assert cloud.clock.pending == 0  # nothing on the clock: a long tick can be skipped

@@ -152,3 +152,54 @@ def test_the_host_jumps_along_its_cycle_exactly(spec, slices, seed):
     slow._check_swap()
     assert _readings(fast) == _readings(slow)
 
+
+
+# -- chapter 9: the load balancer, its health checks, the credits and the incidents --------------
+
+
+def _count_steps(session: Session) -> list[int]:
+    """The lengths the cloud's step hooks are called with, from now on."""
+    cloud, calls = session.cloud, []
+    first = cloud.step_hooks[0]
+
+    def counted(dt_ms: int) -> None:
+        calls.append(dt_ms)
+        first(dt_ms)
+
+    cloud.step_hooks[0] = counted
+    if first in cloud.quiet_hooks:
+        cloud.quiet_hooks[counted] = cloud.quiet_hooks.pop(first)
+    return calls
+
+
+def _chapter_9():
+    return load_chapter(next(p for p in CHAPTERS if p.stem.startswith("09")))
+
+
+def test_a_day_after_chapter_9s_solution_is_skipped_not_stepped():
+    """Six targets behind a load balancer under a steady load, their health checks
+    asleep, their CPU credits spent: the day runs as a handful of steps."""
+    chapter = _chapter_9()
+    s = Session(chapter, 0)
+    s.run_script([line for line in chapter.solution if not line.startswith(SKIPPED)])
+    calls = _count_steps(s)
+    s.execute("tick 86400")
+    assert sum(calls) == 86_400_000
+    assert len(calls) < 200
+
+
+def test_chapter_9_skipped_gives_what_stepping_gives_through_faults_and_changes():
+    """Long steady stretches between a host failed and repaired, a setting changed, an
+    instance terminated and a target deregistered: the same as stepping, and skipped."""
+    chapter = _chapter_9()
+    solution = [_ticks_cut(line, 1800) for line in chapter.solution if not line.startswith(SKIPPED)]
+    script = solution + [
+        "tick 3600", "fail host a1-h1", "tick 95", "repair host a1-h1", "tick 1800.5",
+        "lb set web timeout 3", "tick 900", "terminate web-c2", "tick 1200",
+        "lb deregister web web-b1", "tick 3600",
+    ]
+    fast = Session(chapter, 0, sandbox=True)
+    calls = _count_steps(fast)
+    fast.run_script(script)
+    _same(fast, _play(chapter, script, False), "chapter 9 with faults")
+    assert len(calls) < sum(calls) / 1000 / 4, len(calls)

@@ -49,6 +49,16 @@ once (real DNS answers are cached for the record's TTL, 60 s for ELB); there are
 client retries, no connection draining on deregistration, no slow start, and a node
 needs no host of its own (it fails only with its zone). Consistent hashing and node
 scaling belong to the load balancer chapter, which builds on :class:`LoadBalancer`.
+
+Nothing here is drawn at random but the checks' phases, so time can be skipped without
+changing a thing. A health check that can only say the same again (a healthy target
+that answers, an unhealthy one that does not, a node that is down) sleeps instead of
+firing every interval; it is woken when its answer may change (a part's health, a
+setting, an event about its instance), the checks slept through counted as they would
+have been, each failure when its timeout expires. Under a constant load the routing
+state (round-robin positions, token buckets) goes round a short cycle in which every
+step offers, serves and fails the same: the cloud's fast-forward may then run hours as
+one step (:meth:`LoadBalancing.quiet_until`).
 """
 
 from __future__ import annotations
@@ -92,6 +102,9 @@ NAME_PATTERN = "lower-case letters, digits and '-', starting with a letter, up t
 MAX_LOAD_RPS = 10_000_000
 
 ANSWERS, DEAD, SLOW = 0, 1, 2  # what a request finds at a target
+# The longest cycle of routing states (round-robin positions, token buckets) looked for
+# in a steady state: lcm(1..6) = 60 covers every node of up to six targets, twice.
+MAX_PERIOD = 120
 FAIL_REASONS = ("dead_target", "slow", "overload", "no_route", "data")
 
 
@@ -205,6 +218,37 @@ class ErrorRuns:
                 self.since = None
 
 
+@dataclass(eq=False)
+class Cycle:
+    """A steady state's routing: the states it goes through, one step apart, before it
+    is back where it began, and what each step does (the same requests offered, served
+    and failed every step; each target's share moves with the round robin)."""
+
+    key: tuple[Any, ...]  # what it holds for: the log's length, the health version, the entry, the load
+    states: list[tuple[Any, ...]]
+    index: dict[tuple[Any, ...], int]
+    targets: list["Target"]
+    shares: list[list[tuple[int, int, int]]]  # step -> target -> (sent, served, failed)
+    offered: int
+    served: int
+    failed: dict[str, int]
+
+    def shares_from(self, phase: int, steps: int) -> list[tuple[int, int, int]]:
+        """Each target's (sent, served, failed) over ``steps`` steps from ``phase``."""
+        p = len(self.states)
+        whole, rest = divmod(steps, p)
+        out = []
+        for i in range(len(self.targets)):
+            total = [0, 0, 0]
+            for j in range(p):
+                n = whole + ((j - phase) % p < rest)
+                if n:
+                    for k in range(3):
+                        total[k] += n * self.shares[j][i][k]
+            out.append((total[0], total[1], total[2]))
+        return out
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     load: tuple[LoadPoint, ...] = ()
@@ -315,6 +359,10 @@ class View:
     since_ms: int = 0
     reason: str = "Elb.InitialHealthChecking"
     generation: int = 0  # bumped to cancel the pending check chain
+    # While its checks can only say the same again they sleep (see LoadBalancer._check):
+    # the last check's time and answer, (ok, reason), or None when the node was down.
+    asleep_at: int | None = None
+    asleep_answer: tuple[bool, str] | None = None
 
 
 @dataclass(eq=False)
@@ -386,6 +434,8 @@ class LoadBalancer:
         new = self.health_check.changed(setting, value)
         key = SETTING_ALIASES.get(setting, setting)
         old_value = getattr(self.health_check, key)
+        # the checks asleep catch up under the old settings, then run under the new ones
+        self.service.wake(self, self.cloud.now_ms)
         self.health_check = new
         self.cloud.api_call("ModifyTargetGroup", load_balancer=self.name, setting=key, value=getattr(new, key))
         if key == "interval_s":
@@ -406,25 +456,89 @@ class LoadBalancer:
         first = self.cloud.now_ms + 1 + self.cloud.rng.randrange(interval_ms)
         self.cloud.clock.schedule(first, lambda: self._check(target, zone, token))
 
+    def answer(self, target: Target, zone: str) -> tuple[bool, str] | None:
+        """What a check by the node in ``zone`` finds now: (passed, reason it failed), or
+        None when the node itself is down."""
+        if not self.cloud.hardware.zones[zone].up:
+            return None
+        probe = self.service.probe(zone, target.instance)
+        if probe.answers and probe.latency_ms <= self.health_check.timeout_s * 1000:
+            return True, ""
+        return False, probe.reason if not probe.answers else "Target.Timeout"
+
     def _check(self, target: Target, zone: str, token: int) -> None:
         view = target.views[zone]
         if view.generation != token or self.targets.get(target.instance) is not target:
             return  # deregistered, or its chain was restarted
         cloud = self.cloud
-        cloud.clock.schedule_in(self.health_check.interval_s * 1000, lambda: self._check(target, zone, token))
-        if not cloud.hardware.zones[zone].up:
-            return  # the node itself is down: its opinion is frozen until it is back
         hc = self.health_check
-        probe = self.service.probe(zone, target.instance)
-        ok = probe.answers and probe.latency_ms <= hc.timeout_s * 1000
-        if ok:
+        found = self.answer(target, zone)  # None: the node is down, its opinion frozen
+        if found is not None and found[0]:
             # The answer is back at once: the chain and the node were checked just above,
             # so the result is judged here without going through _record's checks again
             # (most checks pass, hundreds of thousands of them in a long verify).
             self._judge(target, zone, view, True, "")
-        else:  # no answer in time: the node knows only when the timeout expires
-            reason = probe.reason if not probe.answers else "Target.Timeout"
-            cloud.clock.schedule_in(hc.timeout_s * 1000, lambda: self._record(target, zone, token, False, reason))
+        if found is None or view.state == ("healthy" if found[0] else "unhealthy"):
+            if self.service.may_sleep(hc):
+                # the next checks can only say the same again: they sleep until the
+                # answer may change (LoadBalancing.wake)
+                view.asleep_at, view.asleep_answer = cloud.now_ms, found
+                self.service.asleep[(self.name, target.instance, zone)] = (self, target, zone, view)
+                if found is not None and not found[0]:
+                    self._record_later(target, zone, token, cloud.now_ms, found[1])
+                return
+        cloud.clock.schedule_in(hc.interval_s * 1000, lambda: self._check(target, zone, token))
+        if found is not None and not found[0]:  # no answer in time: known when the timeout expires
+            self._record_later(target, zone, token, cloud.now_ms, found[1])
+
+    def _record_later(self, target: Target, zone: str, token: int, sent_ms: int, reason: str) -> None:
+        at = sent_ms + self.health_check.timeout_s * 1000
+        self.cloud.clock.schedule(at, lambda: self._record(target, zone, token, False, reason))
+
+    def wake(self, target: Target, zone: str, view: View, change_ms: int, inclusive: bool, ran_ms: int) -> None:
+        """Wake a sleeping check chain after its answer may have changed at
+        ``change_ms``: the checks slept through before then (and at it, with
+        ``inclusive``) count as the old answer, each failed one as it would have been
+        recorded one timeout later; those after it are the answer of now. Everything due
+        up to ``ran_ms`` has happened (a record not yet is put on the clock); the chain
+        goes on at its own phase."""
+        old, asleep_at = view.asleep_answer, view.asleep_at
+        assert asleep_at is not None
+        view.asleep_at = view.asleep_answer = None
+        interval = self.health_check.interval_s * 1000
+        token = view.generation
+        last_old = change_ms if inclusive else change_ms - 1
+        n_old = max(0, (last_old - asleep_at) // interval)  # checks slept through, old answer
+        if old is not None and n_old:
+            if old[0]:
+                view.passes, view.failures = view.passes + n_old, 0
+            else:
+                # each failure counts when its timeout expires: those gone by now are
+                # counted, the rest go on the clock
+                timeout = self.health_check.timeout_s * 1000
+                done = 0
+                for k in range(1, n_old + 1):
+                    sent = asleep_at + k * interval
+                    if sent + timeout <= ran_ms:
+                        done += 1
+                    else:
+                        self._record_later(target, zone, token, sent, old[1])
+                if done:
+                    view.passes, view.failures = 0, view.failures + done
+                    view.reason = old[1]
+        nxt = asleep_at + (n_old + 1) * interval  # the first check after the change
+        if nxt <= ran_ms:  # it has happened (at most one: the change is less than a step old)
+            if nxt + interval <= ran_ms:
+                raise RuntimeError(f"health checks of {target.instance} slept through a change at {change_ms} ms")
+            now = self.answer(target, zone)
+            if now is not None:
+                if now[0]:
+                    if self.health_check.judge(view, True) is not None:
+                        raise RuntimeError("a health check woken late would change a target's state")
+                else:
+                    self._record_later(target, zone, token, nxt, now[1])
+            nxt += interval
+        self.cloud.clock.schedule(nxt, lambda: self._check(target, zone, token))
 
     def _record(self, target: Target, zone: str, token: int, ok: bool, reason: str) -> None:
         view = target.views[zone]
@@ -509,6 +623,15 @@ class LoadBalancing:
         self._probes: dict[tuple[str, str], Probe] = {}
         self._routable: dict[tuple[str, str], tuple[list[Target], bool]] = {}
         self._plans: dict[str, list[tuple[str, list[tuple[Target, int]]]]] = {}
+        # health checks asleep (LoadBalancer._check): (balancer, instance, node) -> chain
+        self.asleep: dict[tuple[str, str, str], tuple[LoadBalancer, Target, str, View]] = {}
+        self._settled_ms = -1  # every clock action due up to here has run (the last step's end)
+        self._watched_log = 0  # the log's length when the sleeping checks were last looked at
+        # the steady state (quiet_until): its cycle, the stretch quiet_until last allowed,
+        # and the last state in which none was found (not looked for again for a while)
+        self._cycle: Cycle | None = None
+        self._quiet_from: int | None = None
+        self._no_cycle: tuple[tuple[Any, ...], int] | None = None
 
     # -- API ----------------------------------------------------------------------------
     def create(self, name: str, zones: list[str] | None = None, health_check: HealthCheck | None = None) -> LoadBalancer:
@@ -548,6 +671,66 @@ class LoadBalancing:
         if self.config.entry is not None:
             return self.balancers.get(self.config.entry)
         return next(iter(self.balancers.values()), None)
+
+    # -- sleeping health checks ------------------------------------------------------------
+    def may_sleep(self, hc: HealthCheck) -> bool:
+        """Checks may sleep when a change can be noticed before the next check after it:
+        a step is shorter than a check's timeout (so shorter than its interval), and one
+        check more can never change a target's state (both thresholds at least 2)."""
+        return self.cloud.tick_ms < hc.timeout_s * 1000 and min(hc.healthy_threshold, hc.unhealthy_threshold) >= 2
+
+    def wake(self, lb: "LoadBalancer | None", change_ms: int, only_changed: bool = False) -> None:
+        """Wake the sleeping checks (of ``lb``, or all) whose answer may have changed at
+        ``change_ms``, now: a part's health (told at once) or a setting changed."""
+        now = self.cloud.now_ms
+        # A change at the time the last step ended came after everything due then (a
+        # command, or an action it put on the clock); one inside a step's actions came
+        # before the checks due at the same millisecond, which were put on the clock an
+        # interval earlier.
+        inclusive = change_ms <= self._settled_ms
+        for key, (b, target, zone, view) in self._sleeping():
+            if (lb is None or b is lb) and (not only_changed or b.answer(target, zone) != view.asleep_answer):
+                del self.asleep[key]
+                b.wake(target, zone, view, change_ms, inclusive, now if inclusive else now - 1)
+
+    def _sleeping(self) -> "list[tuple[tuple[str, str, str], tuple[LoadBalancer, Target, str, View]]]":
+        """The chains asleep, forgetting those deregistered or restarted meanwhile."""
+        out = []
+        for key, (b, target, zone, view) in list(self.asleep.items()):
+            if b.targets.get(target.instance) is not target or target.views.get(zone) is not view or view.asleep_at is None:
+                del self.asleep[key]
+            else:
+                out.append((key, (b, target, zone, view)))
+        return out
+
+    def on_health(self, kind: str, ident: str, before: Health, after: Health) -> None:
+        if self.asleep:
+            self.wake(None, self.cloud.now_ms, only_changed=True)
+
+    def _look_again(self) -> bool:
+        """An instance changes only with an event: after the log has grown, wake the
+        sleeping checks whose target now answers otherwise, from the first event about
+        it (at the end of a step, everything due up to now has happened)."""
+        log = self.cloud.log
+        if len(log) == self._watched_log:
+            return False
+        since, self._watched_log = self._watched_log, len(log)
+        if not self.asleep:
+            return False
+        events = log.since(since)
+        woke = False
+        first: dict[str, int] = {}
+        for e in events:
+            name = e.get("instance")
+            if name is not None and name not in first:
+                first[name] = e.t_ms
+        for key, (b, target, zone, view) in self._sleeping():
+            if b.answer(target, zone) != view.asleep_answer:
+                del self.asleep[key]
+                change = first.get(target.instance, events[0].t_ms)
+                b.wake(target, zone, view, change, change <= self._settled_ms, self.cloud.now_ms)
+                woke = True
+        return woke
 
     # -- what a target does with a request ------------------------------------------------
     def slowdown(self, inst: "Instance") -> float:
@@ -611,6 +794,11 @@ class LoadBalancing:
 
     def step(self, dt_ms: int) -> None:
         now = self.cloud.now_ms
+        self._look_again()
+        self._settled_ms = now
+        if dt_ms > self.cloud.tick_ms and self.rps_at(now - dt_ms):
+            self._repeat(now - dt_ms, dt_ms)  # a steady stretch quiet_until allowed
+            return
         offered = self._offer(now - dt_ms, now) if self.config.load else 0
         failed = dict.fromkeys(FAIL_REASONS, 0)
         if not offered and self._errors.since is None:  # no request, no run of errors to end
@@ -705,6 +893,168 @@ class LoadBalancing:
     def _note_errors(self, total_failed: int, failed: dict[str, int]) -> None:
         self._errors.note(total_failed, failed)
 
+    # -- the steady state ------------------------------------------------------------------
+    def quiet_until(self, now_ms: int, until_ms: int, sampled: bool) -> int:
+        """Under a constant load, with nothing changing the routing plan, the routing
+        state (round-robin positions, token buckets) goes round a short cycle in which
+        every step offers, serves and fails the same: a stretch of steps then runs as
+        one, each target given the shares of the steps it spans. With no load, a step
+        only ends nothing (no run of errors open). A grader sampling every step sees the
+        request counters move: that is stepped."""
+        self._quiet_from = None
+        if self._look_again():
+            return now_ms  # a check woke: it is on the clock now
+        tick = self.cloud.tick_ms
+        to = until_ms - until_ms % tick  # a last part of a step is stepped
+        for p in self.config.load:
+            if p.at_ms > now_ms:  # the step holding the next change of the load is stepped
+                to = min(to, p.at_ms // tick * tick)
+                break
+        if to <= now_ms:
+            return now_ms
+        rps = self.rps_at(now_ms)
+        if not rps:
+            if self._errors.since is not None:
+                return now_ms
+        elif sampled or self._steady_cycle(now_ms, rps) is None:
+            return now_ms
+        self._quiet_from = now_ms
+        return to
+
+    def _steady_cycle(self, now_ms: int, rps: int) -> Cycle | None:
+        # The plan changes only with an event or a part's health (a lost object too), and
+        # the entry with an API call: the log's length and the health version stand for them.
+        cycle = self._cycle
+        if (
+            cycle is not None
+            and cycle.key[0] == len(self.cloud.log)
+            and cycle.key[1] == self.cloud.hardware.health_version
+            and cycle.key[3] == rps
+            and self._routing_state(cycle.key[2]) in cycle.index
+        ):
+            return cycle
+        lb = self.entry()
+        key = (len(self.cloud.log), self.cloud.hardware.health_version, lb, rps)
+        if self._no_cycle is not None and self._no_cycle[0] == key and now_ms < self._no_cycle[1]:
+            return None  # looked for lately, in this same plan
+        self._cycle = cycle = self._find_cycle(lb, key)
+        self._no_cycle = None if cycle is not None else (key, now_ms + MAX_PERIOD * self.cloud.tick_ms)
+        return cycle
+
+    def _routing_state(self, lb: LoadBalancer | None) -> tuple[Any, ...]:
+        if lb is None:
+            return (self._acc,)
+        return (self._acc, lb._node_rr, tuple(lb._rr.values()), tuple(t.tokens for t in lb.targets.values()))
+
+    def _set_routing_state(self, lb: LoadBalancer | None, state: tuple[Any, ...]) -> None:
+        self._acc = state[0]
+        if lb is not None:
+            _, lb._node_rr, rr, tokens = state
+            lb._rr = dict(zip(lb._rr, rr))
+            for t, n in zip(lb.targets.values(), tokens):
+                t.tokens = n
+
+    def _find_cycle(self, lb: LoadBalancer | None, key: tuple[Any, ...]) -> Cycle | None:
+        """Run the routing step by step from the state of now (then put it back) until
+        it comes back to this state: a cycle, if every step offers, serves and fails the
+        same, and in a way that opens or ends no run of errors."""
+        tick, rps = self.cloud.tick_ms, key[3]
+        targets = list(lb.targets.values()) if lb is not None else []
+        kept = [(t.sent, t.served, t.failed) for t in targets]
+        start = self._routing_state(lb)
+        states: list[tuple[Any, ...]] = []
+        index: dict[tuple[Any, ...], int] = {}
+        shares: list[list[tuple[int, int, int]]] = []
+        first: tuple[int, int, dict[str, int]] | None = None
+        state = start
+        try:
+            while state not in index:
+                if len(states) == MAX_PERIOD:
+                    return None
+                index[state] = len(states)
+                states.append(state)
+                before = [(t.sent, t.served, t.failed) for t in targets]
+                self._acc += rps * tick
+                offered, self._acc = divmod(self._acc, 1000)
+                failed = dict.fromkeys(FAIL_REASONS, 0)
+                served = 0
+                if lb is None:
+                    failed["no_route"] += offered
+                elif offered:
+                    served = self._route(lb, offered, tick, failed)
+                if first is None:
+                    first = (offered, served, failed)
+                    if (sum(failed.values()) > 0) != (self._errors.since is not None):
+                        return None  # a run of errors would start or end
+                elif (offered, served, failed) != first:
+                    return None
+                shares.append([(t.sent - a, t.served - b, t.failed - c) for t, (a, b, c) in zip(targets, before)])
+                state = self._routing_state(lb)
+            if index[state] != 0 or first is None:
+                return None  # not on its cycle yet
+        finally:
+            self._set_routing_state(lb, start)
+            for t, (sent, served, failed_n) in zip(targets, kept):
+                t.sent, t.served, t.failed = sent, served, failed_n
+        return Cycle(key, states, index, targets, shares, first[0], first[1], first[2])
+
+    def _repeat(self, start_ms: int, dt_ms: int) -> None:
+        """The steps of a stretch quiet_until allowed, from the cycle: every counter
+        grows by the steps' shares, the routing state ends where the steps would."""
+        tick = self.cloud.tick_ms
+        steps, rest = divmod(dt_ms, tick)
+        cycle = self._cycle
+        if rest or cycle is None or self._quiet_from != start_ms:
+            raise RuntimeError(f"the load balancers were asked to run {dt_ms} ms as one step outside a steady state")
+        lb = cycle.key[2]
+        phase = cycle.index[self._routing_state(lb)]
+        for t, (sent, served, failed) in zip(cycle.targets, cycle.shares_from(phase, steps)):
+            t.sent += sent
+            t.served += served
+            t.failed += failed
+        self._set_routing_state(lb, cycle.states[(phase + steps) % len(cycle.states)])
+        total_failed = sum(cycle.failed.values())
+        self.offered += steps * cycle.offered
+        self.served += steps * cycle.served
+        for k, v in cycle.failed.items():
+            self.failed[k] += steps * v
+        if self._errors.since is not None:
+            self._errors.count += steps * total_failed
+        self.last_step_offered = cycle.offered
+        self.last_step_failed = total_failed
+        self.last_step_failed_by = dict(cycle.failed)
+        self._quiet_from = None
+
+    def steady_step(self) -> tuple[int, dict[str, int]] | None:
+        """In the stretch quiet_until just allowed (None if it allowed none): the
+        requests each step offers and fails, by reason."""
+        if self._quiet_from is None:
+            return None
+        if not self.rps_at(self._quiet_from):
+            return 0, dict.fromkeys(FAIL_REASONS, 0)
+        assert self._cycle is not None
+        return self._cycle.offered, self._cycle.failed
+
+    def steady_served(self) -> dict[str, list[int]] | None:
+        """In the stretch quiet_until just allowed (None if it allowed none): the
+        requests each instance's targets serve in each step of the cycle, from now on
+        (for the CPU credits); none without load."""
+        if self._quiet_from is None:
+            return None
+        if not self.rps_at(self._quiet_from):
+            return {}
+        cycle = self._cycle
+        assert cycle is not None
+        lb = cycle.key[2]
+        phase = cycle.index[self._routing_state(lb)]
+        p = len(cycle.states)
+        out: dict[str, list[int]] = {}
+        for i, t in enumerate(cycle.targets):
+            row = out.setdefault(t.instance, [0] * p)
+            for j in range(p):
+                row[j] += cycle.shares[(phase + j) % p][i][1]
+        return out
+
     # -- whole again? -------------------------------------------------------------------
     def serving(self) -> bool:
         """The front door works: the last step lost nothing, and every node that is up
@@ -763,7 +1113,8 @@ def attach(cloud: "Cloud", spec: LoadBalancingSpec) -> LoadBalancing:
     instances exist)."""
     service = LoadBalancing(cloud, spec.config())
     cloud.metric_sources.append(service.metrics)
-    cloud.step_hooks.append(service.step)
+    cloud.add_step_hook(service.step, service.quiet_until)
+    cloud.health_listeners.append(service.on_health)
     pending: list[tuple[LoadBalancer, list[str]]] = []
     for b in spec.balancers:
         lb = service.create(b.name, b.zones, b.health_check.health_check())

@@ -29,6 +29,10 @@ billed as it is spent, where AWS settles it over a rolling 24 hours and when the
 instance stops; there are no launch credits and no standard mode (which would throttle
 the instance to its baseline instead).
 
+A stretch of time in which every account is steady (its bank full, empty, filling or
+draining the same way at every step of the load balancer's steady cycle) runs as one
+step, its floats summed in the order stepping sums them (:meth:`Reliability.quiet_until`).
+
 **Verification.** ``verify_passed`` is how many seeds the game's ``verify`` last passed
 with the design as it still stands (0 before any verify, and again once the design
 changes after it); the game supplies it through ``verify_status``.
@@ -58,8 +62,11 @@ storage declared a host dead and finished re-replicating, and objects lost.
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Callable
+from functools import reduce
+from itertools import cycle, islice
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +165,35 @@ class Credits:
 
 
 @dataclass
+class SteadyAccount:
+    """A credit account in a stretch the fast-forward may run as one step: the requests
+    its instance does in each step of the load balancer's cycle, what each step earns
+    (negative: spends) and which way its bank goes."""
+
+    acct: Credits
+    instance: str
+    done: list[int]
+    earned: list[float]
+    bank: str  # full (and stays full), empty (the surplus billed), filling, draining
+
+    def balance_after(self, steps: int) -> tuple[int, float]:
+        """Steps the bank stays on its way (not overflowing when filling, not below empty
+        when draining: at most ``steps``) and the balance then, summed as step by step."""
+        acct = self.acct
+        balance, cap = acct.balance, acct.average_type.max_credits if acct.average_type else 0.0
+        n = 0
+        for x in islice(cycle(self.earned), steps):
+            after = balance + x
+            if after < 0:
+                break
+            balance = cap if after > cap else after
+            n += 1
+            if balance == cap and self.bank == "filling":
+                return steps, balance  # full: it stays full
+        return n, balance
+
+
+@dataclass
 class Minute:
     """One bucket of the run's history: what the views draw as sparklines."""
 
@@ -253,6 +289,8 @@ class Reliability:
         self.history: list[Minute] = []
         self.credits: dict[str, Credits] = {}  # instance id -> its CPU credit account
         self._credit_version = 0
+        # the stretch quiet_until last allowed: (from ms, each account's steady steps)
+        self._quiet: tuple[int, list[SteadyAccount]] | None = None
         # Set by the game's `verify`: how many seeds the latest verify passed, or 0 once
         # the design has changed since (the cloud cannot see commands; the game can).
         self.verify_status: Callable[[], int] | None = None
@@ -281,11 +319,7 @@ class Reliability:
         if dt_ms <= 0:
             return
         lbs = self.cloud.get(LoadBalancing)
-        served: dict[str, int] = {}
-        if lbs is not None:
-            for lb in lbs.balancers.values():
-                for t in lb.targets.values():
-                    served[t.instance] = served.get(t.instance, 0) + t.served
+        served = self._served_by_instance(lbs)
         rps_per_vcpu = lbs.config.rps_per_vcpu if lbs is not None else 1
         hours = dt_ms / 3_600_000
         changed = False
@@ -357,6 +391,8 @@ class Reliability:
     def _scan(self) -> None:
         """Open an incident for every new fault, and note evidence for the open ones."""
         log = self.cloud.log
+        if len(log) == self._seen:
+            return
         for event in log.since(self._seen):
             if event.kind == "fault.injected":
                 inc = Incident(
@@ -398,6 +434,9 @@ class Reliability:
         return store is None or store.protected()
 
     def step(self, dt_ms: int) -> None:
+        if dt_ms > self.cloud.tick_ms:
+            self._repeat(dt_ms)
+            return
         self._scan()
         self._spend_credits(dt_ms)
         self.cost_peak = max(self.cost_peak, self.cost_per_hour())
@@ -405,11 +444,12 @@ class Reliability:
         if not self._open:
             return
         for offered, failed_by in self._step_requests():
+            failed = [(k, v) for k, v in failed_by.items() if v]
             for inc in self._open:
                 inc.offered += offered
-                for k, v in failed_by.items():
-                    if v:
-                        inc.failed[k] = inc.failed.get(k, 0) + v
+                counts = inc.failed
+                for k, v in failed:
+                    counts[k] = counts.get(k, 0) + v
         if self.whole():
             now = self.cloud.now_ms
             lost = self._objects_lost()
@@ -426,6 +466,142 @@ class Reliability:
                     objects_lost=lost - inc.lost_before,
                 )
             self._open = []
+
+    # -- the steady state ----------------------------------------------------------------
+    def quiet_until(self, now_ms: int, until_ms: int, sampled: bool) -> int:
+        """With every event read, a step changes what it counts only in ways a stretch
+        can add at once: the history's minutes; the CPU credits, when each account is
+        steady under the load balancer's steady cycle (its minute's average the same at
+        every step, its bank full and staying full or empty and staying empty, its
+        surplus rate already billed); and the requests of the incidents open, when the
+        service is not whole and the steps are all alike (the last one too), so that it
+        stays not whole."""
+        self._quiet = None
+        if len(self.cloud.log) != self._seen:
+            return now_ms
+        lbs = self.cloud.get(LoadBalancing)
+        served = lbs.steady_served() if lbs is not None else {}
+        if served is None:
+            return now_ms
+        if self._open:
+            if lbs is None or any(self.cloud.get(kind) is not None for kind in TRAFFIC):
+                return now_ms
+            if (lbs.last_step_offered, lbs.last_step_failed_by) != lbs.steady_step() or self.whole():
+                return now_ms
+        accounts = self._steady_accounts(served, lbs.config.rps_per_vcpu if lbs is not None else 1)
+        if accounts is None:
+            return now_ms
+        tick = self.cloud.tick_ms
+        to = until_ms - until_ms % tick  # a last part of a step is stepped
+        for a in accounts:
+            if a.bank == "draining":  # up to the step that would empty it (and start billing)
+                to = min(to, now_ms + a.balance_after((to - now_ms) // tick)[0] * tick)
+        if to > now_ms:
+            self._quiet = (now_ms, accounts)
+        return to
+
+    def _steady_accounts(self, served: dict[str, list[int]], rps_per_vcpu: int) -> list[SteadyAccount] | None:
+        """Each billed instance's account with the requests it does in each step of the
+        cycle and what each step earns; None unless every account is steady: its
+        minute's average the same at every step, and its bank full and staying full,
+        empty and staying empty with its surplus rate billed, or filling or draining
+        (every step earning, or every step spending, with nothing billed)."""
+        tick = self.cloud.tick_ms
+        hours = tick / 3_600_000
+        lbs = self.cloud.get(LoadBalancing)
+        totals = self._served_by_instance(lbs)
+        out = []
+        for inst in self.cloud.control.instances.values():
+            if inst.state not in BILLED_STATES:
+                continue
+            acct = self.credits.get(inst.id)
+            if acct is None or acct.served != totals.get(inst.name, 0) or acct.average_type is not inst.type:
+                return None
+            done = served.get(inst.name) or [0]
+            window = acct.window
+            n = len(window)
+            # one step in, one out: the minute's window holds whole steps of the cycle
+            if not CPU_WINDOW_MS <= acct.window_ms < CPU_WINDOW_MS + tick or any(w[0] != tick for w in window):
+                return None
+            p = len(done)
+            if any(window[n - 1 - i][1] != done[(-1 - i) % p] for i in range(n)):
+                return None
+            if any(sum(done[(j - i) % p] for i in range(n)) != acct.window_done for j in range(p)):
+                return None  # the minute's average would move
+            t = inst.type
+            vcpus = t.vcpus
+            earned = [(t.credits_per_hour - min(d * 1000 / tick / rps_per_vcpu, float(vcpus)) * 60) * hours for d in done]
+            if all(x >= 0 for x in earned) and acct.usd_per_hour == 0.0:
+                bank = "full" if acct.balance == t.max_credits else "filling"
+            elif all(x < 0 for x in earned):
+                if acct.balance == 0.0 and acct.usd_per_hour == acct.surplus_rate:
+                    bank = "empty"
+                elif acct.balance > 0 and acct.usd_per_hour == 0.0:
+                    bank = "draining"
+                else:
+                    return None
+            else:
+                return None
+            out.append(SteadyAccount(acct, inst.name, done, earned, bank))
+        if len(self.credits) != len(out):
+            return None
+        return out
+
+    def _served_by_instance(self, lbs: LoadBalancing | None) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        if lbs is not None:
+            for lb in lbs.balancers.values():
+                for t in lb.targets.values():
+                    totals[t.instance] = totals.get(t.instance, 0) + t.served
+        return totals
+
+    def _repeat(self, dt_ms: int) -> None:
+        """The steps of a stretch quiet_until allowed, added at once."""
+        tick = self.cloud.tick_ms
+        steps, rest = divmod(dt_ms, tick)
+        start = self.cloud.now_ms - dt_ms
+        if rest or self._quiet is None or self._quiet[0] != start:
+            raise RuntimeError(f"reliability was asked to run {dt_ms} ms as one step outside a steady state")
+        lbs = self.cloud.get(LoadBalancing)
+        totals = self._served_by_instance(lbs)
+        for a in self._quiet[1]:
+            acct, done = a.acct, a.done
+            acct.served = totals.get(a.instance, 0)
+            p, n = len(done), len(acct.window)
+            acct.window = deque((tick, done[(steps - n + i) % p]) for i in range(n))
+            # the same float sums, in the same order, as step by step
+            if a.bank == "empty":
+                acct.surplus = reduce(operator.sub, islice(cycle(a.earned), steps), acct.surplus)
+            elif a.bank != "full":
+                ran, acct.balance = a.balance_after(steps)
+                if ran != steps:
+                    raise RuntimeError(f"the CPU credits of {a.instance} would run out inside a steady stretch")
+        self.cost_peak = max(self.cost_peak, self.cost_per_hour())
+        offered = lbs.last_step_offered if lbs is not None else 0
+        failed = lbs.last_step_failed if lbs is not None else 0
+        if self._open:
+            assert lbs is not None
+            failed_by = [(k, v) for k, v in lbs.last_step_failed_by.items() if v]
+            for inc in self._open:
+                inc.offered += steps * offered
+                for k, v in failed_by:
+                    inc.failed[k] = inc.failed.get(k, 0) + steps * v
+        store = self.cloud.get(ObjectStore)
+        at, end = start, self.cloud.now_ms
+        while at < end:  # each step counts in the minute it begins in
+            minute_start = at // HISTORY_BUCKET_MS * HISTORY_BUCKET_MS
+            n = -(-(min(end, minute_start + HISTORY_BUCKET_MS) - at) // tick)
+            if not self.history or self.history[-1].start_ms != minute_start:
+                self.history.append(Minute(minute_start))
+            minute = self.history[-1]
+            minute.offered += n * offered
+            minute.failed += n * failed
+            if store is not None:
+                minute.short = max(minute.short, store.chunks_under)
+            minute.open = max(minute.open, len(self._open))
+            at += n * tick
+        del self.history[: max(0, len(self.history) - MAX_HISTORY)]
+        self._quiet = None
 
     def _step_requests(self) -> list[tuple[int, dict[str, int]]]:
         """The last step's requests offered and failed (by reason), from every mechanism
@@ -527,7 +703,7 @@ def _note(event) -> str:
 def attach(cloud: "Cloud", spec: ReliabilitySpec) -> Reliability:
     rel = Reliability(cloud, spec)
     cloud.metric_sources.append(rel.metrics)
-    cloud.step_hooks.append(rel.step)
+    cloud.add_step_hook(rel.step, rel.quiet_until)
     return rel
 
 

@@ -1685,6 +1685,14 @@ class ObjectStore:
             self._check_drained()
             self._after_change()
 
+    def quiet_until(self, now_ms: int, until_ms: int, sampled: bool) -> int:
+        """With nothing to re-replicate, re-spread or rescan, a step only clears the
+        repair credit: any stretch is one step. (Held chunks come back through the
+        clock, which the cloud's fast-forward stops at.)"""
+        if self._rescan_due or self._respread or self._next_queued() is not None:
+            return now_ms
+        return until_ms
+
     def _respread_with_credit(self) -> bool:
         """Placement repair, once nothing is under-replicated: one piece at a time while
         the bandwidth lasts. True if a piece moved."""
@@ -1862,7 +1870,7 @@ def attach(cloud: "Cloud", spec: StorageSpec) -> ObjectStore:
     detector into the cloud, and write any ``objects`` the world starts with."""
     store = ObjectStore(cloud, spec.config())
     cloud.metric_sources.append(store.metrics)
-    cloud.step_hooks.append(store.step)
+    cloud.add_step_hook(store.step, store.quiet_until)
     cloud.health_listeners.append(store.on_health_change)
     for obj in spec.objects:
         store.put(obj.name, obj.size if isinstance(obj.size, str) else parse_size(obj.size))  # a bare number is MiB
