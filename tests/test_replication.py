@@ -676,6 +676,9 @@ def _check_invariants(store):
 # Found by this property: a disk destroyed while its rack was down, then the rack back:
 # the destroyed pieces were forgotten as doomed but never uncounted.
 @example(scheme=("rep", 1), policy="random", seed=8, actions=[("fail", "rack", 5), ("destroy", "disk", 70), ("repair", "rack", 17)])
+# And: a host destroyed while silent (its pieces doomed, not yet written off), then a rack
+# back whose block report returns a fragment that takes the doomed fragment's slot.
+@example(scheme=("ec", (4, 2)), policy="random", seed=0, actions=[("fail", "rack", 46), ("tick", 631, 0), ("destroy", "host", 0), ("repair", "rack", 28)])
 def test_repair_never_puts_two_pieces_on_one_host_and_counts_stay_exact(scheme, policy, seed, actions):
     cloud, store = _prop_cluster(scheme, policy, seed)
     store.set("repair_mibps", 200)

@@ -805,6 +805,8 @@ class ObjectStore:
         c.reg -= 1
         if self._readable[disk_id]:
             c.live -= 1
+        if disk_id in self._doomed:  # a destroyed piece still counted: it stops counting as doomed too
+            c.doomed -= 1
 
     # -- write path -----------------------------------------------------------------------
     def put(self, name: str, size: int | str, writer: str | None = None) -> PutResult:
