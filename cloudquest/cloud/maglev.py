@@ -87,7 +87,8 @@ def populate(prefs: Sequence[tuple[int, int]], size: int) -> list[int]:
     A table is a pure function of its inputs and costs tens of milliseconds at the
     paper's M (hundreds at 655,373), while the same backends are looked up again and
     again (every world of a ``verify`` rebuilds its balancer, the views redraw it): the
-    last few tables are remembered, and each caller gets its own copy."""
+    last few tables are remembered, and each caller gets its own copy (a :class:`Table`
+    shares the remembered one: it never changes)."""
     return list(_populated(tuple((o, s) for o, s in prefs), size))
 
 
@@ -125,18 +126,18 @@ def flow_hash(src_ip: int, src_port: int, dst_ip: int, dst_port: int, proto: int
     return zlib.crc32(_FLOW.pack(src_ip, src_port, dst_ip, dst_port, proto), seed)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Table:
     """A populated lookup table over named backends."""
 
     names: tuple[str, ...]
     size: int
-    entries: list[int]
+    entries: Sequence[int]  # entry -> index into names; never changed once built
 
     @classmethod
     def build(cls, backends: Sequence[tuple[str, int, int]], size: int) -> "Table":
         """``backends``: (name, offset, skip) in turn order."""
-        return cls(tuple(b[0] for b in backends), size, populate([(o, s) for _, o, s in backends], size))
+        return cls(tuple(b[0] for b in backends), size, _populated(tuple((o, s) for _, o, s in backends), size))
 
     def backend(self, key: int) -> str:
         """The backend for a flow whose hash is ``key``."""
