@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from cloudquest.cloud import maglev
 from cloudquest.cloud.balancer import Balancer, ecmp_moved_share
+from cloudquest.cloud.faults import set_health
+from cloudquest.cloud.hardware import Health
 from cloudquest.game.schema import World
 from cloudquest.game.session import Session, free_play_chapter
 
@@ -349,6 +351,45 @@ def test_a_steady_balancer_skips_its_idle_hours_and_ends_where_stepping_ends():
     assert [r.output for r in fast.transcript] == [r.output for r in stepped.transcript]
     assert any(e.kind == "balancer.node_joined" for e in fast.cloud.log)
     assert not none and sum(skipped) > 3_000_000  # more than half of the 5,100 s in a few jumps
+
+
+def _checked(sleep: bool, due_ms: int | None = None) -> tuple:
+    """A balancer whose checks fire every 5 s: a host failed between two steps at the very
+    moment one of its checks is due (``due_ms``), a repair, a backend taken out and then
+    its host failed, a setting changed and a zone lost by a clock action. Returns the log,
+    the metrics, every view's opinion with its counts (the sleeping checks woken first),
+    and when a1's check in za next fires after 100 s (its phase, drawn alike either way)."""
+    s = _session(_world(backends=_backends(2, 2), algorithm="maglev", deregistration_delay_s=600))
+    lb = _lb(s)
+    lb.checks_sleep = sleep
+    s.cloud.fast_forward = sleep
+    s.run_script(["lb check timeout 4", "lb check interval 5", "tick 61"])
+    phase = None
+    if sleep:
+        at = lb._asleep[("a1", "za")][3]
+        phase = at + -(-(100_000 - at) // 5_000) * 5_000
+    s.advance_to(due_ms if due_ms is not None else 100_000)
+    s.run_script(["fail host a1-h1", "tick 40", "repair host a1-h1", "tick 60", "lb remove a2", "fail host a1-h2",
+                  "tick 30", "repair host a1-h2", "lb check timeout 3", "tick 100"])
+    s.cloud.clock.schedule(s.cloud.now_ms + 2_500, lambda: set_health(s.cloud, "zone", "zb", Health.FAILED))
+    s.execute("tick 40")
+    set_health(s.cloud, "zone", "zb", Health.HEALTHY)
+    s.execute("tick 3600")
+    lb._wake()
+    views = [(b.name, z, v.state, v.passes, v.failures) for b in lb.backends.values() for z, v in b.views.items()]
+    return (s.cloud.log.sha256(), s.cloud.metrics(), views), phase
+
+
+def test_sleeping_health_checks_give_what_checks_every_interval_give():
+    """A check that can only say the same again sleeps instead of firing every interval
+    and is woken by a change: the same verdicts, counts and events as checks that never
+    sleep, also when the change comes at the very moment a check was due (that check saw
+    the old answer) and for a backend taken out of service (its checks stay stopped)."""
+    _, due = _checked(True)
+    assert due is not None and 100_000 <= due < 105_000
+    asleep, _ = _checked(True, due)
+    awake, _ = _checked(False, due)
+    assert asleep == awake
 
 
 # -- bad input: one line, nothing changed --------------------------------------------------------

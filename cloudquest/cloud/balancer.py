@@ -229,10 +229,6 @@ class View:
     passes: int = 0
     failures: int = 0
     generation: int = 0
-    # While its checks cannot change its state they sleep: the last check's time and
-    # result (None: the checker's zone was down), from which the ones slept through follow.
-    asleep_at: int | None = None
-    asleep_ok: bool | None = None
 
 
 @dataclass(eq=False)
@@ -393,7 +389,14 @@ class Balancer:
         self._steady = False
         self._steady_log = -1
         self._steady_from = 0  # when that step began
-        self._asleep: dict[tuple[str, str], tuple[Backend, View]] = {}  # health checks asleep
+        # Health checks asleep, by (backend, zone): while their answer cannot change a
+        # backend's state they stop firing (see _check); kept is the chain's generation,
+        # and the last check's time and result (None: the checker's zone was down), from
+        # which the ones slept through follow. Off, checks fire every interval (the tests
+        # compare, as with the cloud's fast_forward).
+        self._asleep: dict[tuple[str, str], tuple[Backend, View, int, int, bool | None]] = {}
+        self.checks_sleep = True
+        self._stepped_to = 0  # the end of the last step: every clock action due by then has run
 
     # -- set-up ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -752,6 +755,7 @@ class Balancer:
 
     # -- one step ---------------------------------------------------------------------------
     def step(self, dt_ms: int) -> None:
+        self._stepped_to = self.cloud.now_ms
         if dt_ms > self.cloud.tick_ms:  # a steady stretch quiet_until allowed: its steps are alike
             self._repeat(dt_ms)
             return
@@ -1044,31 +1048,32 @@ class Balancer:
             else:  # no answer in time: the checker knows only when the timeout expires
                 reason = "Target.Timeout" if self.answers(b) else "Target.FailedHealthChecks"
                 cloud.clock.schedule_in(hc.timeout_s * 1000, lambda: self._record(b, zone, token, False, reason))
-        if ok is None or view.state == ("healthy" if ok else "unhealthy"):
+        if self.checks_sleep and (ok is None or view.state == ("healthy" if ok else "unhealthy")):
             # the next checks can only say the same again: they sleep until a change
-            view.asleep_at, view.asleep_ok = cloud.now_ms, ok
-            self._asleep[(b.name, zone)] = (b, view)
+            self._asleep[(b.name, zone)] = (b, view, token, cloud.now_ms, ok)
         else:
             cloud.clock.schedule_in(hc.interval_s * 1000, lambda: self._check(b, zone, token))
 
     def _wake(self) -> None:
-        """Wake the sleeping checks after something they read changed: the checks due
-        before now count as the same result again, the first at or after now runs."""
+        """Wake the sleeping checks after something they read changed: the checks slept
+        through count as the same result again, and the chain goes on at its own phase.
+        A check due at this very moment has already run when the change comes from the
+        player between two steps (every clock action due by the step's end has run), and
+        runs after it when the change is itself a clock action of this moment."""
         now, interval = self.cloud.now_ms, self.health_check.interval_s * 1000
+        last_old = now if now <= self._stepped_to else now - 1  # the last check that saw the old answer
         asleep, self._asleep = self._asleep, {}
-        for (name, zone), (b, view) in asleep.items():
-            if b.views.get(zone) is not view or b.state == "spare" or view.asleep_at is None:
-                continue
-            missed = max(0, (now - view.asleep_at - 1) // interval)  # checks strictly between then and now
-            if missed > 0 and view.asleep_ok is not None:
-                if view.asleep_ok:
+        for (name, zone), (b, view, token, at, ok) in asleep.items():
+            if b.views.get(zone) is not view or view.generation != token or b.state == "spare":
+                continue  # taken out of service, or its checks restarted, while it slept
+            missed = max(0, (last_old - at) // interval)
+            if missed > 0 and ok is not None:
+                if ok:
                     view.passes, view.failures = view.passes + missed, 0
                 else:
                     view.passes, view.failures = 0, view.failures + missed
-            at = view.asleep_at + (missed + 1) * interval
-            view.asleep_at = view.asleep_ok = None
-            token = view.generation
-            self.cloud.clock.schedule(at, lambda b=b, zone=zone, token=token: self._check(b, zone, token))
+            nxt = at + (missed + 1) * interval
+            self.cloud.clock.schedule(nxt, lambda b=b, zone=zone, token=token: self._check(b, zone, token))
 
     def _record(self, b: Backend, zone: str, token: int, ok: bool, reason: str) -> None:
         view = b.views.get(zone)
@@ -1109,13 +1114,12 @@ class Balancer:
         self.health_check = new
         self.cloud.emit("balancer.configured", setting=key, value=getattr(new, key), was=old)
         if key == "interval_s":
-            self._asleep = {}
+            self._wake()  # the sleeping checks counted up to now, then every chain restarts
             for b in self.backends.values():
                 if b.state == "spare":
                     continue
                 for zone in self.zones:
                     b.views[zone].generation += 1
-                    b.views[zone].asleep_at = b.views[zone].asleep_ok = None
                     self._start_checks(b, zone)
         else:  # a check's verdict may now differ (a slow backend and a new timeout)
             self._wake()
@@ -1187,6 +1191,7 @@ class Balancer:
         change = self._moved_if([n for n in self.candidates(zone)[0] if n != name])
         b.state = "draining"
         b.drain_until_ms = self.cloud.now_ms + self.deregistration_delay_s * 1000
+        self._wake()  # its sleeping checks counted up to now
         for v in b.views.values():
             v.generation += 1  # its checks stop
         self._changed()
