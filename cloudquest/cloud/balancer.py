@@ -247,10 +247,8 @@ class Backend:
     sent: int = 0
     served: int = 0
     failed: int = 0
-    last_sent: int = 0
     rate: float = 0.0  # requests per second, averaged over about EMA_S
     ema: float = 0.0
-    dead_fed_ms: int = 0
 
     @property
     def conns(self) -> int:
@@ -513,15 +511,6 @@ class Balancer:
             self._tables[names] = found
         return found
 
-    def pick(self, key: int, zone: str) -> str | None:
-        """The backend a hashing rule gives a flow arriving in ``zone`` (None: no backend)."""
-        names, _ = self.candidates(zone)
-        if not names:
-            return None
-        if self.algorithm == "maglev":
-            return self.table(names).backend(key)
-        return names[key % len(names)]
-
     def ecmp(self, key: int, zone: str) -> Node | None:
         nodes = self.active_nodes(zone)
         if not nodes:
@@ -534,8 +523,10 @@ class Balancer:
         if self.algorithm not in HASHING:
             return None
         names, _ = self.candidates(zone)
-        if not names:
-            return None
+        return self._rule_for(names) if names else None
+
+    def _rule_for(self, names: tuple[str, ...]) -> Rule:
+        """The hashing rule of now over these backends."""
         return ("maglev", names, self.table_size) if self.algorithm == "maglev" else ("flow-hash", names)
 
     def shares(self, rule: Rule) -> dict[str, float]:
@@ -573,13 +564,8 @@ class Balancer:
                 moved[x] += b[k % len(b)] != x
             found = {x: moved[x] / total[x] for x in a}
         elif old[0] == new[0] == "maglev" and old[2] == new[2] == self.table_size:  # entry by entry
-            t1, t2 = self.table(old[1]), self.table(new[1])
-            total, moved = dict.fromkeys(t1.names, 0), dict.fromkeys(t1.names, 0)
-            n1, n2 = t1.names, t2.names
-            for e1, e2 in zip(t1.entries, t2.entries):
-                x = n1[e1]
-                total[x] += 1
-                moved[x] += n2[e2] != x
+            t1 = self.table(old[1])
+            total, moved = t1.counts(), t1.moved_by(self.table(new[1]))
             found = {x: moved[x] / total[x] if total[x] else 1.0 for x in names}
         else:  # hash mod N against a table, or tables of two sizes: independent residues
             now = self.shares(new)
@@ -613,14 +599,15 @@ class Balancer:
         self._arrival_key, self._arrival_shares = key, (shares, refused)
         return shares, refused
 
-    def _flow(self, start: int, now: int, dt_ms: int) -> tuple[bool, int]:
-        """The connections over one step: each cohort moves toward the count its
-        arrivals keep open, ``steady + (open - steady) * exp(-dt / lifetime)``, the exact
-        solution of the M/M/inf equation over the step. Returns whether any count
-        changed, and how many connections were refused."""
+    def _flow(self, now: int, dt_ms: int, offered_milli: int) -> tuple[bool, int]:
+        """The connections over one step that offered ``offered_milli`` milli-requests:
+        each cohort moves toward the count its arrivals keep open, ``steady + (open -
+        steady) * exp(-dt / lifetime)``, the exact solution of the M/M/inf equation over
+        the step. Returns whether any count changed, and how many connections were
+        refused."""
         spec = self.spec
         life_ms = spec.connection_s * 1000
-        mean_open = min(MAX_CONNECTIONS, self._integrate(start, now) / dt_ms / spec.conn_rps) if dt_ms else 0.0
+        mean_open = min(MAX_CONNECTIONS, offered_milli / dt_ms / spec.conn_rps) if dt_ms else 0.0
         shares, refused_share = self._arrivals(self.dns_zones(now))
         refused = 0
         if refused_share and mean_open:
@@ -766,19 +753,18 @@ class Balancer:
         self._last_dt_ms = dt_ms
         self._drain_due(now)
         self._scale(now)
-        moved, refused = self._flow(start, now, dt_ms)
-        self._offer_milli += self._integrate(start, now)
+        milli = self._integrate(start, now)
+        moved, refused = self._flow(now, dt_ms, milli)
+        self._offer_milli += milli
         offered, self._offer_milli = divmod(self._offer_milli, 1000)
         result = self._route(offered, dt_ms, now)
         if refused:  # a refused connection counts as one failed request
             result.offered += refused
             result.failed["no_node"] += refused
         self._count(result, 1, dt_ms)
-        for b in self.backends.values():
-            b.last_sent = result.backends.get(b.name, (0, 0, 0))[0]
         self.last_offered, self.last_failed = result.offered, result.total_failed
         self.last_failed_by = result.failed
-        moved = self._average(dt_ms) or moved
+        moved = self._average(dt_ms, result) or moved
         self._errors.note(result.total_failed, result.failed)
         self._last_step = result
         self._steady = (
@@ -802,13 +788,12 @@ class Balancer:
             b.sent += steps * sent
             b.served += steps * served
             b.failed += steps * failed
-        for name in result.dead_fed:
-            self.backends[name].dead_fed_ms += steps * dt_ms
         if result.dead_fed:
             self.dead_traffic_ms += steps * dt_ms
 
-    def _average(self, dt_ms: int) -> bool:
-        """Each backend's request rate, averaged over about EMA_S; whether any moved."""
+    def _average(self, dt_ms: int, result: StepResult) -> bool:
+        """Each backend's request rate (what ``result`` sent it), averaged over about
+        EMA_S; whether any moved."""
         alpha = min(1.0, dt_ms / 1000 / EMA_S)
         # an average that starts from nothing reads low at first: divide by the weight it
         # has gathered so far (the bias correction of an exponential moving average)
@@ -818,7 +803,8 @@ class Balancer:
         moved = weight != self._ema_weight
         self._ema_weight = weight
         for b in self.backends.values():
-            rate = b.last_sent * 1000 / dt_ms if dt_ms else 0.0
+            sent = result.backends[b.name][0] if b.name in result.backends else 0
+            rate = sent * 1000 / dt_ms if dt_ms else 0.0
             ema = b.ema + alpha * (rate - b.ema)
             if abs(ema - rate) <= RATE_EPS:
                 ema = rate
@@ -1161,9 +1147,7 @@ class Balancer:
             entries = size if old is None or new is None else old.moved(new)
         moved = 0.0
         if self.algorithm in HASHING:
-            rule_after = None
-            if after:
-                rule_after = ("maglev", after, size) if self.algorithm == "maglev" else ("flow-hash", after)
+            rule_after = self._rule_for(after) if after else None
             for (_, name, rule), count in self.flows.items():
                 if name is not None and rule is not None:
                     moved += count * self.break_shares(rule, rule_after).get(name, 1.0)

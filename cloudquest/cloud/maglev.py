@@ -156,5 +156,14 @@ class Table:
         """Entries whose backend differs between two tables of the same size."""
         if other.size != self.size:
             return self.size
+        return sum(self.moved_by(other).values())
+
+    def moved_by(self, other: "Table") -> dict[str, int]:
+        """Per backend of this table, its entries that ``other`` (of the same size)
+        gives to another backend."""
         a, b = self.names, other.names
-        return sum(1 for x, y in zip(self.entries, other.entries) if a[x] != b[y])
+        out = dict.fromkeys(a, 0)
+        for x, y in zip(self.entries, other.entries):
+            if a[x] != b[y]:
+                out[a[x]] += 1
+        return out
