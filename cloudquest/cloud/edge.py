@@ -85,7 +85,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from .caching import Policy, characteristic_time, lfu_resident, presence
+from .caching import Policy, characteristic_time, lfu_resident, presence, ttl_hit_probability
 from .hardware import Health
 from .mechanism import Metric, events, metrics
 from .world import CoreWorld, Strict
@@ -274,13 +274,15 @@ class ObjectClass:
         return len(self.members)
 
 
-def object_classes(zipf: float, sizes: list[int]) -> list[ObjectClass]:
+def object_classes(zipf: float, sizes: list[int], norm: float | None = None) -> list[ObjectClass]:
     """A group's objects by popularity rank: the first ``SINGLE_RANKS`` alone, then classes
     whose last rank is about ``CLASS_RATIO`` times their first (a Zipf weight changes by
-    under 25% inside one, so a class stands for its objects within a fraction of a percent)."""
+    under 25% inside one, so a class stands for its objects within a fraction of a percent).
+    ``norm`` is the sum of the weights, if the caller has it already."""
     n = len(sizes)
     weights = [1.0 / (k**zipf) for k in range(1, n + 1)]
-    norm = math.fsum(weights)
+    if norm is None:
+        norm = math.fsum(weights)
     out, first = [], 0
     while first < n:
         end = first + 1 if first < SINGLE_RANKS or n <= 4 * SINGLE_RANKS else min(n, max(first + 1, math.ceil(first * CLASS_RATIO)))
@@ -303,12 +305,14 @@ class Group:
     changing: bool = field(init=False)  # whether the origin ever publishes new versions
     norm: float = field(init=False)  # the sum of the Zipf weights: object i's share is (i+1)^-zipf / norm
     published_ms: dict[int, int] = field(default_factory=dict, init=False, repr=False)  # changed_at_ms, remembered
+    deploys: tuple[int, ...] = field(init=False, repr=False)  # deploys_ms, worked out once
 
     def __post_init__(self) -> None:
         self.changing = bool(self.spec.changes_every_s or self.spec.changes_at_s)
         self.norm = math.fsum(1.0 / (k**self.spec.zipf) for k in range(1, len(self.sizes) + 1))
+        self.deploys = tuple(sorted(int(math.ceil(t * 1000)) for t in self.spec.changes_at_s))
         if not self.classes:
-            self.classes = object_classes(self.spec.zipf, self.sizes)
+            self.classes = object_classes(self.spec.zipf, self.sizes, self.norm)
 
     @property
     def name(self) -> str:
@@ -329,14 +333,15 @@ class Group:
         return n + sum(1 for t in self.spec.changes_at_s if t * 1000 <= now_ms)
 
     def deploys_ms(self) -> list[int]:
-        return sorted(int(math.ceil(t * 1000)) for t in self.spec.changes_at_s)
+        """When the deploys (``changes_at_s``) happen, in whole ms, in order."""
+        return list(self.deploys)
 
     def unchanged(self, now_ms: int) -> float:
         """The chance that a copy which has just expired (fetched a TTL ago) is still the
         origin's current version, so that its revalidation is a 304: no deploy within the
         last TTL, and no periodic change (in expectation over the phase: 1 - TTL/period)."""
         ttl_ms = self.ttl_s * 1000
-        if any(now_ms - ttl_ms < c <= now_ms for c in self.deploys_ms()):
+        if any(now_ms - ttl_ms < c <= now_ms for c in self.deploys):
             return 0.0
         every = self.spec.changes_every_s
         return max(0.0, 1.0 - ttl_ms / (every * 1000)) if every else 1.0
@@ -385,7 +390,7 @@ class CacheModel:
     (``1/(rate*TTL)``: Jung et al.'s TTL cache) add. With one of the two timers infinite this
     is exactly the published formula of the other; with both, it is the game's approximation."""
 
-    __slots__ = ("name", "capacity", "policy", "used", "evictions", "tc", "x", "lam", "cap", "hit", "expired",
+    __slots__ = ("name", "capacity", "policy", "used", "evictions", "x", "lam", "cap", "hit", "expired",
                  "resident", "dirty", "full", "insert_rate", "young")
 
     def __init__(self, name: str, capacity: int, policy: str, groups: list[Group]) -> None:
@@ -394,7 +399,6 @@ class CacheModel:
         self.policy = policy
         self.used = 0.0  # bytes held, in expectation
         self.evictions = 0
-        self.tc = math.inf  # the characteristic time, seconds
         self.x = [[0.0] * len(g.classes) for g in groups]
         self.lam: list[list[float]] = [[0.0] * len(g.classes) for g in groups]  # per object, per second
         self.cap = [[0.0] * len(g.classes) for g in groups]
@@ -406,49 +410,63 @@ class CacheModel:
         self.insert_rate = 0.0  # copies stored per second (each evicts one when the cache is full)
         self.young: list[list[bool]] = []  # per class: emptied (cold start, invalidation) less than a TTL ago
 
-    def warm(self, groups: list[Group], mix: list[list[float]]) -> None:
-        """Start as a cache that has served a stream of this popularity ``mix`` (per object)
-        for long: its steady state, whatever the rate (Che's presence depends on rate * T_C
-        only, so only the mix matters)."""
-        cached = [g.ttl_s > 0 for g in groups]
-        rates, sizes, where = [], [], []
-        for gi, g in enumerate(groups):
-            if not cached[gi]:
-                continue
-            for k, c in enumerate(g.classes):
-                rates.append(mix[gi][k])
-                sizes.append(c.nbytes)
-                where.append((gi, k))
-        tc = characteristic_time(rates, sizes, self.capacity, self.policy) if self.policy != "lfu" else math.inf
-        share = lfu_resident(rates, sizes, self.capacity) if self.policy == "lfu" else [1.0] * len(rates)
-        for (gi, k), r, s in zip(where, rates, share):
-            self.x[gi][k] = r * tc if r > 0 and tc < math.inf and s > 0 else (math.inf if s > 0 else 0.0)
-        self.dirty = True
-
-    def _limits(self, groups: list[Group]) -> None:
-        """T_C (or LFU's resident set) for the rates now, and each class's cap on ``x``."""
-        rates, sizes, where = [], [], []
+    @staticmethod
+    def _demand(groups: list[Group], rates_of: list[list[float]]) -> tuple[list[float], list[int], list[tuple[int, int]]]:
+        """The classes a cache holds (those of groups with a TTL above 0): each one's rate per
+        object (from ``rates_of``), its bytes, and where it is (group, class)."""
+        rates: list[float] = []
+        sizes: list[int] = []
+        where: list[tuple[int, int]] = []
         for gi, g in enumerate(groups):
             if g.ttl_s <= 0:
                 continue
             for k, c in enumerate(g.classes):
-                rates.append(self.lam[gi][k])
+                rates.append(rates_of[gi][k])
                 sizes.append(c.nbytes)
                 where.append((gi, k))
+        return rates, sizes, where
+
+    def _solve(self, rates: list[float], sizes: list[int]) -> tuple[float, list[float] | None]:
+        """At these rates: an LRU or FIFO cache's characteristic time (seconds) and None; an
+        LFU cache's ``math.inf`` (it has none) and the share of each class it keeps."""
         if self.policy == "lfu":
-            self.tc = math.inf
-            share = lfu_resident(rates, sizes, self.capacity)
+            return math.inf, lfu_resident(rates, sizes, self.capacity)
+        return characteristic_time(rates, sizes, self.capacity, self.policy), None
+
+    def warm(self, groups: list[Group], mix: list[list[float]], solved: dict[tuple[int, str], list[float]] | None = None) -> None:
+        """Start as a cache that has served a stream of this popularity ``mix`` (per object)
+        for long: its steady state, whatever the rate (Che's presence depends on rate * T_C
+        only, so only the mix matters). ``solved``: the windows of caches already warmed with
+        this mix, by (capacity, policy); they are the same for this one if those are."""
+        rates, sizes, where = self._demand(groups, mix)
+        key = (self.capacity, self.policy)
+        xs = solved.get(key) if solved is not None else None
+        if xs is None:
+            tc, share = self._solve(rates, sizes)
+            if share is None:
+                share = [1.0] * len(rates)
+            xs = [r * tc if r > 0 and tc < math.inf and s > 0 else (math.inf if s > 0 else 0.0) for r, s in zip(rates, share)]
+            if solved is not None:
+                solved[key] = xs
+        for (gi, k), x in zip(where, xs):
+            self.x[gi][k] = x
+        self.dirty = True
+
+    def _limits(self, groups: list[Group]) -> None:
+        """T_C (or LFU's resident set) for the rates now, and each class's cap on ``x``."""
+        rates, sizes, where = self._demand(groups, self.lam)
+        tc, share = self._solve(rates, sizes)  # the characteristic time, seconds
+        if share is not None:  # LFU
             for (gi, k), s in zip(where, share):
                 self.resident[gi][k] = s
             self.full = sum(s for r, s in zip(rates, sizes) if r > 0) > self.capacity
         else:
-            self.tc = characteristic_time(rates, sizes, self.capacity, self.policy)
-            self.full = self.tc < math.inf
+            self.full = tc < math.inf
         for gi, g in enumerate(groups):
             ttl = g.ttl_s
             for k in range(len(g.classes)):
                 lam = self.lam[gi][k]
-                self.cap[gi][k] = 0.0 if ttl <= 0 else lam * (self.tc if self.full and self.policy != "lfu" else ttl)
+                self.cap[gi][k] = 0.0 if ttl <= 0 else lam * (tc if self.full and self.policy != "lfu" else ttl)
 
     def update(
         self, groups: list[Group], lam: list[list[float]], young: list[list[bool]], dt_s: float, held_s: float = 0.0
@@ -532,15 +550,15 @@ class CacheModel:
                     continue
                 j = 0.0 if young[k] else 1.0 / (lam * ttl)  # the odds of finding the copy expired (Jung et al.)
                 if lru_full or fifo_full:
-                    evict = math.exp(-x) / -math.expm1(-x) if lru_full else 1.0 / x
+                    evict = math.exp(-x) / presence("lru", x) if lru_full else 1.0 / x
                     h = 1.0 / (1.0 + evict + j)
                     e = j / (evict + j) if j > 0 else 0.0
                     used += c.nbytes * presence(self.policy, x)
                 else:
                     if young[k]:  # never evicted, within a TTL of being emptied: every copy fetched is fresh
-                        h0, e0 = -math.expm1(-x), 0.0
-                    else:  # never evicted (or LFU's resident share): Jung's TTL cache, x = rate * TTL
-                        h0, e0 = x / (1.0 + x), 1.0
+                        h0, e0 = presence("lru", x), 0.0
+                    else:  # never evicted (or LFU's resident share): Jung's TTL cache (x is at its cap, rate * TTL)
+                        h0, e0 = ttl_hit_probability(lam, ttl), 1.0
                     h = share * h0
                     e = share * (1.0 - h0) * e0 / (1.0 - h) if h < 1.0 else 0.0
                     used += c.nbytes * share * presence("lru", held)
@@ -609,7 +627,8 @@ class Paths:
     """What one PoP's requests come to, per request, at the rates of the last step: answered
     at the PoP (``local``), by each cache up its chain (``tiers``) or by the origin; refresh
     hits (a 304 for the PoP's own expired copy), bytes from the origin, and per class of a
-    changing group the requests a cached copy answered (for staleness)."""
+    changing group the requests a cached copy answered (for staleness); ``extra_ms``: the
+    extra round-trip ms of an answer from each cache up the chain and, last, the origin."""
 
     local: float = 0.0
     refresh: float = 0.0
@@ -617,6 +636,7 @@ class Paths:
     origin: float = 0.0
     origin_bytes: float = 0.0
     cached: dict[int, list[float]] = field(default_factory=dict)
+    extra_ms: list[float] = field(default_factory=list)
 
 
 class EdgeNetwork:
@@ -638,6 +658,8 @@ class EdgeNetwork:
             self.groups.append(g)
         self.recs = {r.name: RegionalCache(r, CacheModel(r.name, int(r.cache_gib * GIB), self.eviction, self.groups)) for r in spec.regional_caches}
         self.pops = {p.name: Pop(p, CacheModel(p.name, int(p.cache_gib * GIB), self.eviction, self.groups)) for p in spec.pops}
+        # every cache, PoPs first (neither the PoPs nor the regional caches change after this)
+        self._caches = tuple([p.cache for p in self.pops.values()] + [r.cache for r in self.recs.values()])
         cloud.hardware.add_parts("pop", self.pops)
         self.users = [User(u) for u in spec.users]
         o = spec.origin
@@ -688,15 +710,16 @@ class EdgeNetwork:
         self.unit = [[g.spec.share_pct / 100 * c.weight / c.count for c in g.classes] for g in self.groups]
 
     def caches(self) -> list[CacheModel]:
-        return [p.cache for p in self.pops.values()] + [r.cache for r in self.recs.values()]
+        return list(self._caches)
 
     def warm_up(self) -> None:
         """Start every cache in the steady state of the whole distribution's popularity mix,
         as a distribution that has run for weeks (and caches unused today hold what they
         held then). Copies are part-way through their freshness: the steady state of a TTL
         cache (Jung et al.), so they do not all expire at once."""
+        solved: dict[tuple[int, str], list[float]] = {}  # caches of one size and policy warm alike
         for c in self.caches():
-            c.warm(self.groups, self.unit)
+            c.warm(self.groups, self.unit, solved)
         self._refresh_ms = 0
 
     # -- TTLs ----------------------------------------------------------------------------------
@@ -849,7 +872,7 @@ class EdgeNetwork:
             not self.paths
             or load != self._model_load
             or (young is not self._model_young and young != self._model_young)
-            or any(c.dirty for c in self.caches())
+            or any(c.dirty for c in self._caches)
         )
         moved = False
         if forced or now >= self._refresh_ms:
@@ -917,8 +940,8 @@ class EdgeNetwork:
         return out
 
     def _paths(self, pop: Pop, unchanged: list[float]) -> Paths:
-        chain, _ = self._chain(pop)
-        out = Paths(tiers=[0.0] * len(chain))
+        chain, extra = self._chain(pop)
+        out = Paths(tiers=[0.0] * len(chain), extra_ms=extra)
         node = pop.cache
         for gi, g in enumerate(self.groups):
             share = g.spec.share_pct / 100
@@ -970,7 +993,6 @@ class EdgeNetwork:
             inc[key] = inc.get(key, 0.0) + x
 
         cached = [[0.0] * len(g.classes) for g in self.groups]
-        chains = {name: self._chain(pop)[1] for name, pop in self.pops.items()}
         for user, name, rps in parts:
             n = rps * dt_s
             add(("requests",), n)
@@ -985,7 +1007,7 @@ class EdgeNetwork:
             add(("origin",), n * path.origin)
             add(("bytes",), n * path.origin_bytes)
             area, up_ms = user.spec.area, 2 * user.ms[pop.id] + 1.0
-            extra = chains[pop.id]
+            extra = path.extra_ms
             add(("ms", area, round(up_ms, 1)), n * path.local)
             for i, f in enumerate(path.tiers):
                 add(("ms", area, round(up_ms + extra[i], 1)), n * f)
@@ -1084,26 +1106,44 @@ class EdgeNetwork:
         births = -(-ttl_ms // tick)  # the steps at which a copy still fresh at t was fetched
         oldest = t - (births - 1) * tick
         current = g.version(t)
+        if g.version(oldest) >= current:  # versions only grow: every copy served is current
+            return {}
         out: dict[int, float] = {}
+        walks: dict[int | None, list[tuple[int, int]]] = {}  # per start: (version, births) in order
         for c, served in zip(g.classes, cached):
             if served <= 0:
                 continue
+            purged = c.purged_ms if c.purged_ms is not None and c.purged_ms > oldest else None
+            walk = walks.get(purged)
+            if walk is None:
+                walk = walks[purged] = self._births(g, purged, oldest, current, t, tick)
             per_birth = served / births
-            b = oldest
-            if c.purged_ms is not None and c.purged_ms > oldest:
-                lumped = -(-(c.purged_ms - oldest) // tick)
-                v = g.version(c.purged_ms)
-                if v < current:
-                    out[v] = out.get(v, 0.0) + per_birth * lumped
-                b = oldest + lumped * tick
-            while b <= t:
-                v = g.version(b)
-                if v >= current:
-                    break
-                end = min(g.changed_at_ms(v + 1), t + 1)
-                n = max(1, -(-(end - b) // tick))
+            for v, n in walk:
                 out[v] = out.get(v, 0.0) + per_birth * n
-                b += n * tick
+        return out
+
+    @staticmethod
+    def _births(g: Group, purged: int | None, oldest: int, current: int, t: int, tick: int) -> list[tuple[int, int]]:
+        """For :meth:`_old_copies`: of the steps from ``oldest`` to ``t`` at which the copies
+        served at ``t`` were fetched, how many fetched each version older than ``current``,
+        in order; with ``purged`` (an invalidation after ``oldest``), the steps before it
+        counted as fetched at it."""
+        out: list[tuple[int, int]] = []
+        b = oldest
+        if purged is not None:
+            lumped = -(-(purged - oldest) // tick)
+            v = g.version(purged)
+            if v < current:
+                out.append((v, lumped))
+            b = oldest + lumped * tick
+        while b <= t:
+            v = g.version(b)
+            if v >= current:
+                break
+            end = min(g.changed_at_ms(v + 1), t + 1)
+            n = max(1, -(-(end - b) // tick))
+            out.append((v, n))
+            b += n * tick
         return out
 
     def _check_stale(self, g: Group, cached: list[float], times: "range | list[int]") -> None:
