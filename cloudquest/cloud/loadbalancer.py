@@ -473,23 +473,25 @@ class LoadBalancer:
         cloud = self.cloud
         hc = self.health_check
         found = self.answer(target, zone)  # None: the node is down, its opinion frozen
-        if found is not None and found[0]:
-            # The answer is back at once: the chain and the node were checked just above,
-            # so the result is judged here without going through _record's checks again
-            # (most checks pass, hundreds of thousands of them in a long verify).
-            self._judge(target, zone, view, True, "")
-        if found is None or view.state == ("healthy" if found[0] else "unhealthy"):
-            if self.service.may_sleep(hc):
-                # the next checks can only say the same again: they sleep until the
-                # answer may change (LoadBalancing.wake)
-                view.asleep_at, view.asleep_answer = cloud.now_ms, found
-                self.service.asleep[(self.name, target.instance, zone)] = (self, target, zone, view)
-                if found is not None and not found[0]:
-                    self._record_later(target, zone, token, cloud.now_ms, found[1])
-                return
+        if found is not None:
+            if found[0]:
+                # The answer is back at once: the chain and the node were checked just
+                # above, so the result is judged here without going through _record's
+                # checks again (most checks pass, hundreds of thousands of them in a long
+                # verify).
+                self._judge(target, zone, view, True, "")
+            else:
+                # No answer in time: known when the timeout expires. (Put on the clock
+                # before the next check: the timeout is shorter than the interval, so the
+                # two never fall in the same millisecond and their order is the clock's.)
+                self._record_later(target, zone, token, cloud.now_ms, found[1])
+        if (found is None or view.state == ("healthy" if found[0] else "unhealthy")) and self.service.may_sleep(hc):
+            # the next checks can only say the same again: they sleep until the answer
+            # may change (LoadBalancing.wake)
+            view.asleep_at, view.asleep_answer = cloud.now_ms, found
+            self.service.asleep[(self.name, target.instance, zone)] = (self, target, zone, view)
+            return
         cloud.clock.schedule_in(hc.interval_s * 1000, lambda: self._check(target, zone, token))
-        if found is not None and not found[0]:  # no answer in time: known when the timeout expires
-            self._record_later(target, zone, token, cloud.now_ms, found[1])
 
     def _record_later(self, target: Target, zone: str, token: int, sent_ms: int, reason: str) -> None:
         at = sent_ms + self.health_check.timeout_s * 1000
@@ -516,13 +518,11 @@ class LoadBalancer:
                 # each failure counts when its timeout expires: those gone by now are
                 # counted, the rest go on the clock
                 timeout = self.health_check.timeout_s * 1000
-                done = 0
-                for k in range(1, n_old + 1):
-                    sent = asleep_at + k * interval
-                    if sent + timeout <= ran_ms:
-                        done += 1
-                    else:
-                        self._record_later(target, zone, token, sent, old[1])
+                # check k (1..n_old) was sent at asleep_at + k * interval: the first
+                # `done` of them timed out by ran_ms
+                done = min(n_old, max(0, (ran_ms - asleep_at - timeout) // interval))
+                for k in range(done + 1, n_old + 1):
+                    self._record_later(target, zone, token, asleep_at + k * interval, old[1])
                 if done:
                     view.passes, view.failures = 0, view.failures + done
                     view.reason = old[1]
@@ -694,10 +694,12 @@ class LoadBalancing:
                 b.wake(target, zone, view, change_ms, inclusive, now if inclusive else now - 1)
 
     def _sleeping(self) -> "list[tuple[tuple[str, str, str], tuple[LoadBalancer, Target, str, View]]]":
-        """The chains asleep, forgetting those deregistered or restarted meanwhile."""
+        """The chains asleep, forgetting those deregistered meanwhile. (A chain leaves
+        ``asleep`` when it is woken, and a restart wakes its balancer's chains first: a
+        chain still here is asleep, with its target's view for its node.)"""
         out = []
         for key, (b, target, zone, view) in list(self.asleep.items()):
-            if b.targets.get(target.instance) is not target or target.views.get(zone) is not view or view.asleep_at is None:
+            if b.targets.get(target.instance) is not target:
                 del self.asleep[key]
             else:
                 out.append((key, (b, target, zone, view)))
