@@ -27,6 +27,7 @@ from cloudquest.cloud.caching import (
 from cloudquest.cloud.edge import ContentSpec, EdgeNetwork, Group, cloudfront_ttl, object_classes
 from cloudquest.game.schema import World
 from cloudquest.game.session import Session, free_play_chapter
+from stepping import step_lengths
 
 HOUR, DAY, YEAR = 3600, 86_400, 31_536_000
 
@@ -380,21 +381,6 @@ def _hero_world() -> dict:
     return world | {"tick_ms": 5000}
 
 
-def _step_lengths(s: Session) -> list[int]:
-    """The lengths the edge's step hook is called with from now on."""
-    e = _edge(s)
-    lengths: list[int] = []
-    at = s.cloud.step_hooks.index(e.step)
-
-    def step(dt: int) -> None:
-        lengths.append(dt)
-        e.step(dt)
-
-    s.cloud.step_hooks[at] = step
-    s.cloud.quiet_hooks[step] = s.cloud.quiet_hooks.pop(e.step)
-    return lengths
-
-
 def test_a_long_tick_gives_what_stepping_gives_through_every_transient():
     """Fast-forward (one call for a quiet stretch) against one step at a time: a PoP that
     fails and comes back (DNS moves), a deploy, a partial invalidation (a class split), a
@@ -406,7 +392,7 @@ def test_a_long_tick_gives_what_stepping_gives_through_every_transient():
     def run(fast: bool) -> tuple:
         s = _session(_hero_world())
         s.cloud.fast_forward = fast
-        lengths = _step_lengths(s)
+        lengths = step_lengths(s.cloud, _edge(s).step)
         s.execute("tick 300.5")
         set_health(s.cloud, "pop", "fra", Health.FAILED)
         s.execute("tick 200")
@@ -431,7 +417,7 @@ def test_an_idle_day_of_the_chapter_is_a_handful_of_model_steps_and_old_banners_
 
     chapter = load_chapter(next(p for p in chapter_files() if p.stem.startswith("13")))
     s = Session(chapter, 0)
-    calls = _step_lengths(s)
+    calls = step_lengths(s.cloud, _edge(s).step)
     s.execute("tick 86400")
     assert len(calls) < 50
     assert 80_000 < s.cloud.metrics()["edge_stale_s.hero"] < 86_400

@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloudquest.cloud.hypervisor import WORKLOAD_NAMES, HostSim
 from cloudquest.game.chapters import chapter_files, load_chapter
 from cloudquest.game.mechanism import metric_of
 from cloudquest.game.session import Session
+from hypervisor_worlds import host_readings, spec_host, vm_spec
+from stepping import step_lengths
 
 CHAPTERS = chapter_files()
 SKIPPED = ("verify", "design verify", "scenario")  # replays of whole runs: covered elsewhere
@@ -109,67 +110,20 @@ def test_a_clocked_metric_still_graded_every_step():
 
 # -- the hypervisor's cycle, on its own -------------------------------------------------
 
-STEADY = [w for w in WORKLOAD_NAMES if w != "bursty"]
-
-
-def _host(spec: list[tuple], seed: int) -> HostSim:
-    sim = HostSim(sockets=1, cores=8, ram_gib=64, seed=seed)
-    for i, (vcpus, weight, cap, workload, load, pins) in enumerate(spec):
-        adjustable = workload in ("steady", "latency-sensitive")
-        sim.create_vm(
-            f"vm-{i}", vcpus, 2, weight=weight, cap=min(cap, 100 * vcpus), workload=workload,
-            load=load if adjustable else None, pins=pins,
-        )
-    return sim
-
-
-def _readings(sim: HostSim) -> tuple:
-    return (
-        sim.slices, sim.metrics(), sim.top(), sim.sched.pcpu_lanes(), sim.sched.next_ticket,
-        [(vm.ticket, vm.credit, vm.cum_run_us, vm.cum_steal_us, vm.cum_wants_us, list(vm.checkpoints)) for vm in sim._order],
-        list(sim.checkpoints), [d.name for d in sim.sched.active],
-    )
-
-
-vm_spec = st.tuples(
-    st.integers(1, 4),
-    st.sampled_from([64, 256, 512]),
-    st.sampled_from([0, 0, 50, 150]),
-    st.sampled_from(STEADY),
-    st.integers(0, 100),
-    st.sampled_from([None, None, "0-1", "2-5", "0-7"]),
-)
-
-
 @settings(max_examples=8, deadline=None)
 @given(st.lists(vm_spec, min_size=1, max_size=5), st.integers(200, 2500), st.integers(0, 3))
 def test_the_host_jumps_along_its_cycle_exactly(spec, slices, seed):
-    fast, slow = _host(spec, seed), _host(spec, seed)
+    fast, slow = spec_host(spec, seed), spec_host(spec, seed)
     fast.run_slices(slices)
     fast.run_slices(slices)  # the second time, the cycle is already known
     for _ in range(2 * slices):
         slow._slice()
     slow._check_swap()
-    assert _readings(fast) == _readings(slow)
+    assert host_readings(fast) == host_readings(slow)
 
 
 
 # -- chapter 9: the load balancer, its health checks, the credits and the incidents --------------
-
-
-def _count_steps(session: Session) -> list[int]:
-    """The lengths the cloud's step hooks are called with, from now on."""
-    cloud, calls = session.cloud, []
-    first = cloud.step_hooks[0]
-
-    def counted(dt_ms: int) -> None:
-        calls.append(dt_ms)
-        first(dt_ms)
-
-    cloud.step_hooks[0] = counted
-    if first in cloud.quiet_hooks:
-        cloud.quiet_hooks[counted] = cloud.quiet_hooks.pop(first)
-    return calls
 
 
 def _chapter_9():
@@ -182,7 +136,7 @@ def test_a_day_after_chapter_9s_solution_is_skipped_not_stepped():
     chapter = _chapter_9()
     s = Session(chapter, 0)
     s.run_script([line for line in chapter.solution if not line.startswith(SKIPPED)])
-    calls = _count_steps(s)
+    calls = step_lengths(s.cloud)
     s.execute("tick 86400")
     assert sum(calls) == 86_400_000
     assert len(calls) < 200
@@ -199,7 +153,7 @@ def test_chapter_9_skipped_gives_what_stepping_gives_through_faults_and_changes(
         "lb deregister web web-b1", "tick 3600",
     ]
     fast = Session(chapter, 0, sandbox=True)
-    calls = _count_steps(fast)
+    calls = step_lengths(fast.cloud)
     fast.run_script(script)
     _same(fast, _play(chapter, script, False), "chapter 9 with faults")
     assert len(calls) < sum(calls) / 1000 / 4, len(calls)

@@ -30,9 +30,7 @@ from cloudquest.cloud import credit_scheduler as cs
 from cloudquest.game.session import new_cloud
 from cloudquest.cloud.errors import CloudError
 from cloudquest.cloud.hypervisor import (
-    BURST_MEAN_SLICES,
     BURST_PATTERN_SLICES,
-    QUIET_MEAN_SLICES,
     WINDOW_SLICES,
     WORKLOAD_NAMES,
     HostSim,
@@ -40,7 +38,7 @@ from cloudquest.cloud.hypervisor import (
     parse_cpu_list,
 )
 from cloudquest.cloud.memory import MIB_PER_GIB
-from tests.test_fast_forward import _host, _readings, vm_spec
+from hypervisor_worlds import host_readings, spec_host, vm_spec
 
 
 def share(sim: HostSim, name: str) -> float:
@@ -694,8 +692,8 @@ def test_a_bursty_guest_repeats_one_pattern_every_60_s_with_the_published_means(
         spells = [(on, len(list(run))) for on, run in groupby(loop[turn:] + loop[:turn])]
         bursts = [n for on, n in spells if on]
         quiets = [n for on, n in spells if not on]
-        assert abs(sum(bursts) / len(bursts) / BURST_MEAN_SLICES - 1) <= 0.1
-        assert abs(sum(quiets) / len(quiets) / QUIET_MEAN_SLICES - 1) <= 0.1
+        assert abs(sum(bursts) / len(bursts) / (300 / cs.SLICE_MS) - 1) <= 0.1  # 300 ms bursts
+        assert abs(sum(quiets) / len(quiets) / (900 / cs.SLICE_MS) - 1) <= 0.1  # 900 ms between
 
 
 def _bursty_host(seed: int) -> HostSim:
@@ -739,7 +737,7 @@ def test_a_host_with_a_bursty_guest_jumps_along_its_cycle_exactly():
             slow._slice()
         slow._check_swap()
         total += n
-        assert _readings(fast) == _readings(slow), f"after change {i}"
+        assert host_readings(fast) == host_readings(slow), f"after change {i}"
     assert fast._cycle is not None and len(fast._cycle.states) % BURST_PATTERN_SLICES == 0
     assert ran < total / 2
 
@@ -757,13 +755,13 @@ def test_a_host_with_a_bursty_guest_jumps_along_its_cycle_exactly():
 def test_property_a_host_with_a_bursty_guest_ends_as_if_stepped(spec, vcpus, cap, pins, seed):
     """Whether it finds its cycle (and jumps) or not (and gives up), the same end."""
     spec = [(vcpus, 256, cap, "bursty", 0, pins), *spec]
-    fast, slow = _host(spec, seed), _host(spec, seed)
+    fast, slow = spec_host(spec, seed), spec_host(spec, seed)
     fast.run_slices(9000)  # past a whole search
     fast.run_slices(2000)
     for _ in range(11_000):
         slow._slice()
     slow._check_swap()
-    assert _readings(fast) == _readings(slow)
+    assert host_readings(fast) == host_readings(slow)
 
 
 def test_attached_to_a_cloud_it_runs_with_the_clock_and_logs_identically():

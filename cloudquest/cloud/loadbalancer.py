@@ -64,7 +64,7 @@ one step (:meth:`LoadBalancing.quiet_until`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import Field, field_validator, model_validator
 
@@ -218,13 +218,23 @@ class ErrorRuns:
                 self.since = None
 
 
+class CycleKey(NamedTuple):
+    """What a steady cycle holds for: the routing plan changes only with an event or a
+    part's health (a lost object too), the entry with an API call (so with the log)."""
+
+    log_length: int
+    health_version: int
+    lb: "LoadBalancer | None"  # the entry
+    rps: int  # the load
+
+
 @dataclass(eq=False)
 class Cycle:
     """A steady state's routing: the states it goes through, one step apart, before it
     is back where it began, and what each step does (the same requests offered, served
     and failed every step; each target's share moves with the round robin)."""
 
-    key: tuple[Any, ...]  # what it holds for: the log's length, the health version, the entry, the load
+    key: CycleKey
     states: list[tuple[Any, ...]]
     index: dict[tuple[Any, ...], int]
     targets: list["Target"]
@@ -473,23 +483,25 @@ class LoadBalancer:
         cloud = self.cloud
         hc = self.health_check
         found = self.answer(target, zone)  # None: the node is down, its opinion frozen
-        if found is not None and found[0]:
-            # The answer is back at once: the chain and the node were checked just above,
-            # so the result is judged here without going through _record's checks again
-            # (most checks pass, hundreds of thousands of them in a long verify).
-            self._judge(target, zone, view, True, "")
-        if found is None or view.state == ("healthy" if found[0] else "unhealthy"):
-            if self.service.may_sleep(hc):
-                # the next checks can only say the same again: they sleep until the
-                # answer may change (LoadBalancing.wake)
-                view.asleep_at, view.asleep_answer = cloud.now_ms, found
-                self.service.asleep[(self.name, target.instance, zone)] = (self, target, zone, view)
-                if found is not None and not found[0]:
-                    self._record_later(target, zone, token, cloud.now_ms, found[1])
-                return
+        if found is not None:
+            if found[0]:
+                # The answer is back at once: the chain and the node were checked just
+                # above, so the result is judged here without going through _record's
+                # checks again (most checks pass, hundreds of thousands of them in a long
+                # verify).
+                self._judge(target, zone, view, True, "")
+            else:
+                # No answer in time: known when the timeout expires. (Put on the clock
+                # before the next check: the timeout is shorter than the interval, so the
+                # two never fall in the same millisecond and their order is the clock's.)
+                self._record_later(target, zone, token, cloud.now_ms, found[1])
+        if (found is None or view.state == ("healthy" if found[0] else "unhealthy")) and self.service.may_sleep(hc):
+            # the next checks can only say the same again: they sleep until the answer
+            # may change (LoadBalancing.wake)
+            view.asleep_at, view.asleep_answer = cloud.now_ms, found
+            self.service.asleep[(self.name, target.instance, zone)] = (self, target, zone, view)
+            return
         cloud.clock.schedule_in(hc.interval_s * 1000, lambda: self._check(target, zone, token))
-        if found is not None and not found[0]:  # no answer in time: known when the timeout expires
-            self._record_later(target, zone, token, cloud.now_ms, found[1])
 
     def _record_later(self, target: Target, zone: str, token: int, sent_ms: int, reason: str) -> None:
         at = sent_ms + self.health_check.timeout_s * 1000
@@ -516,13 +528,11 @@ class LoadBalancer:
                 # each failure counts when its timeout expires: those gone by now are
                 # counted, the rest go on the clock
                 timeout = self.health_check.timeout_s * 1000
-                done = 0
-                for k in range(1, n_old + 1):
-                    sent = asleep_at + k * interval
-                    if sent + timeout <= ran_ms:
-                        done += 1
-                    else:
-                        self._record_later(target, zone, token, sent, old[1])
+                # check k (1..n_old) was sent at asleep_at + k * interval: the first
+                # `done` of them timed out by ran_ms
+                done = min(n_old, max(0, (ran_ms - asleep_at - timeout) // interval))
+                for k in range(done + 1, n_old + 1):
+                    self._record_later(target, zone, token, asleep_at + k * interval, old[1])
                 if done:
                     view.passes, view.failures = 0, view.failures + done
                     view.reason = old[1]
@@ -631,7 +641,7 @@ class LoadBalancing:
         # and the last state in which none was found (not looked for again for a while)
         self._cycle: Cycle | None = None
         self._quiet_from: int | None = None
-        self._no_cycle: tuple[tuple[Any, ...], int] | None = None
+        self._no_cycle: tuple[CycleKey, int] | None = None
 
     # -- API ----------------------------------------------------------------------------
     def create(self, name: str, zones: list[str] | None = None, health_check: HealthCheck | None = None) -> LoadBalancer:
@@ -694,10 +704,12 @@ class LoadBalancing:
                 b.wake(target, zone, view, change_ms, inclusive, now if inclusive else now - 1)
 
     def _sleeping(self) -> "list[tuple[tuple[str, str, str], tuple[LoadBalancer, Target, str, View]]]":
-        """The chains asleep, forgetting those deregistered or restarted meanwhile."""
+        """The chains asleep, forgetting those deregistered meanwhile. (A chain leaves
+        ``asleep`` when it is woken, and a restart wakes its balancer's chains first: a
+        chain still here is asleep, with its target's view for its node.)"""
         out = []
         for key, (b, target, zone, view) in list(self.asleep.items()):
-            if b.targets.get(target.instance) is not target or target.views.get(zone) is not view or view.asleep_at is None:
+            if b.targets.get(target.instance) is not target:
                 del self.asleep[key]
             else:
                 out.append((key, (b, target, zone, view)))
@@ -800,27 +812,37 @@ class LoadBalancing:
             self._repeat(now - dt_ms, dt_ms)  # a steady stretch quiet_until allowed
             return
         offered = self._offer(now - dt_ms, now) if self.config.load else 0
-        failed = dict.fromkeys(FAIL_REASONS, 0)
         if not offered and self._errors.since is None:  # no request, no run of errors to end
             self.last_step_offered = self.last_step_failed = 0
-            self.last_step_failed_by = failed
+            self.last_step_failed_by = dict.fromkeys(FAIL_REASONS, 0)
             return
-        served = 0
-        if offered:
-            lb = self.entry()
-            if lb is None:
-                failed["no_route"] += offered
-            else:
-                served = self._route(lb, offered, dt_ms, failed)
-        self.offered += offered
-        self.served += served
+        served, failed = self._serve(self.entry(), offered, dt_ms)
+        total_failed = self._count(offered, served, failed)
+        self._note_errors(total_failed, failed)
+
+    def _serve(self, lb: "LoadBalancer | None", offered: int, dt_ms: int) -> tuple[int, dict[str, int]]:
+        """One step's requests offered to the entry ``lb``: those served, and those
+        failed by reason (all of them for want of a route without a load balancer)."""
+        failed = dict.fromkeys(FAIL_REASONS, 0)
+        if not offered:
+            return 0, failed
+        if lb is None:
+            failed["no_route"] += offered
+            return 0, failed
+        return self._route(lb, offered, dt_ms, failed), failed
+
+    def _count(self, offered: int, served: int, failed: dict[str, int], steps: int = 1) -> int:
+        """Add ``steps`` steps that each offer, serve and fail these requests to the
+        counters, the last of them as the last step's; the requests each fails."""
+        self.offered += steps * offered
+        self.served += steps * served
         for k, v in failed.items():
-            self.failed[k] += v
+            self.failed[k] += steps * v
         total_failed = sum(failed.values())
         self.last_step_offered = offered
         self.last_step_failed = total_failed
         self.last_step_failed_by = failed
-        self._note_errors(total_failed, failed)
+        return total_failed
 
     def _route(self, lb: LoadBalancer, offered: int, dt_ms: int, failed: dict[str, int]) -> int:
         """One step's requests through ``lb``: spread evenly over the nodes that are up
@@ -922,22 +944,14 @@ class LoadBalancing:
         return to
 
     def _steady_cycle(self, now_ms: int, rps: int) -> Cycle | None:
-        # The plan changes only with an event or a part's health (a lost object too), and
-        # the entry with an API call: the log's length and the health version stand for them.
-        cycle = self._cycle
-        if (
-            cycle is not None
-            and cycle.key[0] == len(self.cloud.log)
-            and cycle.key[1] == self.cloud.hardware.health_version
-            and cycle.key[3] == rps
-            and self._routing_state(cycle.key[2]) in cycle.index
-        ):
-            return cycle
         lb = self.entry()
-        key = (len(self.cloud.log), self.cloud.hardware.health_version, lb, rps)
+        key = CycleKey(len(self.cloud.log), self.cloud.hardware.health_version, lb, rps)
+        cycle = self._cycle
+        if cycle is not None and cycle.key == key and self._routing_state(lb) in cycle.index:
+            return cycle
         if self._no_cycle is not None and self._no_cycle[0] == key and now_ms < self._no_cycle[1]:
             return None  # looked for lately, in this same plan
-        self._cycle = cycle = self._find_cycle(lb, key)
+        self._cycle = cycle = self._find_cycle(key)
         self._no_cycle = None if cycle is not None else (key, now_ms + MAX_PERIOD * self.cloud.tick_ms)
         return cycle
 
@@ -954,11 +968,11 @@ class LoadBalancing:
             for t, n in zip(lb.targets.values(), tokens):
                 t.tokens = n
 
-    def _find_cycle(self, lb: LoadBalancer | None, key: tuple[Any, ...]) -> Cycle | None:
+    def _find_cycle(self, key: CycleKey) -> Cycle | None:
         """Run the routing step by step from the state of now (then put it back) until
         it comes back to this state: a cycle, if every step offers, serves and fails the
         same, and in a way that opens or ends no run of errors."""
-        tick, rps = self.cloud.tick_ms, key[3]
+        tick, lb, rps = self.cloud.tick_ms, key.lb, key.rps
         targets = list(lb.targets.values()) if lb is not None else []
         kept = [(t.sent, t.served, t.failed) for t in targets]
         start = self._routing_state(lb)
@@ -976,12 +990,7 @@ class LoadBalancing:
                 before = [(t.sent, t.served, t.failed) for t in targets]
                 self._acc += rps * tick
                 offered, self._acc = divmod(self._acc, 1000)
-                failed = dict.fromkeys(FAIL_REASONS, 0)
-                served = 0
-                if lb is None:
-                    failed["no_route"] += offered
-                elif offered:
-                    served = self._route(lb, offered, tick, failed)
+                served, failed = self._serve(lb, offered, tick)
                 if first is None:
                     first = (offered, served, failed)
                     if (sum(failed.values()) > 0) != (self._errors.since is not None):
@@ -1006,23 +1015,16 @@ class LoadBalancing:
         cycle = self._cycle
         if rest or cycle is None or self._quiet_from != start_ms:
             raise RuntimeError(f"the load balancers were asked to run {dt_ms} ms as one step outside a steady state")
-        lb = cycle.key[2]
+        lb = cycle.key.lb
         phase = cycle.index[self._routing_state(lb)]
         for t, (sent, served, failed) in zip(cycle.targets, cycle.shares_from(phase, steps)):
             t.sent += sent
             t.served += served
             t.failed += failed
         self._set_routing_state(lb, cycle.states[(phase + steps) % len(cycle.states)])
-        total_failed = sum(cycle.failed.values())
-        self.offered += steps * cycle.offered
-        self.served += steps * cycle.served
-        for k, v in cycle.failed.items():
-            self.failed[k] += steps * v
+        total_failed = self._count(cycle.offered, cycle.served, dict(cycle.failed), steps)
         if self._errors.since is not None:
             self._errors.count += steps * total_failed
-        self.last_step_offered = cycle.offered
-        self.last_step_failed = total_failed
-        self.last_step_failed_by = dict(cycle.failed)
         self._quiet_from = None
 
     def steady_step(self) -> tuple[int, dict[str, int]] | None:
@@ -1045,7 +1047,7 @@ class LoadBalancing:
             return {}
         cycle = self._cycle
         assert cycle is not None
-        lb = cycle.key[2]
+        lb = cycle.key.lb
         phase = cycle.index[self._routing_state(lb)]
         p = len(cycle.states)
         out: dict[str, list[int]] = {}

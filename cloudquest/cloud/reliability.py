@@ -175,12 +175,12 @@ class SteadyAccount:
     done: list[int]
     earned: list[float]
     bank: str  # full (and stays full), empty (the surplus billed), filling, draining
+    cap: float  # the most its bank holds (its instance type's max_credits)
 
     def balance_after(self, steps: int) -> tuple[int, float]:
         """Steps the bank stays on its way (not overflowing when filling, not below empty
         when draining: at most ``steps``) and the balance then, summed as step by step."""
-        acct = self.acct
-        balance, cap = acct.balance, acct.average_type.max_credits if acct.average_type else 0.0
+        balance, cap = self.acct.balance, self.cap
         n = 0
         for x in islice(cycle(self.earned), steps):
             after = balance + x
@@ -347,6 +347,9 @@ class Reliability:
                 acct.average, acct.average_type = average, t
                 acct.cpu_pct = round(100 * average / vcpus, 2)
                 acct.surplus_rate = round(max(0.0, average - t.baseline_vcpus) * T3_UNLIMITED_USD_PER_VCPU_HOUR, 6)
+            # the credits earned: _steady_accounts repeats this term for term (and
+            # SteadyAccount.balance_after the clamp) so a steady stretch's floats equal
+            # stepping's; change both together
             balance = acct.balance + (t.credits_per_hour - busy * 60) * hours
             acct.balance = t.max_credits if balance > t.max_credits else balance
             rate = 0.0
@@ -440,16 +443,11 @@ class Reliability:
         self._scan()
         self._spend_credits(dt_ms)
         self.cost_peak = max(self.cost_peak, self.cost_per_hour())
-        self._record(dt_ms)
+        self._record(self.cloud.now_ms - dt_ms)
         if not self._open:
             return
         for offered, failed_by in self._step_requests():
-            failed = [(k, v) for k, v in failed_by.items() if v]
-            for inc in self._open:
-                inc.offered += offered
-                counts = inc.failed
-                for k, v in failed:
-                    counts[k] = counts.get(k, 0) + v
+            self._add_requests(offered, failed_by)
         if self.whole():
             now = self.cloud.now_ms
             lost = self._objects_lost()
@@ -470,12 +468,11 @@ class Reliability:
     # -- the steady state ----------------------------------------------------------------
     def quiet_until(self, now_ms: int, until_ms: int, sampled: bool) -> int:
         """With every event read, a step changes what it counts only in ways a stretch
-        can add at once: the history's minutes; the CPU credits, when each account is
-        steady under the load balancer's steady cycle (its minute's average the same at
-        every step, its bank full and staying full or empty and staying empty, its
-        surplus rate already billed); and the requests of the incidents open, when the
-        service is not whole and the steps are all alike (the last one too), so that it
-        stays not whole."""
+        can add at once: the history's minutes; the CPU credits, when every account is
+        steady under the load balancer's steady cycle (:meth:`_steady_accounts`: full,
+        empty, filling or draining; a draining bank's stretch ends before the step that
+        would empty it); and the requests of the incidents open, when the service is not
+        whole and the steps are all alike (the last one too), so that it stays not whole."""
         self._quiet = None
         if len(self.cloud.log) != self._seen:
             return now_ms
@@ -488,7 +485,7 @@ class Reliability:
                 return now_ms
             if (lbs.last_step_offered, lbs.last_step_failed_by) != lbs.steady_step() or self.whole():
                 return now_ms
-        accounts = self._steady_accounts(served, lbs.config.rps_per_vcpu if lbs is not None else 1)
+        accounts = self._steady_accounts(lbs, served)
         if accounts is None:
             return now_ms
         tick = self.cloud.tick_ms
@@ -500,7 +497,7 @@ class Reliability:
             self._quiet = (now_ms, accounts)
         return to
 
-    def _steady_accounts(self, served: dict[str, list[int]], rps_per_vcpu: int) -> list[SteadyAccount] | None:
+    def _steady_accounts(self, lbs: LoadBalancing | None, served: dict[str, list[int]]) -> list[SteadyAccount] | None:
         """Each billed instance's account with the requests it does in each step of the
         cycle and what each step earns; None unless every account is steady: its
         minute's average the same at every step, and its bank full and staying full,
@@ -508,7 +505,7 @@ class Reliability:
         (every step earning, or every step spending, with nothing billed)."""
         tick = self.cloud.tick_ms
         hours = tick / 3_600_000
-        lbs = self.cloud.get(LoadBalancing)
+        rps_per_vcpu = lbs.config.rps_per_vcpu if lbs is not None else 1
         totals = self._served_by_instance(lbs)
         out = []
         for inst in self.cloud.control.instances.values():
@@ -530,6 +527,8 @@ class Reliability:
                 return None  # the minute's average would move
             t = inst.type
             vcpus = t.vcpus
+            # each step's credits earned: _spend_credits' formula, term for term (min() for
+            # its clamp of busy to vcpus), so the floats are stepping's; change both together
             earned = [(t.credits_per_hour - min(d * 1000 / tick / rps_per_vcpu, float(vcpus)) * 60) * hours for d in done]
             if all(x >= 0 for x in earned) and acct.usd_per_hour == 0.0:
                 bank = "full" if acct.balance == t.max_credits else "filling"
@@ -542,7 +541,7 @@ class Reliability:
                     return None
             else:
                 return None
-            out.append(SteadyAccount(acct, inst.name, done, earned, bank))
+            out.append(SteadyAccount(acct, inst.name, done, earned, bank, t.max_credits))
         if len(self.credits) != len(out):
             return None
         return out
@@ -577,30 +576,10 @@ class Reliability:
                 if ran != steps:
                     raise RuntimeError(f"the CPU credits of {a.instance} would run out inside a steady stretch")
         self.cost_peak = max(self.cost_peak, self.cost_per_hour())
-        offered = lbs.last_step_offered if lbs is not None else 0
-        failed = lbs.last_step_failed if lbs is not None else 0
         if self._open:
             assert lbs is not None
-            failed_by = [(k, v) for k, v in lbs.last_step_failed_by.items() if v]
-            for inc in self._open:
-                inc.offered += steps * offered
-                for k, v in failed_by:
-                    inc.failed[k] = inc.failed.get(k, 0) + steps * v
-        store = self.cloud.get(ObjectStore)
-        at, end = start, self.cloud.now_ms
-        while at < end:  # each step counts in the minute it begins in
-            minute_start = at // HISTORY_BUCKET_MS * HISTORY_BUCKET_MS
-            n = -(-(min(end, minute_start + HISTORY_BUCKET_MS) - at) // tick)
-            if not self.history or self.history[-1].start_ms != minute_start:
-                self.history.append(Minute(minute_start))
-            minute = self.history[-1]
-            minute.offered += n * offered
-            minute.failed += n * failed
-            if store is not None:
-                minute.short = max(minute.short, store.chunks_under)
-            minute.open = max(minute.open, len(self._open))
-            at += n * tick
-        del self.history[: max(0, len(self.history) - MAX_HISTORY)]
+            self._add_requests(lbs.last_step_offered, lbs.last_step_failed_by, steps)
+        self._record(start, steps)
         self._quiet = None
 
     def _step_requests(self) -> list[tuple[int, dict[str, int]]]:
@@ -619,21 +598,40 @@ class Reliability:
             out.append((edge.last_offered, {"pop_down": edge.last_failed}))
         return out
 
-    def _record(self, dt_ms: int) -> None:
-        start = (self.cloud.now_ms - dt_ms) // HISTORY_BUCKET_MS * HISTORY_BUCKET_MS
-        if not self.history or self.history[-1].start_ms != start:
-            self.history.append(Minute(start))
-            if len(self.history) > MAX_HISTORY:
-                del self.history[0]
-        minute = self.history[-1]
+    def _add_requests(self, offered: int, failed_by: dict[str, int], times: int = 1) -> None:
+        """``times`` steps' requests, each offering and failing these (by reason), to
+        every incident open."""
+        failed = [(k, v) for k, v in failed_by.items() if v]
+        for inc in self._open:
+            inc.offered += times * offered
+            counts = inc.failed
+            for k, v in failed:
+                counts[k] = counts.get(k, 0) + times * v
+
+    def _record(self, start_ms: int, steps: int = 1) -> None:
+        """``steps`` steps from ``start_ms``, a tick apart (the last one may be shorter),
+        each like the last step, in the history: each counts in the minute it begins in."""
+        history, tick = self.history, self.cloud.tick_ms
         lbs = self.cloud.get(LoadBalancing)
-        if lbs is not None:
-            minute.offered += lbs.last_step_offered
-            minute.failed += lbs.last_step_failed
+        offered = lbs.last_step_offered if lbs is not None else 0
+        failed = lbs.last_step_failed if lbs is not None else 0
         store = self.cloud.get(ObjectStore)
-        if store is not None:
-            minute.short = max(minute.short, store.chunks_under)
-        minute.open = max(minute.open, len(self._open))
+        at = start_ms
+        while steps > 0:
+            minute_start = at // HISTORY_BUCKET_MS * HISTORY_BUCKET_MS
+            n = min(steps, -(-(minute_start + HISTORY_BUCKET_MS - at) // tick))  # the steps in this minute
+            if not history or history[-1].start_ms != minute_start:
+                history.append(Minute(minute_start))
+                if len(history) > MAX_HISTORY:
+                    del history[0]
+            minute = history[-1]
+            minute.offered += n * offered
+            minute.failed += n * failed
+            if store is not None:
+                minute.short = max(minute.short, store.chunks_under)
+            minute.open = max(minute.open, len(self._open))
+            steps -= n
+            at += n * tick
 
     # -- metrics ------------------------------------------------------------------------
     def metrics(self) -> dict[str, float | int]:
